@@ -1,0 +1,49 @@
+//! Opening the parts a command needs, in one place, from the resolved configuration.
+
+use crate::audit::AuditLog;
+use crate::catalogue::Catalogue;
+use crate::config::{Config, ensure_data_dir};
+use crate::error::Result;
+use crate::ingest::Ingestor;
+use crate::store::Store;
+
+pub struct App {
+    pub config: Config,
+    pub catalogue: Catalogue,
+    pub store: Store,
+    pub audit: AuditLog,
+}
+
+impl App {
+    /// Creates the data directory on first use, applies migrations, and opens the store and the
+    /// log signing key (creating the key on first use).
+    pub async fn open(config: Config) -> Result<App> {
+        ensure_data_dir(&config.data_dir)?;
+        let catalogue = Catalogue::open(&config.database_url()).await?;
+        catalogue.init_log(&config.log.origin).await?;
+        let store = Store::open(&config).await?;
+        let audit = AuditLog::open(&config)?;
+        Ok(App {
+            config,
+            catalogue,
+            store,
+            audit,
+        })
+    }
+
+    pub fn ingestor(&self) -> Ingestor<'_> {
+        Ingestor {
+            catalogue: &self.catalogue,
+            store: &self.store,
+            audit: &self.audit,
+            initial_retention_days: self.config.store.s3.object_lock.initial_retention_days,
+        }
+    }
+
+    /// Signs a final checkpoint for whatever this command wrote, then closes the catalogue.
+    pub async fn finish(self) -> Result<()> {
+        let result = self.audit.checkpoint(&self.catalogue).await.map(|_| ());
+        self.catalogue.close().await;
+        result
+    }
+}

@@ -1,0 +1,268 @@
+//! The audit record: one leaf of the log, the exact bytes of a small JSON object in RFC 8785
+//! canonical form (reference/audit-anchors.md §5.2). Leaves carry ids and hashes, never names or
+//! free text about people, because nothing in an append-only log can ever be erased.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+pub const RECORD_VERSION: u64 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Actor {
+    /// `user` or `service`.
+    pub kind: String,
+    /// `staff:4471`, `os:alice`, `svc:watch@host`.
+    pub id: String,
+}
+
+impl Actor {
+    pub fn user(id: impl Into<String>) -> Self {
+        Actor {
+            kind: "user".into(),
+            id: id.into(),
+        }
+    }
+
+    pub fn service(id: impl Into<String>) -> Self {
+        Actor {
+            kind: "service".into(),
+            id: id.into(),
+        }
+    }
+}
+
+/// The item a record is about, and its place in that item's own chain.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ItemLink {
+    pub id: Uuid,
+    pub kind: String,
+    pub seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prev_index: Option<u64>,
+}
+
+/// An input or output object, by content hash.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub sha256: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// Everything a caller says about an event; the log adds position, time, chain links and salt.
+#[derive(Debug, Clone)]
+pub struct EventDraft {
+    pub event: String,
+    pub actor: Actor,
+    pub item_id: Uuid,
+    pub item_kind: String,
+    pub objects: Vec<ObjectRef>,
+    pub result: Option<Value>,
+    pub instrument: Option<Value>,
+    pub location: Option<String>,
+    pub purpose: Option<String>,
+    pub recipient: Option<String>,
+    pub manifest_sha256: Option<String>,
+}
+
+impl EventDraft {
+    pub fn new(event: &str, actor: Actor, item_kind: &str, item_id: Uuid) -> Self {
+        EventDraft {
+            event: event.into(),
+            actor,
+            item_id,
+            item_kind: item_kind.into(),
+            objects: Vec::new(),
+            result: None,
+            instrument: None,
+            location: None,
+            purpose: None,
+            recipient: None,
+            manifest_sha256: None,
+        }
+    }
+}
+
+/// The leaf as serialised. Optional fields are left out rather than null (no nulls, no floats:
+/// the canonical form then is easy to reproduce in any language).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub v: u64,
+    pub log: String,
+    pub event_id: Uuid,
+    pub event: String,
+    pub ts: String,
+    pub actor: Actor,
+    pub item: ItemLink,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub object: Vec<ObjectRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instrument: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<String>,
+    pub salt: String,
+}
+
+/// Formats a time the one way leaves allow: UTC, milliseconds, `Z`.
+pub fn format_ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl Record {
+    pub fn build(origin: &str, draft: EventDraft, item: ItemLink, now: DateTime<Utc>) -> Self {
+        let mut salt = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        Record {
+            v: RECORD_VERSION,
+            log: origin.into(),
+            event_id: Uuid::now_v7(),
+            event: draft.event,
+            ts: format_ts(now),
+            actor: draft.actor,
+            item,
+            object: draft.objects,
+            result: draft.result,
+            instrument: draft.instrument,
+            location: draft.location,
+            purpose: draft.purpose,
+            recipient: draft.recipient,
+            manifest_sha256: draft.manifest_sha256,
+            salt: B64.encode(salt),
+        }
+    }
+
+    /// The exact leaf bytes.
+    pub fn canonical_bytes(&self) -> Result<Vec<u8>> {
+        let value = serde_json::to_value(self)
+            .map_err(|e| Error::audit(format!("serialising audit record: {e}")))?;
+        check_restricted(&value)?;
+        serde_json_canonicalizer::to_vec(&value)
+            .map_err(|e| Error::audit(format!("canonicalising audit record: {e}")))
+    }
+
+    /// Parses leaf bytes strictly: known version, known fields, restricted value types, and the
+    /// bytes must already be canonical (a re-encoding of the same content is a different leaf).
+    pub fn parse(bytes: &[u8]) -> std::result::Result<Record, String> {
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+        check_restricted(&value).map_err(|e| e.to_string())?;
+        let canonical = serde_json_canonicalizer::to_vec(&value).map_err(|e| e.to_string())?;
+        if canonical != bytes {
+            return Err("bytes are not in RFC 8785 canonical form".into());
+        }
+        let record: Record =
+            serde_json::from_value(value).map_err(|e| format!("not an audit record: {e}"))?;
+        if record.v != RECORD_VERSION {
+            return Err(format!("unknown record version {}", record.v));
+        }
+        Ok(record)
+    }
+}
+
+/// Floats and nulls are refused: their canonical forms are where JSON implementations disagree.
+fn check_restricted(value: &Value) -> Result<()> {
+    match value {
+        Value::Null => Err(Error::audit("audit records may not contain null")),
+        Value::Number(n) if !n.is_u64() || n.as_u64().is_some_and(|n| n >= 1 << 53) => {
+            Err(Error::audit(format!(
+                "audit records allow only integers in [0, 2^53), got {n}"
+            )))
+        }
+        Value::Array(items) => items.iter().try_for_each(check_restricted),
+        Value::Object(map) => {
+            if let Some(key) = map.keys().find(|k| !k.is_ascii()) {
+                return Err(Error::audit(format!(
+                    "audit record key {key:?} is not ASCII"
+                )));
+            }
+            map.values().try_for_each(check_restricted)
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Record {
+        let mut draft =
+            EventDraft::new("ingest", Actor::user("os:alice"), "recording", Uuid::nil());
+        draft.objects.push(ObjectRef {
+            sha256: "ab".repeat(32),
+            size: 3,
+            role: None,
+        });
+        draft.result = Some(serde_json::json!({"officer": "4471"}));
+        let item = ItemLink {
+            id: Uuid::nil(),
+            kind: "recording".into(),
+            seq: 1,
+            prev: None,
+            prev_index: None,
+        };
+        Record::build("bwv.test/v1", draft, item, Utc::now())
+    }
+
+    #[test]
+    fn canonical_bytes_parse_back_identically() {
+        let r = sample();
+        let bytes = r.canonical_bytes().unwrap();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert!(
+            text.starts_with(
+                "{\"actor\":{\"id\":\"os:alice\",\"kind\":\"user\"},\"event\":\"ingest\""
+            ),
+            "{text}"
+        );
+        assert_eq!(Record::parse(&bytes).unwrap(), r);
+    }
+
+    #[test]
+    fn non_canonical_or_unknown_bytes_are_refused() {
+        let bytes = sample().canonical_bytes().unwrap();
+        let spaced = String::from_utf8(bytes.clone())
+            .unwrap()
+            .replacen(':', ": ", 1);
+        assert!(
+            Record::parse(spaced.as_bytes())
+                .unwrap_err()
+                .contains("canonical")
+        );
+        let mut v: Value = serde_json::from_slice(&bytes).unwrap();
+        v["v"] = 2.into();
+        let two = serde_json_canonicalizer::to_vec(&v).unwrap();
+        assert!(Record::parse(&two).unwrap_err().contains("version"));
+        v["v"] = 1.into();
+        v["extra"] = "x".into();
+        let extra = serde_json_canonicalizer::to_vec(&v).unwrap();
+        assert!(Record::parse(&extra).is_err());
+    }
+
+    #[test]
+    fn floats_and_nulls_are_refused() {
+        let mut r = sample();
+        r.result = Some(serde_json::json!({"x": 1.5}));
+        assert!(r.canonical_bytes().is_err());
+        r.result = Some(serde_json::json!({"x": null}));
+        assert!(r.canonical_bytes().is_err());
+    }
+}

@@ -1,0 +1,462 @@
+//! The audit log's tables (reference/audit-anchors.md §5.3): leaves, stored hashes in the Go
+//! `sumdb/tlog` layout, the single state row that serialises appends, and signed checkpoints.
+//!
+//! The leaf index is the tree size read under the state-row lock, never a sequence: sequences
+//! leave gaps on rollback and hand out numbers in an order commits do not follow.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use sqlx::{FromRow, PgConnection, SqliteConnection};
+use tlog_tiles::Hash;
+use uuid::Uuid;
+
+use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::audit::merkle::Prefetched;
+use crate::audit::record::{EventDraft, ItemLink, Record};
+use crate::error::{Code, Error, Result, ResultExt};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct LogState {
+    pub origin: String,
+    pub size: i64,
+    pub root: Vec<u8>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct LeafRow {
+    pub idx: i64,
+    pub leaf: Vec<u8>,
+    pub leaf_hash: Vec<u8>,
+    pub item_id: Uuid,
+    pub item_seq: i64,
+    pub event: String,
+    pub ts: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct StoredCheckpoint {
+    pub size: i64,
+    pub root: Vec<u8>,
+    pub note: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ItemHead {
+    pub item_id: Uuid,
+    pub kind: String,
+    pub event_count: i64,
+    pub last_index: i64,
+    pub last_hash: Vec<u8>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+struct StoredHashRow {
+    sidx: i64,
+    hash: Vec<u8>,
+}
+
+/// Where a record landed in the log.
+#[derive(Debug, Clone)]
+pub struct AppendedLeaf {
+    pub index: u64,
+    pub leaf_hash: [u8; 32],
+    pub record: Record,
+}
+
+const LEAF_COLUMNS: &str = "idx, leaf, leaf_hash, item_id, item_seq, event, ts";
+
+fn to_hash(row: StoredHashRow) -> Result<(u64, Hash)> {
+    let hash: [u8; 32] = row.hash.try_into().map_err(|_| {
+        Error::audit(format!(
+            "stored hash {} is not 32 bytes: the log is damaged",
+            row.sidx
+        ))
+    })?;
+    Ok((row.sidx as u64, Hash(hash)))
+}
+
+async fn hashes_sqlite(c: &mut SqliteConnection, idx: &[u64]) -> Result<Vec<(u64, Hash)>> {
+    let list = serde_json::to_string(idx).map_err(|e| Error::audit(e.to_string()))?;
+    let rows: Vec<StoredHashRow> = sqlx::query_as(
+        "SELECT sidx, hash FROM tlog_hash WHERE sidx IN (SELECT value FROM json_each($1))",
+    )
+    .bind(list)
+    .fetch_all(c)
+    .await
+    .context(|| "reading stored log hashes".into())?;
+    rows.into_iter().map(to_hash).collect()
+}
+
+async fn hashes_pg(c: &mut PgConnection, idx: &[u64]) -> Result<Vec<(u64, Hash)>> {
+    let list: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
+    let rows: Vec<StoredHashRow> =
+        sqlx::query_as("SELECT sidx, hash FROM tlog_hash WHERE sidx = ANY($1)")
+            .bind(list)
+            .fetch_all(c)
+            .await
+            .context(|| "reading stored log hashes".into())?;
+    rows.into_iter().map(to_hash).collect()
+}
+
+/// Runs a `tlog_tiles` computation that reads stored hashes, fetching what it asks for.
+async fn with_hashes<T>(
+    mut reader: Prefetched,
+    mut fetch: impl AsyncFnMut(&[u64]) -> Result<Vec<(u64, Hash)>>,
+    compute: impl Fn(&Prefetched) -> std::result::Result<T, tlog_tiles::Error>,
+) -> Result<T> {
+    loop {
+        match compute(&reader) {
+            Ok(value) => return Ok(value),
+            Err(e) => {
+                let missing = reader.take_missing();
+                if missing.is_empty() {
+                    return Err(Error::audit(format!("log computation failed: {e}")));
+                }
+                let found = fetch(&missing).await?;
+                if found.len() < missing.len() {
+                    return Err(Error::audit(format!(
+                        "stored log hashes {missing:?} are missing: the log is damaged"
+                    )));
+                }
+                reader.hashes.extend(found);
+            }
+        }
+    }
+}
+
+impl Tx {
+    /// Appends one audit record inside this transaction, so it commits or rolls back together
+    /// with the change it describes. Call it after the business writes: it takes the log lock,
+    /// which every writer needs, and holding it briefly keeps writers flowing.
+    pub async fn append_audit(&mut self, origin: &str, draft: EventDraft) -> Result<AppendedLeaf> {
+        let now = crate::domain::now();
+        let state: std::result::Result<Option<LogState>, sqlx::Error> = match self {
+            Tx::Sqlite(t) => {
+                sqlx::query_as("SELECT origin, size, root FROM tlog_state WHERE log_id = 1")
+                    .fetch_optional(&mut **t)
+                    .await
+            }
+            Tx::Postgres(t) => {
+                sqlx::query_as(
+                    "SELECT origin, size, root FROM tlog_state WHERE log_id = 1 FOR UPDATE",
+                )
+                .fetch_optional(&mut **t)
+                .await
+            }
+        };
+        let state = state
+            .context(|| "locking the audit log".into())?
+            .ok_or_else(|| Error::audit("the audit log has not been initialised"))?;
+        if state.origin != origin {
+            return Err(Error::new(
+                Code::Conflict,
+                format!(
+                    "catalogue log is {:?} but log.origin is {origin:?}",
+                    state.origin
+                ),
+            ));
+        }
+        let head: Option<ItemHead> = on_tx!(self, c => {
+            sqlx::query_as(
+                "SELECT item_id, kind, event_count, last_index, last_hash FROM audit_items WHERE item_id = $1",
+            )
+            .bind(draft.item_id)
+            .fetch_optional(c)
+            .await
+        })
+        .context(|| format!("reading audit chain of item {}", draft.item_id))?;
+
+        let n = state.size as u64;
+        let item = ItemLink {
+            id: draft.item_id,
+            kind: draft.item_kind.clone(),
+            seq: head.as_ref().map_or(1, |h| h.event_count as u64 + 1),
+            prev: head.as_ref().map(|h| B64.encode(&h.last_hash)),
+            prev_index: head.as_ref().map(|h| h.last_index as u64),
+        };
+        let item_kind = draft.item_kind.clone();
+        let record = Record::build(origin, draft, item, now);
+        let bytes = record.canonical_bytes()?;
+        let leaf_hash = tlog_tiles::record_hash(&bytes);
+
+        let stored = self
+            .with_hashes(Prefetched::default(), |r| {
+                tlog_tiles::stored_hashes_for_record_hash(n, leaf_hash, r)
+            })
+            .await?;
+        let first_sidx = tlog_tiles::stored_hash_index(0, n);
+        let mut known = Prefetched::default();
+        for (i, h) in stored.iter().enumerate() {
+            known.hashes.insert(first_sidx + i as u64, *h);
+        }
+        let root = self
+            .with_hashes(known, |r| tlog_tiles::tree_hash(n + 1, r))
+            .await?;
+
+        let item_id = record.item.id;
+        let seq = record.item.seq as i64;
+        on_tx!(self, c => async {
+            sqlx::query(
+                "INSERT INTO tlog_leaf (idx, leaf, leaf_hash, item_id, item_seq, event, ts) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(n as i64)
+            .bind(&bytes)
+            .bind(leaf_hash.0.to_vec())
+            .bind(item_id)
+            .bind(seq)
+            .bind(&record.event)
+            .bind(now)
+            .execute(&mut *c)
+            .await?;
+            for (i, h) in stored.iter().enumerate() {
+                sqlx::query("INSERT INTO tlog_hash (sidx, hash) VALUES ($1, $2)")
+                    .bind((first_sidx + i as u64) as i64)
+                    .bind(h.0.to_vec())
+                    .execute(&mut *c)
+                    .await?;
+            }
+            sqlx::query("UPDATE tlog_state SET size = $1, root = $2 WHERE log_id = 1")
+                .bind(n as i64 + 1)
+                .bind(root.0.to_vec())
+                .execute(&mut *c)
+                .await?;
+            sqlx::query(
+                "INSERT INTO audit_items (item_id, kind, event_count, last_index, last_hash) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (item_id) DO UPDATE SET event_count = excluded.event_count, \
+                 last_index = excluded.last_index, last_hash = excluded.last_hash",
+            )
+            .bind(item_id)
+            .bind(&item_kind)
+            .bind(seq)
+            .bind(n as i64)
+            .bind(leaf_hash.0.to_vec())
+            .execute(&mut *c)
+            .await?;
+            Ok::<_, sqlx::Error>(())
+        }
+        .await)
+        .context(|| format!("appending audit record {} for item {item_id}", record.event))?;
+        Ok(AppendedLeaf {
+            index: n,
+            leaf_hash: leaf_hash.0,
+            record,
+        })
+    }
+
+    async fn with_hashes<T>(
+        &mut self,
+        reader: Prefetched,
+        compute: impl Fn(&Prefetched) -> std::result::Result<T, tlog_tiles::Error>,
+    ) -> Result<T> {
+        with_hashes(
+            reader,
+            async |idx: &[u64]| match self {
+                Tx::Sqlite(t) => hashes_sqlite(t, idx).await,
+                Tx::Postgres(t) => hashes_pg(t, idx).await,
+            },
+            compute,
+        )
+        .await
+    }
+}
+
+impl Catalogue {
+    /// Creates the log's state row on first use and refuses a catalogue made for another log.
+    pub async fn init_log(&self, origin: &str) -> Result<()> {
+        on_pool!(self, p => {
+            sqlx::query(
+                "INSERT INTO tlog_state (log_id, origin, size, root) VALUES (1, $1, 0, $2) \
+                 ON CONFLICT (log_id) DO NOTHING",
+            )
+            .bind(origin)
+            .bind(tlog_tiles::EMPTY_HASH.0.to_vec())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| "initialising the audit log".into())?;
+        let state = self.log_state().await?;
+        if state.origin != origin {
+            return Err(Error::new(
+                Code::Conflict,
+                format!(
+                    "this catalogue's audit log is {:?} but log.origin is {origin:?}; \
+                     a log's origin never changes",
+                    state.origin
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub async fn log_state(&self) -> Result<LogState> {
+        on_pool!(self, p => {
+            sqlx::query_as("SELECT origin, size, root FROM tlog_state WHERE log_id = 1")
+                .fetch_optional(p)
+                .await
+        })
+        .context(|| "reading audit log state".into())?
+        .ok_or_else(|| Error::audit("the audit log has not been initialised"))
+    }
+
+    pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT size, root, note, created_at FROM tlog_checkpoint ORDER BY size DESC LIMIT 1",
+            )
+            .fetch_optional(p)
+            .await
+        })
+        .context(|| "reading latest checkpoint".into())
+    }
+
+    pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        on_pool!(self, p => {
+            sqlx::query_as("SELECT size, root, note, created_at FROM tlog_checkpoint ORDER BY size")
+                .fetch_all(p)
+                .await
+        })
+        .context(|| "reading checkpoints".into())
+    }
+
+    pub async fn save_checkpoint(&self, size: u64, root: [u8; 32], note: &[u8]) -> Result<()> {
+        on_pool!(self, p => {
+            sqlx::query(
+                "INSERT INTO tlog_checkpoint (size, root, note, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (size) DO NOTHING",
+            )
+            .bind(size as i64)
+            .bind(root.to_vec())
+            .bind(note)
+            .bind(crate::domain::now())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("saving checkpoint at size {size}"))?;
+        Ok(())
+    }
+
+    async fn with_hashes<T>(
+        &self,
+        compute: impl Fn(&Prefetched) -> std::result::Result<T, tlog_tiles::Error>,
+    ) -> Result<T> {
+        with_hashes(
+            Prefetched::default(),
+            async |idx: &[u64]| match self {
+                Catalogue::Sqlite(p) => {
+                    let mut c = p.acquire().await.context(|| "reading log hashes".into())?;
+                    hashes_sqlite(&mut c, idx).await
+                }
+                Catalogue::Postgres(p) => {
+                    let mut c = p.acquire().await.context(|| "reading log hashes".into())?;
+                    hashes_pg(&mut c, idx).await
+                }
+            },
+            compute,
+        )
+        .await
+    }
+
+    /// RFC 6962 consistency proof from the tree of `old` leaves to the tree of `new` leaves.
+    pub async fn consistency_proof(&self, new: u64, old: u64) -> Result<Vec<Vec<u8>>> {
+        let proof = self
+            .with_hashes(|r| tlog_tiles::prove_tree(new, old, r))
+            .await?;
+        Ok(proof.into_iter().map(|h| h.0.to_vec()).collect())
+    }
+
+    /// RFC 6962 inclusion proof for leaf `index` in the tree of `size` leaves.
+    pub async fn inclusion_proof(&self, size: u64, index: u64) -> Result<Vec<Vec<u8>>> {
+        let proof = self
+            .with_hashes(|r| tlog_tiles::prove_record(size, index, r))
+            .await?;
+        Ok(proof.into_iter().map(|h| h.0.to_vec()).collect())
+    }
+
+    /// The root of the first `size` leaves, from stored hashes.
+    pub async fn tree_root(&self, size: u64) -> Result<[u8; 32]> {
+        Ok(self
+            .with_hashes(|r| tlog_tiles::tree_hash(size, r))
+            .await?
+            .0)
+    }
+
+    /// Every record about one item, in chain order.
+    pub async fn item_leaves(&self, item_id: Uuid) -> Result<Vec<LeafRow>> {
+        on_pool!(self, p => {
+            sqlx::query_as(&format!(
+                "SELECT {LEAF_COLUMNS} FROM tlog_leaf WHERE item_id = $1 ORDER BY item_seq"
+            ))
+            .bind(item_id)
+            .fetch_all(p)
+            .await
+        })
+        .context(|| format!("reading audit records of {item_id}"))
+    }
+
+    pub async fn item_heads(&self) -> Result<HashMap<Uuid, ItemHead>> {
+        let rows: Vec<ItemHead> = on_pool!(self, p => {
+            sqlx::query_as("SELECT item_id, kind, event_count, last_index, last_hash FROM audit_items")
+                .fetch_all(p)
+                .await
+        })
+        .context(|| "reading audit item chains".into())?;
+        Ok(rows.into_iter().map(|h| (h.item_id, h)).collect())
+    }
+
+    /// Streams the first `size` leaves in index order, each with the stored hashes that sit in
+    /// its slot of the stored-hash layout (`stored_hash_index(0, n)` up to that of n + 1).
+    /// Memory stays flat whatever the size of the log. Bounding by `size` keeps the scan on one
+    /// consistent prefix while other writers append.
+    pub async fn scan_log(
+        &self,
+        size: u64,
+        mut visit: impl FnMut(LeafRow, Vec<(u64, Vec<u8>)>) -> Result<()>,
+    ) -> Result<()> {
+        let hash_end = tlog_tiles::stored_hash_index(0, size) as i64;
+        on_pool!(self, p => {
+            let leaf_sql = format!("SELECT {LEAF_COLUMNS} FROM tlog_leaf WHERE idx < $1 ORDER BY idx");
+            let mut leaves = sqlx::query_as::<_, LeafRow>(&leaf_sql)
+            .bind(size as i64)
+            .fetch(p);
+            let mut hashes = sqlx::query_as::<_, StoredHashRow>(
+                "SELECT sidx, hash FROM tlog_hash WHERE sidx < $1 ORDER BY sidx",
+            )
+            .bind(hash_end)
+            .fetch(p);
+            let read_err = |e| Error::with_source(Code::Catalogue, "reading the audit log", e);
+            let mut lookahead = hashes.try_next().await.map_err(read_err)?;
+            let mut seen = 0u64;
+            while let Some(leaf) = leaves.try_next().await.map_err(read_err)? {
+                let slot_end = tlog_tiles::stored_hash_index(0, seen + 1);
+                seen += 1;
+                let mut slot = Vec::new();
+                while let Some(row) = lookahead.take() {
+                    if (row.sidx as u64) < slot_end {
+                        slot.push((row.sidx as u64, row.hash));
+                        lookahead = hashes.try_next().await.map_err(read_err)?;
+                    } else {
+                        lookahead = Some(row);
+                        break;
+                    }
+                }
+                visit(leaf, slot)?;
+            }
+            if let Some(row) = lookahead {
+                return Err(Error::audit(format!(
+                    "stored log hash {} has no leaf: hashes were added without records",
+                    row.sidx
+                )));
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,228 @@
+//! The catalogue: what bwv knows about its footage, in SQLite (embedded default) or PostgreSQL.
+//!
+//! One enum, two pools. Most statements are the same text on both backends (SQLite accepts `$1`
+//! placeholders), so each method is written once and run through [`on_tx!`] / [`on_pool!`], which
+//! expand the body once per backend with the concrete connection type. Where the dialects differ
+//! (row locks, array parameters, DDL) the method spells out both. Runtime `query_as` + `FromRow`
+//! throughout: `sqlx::Any` lacks UUID/time/JSON types and the compile-time macros see one
+//! database per crate.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+use crate::error::{Code, Error, Result, ResultExt};
+
+mod audit_log;
+mod recordings;
+
+pub use audit_log::{AppendedLeaf, LeafRow, LogState, StoredCheckpoint};
+pub use recordings::{NewClip, NewRecording, NewSighting, ObjectRow};
+
+/// Runs `$body` with `$c` bound to the transaction's connection, once per backend.
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            $crate::catalogue::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::catalogue::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$p` bound to the pool, once per backend.
+macro_rules! on_pool {
+    ($cat:expr, $p:ident => $body:expr) => {
+        match $cat {
+            $crate::catalogue::Catalogue::Sqlite($p) => $body,
+            $crate::catalogue::Catalogue::Postgres($p) => $body,
+        }
+    };
+}
+
+pub(crate) use {on_pool, on_tx};
+
+#[derive(Clone, Debug)]
+pub enum Catalogue {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE` so that the write lock is
+/// taken up front and never upgraded (an upgrade can fail with SQLITE_BUSY regardless of the
+/// busy timeout).
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Hides the password in a database URL before it goes into a message.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Catalogue {
+    /// Opens the catalogue named by `url` and applies any pending migrations.
+    pub async fn open(url: &str) -> Result<Catalogue> {
+        let catalogue = Self::connect(url).await?;
+        catalogue.migrate().await?;
+        Ok(catalogue)
+    }
+
+    pub async fn connect(url: &str) -> Result<Catalogue> {
+        let shown = redact_url(url);
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| {
+                    Error::with_source(Code::Config, format!("bad SQLite URL {shown}"), e)
+                })?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: a commit is on disk before we acknowledge anything that depends on it.
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await
+                .context(|| format!("opening SQLite catalogue {shown}"))?;
+            Ok(Catalogue::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url).map_err(|e| {
+                Error::with_source(Code::Config, format!("bad PostgreSQL URL {shown}"), e)
+            })?;
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await
+                .context(|| format!("connecting to PostgreSQL catalogue {shown}"))?;
+            Ok(Catalogue::Postgres(pool))
+        } else {
+            Err(Error::new(
+                Code::Config,
+                format!("database URL {shown} must start with sqlite: or postgres:"),
+            ))
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Catalogue::Sqlite(_) => "sqlite",
+            Catalogue::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Applies pending migrations; returns the versions now applied, in order.
+    pub async fn migrate(&self) -> Result<Vec<i64>> {
+        let applied = match self {
+            Catalogue::Sqlite(p) => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(p)
+                    .await
+                    .map_err(|e| {
+                        Error::with_source(Code::Catalogue, "migrating SQLite catalogue", e)
+                    })?;
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+                    .fetch_all(p)
+                    .await
+            }
+            Catalogue::Postgres(p) => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(p)
+                    .await
+                    .map_err(|e| {
+                        Error::with_source(Code::Catalogue, "migrating PostgreSQL catalogue", e)
+                    })?;
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+                    .fetch_all(p)
+                    .await
+            }
+        };
+        applied.context(|| "listing applied migrations".into())
+    }
+
+    pub async fn begin(&self) -> Result<Tx> {
+        match self {
+            Catalogue::Sqlite(p) => Ok(Tx::Sqlite(
+                p.begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .context(|| "starting transaction".into())?,
+            )),
+            Catalogue::Postgres(p) => Ok(Tx::Postgres(
+                p.begin().await.context(|| "starting transaction".into())?,
+            )),
+        }
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+        .context(|| "committing transaction".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn migration_versions_match_across_backends() {
+        let versions = |dir: &str| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("migrations")
+                    .join(dir),
+            )
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+            v.sort();
+            v
+        };
+        let (sqlite, postgres) = (versions("sqlite"), versions("postgres"));
+        assert!(!sqlite.is_empty());
+        assert_eq!(
+            sqlite, postgres,
+            "migrations/sqlite and migrations/postgres must pair up"
+        );
+    }
+}

@@ -1,0 +1,360 @@
+//! Recordings, their clips, the objects that hold their bytes, and every sighting of those bytes.
+
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use sqlx::FromRow;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::domain::{Clip, Recording, Sha256Digest, Source};
+use crate::error::{Error, Result, ResultExt};
+
+#[derive(Debug, Clone)]
+pub struct NewRecording {
+    pub id: Uuid,
+    pub officer_id: String,
+    pub device_serial: String,
+    pub source: Source,
+    pub external_ref: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_at_source: &'static str,
+    pub category: Option<String>,
+    pub status: &'static str,
+    pub flags: Vec<String>,
+    pub metadata: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewClip {
+    pub id: Uuid,
+    pub recording_id: Uuid,
+    pub seq: i64,
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    pub original_name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSighting {
+    pub sha256: Sha256Digest,
+    pub recording_id: Uuid,
+    pub duplicate: bool,
+    pub source: Source,
+    pub source_name: Option<String>,
+    pub officer_id: String,
+    pub device_serial: String,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ObjectRow {
+    pub sha256: String,
+    pub size: i64,
+    pub purged_at: Option<DateTime<Utc>>,
+}
+
+#[derive(FromRow)]
+struct RecordingRow {
+    id: Uuid,
+    officer_id: String,
+    device_serial: String,
+    source: String,
+    external_ref: Option<String>,
+    recorded_at: DateTime<Utc>,
+    recorded_at_source: String,
+    category: Option<String>,
+    classification: String,
+    status: String,
+    flags: Json<Vec<String>>,
+    retention_state: String,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct ClipRow {
+    id: Uuid,
+    recording_id: Uuid,
+    seq: i64,
+    sha256: String,
+    size: i64,
+    original_name: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+const RECORDING_COLUMNS: &str = "id, officer_id, device_serial, source, external_ref, recorded_at, \
+     recorded_at_source, category, classification, status, flags, retention_state, created_at";
+const CLIP_COLUMNS: &str = "id, recording_id, seq, sha256, size, original_name, created_at";
+
+impl RecordingRow {
+    fn into_recording(self, clips: Vec<Clip>) -> Recording {
+        Recording {
+            id: self.id,
+            officer_id: self.officer_id,
+            device_serial: self.device_serial,
+            source: self.source,
+            external_ref: self.external_ref,
+            recorded_at: self.recorded_at,
+            recorded_at_source: self.recorded_at_source,
+            category: self.category,
+            classification: self.classification,
+            status: self.status,
+            flags: self.flags.0,
+            retention_state: self.retention_state,
+            created_at: self.created_at,
+            clips,
+        }
+    }
+}
+
+impl ClipRow {
+    fn into_clip(self) -> Result<Clip> {
+        Ok(Clip {
+            id: self.id,
+            seq: self.seq,
+            sha256: self.sha256.parse().map_err(|e: Error| {
+                e.context(format!(
+                    "clip {} of recording {}",
+                    self.id, self.recording_id
+                ))
+            })?,
+            size: self.size as u64,
+            original_name: self.original_name,
+            created_at: self.created_at,
+        })
+    }
+}
+
+impl Tx {
+    /// Registers an officer on first sight; returns true when the row is new.
+    pub async fn ensure_officer(&mut self, id: &str) -> Result<bool> {
+        let done = on_tx!(self, c => {
+            sqlx::query("INSERT INTO officers (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+                .bind(id)
+                .bind(crate::domain::now())
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .context(|| format!("registering officer {id}"))?;
+        Ok(done == 1)
+    }
+
+    /// Registers a device on first sight; returns true when the row is new.
+    pub async fn ensure_device(&mut self, serial: &str) -> Result<bool> {
+        let done = on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO devices (serial, created_at) VALUES ($1, $2) ON CONFLICT (serial) DO NOTHING",
+            )
+            .bind(serial)
+            .bind(crate::domain::now())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("registering device {serial}"))?;
+        Ok(done == 1)
+    }
+
+    /// The recording that first brought these bytes in, if any.
+    /// On PostgreSQL this also takes a transaction lock on the hash, so two doors receiving the
+    /// same bytes at once cannot both decide they are new (SQLite writers are already serial).
+    pub async fn recording_with_object(&mut self, sha256: &Sha256Digest) -> Result<Option<Uuid>> {
+        if let Tx::Postgres(t) = self {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(sha256.to_hex())
+                .execute(&mut **t)
+                .await
+                .context(|| format!("locking object {sha256}"))?;
+        }
+        on_tx!(self, c => {
+            sqlx::query_scalar(
+                "SELECT recording_id FROM clips WHERE sha256 = $1 ORDER BY created_at, id LIMIT 1",
+            )
+            .bind(sha256.to_hex())
+            .fetch_optional(c)
+            .await
+        })
+        .context(|| format!("looking up object {sha256}"))
+    }
+
+    pub async fn insert_object(&mut self, sha256: &Sha256Digest, size: u64) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO objects (sha256, size, stored_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (sha256) DO NOTHING",
+            )
+            .bind(sha256.to_hex())
+            .bind(size as i64)
+            .bind(crate::domain::now())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("cataloguing object {sha256}"))?;
+        Ok(())
+    }
+
+    pub async fn insert_recording(&mut self, r: &NewRecording) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO recordings (id, officer_id, device_serial, source, external_ref, \
+                 recorded_at, recorded_at_source, category, status, flags, metadata, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(r.id)
+            .bind(&r.officer_id)
+            .bind(&r.device_serial)
+            .bind(r.source.as_str())
+            .bind(&r.external_ref)
+            .bind(r.recorded_at)
+            .bind(r.recorded_at_source)
+            .bind(&r.category)
+            .bind(r.status)
+            .bind(Json(&r.flags))
+            .bind(Json(&r.metadata))
+            .bind(crate::domain::now())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("cataloguing recording {}", r.id))?;
+        Ok(())
+    }
+
+    pub async fn insert_clip(&mut self, clip: &NewClip) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO clips (id, recording_id, seq, sha256, size, original_name, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(clip.id)
+            .bind(clip.recording_id)
+            .bind(clip.seq)
+            .bind(clip.sha256.to_hex())
+            .bind(clip.size as i64)
+            .bind(&clip.original_name)
+            .bind(crate::domain::now())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("cataloguing clip {} of recording {}", clip.seq, clip.recording_id))?;
+        Ok(())
+    }
+
+    pub async fn insert_sighting(&mut self, s: &NewSighting) -> Result<Uuid> {
+        let id = Uuid::now_v7();
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO sightings (id, sha256, recording_id, duplicate, source, source_name, \
+                 officer_id, device_serial, seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(id)
+            .bind(s.sha256.to_hex())
+            .bind(s.recording_id)
+            .bind(s.duplicate)
+            .bind(s.source.as_str())
+            .bind(&s.source_name)
+            .bind(&s.officer_id)
+            .bind(&s.device_serial)
+            .bind(crate::domain::now())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("recording a sighting of {}", s.sha256))?;
+        Ok(id)
+    }
+}
+
+impl Catalogue {
+    pub async fn recording(&self, id: Uuid) -> Result<Option<Recording>> {
+        let row: Option<RecordingRow> = on_pool!(self, p => {
+            sqlx::query_as(&format!("SELECT {RECORDING_COLUMNS} FROM recordings WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(p)
+                .await
+        })
+        .context(|| format!("reading recording {id}"))?;
+        let Some(row) = row else { return Ok(None) };
+        let clips: Vec<ClipRow> = on_pool!(self, p => {
+            sqlx::query_as(&format!(
+                "SELECT {CLIP_COLUMNS} FROM clips WHERE recording_id = $1 ORDER BY seq"
+            ))
+            .bind(id)
+            .fetch_all(p)
+            .await
+        })
+        .context(|| format!("reading clips of recording {id}"))?;
+        let clips = clips
+            .into_iter()
+            .map(ClipRow::into_clip)
+            .collect::<Result<_>>()?;
+        Ok(Some(row.into_recording(clips)))
+    }
+
+    /// Recordings, newest first.
+    pub async fn recordings(&self, limit: u32) -> Result<Vec<Recording>> {
+        let rows: Vec<RecordingRow> = on_pool!(self, p => {
+            sqlx::query_as(&format!(
+                "SELECT {RECORDING_COLUMNS} FROM recordings ORDER BY recorded_at DESC, id LIMIT $1"
+            ))
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await
+        })
+        .context(|| "listing recordings".into())?;
+        let clip_rows: Vec<ClipRow> = on_pool!(self, p => {
+            sqlx::query_as(&format!(
+                "SELECT {CLIP_COLUMNS} FROM clips WHERE recording_id IN \
+                 (SELECT id FROM recordings ORDER BY recorded_at DESC, id LIMIT $1) \
+                 ORDER BY recording_id, seq"
+            ))
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await
+        })
+        .context(|| "listing clips".into())?;
+        let mut clips: std::collections::HashMap<Uuid, Vec<Clip>> = Default::default();
+        for row in clip_rows {
+            clips
+                .entry(row.recording_id)
+                .or_default()
+                .push(row.into_clip()?);
+        }
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let c = clips.remove(&r.id).unwrap_or_default();
+                r.into_recording(c)
+            })
+            .collect())
+    }
+
+    /// Visits every catalogued object (for `bwv fsck`), streaming.
+    pub async fn for_each_object(
+        &self,
+        mut visit: impl AsyncFnMut(ObjectRow) -> Result<()>,
+    ) -> Result<()> {
+        on_pool!(self, p => {
+            let mut rows = sqlx::query_as::<_, ObjectRow>(
+                "SELECT sha256, size, purged_at FROM objects ORDER BY sha256",
+            )
+            .fetch(p);
+            while let Some(row) = rows.try_next().await.context(|| "reading objects".into())? {
+                visit(row).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Clip hashes of every recording, for checking the catalogue against the audit log.
+    pub async fn clip_hashes(&self) -> Result<Vec<(Uuid, i64, String)>> {
+        on_pool!(self, p => {
+            sqlx::query_as("SELECT recording_id, seq, sha256 FROM clips ORDER BY recording_id, seq")
+                .fetch_all(p)
+                .await
+        })
+        .context(|| "reading clips".into())
+    }
+}

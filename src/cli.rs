@@ -1,0 +1,106 @@
+//! The command line, as clap sees it.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use uuid::Uuid;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bwv",
+    version,
+    about = "Body worn video evidence pipeline: ingest, immutable storage, tamper-evident audit",
+    after_help = "With nothing configured, bwv keeps everything in ./bwv-data (SQLite catalogue, \
+                  filesystem store, log signing key)."
+)]
+pub struct Cli {
+    /// Data directory (catalogue, store, signing key) [env: BWV_DATA_DIR] [default: ./bwv-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Configuration file [default: ./bwv.toml if present]
+    #[arg(long, global = true, env = "BWV_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Catalogue database: sqlite://PATH or postgres://... [env: BWV_DATABASE_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Who to name as the actor in audit records [env: BWV_ACTOR] [default: os:$USER]
+    #[arg(long, global = true, value_name = "ID")]
+    pub actor: Option<String>,
+    /// Machine-readable output: one JSON object per line
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Store footage files (recursively for directories), or watch a folder docks copy into
+    Ingest(IngestArgs),
+    /// List or show recordings
+    #[command(subcommand)]
+    Recordings(RecordingsCommand),
+    /// Inspect, checkpoint and verify the audit chain
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Re-hash every stored object and compare with the catalogue
+    Fsck,
+    /// Apply catalogue migrations
+    Migrate,
+}
+
+fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e}; expected RFC 3339, e.g. 2026-11-25T14:03:00Z"))
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files or directories to ingest
+    #[arg(required_unless_present = "watch", conflicts_with = "watch")]
+    pub paths: Vec<PathBuf>,
+    /// Watch this folder: take each file once it stops growing, then move it to DIR/.ingested/
+    #[arg(long, value_name = "DIR")]
+    pub watch: Option<PathBuf>,
+    /// Officer (staff number) who recorded the footage
+    #[arg(long)]
+    pub officer: String,
+    /// Serial number of the camera
+    #[arg(long)]
+    pub device: String,
+    /// When recording started; default: the file's modification time
+    #[arg(long, value_parser = parse_rfc3339, value_name = "RFC3339")]
+    pub recorded_at: Option<DateTime<Utc>>,
+    /// Category chosen on the camera or by the operator
+    #[arg(long, value_name = "NAME")]
+    pub category: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordingsCommand {
+    /// Recordings, newest first
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// One recording with its clips and audit history
+    Show { id: Uuid },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every record, hash, chain and checkpoint; exit 1 naming the first bad record
+    Verify {
+        /// Verifier key file to trust instead of the local signing key's
+        #[arg(long, value_name = "FILE")]
+        trust: Option<PathBuf>,
+    },
+    /// One item's history (recording id)
+    Show { id: Uuid },
+    /// Sign a checkpoint now if the log grew
+    Checkpoint,
+    /// Print the log's verifier key, to publish and give to verifiers
+    PublicKey,
+}

@@ -1,0 +1,41 @@
+use super::output::Output;
+use crate::app::App;
+use crate::error::Result;
+use crate::fsck;
+
+pub async fn run(app: App, out: &Output) -> Result<bool> {
+    let bar = out.progress(0, "checking");
+    let report = fsck::run(&app.catalogue, &app.store, |n| {
+        bar.inc_length(n);
+        bar.inc(n);
+    })
+    .await?;
+    bar.finish_and_clear();
+    out.record(&report, || {
+        let mut s = format!(
+            "{}: {} objects, {} bytes re-hashed in {}",
+            if report.ok { "OK" } else { "FAILED" },
+            report.checked,
+            report.bytes,
+            report.store
+        );
+        for d in &report.missing {
+            s.push_str(&format!("\n  MISSING  sha256:{} ({} bytes)", d.sha256, d.expected_size));
+        }
+        for d in &report.corrupt {
+            s.push_str(&format!(
+                "\n  CORRUPT  sha256:{} now hashes to {} ({} bytes, expected {})",
+                d.sha256,
+                d.found_sha256.as_deref().unwrap_or("?"),
+                d.found_size.unwrap_or(0),
+                d.expected_size
+            ));
+        }
+        for u in &report.unreferenced {
+            s.push_str(&format!("\n  note: sha256:{u} is stored but not catalogued (interrupted ingest; re-ingest adopts it)"));
+        }
+        s
+    });
+    app.finish().await?;
+    Ok(report.ok)
+}

@@ -1,0 +1,48 @@
+//! What each subcommand does and prints. `main.rs` only parses and dispatches here.
+
+pub mod audit;
+pub mod fsck;
+pub mod ingest;
+pub mod output;
+pub mod recordings;
+
+use crate::app::App;
+use crate::catalogue::Catalogue;
+use crate::cli::{Cli, Command};
+use crate::config::{Config, Overrides, ensure_data_dir};
+use crate::error::Result;
+use output::Output;
+
+/// Runs one command; Ok(false) means it ran but found failures (exit status 1).
+pub async fn run(cli: Cli) -> Result<bool> {
+    let out = Output::new(cli.json);
+    let config = Config::load(&Overrides {
+        config_file: cli.config,
+        data_dir: cli.data_dir,
+        database_url: cli.database_url,
+        actor: cli.actor,
+    })?;
+    match cli.command {
+        Command::Migrate => {
+            ensure_data_dir(&config.data_dir)?;
+            let catalogue = Catalogue::open(&config.database_url()).await?;
+            let versions = catalogue.migrate().await?;
+            out.record(
+                &serde_json::json!({"backend": catalogue.backend(), "migrations": versions}),
+                || {
+                    format!(
+                        "catalogue ({}) is at migration {:?}",
+                        catalogue.backend(),
+                        versions.last()
+                    )
+                },
+            );
+            catalogue.close().await;
+            Ok(true)
+        }
+        Command::Ingest(args) => ingest::run(App::open(config).await?, args, &out).await,
+        Command::Recordings(cmd) => recordings::run(App::open(config).await?, cmd, &out).await,
+        Command::Audit(cmd) => audit::run(App::open(config).await?, cmd, &out).await,
+        Command::Fsck => fsck::run(App::open(config).await?, &out).await,
+    }
+}

@@ -1,0 +1,364 @@
+//! Layered configuration: built-in defaults, then `bwv.toml`, then `BWV_*` environment variables,
+//! then command-line flags. With nothing configured bwv runs embedded from `./bwv-data`.
+//!
+//! Nested keys come from the environment with a double underscore, e.g.
+//! `BWV_STORE__BACKEND=s3`, `BWV_STORE__S3__BUCKET=evidence`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Code, Error, Result};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; empty means `<data_dir>/bwv.db`.
+    pub database_url: Option<String>,
+    /// Who the audit records name as the actor for commands run from this shell.
+    pub actor: Option<String>,
+    pub log: LogConfig,
+    pub store: StoreConfig,
+    pub ingest: IngestConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// The log's identity, also the checkpoint key name (C2SP tlog-checkpoint). One per force.
+    pub origin: String,
+    /// Ed25519 signing key in Go note format; created with mode 0600 on first use.
+    pub signing_key: Option<PathBuf>,
+    /// Checkpoints are signed after writes, at most this often (and always when a command ends).
+    pub checkpoint_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    Fs,
+    S3,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    pub backend: StoreBackend,
+    /// Root of the filesystem store; defaults to `<data_dir>/store`.
+    pub path: Option<PathBuf>,
+    pub s3: S3Config,
+}
+
+/// How the AWS SDK computes and checks request/response checksums. `when-required` is for
+/// S3-compatible stores that reject the SDK's default CRC headers; bwv still sends SHA-256 on
+/// every upload either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChecksumMode {
+    WhenSupported,
+    WhenRequired,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LockMode {
+    Compliance,
+    Governance,
+}
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    pub bucket: String,
+    pub region: String,
+    pub endpoint: Option<String>,
+    pub force_path_style: bool,
+    /// Key prefix inside the bucket, e.g. `bwv/`.
+    pub prefix: String,
+    /// Static credentials; when absent, `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` are used.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    pub checksum: ChecksumMode,
+    /// Multipart part size; S3 needs at least 5 MiB for every part but the last.
+    pub part_size_mib: u64,
+    pub object_lock: ObjectLockConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObjectLockConfig {
+    pub mode: LockMode,
+    /// Retain-until for a new original, counted from its arrival; the retention policy extends
+    /// it when the footage must be kept longer.
+    pub initial_retention_days: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// A watched file is taken once its size and mtime have not changed for this long.
+    pub watch_settle_secs: u64,
+    pub watch_poll_millis: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./bwv-data"),
+            database_url: None,
+            actor: None,
+            log: LogConfig::default(),
+            store: StoreConfig::default(),
+            ingest: IngestConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            origin: "bwv.localhost/audit/v1".into(),
+            signing_key: None,
+            checkpoint_interval_secs: 5,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            backend: StoreBackend::Fs,
+            path: None,
+            s3: S3Config::default(),
+        }
+    }
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            endpoint: None,
+            force_path_style: false,
+            prefix: String::new(),
+            access_key_id: None,
+            secret_access_key: None,
+            checksum: ChecksumMode::WhenSupported,
+            part_size_mib: 8,
+            object_lock: ObjectLockConfig::default(),
+        }
+    }
+}
+
+impl Default for ObjectLockConfig {
+    fn default() -> Self {
+        ObjectLockConfig {
+            mode: LockMode::Compliance,
+            initial_retention_days: 31,
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            watch_settle_secs: 3,
+            watch_poll_millis: 1000,
+        }
+    }
+}
+
+/// Values given as command-line flags; they win over everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub actor: Option<String>,
+}
+
+impl Config {
+    pub fn load(overrides: &Overrides) -> Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match &overrides.config_file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(Error::new(
+                        Code::Config,
+                        format!("config file {} does not exist", path.display()),
+                    ));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => figment = figment.merge(Toml::file("bwv.toml")),
+        }
+        figment = figment.merge(
+            Env::prefixed("BWV_")
+                .filter(|key| {
+                    let key = key.as_str().to_ascii_lowercase();
+                    // Flags-only variables and the test harness's own settings.
+                    !matches!(key.as_str(), "config" | "json" | "log") && !key.starts_with("test_")
+                })
+                .split("__"),
+        );
+        if let Some(dir) = &overrides.data_dir {
+            figment = figment.merge(Serialized::default("data_dir", dir));
+        }
+        if let Some(url) = &overrides.database_url {
+            figment = figment.merge(Serialized::default("database_url", url));
+        }
+        if let Some(actor) = &overrides.actor {
+            figment = figment.merge(Serialized::default("actor", actor));
+        }
+        let config: Config = figment
+            .extract()
+            .map_err(|e| Error::new(Code::Config, format!("invalid configuration: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::new(Code::Config, m));
+        if self.log.origin.is_empty()
+            || self.log.origin.contains(['+', ' '])
+            || self.log.origin.chars().any(char::is_control)
+        {
+            return bad(format!(
+                "log.origin {:?} must be non-empty with no spaces or '+' (it is the checkpoint key name)",
+                self.log.origin
+            ));
+        }
+        if self.store.backend == StoreBackend::S3 && self.store.s3.bucket.is_empty() {
+            return bad("store.backend is s3 but store.s3.bucket is not set".into());
+        }
+        if self.store.s3.part_size_mib < 5 {
+            return bad("store.s3.part_size_mib must be at least 5 (an S3 rule)".into());
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => format!("sqlite://{}", self.data_dir.join("bwv.db").display()),
+        }
+    }
+
+    pub fn signing_key_path(&self) -> PathBuf {
+        self.log
+            .signing_key
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("log-signing.key"))
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.store
+            .path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("store"))
+    }
+
+    /// The actor named in audit records for commands run by a person at this machine.
+    pub fn actor(&self) -> String {
+        if let Some(actor) = &self.actor {
+            return actor.clone();
+        }
+        match std::env::var("USER") {
+            Ok(user) if !user.is_empty() => format!("os:{user}"),
+            _ => "os:unknown".into(),
+        }
+    }
+}
+
+/// Creates the data directory (mode 0700: it holds the signing key and the catalogue).
+pub fn ensure_data_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| {
+            Error::with_source(
+                Code::Io,
+                format!("creating data directory {}", dir.display()),
+                e,
+            )
+        })
+}
+
+/// This machine's name, for naming service actors (`svc:watch@host`).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail closures return figment's large error
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_embedded() {
+        let c = Config::default();
+        assert_eq!(c.database_url(), "sqlite://./bwv-data/bwv.db");
+        assert_eq!(c.store.backend, StoreBackend::Fs);
+        assert_eq!(c.store_path(), PathBuf::from("./bwv-data/store"));
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "bwv.toml",
+                "data_dir = \"/from-file\"\n[store]\nbackend = \"s3\"\n[store.s3]\nbucket = \"b\"\n",
+            )?;
+            jail.set_env("BWV_DATA_DIR", "/from-env");
+            jail.set_env("BWV_STORE__S3__REGION", "eu-west-2");
+            let c = Config::load(&Overrides::default()).expect("load");
+            assert_eq!(c.data_dir, PathBuf::from("/from-env"));
+            assert_eq!(c.store.backend, StoreBackend::S3);
+            assert_eq!(c.store.s3.region, "eu-west-2");
+            let flags = Overrides {
+                data_dir: Some("/from-flag".into()),
+                ..Default::default()
+            };
+            let c = Config::load(&flags).expect("load");
+            assert_eq!(c.data_dir, PathBuf::from("/from-flag"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_origin() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bwv.toml", "data_dri = \"/typo\"\n")?;
+            let err = Config::load(&Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("data_dri"), "{err}");
+            jail.create_file("bwv.toml", "[log]\norigin = \"has space\"\n")?;
+            assert!(Config::load(&Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,14 @@
+//! Plain types shared by every part of bwv. No I/O here.
+
+mod digest;
+mod recording;
+
+pub use digest::Sha256Digest;
+pub use recording::{Classification, Clip, Recording, RecordingStatus, Source};
+
+/// The current time, truncated to milliseconds: the precision of audit records, and one that
+/// both catalogue backends store and return exactly.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(3)
+}

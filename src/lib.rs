@@ -1,0 +1,15 @@
+//! bwv: an open body worn video evidence pipeline. Footage comes in through doors (CLI, watched
+//! folder, dock protocols), is hashed as it is stored write-once, catalogued, and every step is
+//! recorded in a tamper-evident audit chain that outsiders can verify.
+
+pub mod app;
+pub mod audit;
+pub mod catalogue;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod fsck;
+pub mod ingest;
+pub mod store;

@@ -1,0 +1,126 @@
+//! The object store: write-once, content-addressed by SHA-256, on a filesystem or S3.
+//!
+//! Every object is hashed in the same single pass that writes it, so the hash names exactly the
+//! bytes that reached durable storage, and memory stays bounded (a few chunk buffers) whatever the
+//! size of the input.
+
+use std::io::Read;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{Config, StoreBackend};
+use crate::domain::Sha256Digest;
+use crate::error::Result;
+
+mod chunker;
+pub mod fs;
+pub mod s3;
+
+pub use fs::FsStore;
+pub use s3::{S3Settings, S3Store};
+
+/// What a `put` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutOutcome {
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    /// False when identical bytes were already stored: nothing was written or overwritten.
+    pub created: bool,
+}
+
+/// Per-object protections a store may enforce itself (S3 Object Lock).
+#[derive(Debug, Clone, Default)]
+pub struct PutOptions {
+    /// Retain-until date for a new original; ignored by stores without Object Lock.
+    pub retain_until: Option<DateTime<Utc>>,
+}
+
+pub enum Store {
+    Fs(FsStore),
+    S3(S3Store),
+}
+
+impl Store {
+    pub async fn open(config: &Config) -> Result<Store> {
+        match config.store.backend {
+            StoreBackend::Fs => Ok(Store::Fs(FsStore::open(&config.store_path())?)),
+            StoreBackend::S3 => Ok(Store::S3(S3Store::open(&config.store.s3).await?)),
+        }
+    }
+
+    /// A short description for messages ("fs:/data/store", "s3://bucket/prefix").
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Fs(s) => s.describe(),
+            Store::S3(s) => s.describe(),
+        }
+    }
+
+    /// Streams `reader` into the store, hashing as it goes. Never overwrites: identical bytes
+    /// already present give `created: false`. On any failure nothing is left visible.
+    pub async fn put(&self, reader: Box<dyn Read + Send>, opts: &PutOptions) -> Result<PutOutcome> {
+        match self {
+            Store::Fs(s) => s.put(reader).await,
+            Store::S3(s) => s.put(reader, opts).await,
+        }
+    }
+
+    /// Re-reads an object and hashes it; `None` when it is missing.
+    pub async fn rehash(&self, sha256: &Sha256Digest) -> Result<Option<(Sha256Digest, u64)>> {
+        match self {
+            Store::Fs(s) => s.rehash(sha256).await,
+            Store::S3(s) => s.rehash(sha256).await,
+        }
+    }
+
+    pub async fn exists(&self, sha256: &Sha256Digest) -> Result<bool> {
+        match self {
+            Store::Fs(s) => s.exists(sha256).await,
+            Store::S3(s) => s.exists(sha256).await,
+        }
+    }
+
+    /// Every object the store holds, by hash.
+    pub async fn list(&self) -> Result<Vec<Sha256Digest>> {
+        match self {
+            Store::Fs(s) => s.list().await,
+            Store::S3(s) => s.list().await,
+        }
+    }
+
+    /// Removes an object (retention purge). Fails, changing nothing, when the store protects it.
+    pub async fn delete(&self, sha256: &Sha256Digest) -> Result<()> {
+        match self {
+            Store::Fs(s) => s.delete(sha256).await,
+            Store::S3(s) => s.delete(sha256).await,
+        }
+    }
+
+    /// True when the store itself enforces retention (S3 Object Lock).
+    pub fn has_object_lock(&self) -> bool {
+        match self {
+            Store::Fs(_) => false,
+            Store::S3(s) => s.has_object_lock(),
+        }
+    }
+
+    /// Moves an object's retain-until date later; never earlier. No-op without Object Lock.
+    pub async fn extend_retention(
+        &self,
+        sha256: &Sha256Digest,
+        until: DateTime<Utc>,
+    ) -> Result<()> {
+        match self {
+            Store::Fs(_) => Ok(()),
+            Store::S3(s) => s.extend_retention(sha256, until).await,
+        }
+    }
+
+    /// Mirrors a legal hold onto the object. No-op without Object Lock.
+    pub async fn set_legal_hold(&self, sha256: &Sha256Digest, on: bool) -> Result<()> {
+        match self {
+            Store::Fs(_) => Ok(()),
+            Store::S3(s) => s.set_legal_hold(sha256, on).await,
+        }
+    }
+}
