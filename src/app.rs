@@ -18,8 +18,14 @@ impl App {
     /// Creates the data directory on first use, applies migrations, and opens the store and the
     /// log signing key (creating the key on first use).
     pub async fn open(config: Config) -> Result<App> {
+        let url = config.database_url();
+        // An embedded catalogue lives in the data directory; a remote one is reached first, so a
+        // database that does not answer leaves nothing behind.
+        if url.starts_with("sqlite:") {
+            ensure_data_dir(&config.data_dir)?;
+        }
+        let catalogue = Catalogue::open(&url).await?;
         ensure_data_dir(&config.data_dir)?;
-        let catalogue = Catalogue::open(&config.database_url()).await?;
         catalogue.init_log(&config.log.origin).await?;
         let store = Store::open(&config).await?;
         let audit = AuditLog::open(&config)?;

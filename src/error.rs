@@ -99,16 +99,21 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
+        // Many library errors repeat their source in their own text; print each cause once.
+        let mut shown = self.message.clone();
         let mut next = self
             .source
             .as_deref()
             .map(|s| s as &(dyn std::error::Error + 'static));
         while let Some(cause) = next {
-            write!(f, ": {cause}")?;
+            let text = cause.to_string();
+            if !shown.contains(&text) {
+                shown.push_str(": ");
+                shown.push_str(&text);
+            }
             next = cause.source();
         }
-        Ok(())
+        f.write_str(&shown)
     }
 }
 

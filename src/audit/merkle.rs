@@ -30,7 +30,7 @@ pub fn verify_inclusion(
     proof: &[Vec<u8>],
     root: &[u8],
 ) -> bool {
-    if index >= size || proof.iter().any(|p| p.len() != 32) {
+    if index >= size || leaf_hash.len() != 32 || proof.iter().any(|p| p.len() != 32) {
         return false;
     }
     let (mut fn_, mut sn) = (index, size - 1);

@@ -10,7 +10,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -111,6 +112,14 @@ impl Catalogue {
             let opts = PgConnectOptions::from_str(url).map_err(|e| {
                 Error::with_source(Code::Config, format!("bad PostgreSQL URL {shown}"), e)
             })?;
+            // One direct connection first: a pool only reports "timed out", this says why.
+            let probe = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&opts))
+                .await
+                .map_err(|_| {
+                    Error::new(Code::Catalogue, format!("PostgreSQL catalogue {shown} did not answer within 10 s"))
+                })?
+                .context(|| format!("connecting to PostgreSQL catalogue {shown}"))?;
+            probe.close().await.context(|| format!("connecting to PostgreSQL catalogue {shown}"))?;
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))

@@ -24,8 +24,11 @@ pub async fn run(cli: Cli) -> Result<bool> {
     })?;
     match cli.command {
         Command::Migrate => {
-            ensure_data_dir(&config.data_dir)?;
-            let catalogue = Catalogue::open(&config.database_url()).await?;
+            let url = config.database_url();
+            if url.starts_with("sqlite:") {
+                ensure_data_dir(&config.data_dir)?;
+            }
+            let catalogue = Catalogue::open(&url).await?;
             let versions = catalogue.migrate().await?;
             out.record(
                 &serde_json::json!({"backend": catalogue.backend(), "migrations": versions}),
