@@ -2,7 +2,7 @@
 
 use crate::audit::AuditLog;
 use crate::catalogue::Catalogue;
-use crate::config::{Config, ensure_data_dir};
+use crate::config::{Config, StoreBackend, ensure_data_dir};
 use crate::error::Result;
 use crate::ingest::Ingestor;
 use crate::store::Store;
@@ -18,6 +18,11 @@ impl App {
     /// Creates the data directory on first use, applies migrations, and opens the store and the
     /// log signing key (creating the key on first use).
     pub async fn open(config: Config) -> Result<App> {
+        // A remote store is checked first too: a missing bucket changes nothing locally.
+        let remote_store = match config.store.backend {
+            StoreBackend::S3 => Some(Store::open(&config).await?),
+            StoreBackend::Fs => None,
+        };
         let url = config.database_url();
         // An embedded catalogue lives in the data directory; a remote one is reached first, so a
         // database that does not answer leaves nothing behind.
@@ -27,7 +32,10 @@ impl App {
         let catalogue = Catalogue::open(&url).await?;
         ensure_data_dir(&config.data_dir)?;
         catalogue.init_log(&config.log.origin).await?;
-        let store = Store::open(&config).await?;
+        let store = match remote_store {
+            Some(store) => store,
+            None => Store::open(&config).await?,
+        };
         let audit = AuditLog::open(&config)?;
         Ok(App {
             config,

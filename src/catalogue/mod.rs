@@ -113,13 +113,20 @@ impl Catalogue {
                 Error::with_source(Code::Config, format!("bad PostgreSQL URL {shown}"), e)
             })?;
             // One direct connection first: a pool only reports "timed out", this says why.
-            let probe = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&opts))
+            let probe =
+                tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&opts))
+                    .await
+                    .map_err(|_| {
+                        Error::new(
+                            Code::Catalogue,
+                            format!("PostgreSQL catalogue {shown} did not answer within 10 s"),
+                        )
+                    })?
+                    .context(|| format!("connecting to PostgreSQL catalogue {shown}"))?;
+            probe
+                .close()
                 .await
-                .map_err(|_| {
-                    Error::new(Code::Catalogue, format!("PostgreSQL catalogue {shown} did not answer within 10 s"))
-                })?
                 .context(|| format!("connecting to PostgreSQL catalogue {shown}"))?;
-            probe.close().await.context(|| format!("connecting to PostgreSQL catalogue {shown}"))?;
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))

@@ -218,14 +218,17 @@ impl FsStore {
         .map_err(|e| Error::new(Code::Store, format!("store lister panicked: {e}")))?
     }
 
-    pub async fn delete(&self, sha: &Sha256Digest) -> Result<()> {
+    /// Removes an object; false when it was already gone, so an interrupted purge can rerun.
+    pub async fn delete(&self, sha: &Sha256Digest) -> Result<bool> {
         let path = self.object_path(sha);
-        tokio::fs::remove_file(&path)
-            .await
-            .context(|| format!("deleting object {sha}"))?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e).context(|| format!("deleting object {sha}")),
+        }
         if let Some(parent) = path.parent() {
             fsync_dir(parent).context(|| format!("syncing {}", parent.display()))?;
         }
-        Ok(())
+        Ok(true)
     }
 }

@@ -88,8 +88,9 @@ impl Store {
         }
     }
 
-    /// Removes an object (retention purge). Fails, changing nothing, when the store protects it.
-    pub async fn delete(&self, sha256: &Sha256Digest) -> Result<()> {
+    /// Removes an object (retention purge). Fails, changing nothing, when the store protects it;
+    /// returns false when the object was already gone.
+    pub async fn delete(&self, sha256: &Sha256Digest) -> Result<bool> {
         match self {
             Store::Fs(s) => s.delete(sha256).await,
             Store::S3(s) => s.delete(sha256).await,

@@ -56,6 +56,14 @@ pub struct S3Store {
     versioned: bool,
 }
 
+/// 404 from any operation. HEAD responses carry no error body, and some S3-compatible servers
+/// answer a HEAD with a `NoSuchKey` body that the SDK does not map, so the status decides.
+fn is_not_found<E>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> bool {
+    e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
+}
+
 fn s3_error<E: std::error::Error>(what: impl std::fmt::Display, e: E) -> Error {
     Error::new(Code::Store, format!("{what}: {}", DisplayErrorContext(&e)))
 }
@@ -111,9 +119,7 @@ impl S3Store {
     pub async fn from_client(client: Client, settings: S3Settings) -> Result<S3Store> {
         let bucket = settings.bucket.clone();
         if let Err(e) = client.head_bucket().bucket(&bucket).send().await {
-            let missing = e.as_service_error().is_some_and(|s| s.is_not_found())
-                || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
-            return Err(if missing {
+            return Err(if is_not_found(&e) {
                 Error::new(Code::Config, format!("S3 bucket {bucket:?} does not exist"))
             } else {
                 s3_error(format!("cannot reach S3 bucket {bucket:?}"), e)
@@ -135,6 +141,8 @@ impl S3Store {
             Ok(out) => out.status() == Some(&BucketVersioningStatus::Enabled),
             Err(_) => false,
         };
+        // Object Lock always comes with versioning, whatever the versioning call reported.
+        let versioned = versioned || object_lock;
         Ok(S3Store {
             client,
             settings,
@@ -487,23 +495,19 @@ impl S3Store {
         Ok(())
     }
 
-    /// The object's current retain-until date, if it has one.
+    /// The object's current retain-until date, if it has one. Read from HeadObject, which every
+    /// Object Lock implementation answers (moto has no GetObjectRetention).
     pub async fn retain_until(&self, sha256: &Sha256Digest) -> Result<Option<DateTime<Utc>>> {
-        let out = match self
+        let out = self
             .client
-            .get_object_retention()
+            .head_object()
             .bucket(self.bucket())
             .key(self.key(sha256))
             .send()
             .await
-        {
-            Ok(out) => out,
-            Err(e) if e.code() == Some("NoSuchObjectLockConfiguration") => return Ok(None),
-            Err(e) => return Err(s3_error(format!("reading retention of object {sha256}"), e)),
-        };
+            .map_err(|e| s3_error(format!("reading retention of object {sha256}"), e))?;
         Ok(out
-            .retention()
-            .and_then(|r| r.retain_until_date())
+            .object_lock_retain_until_date()
             .and_then(|d| DateTime::from_timestamp(d.secs(), 0)))
     }
 
@@ -551,7 +555,7 @@ impl S3Store {
             .await
         {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+            Err(e) if is_not_found(&e) => Ok(false),
             Err(e) => Err(s3_error(format!("checking object {sha256}"), e)),
         }
     }
@@ -566,7 +570,7 @@ impl S3Store {
             .await
         {
             Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) if is_not_found(&e) => return Ok(None),
             Err(e) => return Err(s3_error(format!("reading object {sha256}"), e)),
         };
         let mut body = out.body;
@@ -613,10 +617,14 @@ impl S3Store {
     }
 
     /// Deletes every version of the object, so nothing lingers behind a delete marker. A locked
-    /// version makes S3 refuse; the error is returned and the object stays readable.
-    pub async fn delete(&self, sha256: &Sha256Digest) -> Result<()> {
+    /// version makes S3 refuse; the error is returned and the object stays readable. Returns
+    /// false when there was nothing to delete, so an interrupted purge can simply run again.
+    pub async fn delete(&self, sha256: &Sha256Digest) -> Result<bool> {
         let key = self.key(sha256);
         if !self.versioned {
+            if !self.exists(sha256).await? {
+                return Ok(false);
+            }
             self.client
                 .delete_object()
                 .bucket(self.bucket())
@@ -624,7 +632,7 @@ impl S3Store {
                 .send()
                 .await
                 .map_err(|e| s3_error(format!("deleting object {sha256}"), e))?;
-            return Ok(());
+            return Ok(true);
         }
         let listing = self
             .client
@@ -645,24 +653,19 @@ impl S3Store {
             .filter(|m| m.key() == Some(key.as_str()))
             .filter_map(|m| m.version_id().map(str::to_owned));
         let all: Vec<String> = versions.chain(markers).collect();
-        if all.is_empty() {
-            return Err(Error::not_found(format!(
-                "object {sha256} is not in the store"
-            )));
-        }
-        for version in all {
+        for version in &all {
             self.client
                 .delete_object()
                 .bucket(self.bucket())
                 .key(&key)
-                .version_id(&version)
+                .version_id(version)
                 .send()
                 .await
                 .map_err(|e| {
                     s3_error(format!("deleting object {sha256} (version {version})"), e)
                 })?;
         }
-        Ok(())
+        Ok(!all.is_empty())
     }
 }
 

@@ -1,0 +1,75 @@
+# Shared by scripts/run and scripts/test: install what is missing on a Debian/Ubuntu machine.
+# Sourced, not executed.
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+ensure_apt_packages() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing Debian packages: ${missing[*]}"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+ensure_rust() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        if [ -x "$HOME/.cargo/bin/cargo" ]; then
+            export PATH="$HOME/.cargo/bin:$PATH"
+        else
+            log "installing Rust with rustup"
+            curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy
+            export PATH="$HOME/.cargo/bin:$PATH"
+        fi
+    fi
+}
+
+# The build needs a C toolchain (SQLite, aws-lc) and pkg-config.
+ensure_build_deps() {
+    ensure_apt_packages build-essential pkg-config ca-certificates curl
+    ensure_rust
+}
+
+# Python tools the tests drive as real peers: moto (an S3 server with Object Lock).
+ensure_venv() {
+    ensure_apt_packages python3 python3-venv
+    if [ ! -x .venv/bin/moto_server ]; then
+        log "creating .venv with moto[server]"
+        python3 -m venv .venv
+        .venv/bin/pip install -q --upgrade pip
+        .venv/bin/pip install -q "moto[server]==5.*"
+    fi
+}
+
+# Use PostgreSQL on 127.0.0.1:5432 if it answers; otherwise install and start Debian's cluster.
+ensure_postgres() {
+    ensure_apt_packages postgresql-client
+    if pg_isready -q -h 127.0.0.1 -p 5432; then
+        return
+    fi
+    ensure_apt_packages postgresql
+    log "starting PostgreSQL"
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    if command -v pg_ctlcluster >/dev/null; then
+        $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    fi
+    for _ in $(seq 1 30); do
+        pg_isready -q -h 127.0.0.1 -p 5432 && break
+        sleep 1
+    done
+    pg_isready -h 127.0.0.1 -p 5432
+    # Tests connect as postgres over loopback without a password, as on CI machines.
+    if ! psql -h 127.0.0.1 -U postgres -c 'select 1' >/dev/null 2>&1; then
+        log "allowing passwordless loopback connections for the postgres user (test machines only)"
+        local hba="/etc/postgresql/$version/main/pg_hba.conf"
+        $SUDO sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+        $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+    fi
+}

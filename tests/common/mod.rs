@@ -1,0 +1,335 @@
+//! Test harness: each test gets its own temp directory and its own catalogue (a SQLite file, or a
+//! fresh PostgreSQL database), and drives the real `bwv` binary or the library against them.
+#![allow(dead_code)] // each test binary uses part of the harness
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub mod s3;
+
+pub fn bwv_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_bwv")
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Runs a future to completion on a private runtime in its own thread, so it works both from
+/// plain tests and from inside `#[tokio::test]`.
+pub fn block_on<T, F>(make: impl FnOnce() -> F + Send + 'static) -> T
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T>,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("test runtime")
+            .block_on(make())
+    })
+    .join()
+    .expect("test runtime thread")
+}
+
+pub fn admin_database_url() -> String {
+    std::env::var("BWV_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A PostgreSQL database made for one test and dropped after it.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub fn create() -> PgDatabase {
+        use sqlx::Connection;
+        let admin = admin_database_url();
+        let name = format!("bwv_test_{}", uuid::Uuid::new_v4().simple());
+        let stmt = format!("CREATE DATABASE {name}");
+        let admin2 = admin.clone();
+        block_on(move || async move {
+            let mut c = sqlx::PgConnection::connect(&admin2).await.unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL at {admin2} is needed for this test ({e}); scripts/test starts it"
+                )
+            });
+            sqlx::raw_sql(&stmt)
+                .execute(&mut c)
+                .await
+                .expect("create test database");
+        });
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        PgDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        use sqlx::Connection;
+        let admin = admin_database_url();
+        let stmt = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        block_on(move || async move {
+            if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                let _ = sqlx::raw_sql(&stmt).execute(&mut c).await;
+            }
+        });
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// One test's world: a temp directory, a data directory inside it, and a catalogue.
+pub struct Env {
+    pub root: tempfile::TempDir,
+    pub backend: Backend,
+    pg: Option<PgDatabase>,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl Env {
+    pub fn new(backend: Backend) -> Env {
+        let root = tempfile::Builder::new()
+            .prefix("bwv-test-")
+            .tempdir()
+            .expect("temp dir");
+        // World-accessible so tests can also run bwv as an unprivileged user.
+        std::fs::set_permissions(
+            root.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .unwrap();
+        let pg = (backend == Backend::Postgres).then(PgDatabase::create);
+        Env {
+            root,
+            backend,
+            pg,
+            extra_env: Vec::new(),
+        }
+    }
+
+    pub fn sqlite() -> Env {
+        Env::new(Backend::Sqlite)
+    }
+
+    pub fn postgres() -> Env {
+        Env::new(Backend::Postgres)
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.path("data")
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.pg {
+            Some(pg) => pg.url.clone(),
+            None => format!("sqlite://{}", self.data_dir().join("bwv.db").display()),
+        }
+    }
+
+    /// Writes a file under the test root, creating parent directories.
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bwv_bin());
+        c.current_dir(self.root.path());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("BWV_") && !k.starts_with("BWV_TEST_") {
+                c.env_remove(k);
+            }
+        }
+        c.arg("--data-dir").arg(self.data_dir());
+        if let Some(pg) = &self.pg {
+            c.env("BWV_DATABASE_URL", &pg.url);
+        }
+        c.env("BWV_ACTOR", "staff:tester");
+        for (k, v) in &self.extra_env {
+            c.env(k, v);
+        }
+        c.args(args);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run bwv")
+    }
+
+    /// Runs bwv and insists on exit 0; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        check(&out, Some(0), args);
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs bwv and insists on the given exit code; returns the output.
+    pub fn exits(&self, code: i32, args: &[&str]) -> Output {
+        let out = self.run(args);
+        check(&out, Some(code), args);
+        out
+    }
+
+    /// Runs with `--json` and parses each stdout line.
+    pub fn json_lines(&self, code: i32, args: &[&str]) -> Vec<serde_json::Value> {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let out = self.exits(code, &full);
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+            .collect()
+    }
+
+    /// Executes raw SQL against this env's catalogue, as an administrator editing it by hand.
+    pub fn sql(&self, sqlite_sql: &str, postgres_sql: &str) {
+        use sqlx::Connection;
+        let url = self.database_url();
+        let stmt = if self.pg.is_some() {
+            postgres_sql
+        } else {
+            sqlite_sql
+        }
+        .to_owned();
+        block_on(move || async move {
+            if url.starts_with("sqlite:") {
+                let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(&stmt).execute(&mut c).await.unwrap();
+            } else {
+                let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(&stmt).execute(&mut c).await.unwrap();
+            }
+        });
+    }
+
+    /// A single integer from the catalogue.
+    pub fn count(&self, sql: &str) -> i64 {
+        use sqlx::Connection;
+        let url = self.database_url();
+        let sql = sql.to_owned();
+        block_on(move || async move {
+            if url.starts_with("sqlite:") {
+                let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query_scalar::<_, i64>(&sql)
+                    .fetch_one(&mut c)
+                    .await
+                    .unwrap()
+            } else {
+                let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query_scalar::<_, i64>(&sql)
+                    .fetch_one(&mut c)
+                    .await
+                    .unwrap()
+            }
+        })
+    }
+
+    /// Every file under `dir`, relative, sorted.
+    pub fn files_under(&self, dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = walkdir::WalkDir::new(dir)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.path().strip_prefix(dir).unwrap().display().to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn stored_objects(&self) -> Vec<String> {
+        self.files_under(&self.data_dir().join("store/objects"))
+    }
+}
+
+pub fn check(out: &Output, code: Option<i32>, args: &[&str]) {
+    if code.is_some() && out.status.code() != code {
+        panic!(
+            "bwv {:?} exited {:?}, wanted {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            args,
+            out.status.code(),
+            code,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Declares one test that runs on SQLite and again on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn sqlite() {
+                ($body)(common::Env::new(common::Backend::Sqlite));
+            }
+            #[test]
+            fn postgres() {
+                ($body)(common::Env::new(common::Backend::Postgres));
+            }
+        }
+    };
+}
+
+/// A small tmpfs mounted for one test, to run a store out of space. Needs root.
+pub struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    pub fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0777"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mounting a tmpfs failed");
+        Tmpfs { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}

@@ -1,0 +1,321 @@
+//! One conformance suite for every store: the filesystem, S3 over s3s-fs in-process, and S3 over
+//! a moto server on 127.0.0.1; plus Object Lock against moto and the filesystem's full-disk case.
+
+mod common;
+
+use std::io::{Cursor, Read};
+
+use bwv::config::LockMode;
+use bwv::error::Code;
+use bwv::store::{FsStore, PutOptions, S3Settings, S3Store, Store};
+use chrono::{Duration, Utc};
+
+fn data(len: usize, seed: u8) -> Vec<u8> {
+    let mut x: u32 = 0x9e37_79b9 ^ u32::from(seed);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn reader(bytes: &[u8]) -> Box<dyn Read + Send> {
+    Box::new(Cursor::new(bytes.to_vec()))
+}
+
+/// A reader that fails part-way, like a dock whose connection drops.
+struct Broken(usize);
+impl Read for Broken {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0 == 0 {
+            return Err(std::io::Error::other("connection reset by dock"));
+        }
+        let n = buf.len().min(self.0);
+        buf[..n].fill(7);
+        self.0 -= n;
+        Ok(n)
+    }
+}
+
+async fn conformance(store: &Store) {
+    let opts = PutOptions::default();
+    let small = b"hello evidence".to_vec();
+    let put = store.put(reader(&small), &opts).await.expect("put small");
+    assert!(put.created);
+    assert_eq!(put.sha256.to_hex(), common::sha256_hex(&small));
+    assert_eq!(put.size, small.len() as u64);
+
+    let again = store.put(reader(&small), &opts).await.expect("put again");
+    assert!(!again.created, "identical bytes must not be stored twice");
+    assert_eq!(again.sha256, put.sha256);
+
+    let empty = store.put(reader(&[]), &opts).await.expect("put empty");
+    assert_eq!(empty.sha256.to_hex(), common::sha256_hex(&[]));
+    assert_eq!(empty.size, 0);
+
+    // Bigger than the filesystem chunk and than two S3 parts.
+    let big = data(12 * 1024 * 1024 + 123, 1);
+    let put_big = store.put(reader(&big), &opts).await.expect("put big");
+    assert!(put_big.created);
+    assert_eq!(put_big.sha256.to_hex(), common::sha256_hex(&big));
+    assert_eq!(put_big.size, big.len() as u64);
+    let again_big = store.put(reader(&big), &opts).await.expect("put big again");
+    assert!(!again_big.created);
+
+    for (sha, len) in [
+        (put.sha256, small.len()),
+        (empty.sha256, 0),
+        (put_big.sha256, big.len()),
+    ] {
+        assert!(store.exists(&sha).await.unwrap());
+        assert_eq!(store.rehash(&sha).await.unwrap(), Some((sha, len as u64)));
+    }
+    let mut listed = store.list().await.unwrap();
+    let mut want = vec![put.sha256, empty.sha256, put_big.sha256];
+    listed.sort();
+    want.sort();
+    assert_eq!(listed, want);
+
+    // An input that fails part-way leaves nothing visible, at any size.
+    for len in [10, 9 * 1024 * 1024] {
+        let err = store.put(Box::new(Broken(len)), &opts).await.unwrap_err();
+        assert_eq!(err.code(), Code::BadInput, "{err}");
+        assert!(
+            err.to_string().contains("connection reset by dock"),
+            "{err}"
+        );
+    }
+    assert_eq!(store.list().await.unwrap().len(), 3);
+
+    let absent = bwv::domain::Sha256Digest([9; 32]);
+    assert!(!store.exists(&absent).await.unwrap());
+    assert_eq!(store.rehash(&absent).await.unwrap(), None);
+
+    // Concurrent writers of the same bytes end with one object.
+    let same = data(3 * 1024 * 1024, 2);
+    let (a, b) = tokio::join!(
+        store.put(reader(&same), &opts),
+        store.put(reader(&same), &opts)
+    );
+    assert_eq!(a.unwrap().sha256, b.unwrap().sha256);
+    assert_eq!(store.list().await.unwrap().len(), 4);
+
+    assert!(store.delete(&put.sha256).await.expect("delete"));
+    assert!(!store.exists(&put.sha256).await.unwrap());
+    assert!(
+        !store.delete(&put.sha256).await.expect("delete again"),
+        "already gone"
+    );
+}
+
+#[tokio::test]
+async fn filesystem() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::Fs(FsStore::open(dir.path()).unwrap());
+    conformance(&store).await;
+    // Objects are read-only, and no temp files are left behind.
+    for entry in walkdir::WalkDir::new(dir.path().join("objects")) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let mode =
+                std::os::unix::fs::PermissionsExt::mode(&entry.metadata().unwrap().permissions());
+            assert_eq!(mode & 0o777, 0o444, "{}", entry.path().display());
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0
+    );
+}
+
+fn settings(bucket: &str, mode: LockMode) -> S3Settings {
+    S3Settings {
+        bucket: bucket.into(),
+        prefix: "bwv/".into(),
+        part_size: 5 << 20,
+        lock_mode: mode,
+    }
+}
+
+#[tokio::test]
+async fn s3_on_s3s_fs() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = common::s3::s3s_fs_client(dir.path());
+    common::s3::create_bucket(&client, "evidence", false).await;
+    let store = S3Store::from_client(client, settings("evidence", LockMode::Compliance))
+        .await
+        .unwrap();
+    assert!(!store.has_object_lock());
+    conformance(&Store::S3(store)).await;
+}
+
+#[tokio::test]
+async fn s3_on_moto() {
+    let client = common::s3::moto_client();
+    let bucket = common::s3::unique_bucket("plain");
+    common::s3::create_bucket(&client, &bucket, false).await;
+    let store = S3Store::from_client(client, settings(&bucket, LockMode::Compliance))
+        .await
+        .unwrap();
+    conformance(&Store::S3(store)).await;
+}
+
+#[tokio::test]
+async fn a_missing_bucket_is_a_clear_error() {
+    let client = common::s3::moto_client();
+    let err = S3Store::from_client(
+        client,
+        settings("no-such-bucket-here", LockMode::Compliance),
+    )
+    .await
+    .err()
+    .expect("missing bucket must fail");
+    assert!(
+        err.to_string()
+            .contains("\"no-such-bucket-here\" does not exist"),
+        "{err}"
+    );
+}
+
+async fn locked_store(mode: LockMode) -> (aws_sdk_s3::Client, String, Store) {
+    let client = common::s3::moto_client();
+    let bucket = common::s3::unique_bucket("locked");
+    common::s3::create_bucket(&client, &bucket, true).await;
+    let store = S3Store::from_client(client.clone(), settings(&bucket, mode))
+        .await
+        .unwrap();
+    assert!(store.has_object_lock());
+    (client, bucket, Store::S3(store))
+}
+
+#[tokio::test]
+async fn object_lock_keeps_originals_on_moto() {
+    for mode in [LockMode::Compliance, LockMode::Governance] {
+        let (client, bucket, store) = locked_store(mode).await;
+        let until = Utc::now() + Duration::days(31);
+        let opts = PutOptions {
+            retain_until: Some(until),
+        };
+        // One small (single PUT) and one multipart original.
+        for bytes in [data(1000, 3), data(11 * 1024 * 1024, 4)] {
+            let put = store.put(reader(&bytes), &opts).await.unwrap();
+            let key = format!("bwv/objects/{}", put.sha256);
+            let head = client
+                .head_object()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                head.object_lock_mode().unwrap().as_str(),
+                match mode {
+                    LockMode::Compliance => "COMPLIANCE",
+                    LockMode::Governance => "GOVERNANCE",
+                }
+            );
+            assert_eq!(
+                head.object_lock_retain_until_date().unwrap().secs(),
+                until.timestamp()
+            );
+            assert_eq!(head.metadata().unwrap()["sha256"], put.sha256.to_hex());
+
+            // A delete attempt fails and the original is still there, byte for byte.
+            let err = store.delete(&put.sha256).await.unwrap_err();
+            assert!(err.to_string().contains("AccessDenied"), "{err}");
+            assert_eq!(
+                store.rehash(&put.sha256).await.unwrap(),
+                Some((put.sha256, bytes.len() as u64))
+            );
+
+            // Retention only ever moves later.
+            let Store::S3(s3) = &store else {
+                unreachable!()
+            };
+            store
+                .extend_retention(&put.sha256, until - Duration::days(10))
+                .await
+                .unwrap();
+            assert_eq!(
+                s3.retain_until(&put.sha256)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .timestamp(),
+                until.timestamp()
+            );
+            let later = until + Duration::days(365);
+            store.extend_retention(&put.sha256, later).await.unwrap();
+            assert_eq!(
+                s3.retain_until(&put.sha256)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .timestamp(),
+                later.timestamp()
+            );
+
+            // Legal hold mirrors on and off.
+            for on in [true, false] {
+                store.set_legal_hold(&put.sha256, on).await.unwrap();
+                let head = client
+                    .head_object()
+                    .bucket(&bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = head
+                    .object_lock_legal_hold_status()
+                    .unwrap()
+                    .as_str()
+                    .to_owned();
+                assert_eq!(status, if on { "ON" } else { "OFF" });
+            }
+        }
+        // Staging uploads are cleaned up: only content-addressed objects remain visible.
+        let listed = client
+            .list_objects_v2()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap();
+        for o in listed.contents() {
+            assert!(
+                o.key().unwrap().starts_with("bwv/objects/"),
+                "{:?}",
+                o.key()
+            );
+        }
+    }
+}
+
+/// A filesystem that fills up mid-write: a clear storage-full error and no object left visible.
+#[tokio::test]
+async fn filesystem_full_disk_leaves_nothing_visible() {
+    assert!(
+        common::is_root(),
+        "this test mounts a small tmpfs and needs root (CI runs as root)"
+    );
+    let mount = common::Tmpfs::mount("2m");
+    let store = Store::Fs(FsStore::open(mount.path()).unwrap());
+    let err = store
+        .put(reader(&data(5 * 1024 * 1024, 5)), &PutOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::StorageFull, "{err}");
+    assert!(store.list().await.unwrap().is_empty());
+    assert_eq!(
+        std::fs::read_dir(mount.path().join("tmp")).unwrap().count(),
+        0
+    );
+    // Space is back once the failed write is gone: a small object still fits.
+    let put = store
+        .put(reader(b"small"), &PutOptions::default())
+        .await
+        .unwrap();
+    assert!(put.created);
+}
