@@ -103,30 +103,38 @@ async fn hashes_pg(c: &mut PgConnection, idx: &[u64]) -> Result<Vec<(u64, Hash)>
     rows.into_iter().map(to_hash).collect()
 }
 
-/// Runs a `tlog_tiles` computation that reads stored hashes, fetching what it asks for.
-async fn with_hashes<T>(
-    mut reader: Prefetched,
-    mut fetch: impl AsyncFnMut(&[u64]) -> Result<Vec<(u64, Hash)>>,
-    compute: impl Fn(&Prefetched) -> std::result::Result<T, tlog_tiles::Error>,
-) -> Result<T> {
-    loop {
-        match compute(&reader) {
-            Ok(value) => return Ok(value),
-            Err(e) => {
-                let missing = reader.take_missing();
-                if missing.is_empty() {
-                    return Err(Error::audit(format!("log computation failed: {e}")));
-                }
-                let found = fetch(&missing).await?;
-                if found.len() < missing.len() {
-                    return Err(Error::audit(format!(
-                        "stored log hashes {missing:?} are missing: the log is damaged"
-                    )));
-                }
-                reader.hashes.extend(found);
+/// One round of a `tlog_tiles` computation over prefetched hashes: either its result, or the
+/// stored hashes it still needs. (An explicit loop at each call site, rather than a helper taking
+/// an async closure, keeps the futures `Send` for multi-threaded callers.)
+enum Round<T> {
+    Done(T),
+    Need(Vec<u64>),
+}
+
+fn attempt<T>(
+    reader: &Prefetched,
+    compute: &impl Fn(&Prefetched) -> std::result::Result<T, tlog_tiles::Error>,
+) -> Result<Round<T>> {
+    match compute(reader) {
+        Ok(value) => Ok(Round::Done(value)),
+        Err(e) => {
+            let missing = reader.take_missing();
+            if missing.is_empty() {
+                return Err(Error::audit(format!("log computation failed: {e}")));
             }
+            Ok(Round::Need(missing))
         }
     }
+}
+
+fn absorb(reader: &mut Prefetched, missing: &[u64], found: Vec<(u64, Hash)>) -> Result<()> {
+    if found.len() < missing.len() {
+        return Err(Error::audit(format!(
+            "stored log hashes {missing:?} are missing: the log is damaged"
+        )));
+    }
+    reader.hashes.extend(found);
+    Ok(())
 }
 
 impl Tx {
@@ -252,18 +260,21 @@ impl Tx {
 
     async fn with_hashes<T>(
         &mut self,
-        reader: Prefetched,
+        mut reader: Prefetched,
         compute: impl Fn(&Prefetched) -> std::result::Result<T, tlog_tiles::Error>,
     ) -> Result<T> {
-        with_hashes(
-            reader,
-            async |idx: &[u64]| match self {
-                Tx::Sqlite(t) => hashes_sqlite(t, idx).await,
-                Tx::Postgres(t) => hashes_pg(t, idx).await,
-            },
-            compute,
-        )
-        .await
+        loop {
+            match attempt(&reader, &compute)? {
+                Round::Done(value) => return Ok(value),
+                Round::Need(missing) => {
+                    let found = match self {
+                        Tx::Sqlite(t) => hashes_sqlite(t, &missing).await?,
+                        Tx::Postgres(t) => hashes_pg(t, &missing).await?,
+                    };
+                    absorb(&mut reader, &missing, found)?;
+                }
+            }
+        }
     }
 }
 
@@ -348,21 +359,27 @@ impl Catalogue {
         &self,
         compute: impl Fn(&Prefetched) -> std::result::Result<T, tlog_tiles::Error>,
     ) -> Result<T> {
-        with_hashes(
-            Prefetched::default(),
-            async |idx: &[u64]| match self {
-                Catalogue::Sqlite(p) => {
-                    let mut c = p.acquire().await.context(|| "reading log hashes".into())?;
-                    hashes_sqlite(&mut c, idx).await
+        let mut reader = Prefetched::default();
+        loop {
+            match attempt(&reader, &compute)? {
+                Round::Done(value) => return Ok(value),
+                Round::Need(missing) => {
+                    let found = match self {
+                        Catalogue::Sqlite(p) => {
+                            let mut c =
+                                p.acquire().await.context(|| "reading log hashes".into())?;
+                            hashes_sqlite(&mut c, &missing).await?
+                        }
+                        Catalogue::Postgres(p) => {
+                            let mut c =
+                                p.acquire().await.context(|| "reading log hashes".into())?;
+                            hashes_pg(&mut c, &missing).await?
+                        }
+                    };
+                    absorb(&mut reader, &missing, found)?;
                 }
-                Catalogue::Postgres(p) => {
-                    let mut c = p.acquire().await.context(|| "reading log hashes".into())?;
-                    hashes_pg(&mut c, idx).await
-                }
-            },
-            compute,
-        )
-        .await
+            }
+        }
     }
 
     /// RFC 6962 consistency proof from the tree of `old` leaves to the tree of `new` leaves.

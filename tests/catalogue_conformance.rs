@@ -1,0 +1,277 @@
+//! The same catalogue scenarios on SQLite and on PostgreSQL: recordings and their objects, the
+//! audit log's append, chains, proofs and checkpoints, atomicity with the business change, and
+//! the guards on the log tables.
+
+mod common;
+
+use std::sync::Arc;
+
+use bwv::audit::merkle::{leaf_hash, verify_consistency, verify_inclusion};
+use bwv::audit::record::{Actor, EventDraft, ObjectRef};
+use bwv::catalogue::{Catalogue, NewClip, NewRecording, NewSighting};
+use bwv::domain::{Sha256Digest, Source};
+use common::{Backend, Env};
+use uuid::Uuid;
+
+const ORIGIN: &str = "bwv.test/audit/v1";
+
+async fn open(env: &Env) -> Catalogue {
+    std::fs::create_dir_all(env.data_dir()).unwrap();
+    let c = Catalogue::open(&env.database_url())
+        .await
+        .expect("open catalogue");
+    c.init_log(ORIGIN).await.expect("init log");
+    c
+}
+
+fn event(kind: &str, item: Uuid, sha: Option<&Sha256Digest>) -> EventDraft {
+    let mut e = EventDraft::new(kind, Actor::user("staff:1"), "recording", item);
+    if let Some(sha) = sha {
+        e.objects.push(ObjectRef {
+            sha256: sha.to_hex(),
+            size: 1,
+            role: None,
+        });
+    }
+    e
+}
+
+async fn add_recording(c: &Catalogue, sha: Sha256Digest) -> Uuid {
+    let id = Uuid::now_v7();
+    let mut tx = c.begin().await.unwrap();
+    tx.ensure_officer("4471").await.unwrap();
+    tx.ensure_device("CAM-1").await.unwrap();
+    tx.insert_object(&sha, 1).await.unwrap();
+    tx.insert_recording(&NewRecording {
+        id,
+        officer_id: "4471".into(),
+        device_serial: "CAM-1".into(),
+        source: Source::Cli,
+        external_ref: None,
+        recorded_at: bwv::domain::now(),
+        recorded_at_source: "operator",
+        category: Some("Arrest".into()),
+        status: "stored",
+        flags: vec!["zero-length".into()],
+        metadata: serde_json::json!({"k": "v"}),
+    })
+    .await
+    .unwrap();
+    tx.insert_clip(&NewClip {
+        id: Uuid::now_v7(),
+        recording_id: id,
+        seq: 1,
+        sha256: sha,
+        size: 1,
+        original_name: Some("clip.mp4".into()),
+    })
+    .await
+    .unwrap();
+    tx.insert_sighting(&NewSighting {
+        sha256: sha,
+        recording_id: id,
+        duplicate: false,
+        source: Source::Cli,
+        source_name: None,
+        officer_id: "4471".into(),
+        device_serial: "CAM-1".into(),
+    })
+    .await
+    .unwrap();
+    tx.append_audit(ORIGIN, event("ingest", id, Some(&sha)))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn recordings_round_trip(env: Env) {
+    let c = open(&env).await;
+    let sha = Sha256Digest([1; 32]);
+    let id = add_recording(&c, sha).await;
+    let r = c.recording(id).await.unwrap().expect("recording exists");
+    assert_eq!(r.officer_id, "4471");
+    assert_eq!(r.category.as_deref(), Some("Arrest"));
+    assert_eq!(r.classification, "unreviewed");
+    assert_eq!(r.flags, vec!["zero-length".to_string()]);
+    assert_eq!(r.clips.len(), 1);
+    assert_eq!(r.clips[0].sha256, sha);
+    let listed = c.recordings(10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].clips.len(), 1);
+    assert!(c.recording(Uuid::now_v7()).await.unwrap().is_none());
+
+    let mut tx = c.begin().await.unwrap();
+    assert_eq!(tx.recording_with_object(&sha).await.unwrap(), Some(id));
+    assert_eq!(
+        tx.recording_with_object(&Sha256Digest([2; 32]))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        !tx.ensure_officer("4471").await.unwrap(),
+        "already registered"
+    );
+    tx.commit().await.unwrap();
+}
+
+async fn log_appends_chain_and_prove(env: Env) {
+    let c = open(&env).await;
+    let items = [Uuid::now_v7(), Uuid::now_v7()];
+    let mut leaves = Vec::new();
+    for i in 0..20u64 {
+        let item = items[(i % 2) as usize];
+        let mut tx = c.begin().await.unwrap();
+        let leaf = tx
+            .append_audit(ORIGIN, event("view", item, None))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(leaf.index, i);
+        assert_eq!(leaf.record.item.seq, i / 2 + 1);
+        if i >= 2 {
+            let prev: &bwv::catalogue::AppendedLeaf = &leaves[(i - 2) as usize];
+            assert_eq!(leaf.record.item.prev_index, Some(prev.index));
+        } else {
+            assert!(leaf.record.item.prev.is_none());
+        }
+        leaves.push(leaf);
+    }
+    let state = c.log_state().await.unwrap();
+    assert_eq!(state.size, 20);
+    let root = c.tree_root(20).await.unwrap();
+    assert_eq!(state.root, root.to_vec());
+
+    // Every leaf proves into the tree; the tree at 7 is consistent with the tree at 20.
+    for (i, leaf) in leaves.iter().enumerate() {
+        let proof = c.inclusion_proof(20, i as u64).await.unwrap();
+        assert!(verify_inclusion(
+            i as u64,
+            20,
+            &leaf.leaf_hash,
+            &proof,
+            &root
+        ));
+    }
+    let root7 = c.tree_root(7).await.unwrap();
+    let proof = c.consistency_proof(20, 7).await.unwrap();
+    assert!(verify_consistency(7, 20, &proof, &root7, &root));
+
+    // The stored rows hold exactly the canonical bytes the appender hashed.
+    let history = c.item_leaves(items[0]).await.unwrap();
+    assert_eq!(history.len(), 10);
+    for (row, leaf) in history.iter().zip(leaves.iter().step_by(2)) {
+        assert_eq!(leaf_hash(&row.leaf), leaf.leaf_hash);
+    }
+    let heads = c.item_heads().await.unwrap();
+    assert_eq!(heads[&items[1]].event_count, 10);
+    assert_eq!(heads[&items[1]].last_index, 19);
+
+    // Checkpoints are stored once per size.
+    c.save_checkpoint(20, root, b"note").await.unwrap();
+    c.save_checkpoint(20, root, b"other").await.unwrap();
+    let latest = c.latest_checkpoint().await.unwrap().unwrap();
+    assert_eq!((latest.size, latest.note.as_slice()), (20, &b"note"[..]));
+}
+
+async fn audit_is_atomic_with_the_change(env: Env) {
+    let c = open(&env).await;
+    let id = Uuid::now_v7();
+    let mut tx = c.begin().await.unwrap();
+    tx.ensure_officer("9").await.unwrap();
+    tx.append_audit(ORIGIN, event("ingest", id, None))
+        .await
+        .unwrap();
+    drop(tx); // rolled back
+    assert_eq!(c.log_state().await.unwrap().size, 0);
+    assert!(c.item_leaves(id).await.unwrap().is_empty());
+    let mut tx = c.begin().await.unwrap();
+    assert!(
+        tx.ensure_officer("9").await.unwrap(),
+        "the officer row rolled back with its record"
+    );
+    tx.commit().await.unwrap();
+}
+
+async fn concurrent_writers_serialise(env: Env) {
+    let c = Arc::new(open(&env).await);
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..10 {
+                let mut tx = c.begin().await.unwrap();
+                let sha = Sha256Digest(*Uuid::now_v7().as_bytes().repeat(2).first_chunk().unwrap());
+                tx.insert_object(&sha, w).await.unwrap();
+                tx.append_audit(ORIGIN, event("ingest", Uuid::now_v7(), Some(&sha)))
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let state = c.log_state().await.unwrap();
+    assert_eq!(state.size, 40);
+    assert_eq!(state.root, c.tree_root(40).await.unwrap().to_vec());
+    let mut seen = 0;
+    c.scan_log(40, |leaf, _| {
+        assert_eq!(leaf.idx, seen);
+        seen += 1;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen, 40);
+}
+
+async fn log_tables_refuse_edits(env: Env) {
+    let c = open(&env).await;
+    let mut tx = c.begin().await.unwrap();
+    tx.append_audit(ORIGIN, event("ingest", Uuid::now_v7(), None))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let attempts = [
+        "UPDATE tlog_leaf SET event = 'forged'",
+        "DELETE FROM tlog_leaf",
+        "DELETE FROM tlog_hash",
+        "UPDATE tlog_hash SET sidx = sidx + 100",
+    ];
+    for sql in attempts {
+        let result = match &c {
+            Catalogue::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            Catalogue::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        };
+        let err = result.expect_err(sql).to_string();
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    // A catalogue made for one log refuses another origin.
+    assert!(c.init_log("someone.else/v1").await.is_err());
+}
+
+macro_rules! both {
+    ($($name:ident),*) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Env::new(super::Backend::Sqlite)).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::Env::new(super::Backend::Postgres)).await;
+            }
+        }
+    )*};
+}
+
+both!(
+    recordings_round_trip,
+    log_appends_chain_and_prove,
+    audit_is_atomic_with_the_change,
+    concurrent_writers_serialise,
+    log_tables_refuse_edits
+);
