@@ -147,7 +147,7 @@ pub async fn verify(
     if let Some(roots) = roots_wanted.get(&0) {
         check_roots(&frontier, roots, &mut problems);
     }
-    catalogue
+    let leftover = catalogue
         .scan_log(size, |leaf, stored| {
             check_leaf(
                 origin,
@@ -165,6 +165,13 @@ pub async fn verify(
             Ok(())
         })
         .await?;
+    if let Some(sidx) = leftover {
+        problems.add(
+            None,
+            None,
+            format!("stored tree hash {sidx} belongs to no record: records were removed"),
+        );
+    }
     if expected != size {
         problems.add(
             Some(expected),

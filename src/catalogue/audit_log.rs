@@ -433,11 +433,12 @@ impl Catalogue {
     /// its slot of the stored-hash layout (`stored_hash_index(0, n)` up to that of n + 1).
     /// Memory stays flat whatever the size of the log. Bounding by `size` keeps the scan on one
     /// consistent prefix while other writers append.
+    /// Returns the index of the first stored hash left over after the last leaf, if any.
     pub async fn scan_log(
         &self,
         size: u64,
         mut visit: impl FnMut(LeafRow, Vec<(u64, Vec<u8>)>) -> Result<()>,
-    ) -> Result<()> {
+    ) -> Result<Option<u64>> {
         let hash_end = tlog_tiles::stored_hash_index(0, size) as i64;
         on_pool!(self, p => {
             let leaf_sql = format!("SELECT {LEAF_COLUMNS} FROM tlog_leaf WHERE idx < $1 ORDER BY idx");
@@ -467,13 +468,8 @@ impl Catalogue {
                 }
                 visit(leaf, slot)?;
             }
-            if let Some(row) = lookahead {
-                return Err(Error::audit(format!(
-                    "stored log hash {} has no leaf: hashes were added without records",
-                    row.sidx
-                )));
-            }
-            Ok(())
+            // A stored hash past the last leaf's slot: the caller reports it.
+            Ok(lookahead.map(|row| row.sidx as u64))
         })
     }
 }

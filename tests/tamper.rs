@@ -1,0 +1,189 @@
+//! Someone with the database file or a superuser login edits the record. `bwv audit verify` and
+//! `bwv fsck` must notice every kind of edit and name what is wrong.
+
+mod common;
+
+use common::Env;
+
+const SQLITE_UNGUARD: &str = "DROP TRIGGER tlog_leaf_no_update; DROP TRIGGER tlog_leaf_no_delete; \
+     DROP TRIGGER tlog_hash_no_update; DROP TRIGGER tlog_hash_no_delete; \
+     DROP TRIGGER tlog_checkpoint_no_update; DROP TRIGGER tlog_checkpoint_no_delete;";
+const PG_UNGUARD: &str = "ALTER TABLE tlog_leaf DISABLE TRIGGER USER; \
+     ALTER TABLE tlog_hash DISABLE TRIGGER USER; ALTER TABLE tlog_checkpoint DISABLE TRIGGER USER;";
+
+/// Three recordings, one seen twice: five records, all checkpointed.
+fn setup(env: &Env) {
+    env.write("in/a.mp4", b"first clip");
+    env.write("in/b.mp4", b"second clip");
+    env.write("in/c.mp4", b"third clip");
+    env.write("in/d.mp4", b"first clip");
+    env.ok(&["ingest", "--officer", "4471", "--device", "CAM-1", "in"]);
+    env.ok(&["audit", "verify"]);
+    assert_eq!(env.count("SELECT COUNT(*) FROM tlog_leaf"), 4);
+}
+
+fn tamper(env: &Env, sqlite: &str, postgres: &str) {
+    env.sql(
+        &format!("{SQLITE_UNGUARD} {sqlite}"),
+        &format!("{PG_UNGUARD} {postgres}"),
+    );
+}
+
+/// Runs verify, insists it fails, and returns its report text.
+fn verify_fails(env: &Env) -> String {
+    let out = env.exits(1, &["audit", "verify"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.starts_with("FAILED"), "{text}");
+    text
+}
+
+fn first_problem(text: &str) -> String {
+    text.lines()
+        .find(|l| l.contains("first problem:"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+on_both_backends!(an_edited_record_is_named, |env: Env| {
+    setup(&env);
+    tamper(
+        &env,
+        "UPDATE tlog_leaf SET leaf = CAST(replace(CAST(leaf AS TEXT), '\"4471\"', '\"4472\"') AS BLOB) WHERE idx = 2;",
+        "UPDATE tlog_leaf SET leaf = convert_to(replace(convert_from(leaf, 'UTF8'), '\"4471\"', '\"4472\"'), 'UTF8') WHERE idx = 2;",
+    );
+    let text = verify_fails(&env);
+    assert!(
+        first_problem(&text).contains("record 2: its bytes do not match its stored leaf hash"),
+        "{text}"
+    );
+});
+
+on_both_backends!(a_deleted_record_is_named, |env: Env| {
+    setup(&env);
+    tamper(
+        &env,
+        "DELETE FROM tlog_leaf WHERE idx = 1;",
+        "DELETE FROM tlog_leaf WHERE idx = 1;",
+    );
+    let text = verify_fails(&env);
+    assert!(
+        first_problem(&text).contains("record 1: found index 2 where 1 belongs"),
+        "{text}"
+    );
+});
+
+on_both_backends!(a_truncated_log_is_caught_by_its_checkpoint, |env: Env| {
+    setup(&env);
+    tamper(
+        &env,
+        "DELETE FROM tlog_leaf WHERE idx = 3; UPDATE tlog_state SET size = 3;",
+        "DELETE FROM tlog_leaf WHERE idx = 3; UPDATE tlog_state SET size = 3;",
+    );
+    let text = verify_fails(&env);
+    assert!(
+        text.contains("checkpoint at size 4 is beyond the log's 3 records"),
+        "{text}"
+    );
+});
+
+on_both_backends!(a_rolled_back_log_is_caught_by_the_signer, |env: Env| {
+    setup(&env);
+    // Erase everything the database knows, checkpoints included.
+    let wipe = "DELETE FROM tlog_checkpoint; DELETE FROM tlog_hash; DELETE FROM tlog_leaf; \
+                DELETE FROM audit_items; DELETE FROM sightings; DELETE FROM clips; DELETE FROM recordings; \
+                UPDATE tlog_state SET size = 0, root = (SELECT root FROM tlog_state);";
+    tamper(&env, wipe, wipe);
+    let text = verify_fails(&env);
+    assert!(
+        text.contains(
+            "the last tree the signer signed (size 4) is larger than the log's 0 records"
+        ),
+        "{text}"
+    );
+    // And the signer will not sign the rewritten history.
+    env.write("new.mp4", b"after the wipe");
+    let out = env.exits(1, &["ingest", "--officer", "1", "--device", "D", "new.mp4"]);
+    assert!(
+        common::stderr(&out).contains("not consistent with the last signed checkpoint"),
+        "{}",
+        common::stderr(&out)
+    );
+});
+
+on_both_backends!(reordered_records_are_named, |env: Env| {
+    setup(&env);
+    let swap = "UPDATE tlog_leaf SET idx = 100 WHERE idx = 0; UPDATE tlog_leaf SET idx = 0 WHERE idx = 1; \
+                UPDATE tlog_leaf SET idx = 1 WHERE idx = 100;";
+    tamper(&env, swap, swap);
+    let text = verify_fails(&env);
+    assert!(first_problem(&text).contains("record 0:"), "{text}");
+});
+
+on_both_backends!(an_inserted_record_is_named, |env: Env| {
+    setup(&env);
+    let forge = "INSERT INTO tlog_leaf (idx, leaf, leaf_hash, item_id, item_seq, event, ts) \
+                 SELECT 4, leaf, leaf_hash, item_id, 99, event, ts FROM tlog_leaf WHERE idx = 0; \
+                 UPDATE tlog_state SET size = 5;";
+    tamper(&env, forge, forge);
+    let text = verify_fails(&env);
+    assert!(first_problem(&text).contains("record 4:"), "{text}");
+});
+
+on_both_backends!(an_edited_catalogue_row_is_caught, |env: Env| {
+    setup(&env);
+    // Point the first recording's clip at another recording's bytes.
+    let swap = "UPDATE clips SET sha256 = (SELECT sha256 FROM clips WHERE original_name = 'b.mp4') \
+                WHERE original_name = 'a.mp4';";
+    env.sql(swap, swap);
+    let text = verify_fails(&env);
+    assert!(
+        text.contains("is in the catalogue but in no audit record of that recording"),
+        "{text}"
+    );
+});
+
+on_both_backends!(an_edited_checkpoint_fails_its_signature, |env: Env| {
+    setup(&env);
+    tamper(
+        &env,
+        "UPDATE tlog_checkpoint SET note = CAST(replace(CAST(note AS TEXT), char(10) || '4' || char(10), char(10) || '5' || char(10)) AS BLOB);",
+        "UPDATE tlog_checkpoint SET note = convert_to(replace(convert_from(note, 'UTF8'), E'\\n4\\n', E'\\n5\\n'), 'UTF8');",
+    );
+    let text = verify_fails(&env);
+    assert!(
+        text.contains("checkpoint at size 4: checkpoint signature does not verify"),
+        "{text}"
+    );
+});
+
+on_both_backends!(fsck_reports_corrupt_and_missing_objects, |env: Env| {
+    setup(&env);
+    env.ok(&["fsck"]);
+    let objects = env.stored_objects();
+    let store = env.data_dir().join("store/objects");
+    let corrupt = store.join(&objects[0]);
+    std::fs::set_permissions(
+        &corrupt,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let mut bytes = std::fs::read(&corrupt).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&corrupt, bytes).unwrap();
+    std::fs::remove_file(store.join(&objects[1])).unwrap();
+
+    let out = env.exits(1, &["fsck"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let name = |p: &str| p.rsplit('/').next().unwrap().to_owned();
+    assert!(
+        text.contains(&format!("CORRUPT  sha256:{}", name(&objects[0]))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("MISSING  sha256:{}", name(&objects[1]))),
+        "{text}"
+    );
+    let report = env.json_lines(1, &["fsck"]);
+    assert_eq!(report[0]["corrupt"].as_array().unwrap().len(), 1);
+    assert_eq!(report[0]["missing"].as_array().unwrap().len(), 1);
+});
