@@ -209,10 +209,13 @@ impl Config {
         }
         figment = figment.merge(
             Env::prefixed("BWV_")
+                // Only variables that name a setting: other tools' BWV_* variables (the test
+                // harness, benchmarks) pass through. Typos inside a section are still refused.
                 .filter(|key| {
                     let key = key.as_str().to_ascii_lowercase();
-                    // Flags-only variables and the test harness's own settings.
-                    !matches!(key.as_str(), "config" | "json" | "log") && !key.starts_with("test_")
+                    let section = key.split("__").next().unwrap_or_default();
+                    matches!(section, "data_dir" | "database_url" | "actor")
+                        || (matches!(section, "log" | "store" | "ingest") && key.contains("__"))
                 })
                 .split("__"),
         );
@@ -336,6 +339,7 @@ mod tests {
             )?;
             jail.set_env("BWV_DATA_DIR", "/from-env");
             jail.set_env("BWV_STORE__S3__REGION", "eu-west-2");
+            jail.set_env("BWV_BENCH_RUNS", "3"); // not a setting: ignored
             let c = Config::load(&Overrides::default()).expect("load");
             assert_eq!(c.data_dir, PathBuf::from("/from-env"));
             assert_eq!(c.store.backend, StoreBackend::S3);
@@ -357,6 +361,9 @@ mod tests {
             let err = Config::load(&Overrides::default()).unwrap_err();
             assert!(err.to_string().contains("data_dri"), "{err}");
             jail.create_file("bwv.toml", "[log]\norigin = \"has space\"\n")?;
+            assert!(Config::load(&Overrides::default()).is_err());
+            jail.create_file("bwv.toml", "")?;
+            jail.set_env("BWV_STORE__S3__BUCKT", "typo");
             assert!(Config::load(&Overrides::default()).is_err());
             Ok(())
         });

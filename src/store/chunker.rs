@@ -25,25 +25,16 @@ impl<R: Read> Chunker<R> {
     }
 
     /// Fills `buf` with up to one chunk, hashing it. Returns false, with `buf` empty, at the end.
+    /// Reads into the buffer's spare capacity (`read_to_end`), so nothing is zeroed first.
     pub fn next_chunk(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
         buf.clear();
-        buf.resize(self.chunk, 0);
-        let mut filled = 0;
-        while filled < self.chunk {
-            match self.reader.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    buf.clear();
-                    return Err(e);
-                }
-            }
-        }
-        buf.truncate(filled);
+        buf.reserve(self.chunk);
+        (&mut self.reader)
+            .take(self.chunk as u64)
+            .read_to_end(buf)?;
         self.hasher.update(&buf[..]);
-        self.size += filled as u64;
-        Ok(filled > 0)
+        self.size += buf.len() as u64;
+        Ok(!buf.is_empty())
     }
 
     pub fn finish(self) -> (Sha256Digest, u64) {

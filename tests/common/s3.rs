@@ -66,7 +66,7 @@ fn spawn_moto() -> (Child, String) {
             Ok(())
         });
     }
-    let child = cmd.spawn().unwrap_or_else(|e| {
+    let mut child = cmd.spawn().unwrap_or_else(|e| {
         panic!("cannot start moto_server at {bin} ({e}); scripts/test installs it into .venv")
     });
     let addr = format!("127.0.0.1:{port}");
@@ -76,6 +76,8 @@ fn spawn_moto() -> (Child, String) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("moto_server did not start listening on {addr}");
 }
 

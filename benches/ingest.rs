@@ -1,0 +1,136 @@
+//! `bwv ingest` of a 1 GiB and a 4 GiB file against `cp FILE DEST && sync` of the same file, on
+//! the same disk, in the same run. Prints each median time, the ratio and bwv's peak RSS.
+//! Targets (issue "Evidence core"): at most 1.3x the time of cp+sync, peak RSS under 64 MiB.
+//!
+//! Run with `cargo bench --bench ingest` (set BWV_BENCH_DIR to choose the disk, BWV_BENCH_SIZES
+//! to choose sizes in GiB, e.g. "1"; BWV_BENCH_RUNS for repetitions).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Incompressible, non-sparse content, so neither side gets a shortcut.
+fn make_input(path: &Path, bytes: u64) {
+    let mut f = std::io::BufWriter::with_capacity(8 << 20, std::fs::File::create(path).unwrap());
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut block = vec![0u8; 1 << 20];
+    for _ in 0..bytes / block.len() as u64 {
+        for word in block.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            word.copy_from_slice(&x.to_le_bytes());
+        }
+        f.write_all(&block).unwrap();
+    }
+    f.into_inner().unwrap().sync_all().unwrap();
+}
+
+/// Runs a command, returning its wall time and peak RSS in KiB.
+fn measure(cmd: &mut Command) -> (Duration, u64) {
+    let start = Instant::now();
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives peak RSS
+    let child = cmd.spawn().expect("spawn");
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting on our own child pid with valid pointers.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let elapsed = start.elapsed();
+    assert!(
+        pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{cmd:?} failed"
+    );
+    (elapsed, usage.ru_maxrss as u64)
+}
+
+/// Starts each measurement from the same state: nothing dirty waiting to be written back (the
+/// previous run's flush would otherwise be charged to the next), and, where permitted (root),
+/// an empty page cache so both sides read the input from disk.
+fn settle() {
+    assert!(Command::new("sync").status().unwrap().success());
+    let _ = std::fs::write("/proc/sys/vm/drop_caches", "3\n");
+    std::thread::sleep(Duration::from_millis(500));
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let base = std::env::var("BWV_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+    let sizes: Vec<u64> = std::env::var("BWV_BENCH_SIZES")
+        .unwrap_or_else(|_| "1 4".into())
+        .split_whitespace()
+        .map(|s| s.parse().expect("BWV_BENCH_SIZES: GiB numbers"))
+        .collect();
+    let runs: usize = std::env::var("BWV_BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let work = tempfile::Builder::new()
+        .prefix("bwv-bench-")
+        .tempdir_in(&base)
+        .unwrap();
+    let bwv = env!("CARGO_BIN_EXE_bwv");
+    println!(
+        "bwv ingest vs cp+sync, {runs} runs each, median; disk: {}",
+        base.display()
+    );
+    println!(
+        "{:>6} {:>12} {:>12} {:>7} {:>14}",
+        "size", "cp+sync", "bwv ingest", "ratio", "bwv peak RSS"
+    );
+    let mut met = true;
+    for gib in sizes {
+        let input = work.path().join(format!("footage-{gib}g.mp4"));
+        make_input(&input, gib << 30);
+        let (mut cp_times, mut bwv_times, mut peak) = (Vec::new(), Vec::new(), 0);
+        for run in 0..runs {
+            let dest = work.path().join("cp-dest.mp4");
+            settle();
+            let (t, _) = measure(Command::new("sh").arg("-c").arg(format!(
+                "cp '{}' '{}' && sync",
+                input.display(),
+                dest.display()
+            )));
+            cp_times.push(t);
+            std::fs::remove_file(&dest).unwrap();
+
+            let data = work.path().join(format!("data-{gib}-{run}"));
+            settle();
+            let (t, rss) = measure(
+                Command::new(bwv)
+                    .arg("--data-dir")
+                    .arg(&data)
+                    .args(["ingest", "--officer", "bench", "--device", "BENCH-1"])
+                    .arg(&input)
+                    .stdout(std::process::Stdio::null()),
+            );
+            bwv_times.push(t);
+            peak = peak.max(rss);
+            std::fs::remove_dir_all(&data).unwrap();
+        }
+        std::fs::remove_file(&input).unwrap();
+        let (cp, ours) = (median(cp_times), median(bwv_times));
+        let ratio = ours.as_secs_f64() / cp.as_secs_f64();
+        let rss_mib = peak as f64 / 1024.0;
+        met &= ratio <= 1.3 && rss_mib < 64.0;
+        println!(
+            "{:>4}GiB {:>11.2}s {:>11.2}s {:>6.2}x {:>10.1} MiB",
+            gib,
+            cp.as_secs_f64(),
+            ours.as_secs_f64(),
+            ratio,
+            rss_mib
+        );
+    }
+    println!(
+        "targets (<= 1.3x, < 64 MiB): {}",
+        if met { "met" } else { "MISSED" }
+    );
+}
