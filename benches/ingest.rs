@@ -3,7 +3,8 @@
 //! Targets (issue "Evidence core"): at most 1.3x the time of cp+sync, peak RSS under 64 MiB.
 //!
 //! Run with `cargo bench --bench ingest` (set BWV_BENCH_DIR to choose the disk, BWV_BENCH_SIZES
-//! to choose sizes in GiB, e.g. "1"; BWV_BENCH_RUNS for repetitions).
+//! to choose sizes in GiB, e.g. "1"; BWV_BENCH_RUNS for repetitions, default 5). Runs alternate
+//! between the two sides so that drifts in disk speed hit both.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -51,7 +52,8 @@ fn measure(cmd: &mut Command) -> (Duration, u64) {
 fn settle() {
     assert!(Command::new("sync").status().unwrap().success());
     let _ = std::fs::write("/proc/sys/vm/drop_caches", "3\n");
-    std::thread::sleep(Duration::from_millis(500));
+    // The disk may still be discarding the previous run's deleted blocks.
+    std::thread::sleep(Duration::from_secs(3));
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -75,7 +77,7 @@ fn main() {
     let runs: usize = std::env::var("BWV_BENCH_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(5);
     let work = tempfile::Builder::new()
         .prefix("bwv-bench-")
         .tempdir_in(&base)

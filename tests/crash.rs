@@ -104,7 +104,7 @@ fn stored_but_uncommitted_bytes_are_adopted() {
     let put = common::block_on(move || async move {
         bwv::store::Store::Fs(store)
             .put(
-                Box::new(&b"bytes that beat the crash"[..]),
+                bwv::store::Input::Stream(Box::new(&b"bytes that beat the crash"[..])),
                 &Default::default(),
             )
             .await

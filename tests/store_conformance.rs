@@ -7,7 +7,7 @@ use std::io::{Cursor, Read};
 
 use bwv::config::LockMode;
 use bwv::error::Code;
-use bwv::store::{FsStore, PutOptions, S3Settings, S3Store, Store};
+use bwv::store::{FsStore, Input, PutOptions, S3Settings, S3Store, Store};
 use chrono::{Duration, Utc};
 
 fn data(len: usize, seed: u8) -> Vec<u8> {
@@ -22,8 +22,16 @@ fn data(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-fn reader(bytes: &[u8]) -> Box<dyn Read + Send> {
-    Box::new(Cursor::new(bytes.to_vec()))
+fn reader(bytes: &[u8]) -> Input {
+    Input::Stream(Box::new(Cursor::new(bytes.to_vec())))
+}
+
+/// The same bytes as a file on disk, which the filesystem store copies in the kernel.
+fn file(bytes: &[u8]) -> Input {
+    let mut f = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(&mut f, bytes).unwrap();
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(0)).unwrap();
+    Input::File(f)
 }
 
 /// A reader that fails part-way, like a dock whose connection drops.
@@ -64,6 +72,27 @@ async fn conformance(store: &Store) {
     assert_eq!(put_big.size, big.len() as u64);
     let again_big = store.put(reader(&big), &opts).await.expect("put big again");
     assert!(!again_big.created);
+    // From a file (the kernel-copy path on the filesystem store), the same object.
+    let from_file = store
+        .put(file(&big), &opts)
+        .await
+        .expect("put big from a file");
+    assert_eq!(
+        (from_file.sha256, from_file.created),
+        (put_big.sha256, false)
+    );
+    let other = data(9 * 1024 * 1024 + 7, 9);
+    let from_file = store
+        .put(file(&other), &opts)
+        .await
+        .expect("put new from a file");
+    assert!(from_file.created);
+    assert_eq!(from_file.sha256.to_hex(), common::sha256_hex(&other));
+    assert_eq!(
+        store.rehash(&from_file.sha256).await.unwrap(),
+        Some((from_file.sha256, other.len() as u64))
+    );
+    assert!(store.delete(&from_file.sha256).await.unwrap());
 
     for (sha, len) in [
         (put.sha256, small.len()),
@@ -81,7 +110,10 @@ async fn conformance(store: &Store) {
 
     // An input that fails part-way leaves nothing visible, at any size.
     for len in [10, 9 * 1024 * 1024] {
-        let err = store.put(Box::new(Broken(len)), &opts).await.unwrap_err();
+        let err = store
+            .put(Input::Stream(Box::new(Broken(len))), &opts)
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Code::BadInput, "{err}");
         assert!(
             err.to_string().contains("connection reset by dock"),
@@ -198,6 +230,7 @@ async fn object_lock_keeps_originals_on_moto() {
         let until = Utc::now() + Duration::days(31);
         let opts = PutOptions {
             retain_until: Some(until),
+            ..Default::default()
         };
         // One small (single PUT) and one multipart original.
         for bytes in [data(1000, 3), data(11 * 1024 * 1024, 4)] {

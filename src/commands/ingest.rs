@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::ingest::files::{self, Found};
 use crate::ingest::watch::{self, WatchEvent, WatchOptions};
 use crate::ingest::{IngestOutcome, IngestRequest};
+use crate::store::{Input, Progress};
 
 pub async fn run(app: App, args: IngestArgs, out: &Output) -> Result<bool> {
     let ok = match &args.watch {
@@ -96,7 +97,9 @@ async fn ingest_paths(app: &App, args: &IngestArgs, out: &Output) -> bool {
                 source_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
                 actor: actor.clone(),
             };
-            ingestor.ingest(&req, Box::new(bar.wrap_read(file))).await
+            let bar = bar.clone();
+            let progress = Progress::new(move |n| bar.inc(n));
+            ingestor.ingest(&req, Input::File(file), progress).await
         }
         .await;
         match result {

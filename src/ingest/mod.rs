@@ -6,8 +6,6 @@
 //! row that points at them commits. A crash in between leaves an object nobody points at (found
 //! by `bwv fsck`, adopted when the same bytes arrive again), never a row without bytes.
 
-use std::io::Read;
-
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -18,7 +16,7 @@ use crate::audit::record::{Actor, EventDraft, ObjectRef};
 use crate::catalogue::{Catalogue, NewClip, NewRecording, NewSighting};
 use crate::domain::{RecordingStatus, Sha256Digest, Source};
 use crate::error::{Error, Result};
-use crate::store::{PutOptions, Store};
+use crate::store::{Input, Progress, PutOptions, Store};
 
 pub mod files;
 pub mod watch;
@@ -83,14 +81,16 @@ impl Ingestor<'_> {
     pub async fn ingest(
         &self,
         req: &IngestRequest,
-        reader: Box<dyn Read + Send>,
+        input: Input,
+        progress: Progress,
     ) -> Result<IngestOutcome> {
         check_identifier("officer", &req.officer)?;
         check_identifier("device", &req.device)?;
         let opts = PutOptions {
             retain_until: Some(Utc::now() + Duration::days(i64::from(self.initial_retention_days))),
+            progress,
         };
-        let put = self.store.put(reader, &opts).await?;
+        let put = self.store.put(input, &opts).await?;
         let object = ObjectRef {
             sha256: put.sha256.to_hex(),
             size: put.size,

@@ -15,6 +15,7 @@ use super::{IngestOutcome, IngestRequest, Ingestor};
 use crate::audit::record::Actor;
 use crate::domain::Source;
 use crate::error::{Error, Result, ResultExt};
+use crate::store::{Input, Progress};
 
 pub const INGESTED_DIR: &str = ".ingested";
 pub const ERROR_SUFFIX: &str = ".error";
@@ -161,7 +162,9 @@ async fn take(
         source_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
         actor: actor.clone(),
     };
-    let outcome = ingestor.ingest(&req, Box::new(file)).await?;
+    let outcome = ingestor
+        .ingest(&req, Input::File(file), Progress::default())
+        .await?;
     let moved_to = move_done(&opts.dir, path)?;
     Ok((moved_to, outcome))
 }

@@ -12,32 +12,192 @@ use std::sync::mpsc;
 
 use uuid::Uuid;
 
-use super::PutOutcome;
 use super::chunker::Chunker;
+use super::{Input, Progress, PutOutcome};
 use crate::domain::Sha256Digest;
 use crate::error::{Code, Error, Result, ResultExt};
+use sha2::{Digest, Sha256};
 
-const CHUNK: usize = 1 << 20;
+/// Small enough that a chunk is still in the CPU cache when the writer copies it to the kernel
+/// right after it was hashed; a handful are in flight.
+const CHUNK: usize = 256 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct FsStore {
     root: PathBuf,
 }
 
-/// Asks the kernel to start writing a just-written range to disk now, rather than all at the
-/// final fsync: the disk then works while the next chunks are still being hashed, and the fsync
-/// that makes the object durable has little left to do. Advisory; errors surface at fsync.
-fn start_writeback(file: &File, offset: u64, len: u64) {
+/// Write-behind window: every time the written data crosses a window boundary, the kernel is
+/// asked to start writing that window to disk, and to finish the one before it. The disk then
+/// works while later chunks are still being hashed, dirty memory stays bounded (two windows)
+/// however large the footage, and the fsync that makes the object durable has little left.
+const WRITE_BEHIND: u64 = 32 << 20;
+
+fn write_behind(file: &File, offset: u64, len: u64) {
     use std::os::fd::AsRawFd;
-    // SAFETY: a valid open descriptor and an in-bounds range; the call only schedules I/O.
-    unsafe {
-        libc::sync_file_range(
-            file.as_raw_fd(),
-            offset as libc::off64_t,
-            len as libc::off64_t,
-            libc::SYNC_FILE_RANGE_WRITE,
+    let end = offset + len;
+    if end / WRITE_BEHIND == offset / WRITE_BEHIND {
+        return;
+    }
+    let boundary = end / WRITE_BEHIND * WRITE_BEHIND;
+    let range = |start: u64, flags: libc::c_uint| {
+        // SAFETY: a valid open descriptor and a range inside the file; the call only schedules
+        // or waits for I/O. Errors are not lost: they surface at the final fsync.
+        unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                start as libc::off64_t,
+                WRITE_BEHIND as libc::off64_t,
+                flags,
+            );
+        }
+    };
+    range(boundary - WRITE_BEHIND, libc::SYNC_FILE_RANGE_WRITE);
+    if boundary >= 2 * WRITE_BEHIND {
+        range(
+            boundary - 2 * WRITE_BEHIND,
+            libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                | libc::SYNC_FILE_RANGE_WRITE
+                | libc::SYNC_FILE_RANGE_WAIT_AFTER,
         );
     }
+}
+
+enum CopyError {
+    /// The kernel cannot copy between these files; nothing was written.
+    Unsupported,
+    Io(io::Error),
+}
+
+/// For a file input: the kernel copies it into the temp object (`copy_file_range`, as `cp` does,
+/// with no trip through user memory), and a second thread hashes each copied range by mapping
+/// the temp object. The hash is therefore of the bytes that were stored, read back from the page
+/// cache while still hot, and the source is read once.
+fn copy_and_hash(
+    source: &File,
+    dest: &File,
+    progress: &Progress,
+) -> Result<(Sha256Digest, u64), CopyError> {
+    use std::os::fd::AsRawFd;
+    const STEP: usize = 8 << 20;
+    let (copied, ranges) = mpsc::sync_channel::<(u64, usize)>(8);
+    std::thread::scope(|scope| {
+        let hasher = scope.spawn(move || -> io::Result<(Sha256Digest, u64)> {
+            let page = page_size();
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            for (offset, len) in ranges {
+                let start = offset - offset % page;
+                // SAFETY: the temp object is private to this writer (created here, exclusively
+                // locked), so nothing truncates or rewrites it while it is mapped.
+                let map = unsafe {
+                    memmap2::MmapOptions::new()
+                        .populate() // one fault-in per range instead of one per page
+                        .offset(start)
+                        .len((offset - start) as usize + len)
+                        .map(dest)?
+                };
+                hasher.update(&map[(offset - start) as usize..]);
+                size += len as u64;
+            }
+            Ok((Sha256Digest(hasher.finalize().into()), size))
+        });
+        let mut offset = 0u64;
+        let copy_result = loop {
+            // SAFETY: valid descriptors; null offsets mean "use and advance the file offsets".
+            let n = unsafe {
+                libc::copy_file_range(
+                    source.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    dest.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    STEP,
+                    0,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                let unsupported = offset == 0
+                    && matches!(
+                        e.raw_os_error(),
+                        Some(libc::EXDEV | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
+                    );
+                break Err(if unsupported {
+                    CopyError::Unsupported
+                } else {
+                    CopyError::Io(e)
+                });
+            }
+            if n == 0 {
+                break Ok(());
+            }
+            let n = n as usize;
+            write_behind(dest, offset, n as u64);
+            if copied.send((offset, n)).is_err() {
+                break Ok(()); // the hasher failed; its error is reported below
+            }
+            offset += n as u64;
+            progress.add(n as u64);
+        };
+        drop(copied);
+        let hashed = hasher
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("hashing thread panicked")));
+        copy_result?;
+        hashed.map_err(CopyError::Io)
+    })
+}
+
+/// For a stream (a network upload): read and hash on this thread while a second thread writes.
+fn stream_and_hash(
+    reader: Box<dyn Read + Send>,
+    file: &File,
+    progress: &Progress,
+) -> Result<(Sha256Digest, u64)> {
+    let (to_writer, chunks) = mpsc::sync_channel::<Vec<u8>>(4);
+    let (recycle, spare) = mpsc::channel::<Vec<u8>>();
+    let mut chunker = Chunker::new(reader, CHUNK);
+    let (read_result, write_result) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> io::Result<()> {
+            let mut out = file;
+            let mut offset = 0u64;
+            for buf in chunks {
+                out.write_all(&buf)?;
+                write_behind(file, offset, buf.len() as u64);
+                offset += buf.len() as u64;
+                let _ = recycle.send(buf);
+            }
+            Ok(())
+        });
+        let read_result = loop {
+            // A buffer the writer is done with goes back to the reader.
+            let mut buf = spare.try_recv().unwrap_or_default();
+            match chunker.next_chunk(&mut buf) {
+                Ok(true) => {
+                    progress.add(buf.len() as u64);
+                    if to_writer.send(buf).is_err() {
+                        break Ok(()); // the writer failed; its error is reported below
+                    }
+                }
+                Ok(false) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        drop(to_writer);
+        let write_result = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("store writer thread panicked")));
+        (read_result, write_result)
+    });
+    write_result.context(|| "writing".to_string())?;
+    read_result.map_err(|e| Error::with_source(Code::BadInput, "reading the input", e))?;
+    Ok(chunker.finish())
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 { size as u64 } else { 4096 }
 }
 
 fn fsync_dir(dir: &Path) -> io::Result<()> {
@@ -91,19 +251,20 @@ impl FsStore {
         Ok(())
     }
 
-    pub async fn put(&self, reader: Box<dyn Read + Send>) -> Result<PutOutcome> {
+    pub async fn put(&self, input: Input, progress: Progress) -> Result<PutOutcome> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.put_blocking(reader))
+        tokio::task::spawn_blocking(move || store.put_blocking(input, &progress))
             .await
             .map_err(|e| Error::new(Code::Store, format!("store writer panicked: {e}")))?
     }
 
-    fn put_blocking(&self, reader: Box<dyn Read + Send>) -> Result<PutOutcome> {
+    fn put_blocking(&self, input: Input, progress: &Progress) -> Result<PutOutcome> {
         let tmp = self
             .root
             .join("tmp")
             .join(format!("{}.partial", Uuid::new_v4()));
         let file = OpenOptions::new()
+            .read(true) // hashing maps what was written
             .write(true)
             .create_new(true)
             .mode(0o600)
@@ -111,7 +272,14 @@ impl FsStore {
             .context(|| format!("creating temp object {}", tmp.display()))?;
         file.lock()
             .context(|| format!("locking temp object {}", tmp.display()))?;
-        let result = self.fill_and_publish(reader, file, &tmp);
+        let result = self
+            .fill(input, &file, &tmp, progress)
+            .and_then(|(sha256, size)| {
+                file.sync_all()
+                    .context(|| format!("syncing temp object {}", tmp.display()))?;
+                self.publish(&tmp, sha256, size)
+            });
+        drop(file);
         // The temp name is only ever a staging name: remove it whether we published or failed.
         if let Err(e) = std::fs::remove_file(&tmp)
             && e.kind() != io::ErrorKind::NotFound
@@ -121,53 +289,28 @@ impl FsStore {
         result
     }
 
-    /// Reads and hashes on this thread while a second thread writes, so hashing overlaps I/O.
-    fn fill_and_publish(
+    fn fill(
         &self,
-        reader: Box<dyn Read + Send>,
-        file: File,
+        input: Input,
+        file: &File,
         tmp: &Path,
-    ) -> Result<PutOutcome> {
-        let (to_writer, chunks) = mpsc::sync_channel::<Vec<u8>>(2);
-        let (recycle, spare) = mpsc::channel::<Vec<u8>>();
-        let mut chunker = Chunker::new(reader, CHUNK);
-        let (read_result, write_result) = std::thread::scope(|scope| {
-            let writer = scope.spawn(move || -> io::Result<File> {
-                let mut file = file;
-                let mut offset = 0u64;
-                for buf in chunks {
-                    file.write_all(&buf)?;
-                    start_writeback(&file, offset, buf.len() as u64);
-                    offset += buf.len() as u64;
-                    let _ = recycle.send(buf);
-                }
-                file.sync_all()?;
-                Ok(file)
-            });
-            let read_result = loop {
-                let mut buf = spare
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-                match chunker.next_chunk(&mut buf) {
-                    Ok(true) => {
-                        if to_writer.send(buf).is_err() {
-                            break Ok(()); // the writer failed; its error is reported below
-                        }
-                    }
-                    Ok(false) => break Ok(()),
-                    Err(e) => break Err(e),
-                }
-            };
-            drop(to_writer);
-            let write_result = writer
-                .join()
-                .unwrap_or_else(|_| Err(io::Error::other("store writer thread panicked")));
-            (read_result, write_result)
-        });
-        write_result.context(|| format!("writing temp object {}", tmp.display()))?;
-        read_result.map_err(|e| Error::with_source(Code::BadInput, "reading the input", e))?;
-        let (sha256, size) = chunker.finish();
+        progress: &Progress,
+    ) -> Result<(Sha256Digest, u64)> {
+        match input {
+            Input::File(source) => match copy_and_hash(&source, file, progress) {
+                Ok(done) => Ok(done),
+                Err(CopyError::Unsupported) => stream_and_hash(Box::new(source), file, progress)
+                    .map_err(|e| e.context(format!("writing temp object {}", tmp.display()))),
+                Err(CopyError::Io(e)) => Err(e)
+                    .context(|| format!("copying the input into temp object {}", tmp.display())),
+            },
+            Input::Stream(reader) => stream_and_hash(reader, file, progress)
+                .map_err(|e| e.context(format!("writing temp object {}", tmp.display()))),
+        }
+    }
 
+    /// Links the finished temp file into place under its hash, unless those bytes are there.
+    fn publish(&self, tmp: &Path, sha256: Sha256Digest, size: u64) -> Result<PutOutcome> {
         std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o444))
             .context(|| format!("making {} read-only", tmp.display()))?;
         let dest = self.object_path(&sha256);
@@ -177,9 +320,7 @@ impl FsStore {
         let created = match std::fs::hard_link(tmp, &dest) {
             Ok(()) => true,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
-            Err(e) => {
-                return Err(e).context(|| format!("publishing object {sha256}"));
-            }
+            Err(e) => return Err(e).context(|| format!("publishing object {sha256}")),
         };
         fsync_dir(parent).context(|| format!("syncing store directory {}", parent.display()))?;
         Ok(PutOutcome {

@@ -5,6 +5,7 @@
 //! size of the input.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -28,11 +29,49 @@ pub struct PutOutcome {
     pub created: bool,
 }
 
-/// Per-object protections a store may enforce itself (S3 Object Lock).
+/// What to store: an open file (copied by the kernel where it can) or any byte stream.
+pub enum Input {
+    File(std::fs::File),
+    Stream(Box<dyn Read + Send>),
+}
+
+impl Input {
+    fn into_reader(self) -> Box<dyn Read + Send> {
+        match self {
+            Input::File(f) => Box::new(f),
+            Input::Stream(r) => r,
+        }
+    }
+}
+
+/// Told how many bytes have been stored so far, for progress bars.
+#[derive(Clone, Default)]
+pub struct Progress(Option<Arc<dyn Fn(u64) + Send + Sync>>);
+
+impl Progress {
+    pub fn new(report: impl Fn(u64) + Send + Sync + 'static) -> Self {
+        Progress(Some(Arc::new(report)))
+    }
+
+    pub fn add(&self, bytes: u64) {
+        if let Some(report) = &self.0 {
+            report(bytes);
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
+/// Per-object protections a store may enforce itself (S3 Object Lock), and progress reporting.
 #[derive(Debug, Clone, Default)]
 pub struct PutOptions {
     /// Retain-until date for a new original; ignored by stores without Object Lock.
     pub retain_until: Option<DateTime<Utc>>,
+    pub progress: Progress,
 }
 
 pub enum Store {
@@ -58,10 +97,10 @@ impl Store {
 
     /// Streams `reader` into the store, hashing as it goes. Never overwrites: identical bytes
     /// already present give `created: false`. On any failure nothing is left visible.
-    pub async fn put(&self, reader: Box<dyn Read + Send>, opts: &PutOptions) -> Result<PutOutcome> {
+    pub async fn put(&self, input: Input, opts: &PutOptions) -> Result<PutOutcome> {
         match self {
-            Store::Fs(s) => s.put(reader).await,
-            Store::S3(s) => s.put(reader, opts).await,
+            Store::Fs(s) => s.put(input, opts.progress.clone()).await,
+            Store::S3(s) => s.put(input.into_reader(), opts).await,
         }
     }
 

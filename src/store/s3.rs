@@ -169,13 +169,15 @@ impl S3Store {
 
     pub async fn put(&self, reader: Box<dyn Read + Send>, opts: &PutOptions) -> Result<PutOutcome> {
         let part_size = self.settings.part_size;
+        let progress = opts.progress.clone();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(1);
         let reading = tokio::task::spawn_blocking(move || {
             let mut chunker = Chunker::new(reader, part_size);
             loop {
-                let mut buf = Vec::with_capacity(part_size);
+                let mut buf = Vec::new();
                 match chunker.next_chunk(&mut buf) {
                     Ok(true) => {
+                        progress.add(buf.len() as u64);
                         if tx.blocking_send(Ok(buf)).is_err() {
                             return None;
                         }
