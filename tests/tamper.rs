@@ -160,27 +160,17 @@ on_both_backends!(fsck_reports_corrupt_and_missing_objects, |env: Env| {
     setup(&env);
     env.ok(&["fsck"]);
     let objects = env.stored_objects();
-    let store = env.data_dir().join("store/objects");
-    let corrupt = store.join(&objects[0]);
-    std::fs::set_permissions(
-        &corrupt,
-        std::os::unix::fs::PermissionsExt::from_mode(0o644),
-    )
-    .unwrap();
-    let mut bytes = std::fs::read(&corrupt).unwrap();
-    bytes[0] ^= 1;
-    std::fs::write(&corrupt, bytes).unwrap();
-    std::fs::remove_file(store.join(&objects[1])).unwrap();
+    env.corrupt_object(&objects[0], b"one bit is enough, but this is more");
+    env.remove_object(&objects[1]);
 
     let out = env.exits(1, &["fsck"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    let name = |p: &str| p.rsplit('/').next().unwrap().to_owned();
     assert!(
-        text.contains(&format!("CORRUPT  sha256:{}", name(&objects[0]))),
+        text.contains(&format!("CORRUPT  sha256:{}", objects[0])),
         "{text}"
     );
     assert!(
-        text.contains(&format!("MISSING  sha256:{}", name(&objects[1]))),
+        text.contains(&format!("MISSING  sha256:{}", objects[1])),
         "{text}"
     );
     let report = env.json_lines(1, &["fsck"]);

@@ -90,11 +90,14 @@ pub enum Backend {
     Postgres,
 }
 
-/// One test's world: a temp directory, a data directory inside it, and a catalogue.
+/// One test's world: a temp directory, a data directory inside it, a catalogue and a store.
+/// `Backend::Sqlite` is the embedded default (SQLite + filesystem store); `Backend::Postgres`
+/// is the scaled-out shape (PostgreSQL + S3, a fresh bucket on the shared moto server).
 pub struct Env {
     pub root: tempfile::TempDir,
     pub backend: Backend,
     pg: Option<PgDatabase>,
+    bucket: Option<String>,
     pub extra_env: Vec<(String, String)>,
 }
 
@@ -111,11 +114,32 @@ impl Env {
         )
         .unwrap();
         let pg = (backend == Backend::Postgres).then(PgDatabase::create);
+        let mut extra_env = Vec::new();
+        let bucket = (backend == Backend::Postgres).then(|| {
+            let bucket = s3::unique_bucket("bwv-test");
+            let name = bucket.clone();
+            block_on(move || async move {
+                s3::create_bucket(&s3::moto_client(), &name, false).await;
+            });
+            for (k, v) in [
+                ("BWV_STORE__BACKEND", "s3"),
+                ("BWV_STORE__S3__BUCKET", bucket.as_str()),
+                ("BWV_STORE__S3__ENDPOINT", s3::moto_url()),
+                ("BWV_STORE__S3__FORCE_PATH_STYLE", "true"),
+                ("BWV_STORE__S3__PART_SIZE_MIB", "5"),
+                ("AWS_ACCESS_KEY_ID", s3::ACCESS_KEY),
+                ("AWS_SECRET_ACCESS_KEY", s3::SECRET_KEY),
+            ] {
+                extra_env.push((k.to_owned(), v.to_owned()));
+            }
+            bucket
+        });
         Env {
             root,
             backend,
             pg,
-            extra_env: Vec::new(),
+            bucket,
+            extra_env,
         }
     }
 
@@ -255,8 +279,106 @@ impl Env {
         v
     }
 
+    /// The hashes of every object in this env's store.
     pub fn stored_objects(&self) -> Vec<String> {
-        self.files_under(&self.data_dir().join("store/objects"))
+        match &self.bucket {
+            None => self
+                .files_under(&self.data_dir().join("store/objects"))
+                .into_iter()
+                .map(|p| p.rsplit('/').next().unwrap().to_owned())
+                .collect(),
+            Some(bucket) => {
+                let bucket = bucket.clone();
+                let mut keys: Vec<String> = block_on(move || async move {
+                    let listed = s3::moto_client()
+                        .list_objects_v2()
+                        .bucket(&bucket)
+                        .prefix("objects/")
+                        .send()
+                        .await
+                        .unwrap();
+                    listed
+                        .contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_owned))
+                        .collect()
+                });
+                keys.sort();
+                keys.iter()
+                    .map(|k| k.trim_start_matches("objects/").to_owned())
+                    .collect()
+            }
+        }
+    }
+
+    /// Replaces a stored object's bytes behind bwv's back.
+    pub fn corrupt_object(&self, sha: &str, bytes: &[u8]) {
+        match &self.bucket {
+            None => {
+                let path = self.object_path(sha);
+                std::fs::set_permissions(
+                    &path,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o644),
+                )
+                .unwrap();
+                std::fs::write(&path, bytes).unwrap();
+            }
+            Some(bucket) => {
+                let (bucket, key, bytes) =
+                    (bucket.clone(), format!("objects/{sha}"), bytes.to_vec());
+                block_on(move || async move {
+                    s3::moto_client()
+                        .put_object()
+                        .bucket(&bucket)
+                        .key(&key)
+                        .body(bytes.into())
+                        .send()
+                        .await
+                        .unwrap();
+                });
+            }
+        }
+    }
+
+    /// Deletes a stored object behind bwv's back.
+    pub fn remove_object(&self, sha: &str) {
+        match &self.bucket {
+            None => std::fs::remove_file(self.object_path(sha)).unwrap(),
+            Some(bucket) => {
+                let (bucket, key) = (bucket.clone(), format!("objects/{sha}"));
+                block_on(move || async move {
+                    s3::moto_client()
+                        .delete_object()
+                        .bucket(&bucket)
+                        .key(&key)
+                        .send()
+                        .await
+                        .unwrap();
+                });
+            }
+        }
+    }
+
+    fn object_path(&self, sha: &str) -> PathBuf {
+        self.data_dir()
+            .join("store/objects")
+            .join(&sha[..2])
+            .join(&sha[2..4])
+            .join(sha)
+    }
+
+    /// Multipart uploads started in this env's bucket and not completed (S3 envs only).
+    pub fn pending_uploads(&self) -> usize {
+        let bucket = self.bucket.clone().expect("an S3 env");
+        block_on(move || async move {
+            let out = s3::moto_client()
+                .list_multipart_uploads()
+                .bucket(&bucket)
+                .send()
+                .await
+                .unwrap();
+            out.uploads().len()
+        })
     }
 }
 
@@ -282,18 +404,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-/// Declares one test that runs on SQLite and again on PostgreSQL.
+/// Declares one test that runs on SQLite + filesystem and again on PostgreSQL + S3.
 #[macro_export]
 macro_rules! on_both_backends {
     ($name:ident, $body:expr) => {
         mod $name {
             use super::*;
             #[test]
-            fn sqlite() {
+            fn sqlite_fs() {
                 ($body)(common::Env::new(common::Backend::Sqlite));
             }
             #[test]
-            fn postgres() {
+            fn postgres_s3() {
                 ($body)(common::Env::new(common::Backend::Postgres));
             }
         }
