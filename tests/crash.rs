@@ -26,6 +26,15 @@ fn mid_write(env: &Env) -> bool {
     }
 }
 
+const INGEST_BIG: &[&str] = &[
+    "ingest",
+    "--officer",
+    "4471",
+    "--device",
+    "CAM-1",
+    "long-recording.mp4",
+];
+
 on_both_backends!(kill_9_mid_ingest_then_rerun, |env: Env| {
     // Big enough to be caught mid-write. On disk a sparse 1 GiB file is cheap to make; the S3
     // server keeps objects in memory, so it gets real bytes, fewer of them.
@@ -54,14 +63,7 @@ on_both_backends!(kill_9_mid_ingest_then_rerun, |env: Env| {
     ]);
 
     let mut child = env
-        .cmd(&[
-            "ingest",
-            "--officer",
-            "4471",
-            "--device",
-            "CAM-1",
-            "long-recording.mp4",
-        ])
+        .cmd(INGEST_BIG)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -87,17 +89,7 @@ on_both_backends!(kill_9_mid_ingest_then_rerun, |env: Env| {
     env.ok(&["fsck"]);
     env.ok(&["audit", "verify"]);
 
-    let lines = env.json_lines(
-        0,
-        &[
-            "ingest",
-            "--officer",
-            "4471",
-            "--device",
-            "CAM-1",
-            "long-recording.mp4",
-        ],
-    );
+    let lines = env.json_lines(0, INGEST_BIG);
     assert_eq!(lines[0]["status"], "new");
     assert_eq!(lines[0]["size"], size);
     if env.backend == Backend::Sqlite {

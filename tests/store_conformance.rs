@@ -212,6 +212,20 @@ async fn a_missing_bucket_is_a_clear_error() {
     );
 }
 
+async fn head(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
+    client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn locked_store(mode: LockMode) -> (aws_sdk_s3::Client, String, Store) {
     let client = common::s3::moto_client();
     let bucket = common::s3::unique_bucket("locked");
@@ -236,13 +250,7 @@ async fn object_lock_keeps_originals_on_moto() {
         for bytes in [data(1000, 3), data(11 * 1024 * 1024, 4)] {
             let put = store.put(reader(&bytes), &opts).await.unwrap();
             let key = format!("bwv/objects/{}", put.sha256);
-            let head = client
-                .head_object()
-                .bucket(&bucket)
-                .key(&key)
-                .send()
-                .await
-                .unwrap();
+            let head = head(&client, &bucket, &key).await;
             assert_eq!(
                 head.object_lock_mode().unwrap().as_str(),
                 match mode {
@@ -294,13 +302,7 @@ async fn object_lock_keeps_originals_on_moto() {
             // Legal hold mirrors on and off.
             for on in [true, false] {
                 store.set_legal_hold(&put.sha256, on).await.unwrap();
-                let head = client
-                    .head_object()
-                    .bucket(&bucket)
-                    .key(&key)
-                    .send()
-                    .await
-                    .unwrap();
+                let head = head(&client, &bucket, &key).await;
                 let status = head
                     .object_lock_legal_hold_status()
                     .unwrap()
