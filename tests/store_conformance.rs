@@ -250,19 +250,19 @@ async fn object_lock_keeps_originals_on_moto() {
         for bytes in [data(1000, 3), data(11 * 1024 * 1024, 4)] {
             let put = store.put(reader(&bytes), &opts).await.unwrap();
             let key = format!("bwv/objects/{}", put.sha256);
-            let head = head(&client, &bucket, &key).await;
+            let object = head(&client, &bucket, &key).await;
             assert_eq!(
-                head.object_lock_mode().unwrap().as_str(),
+                object.object_lock_mode().unwrap().as_str(),
                 match mode {
                     LockMode::Compliance => "COMPLIANCE",
                     LockMode::Governance => "GOVERNANCE",
                 }
             );
             assert_eq!(
-                head.object_lock_retain_until_date().unwrap().secs(),
+                object.object_lock_retain_until_date().unwrap().secs(),
                 until.timestamp()
             );
-            assert_eq!(head.metadata().unwrap()["sha256"], put.sha256.to_hex());
+            assert_eq!(object.metadata().unwrap()["sha256"], put.sha256.to_hex());
 
             // A delete attempt fails and the original is still there, byte for byte.
             let err = store.delete(&put.sha256).await.unwrap_err();
@@ -302,8 +302,8 @@ async fn object_lock_keeps_originals_on_moto() {
             // Legal hold mirrors on and off.
             for on in [true, false] {
                 store.set_legal_hold(&put.sha256, on).await.unwrap();
-                let head = head(&client, &bucket, &key).await;
-                let status = head
+                let object = head(&client, &bucket, &key).await;
+                let status = object
                     .object_lock_legal_hold_status()
                     .unwrap()
                     .as_str()
