@@ -354,3 +354,36 @@ async fn filesystem_full_disk_leaves_nothing_visible() {
         .unwrap();
     assert!(put.created);
 }
+
+/// S3-compatible stores that reject the SDK's default CRC headers are served with
+/// `checksum = "when-required"`; bwv still sends SHA-256 itself, which Object Lock uploads need.
+#[tokio::test]
+async fn checksum_when_required_still_sends_sha256_for_locked_uploads() {
+    let bucket = common::s3::unique_bucket("whenreq");
+    common::s3::create_bucket(&common::s3::moto_client(), &bucket, true).await;
+    let config = bwv::config::S3Config {
+        bucket: bucket.clone(),
+        endpoint: Some(common::s3::moto_url().to_owned()),
+        force_path_style: true,
+        access_key_id: Some(common::s3::ACCESS_KEY.into()),
+        secret_access_key: Some(bwv::config::Secret(common::s3::SECRET_KEY.into())),
+        checksum: bwv::config::ChecksumMode::WhenRequired,
+        part_size_mib: 5,
+        ..Default::default()
+    };
+    let store = Store::S3(S3Store::open(&config).await.unwrap());
+    assert!(store.has_object_lock());
+    let opts = PutOptions {
+        retain_until: Some(Utc::now() + Duration::days(31)),
+        ..Default::default()
+    };
+    for bytes in [data(2000, 7), data(12 * 1024 * 1024, 8)] {
+        let put = store.put(reader(&bytes), &opts).await.unwrap();
+        assert!(put.created);
+        assert!(store.delete(&put.sha256).await.is_err(), "locked");
+        assert_eq!(
+            store.rehash(&put.sha256).await.unwrap(),
+            Some((put.sha256, bytes.len() as u64))
+        );
+    }
+}
