@@ -113,6 +113,8 @@ pub struct IngestConfig {
     /// A watched file is taken once its size and mtime have not changed for this long.
     pub watch_settle_secs: u64,
     pub watch_poll_millis: u64,
+    /// A watched file that failed on our side (store full, catalogue down) is retried this late.
+    pub watch_retry_secs: u64,
 }
 
 impl Default for Config {
@@ -179,6 +181,7 @@ impl Default for IngestConfig {
         IngestConfig {
             watch_settle_secs: 3,
             watch_poll_millis: 1000,
+            watch_retry_secs: 30,
         }
     }
 }

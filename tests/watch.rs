@@ -136,3 +136,40 @@ fn a_file_that_fails_stays_with_an_error_note() {
     assert_eq!(failures, 1, "{out}");
     assert!(Path::new(&env.path("share/.ingested/fine.mp4")).exists());
 }
+
+/// A failure on bwv's side (here the store runs out of space) leaves the file with a note, and
+/// the file goes in by itself once the trouble is gone.
+#[test]
+fn a_failure_on_our_side_is_retried() {
+    assert!(
+        common::is_root(),
+        "this test mounts a small tmpfs and needs root (CI runs as root)"
+    );
+    let mut env = Env::sqlite();
+    let mount = common::Tmpfs::mount("1m");
+    env.extra_env
+        .push(("BWV_STORE__PATH".into(), mount.path().display().to_string()));
+    env.extra_env
+        .push(("BWV_INGEST__WATCH_RETRY_SECS".into(), "1".into()));
+    let watcher = start_watcher(&env, false);
+    let clip: Vec<u8> = (0..3u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 9) as u8)
+        .collect();
+    let path = env.write("share/big.mp4", &clip);
+    let note = env.path("share/big.mp4.error");
+    wait_for("the error note", Duration::from_secs(20), || note.exists());
+    let text = std::fs::read_to_string(&note).unwrap();
+    assert!(
+        text.contains("No space left on device") && text.contains("will retry"),
+        "{text}"
+    );
+    assert!(path.exists());
+    mount.resize("16m");
+    let done = env.path("share/.ingested/big.mp4");
+    wait_for("the retried file", Duration::from_secs(20), || {
+        done.exists()
+    });
+    assert!(!note.exists(), "the note goes once the file is in");
+    let out = stop(watcher);
+    assert!(out.lines().any(|l| l.contains("\"new\"")), "{out}");
+}

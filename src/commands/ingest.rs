@@ -136,6 +136,7 @@ async fn watch_folder(app: &App, args: &IngestArgs, dir: &Path, out: &Output) ->
         category: args.category.clone(),
         settle: std::time::Duration::from_secs(app.config.ingest.watch_settle_secs),
         poll: std::time::Duration::from_millis(app.config.ingest.watch_poll_millis),
+        retry: std::time::Duration::from_secs(app.config.ingest.watch_retry_secs),
     };
     let actor = Actor::service(format!("svc:watch@{}", crate::config::hostname()));
     if !out.json() {

@@ -1,12 +1,13 @@
 //! `bwv ingest --watch DIR`: for docks that copy files to a share. A file is taken once its size
 //! and modification time have stopped changing for the settle time; after its catalogue commit it
-//! moves to `DIR/.ingested/`. A file that fails stays where it is with a `.error` note beside it,
-//! and is tried again only when it changes or the note is removed.
+//! moves to `DIR/.ingested/`. A file that fails stays where it is with a `.error` note beside it.
+//! Bad input is tried again only when the file changes or the note is removed; a failure on our
+//! side (catalogue or store unreachable, disk full) is retried after a pause.
 //!
 //! The folder is polled rather than watched with inotify: docks write to network shares (SMB,
 //! NFS), where change notifications are unreliable or absent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -14,7 +15,7 @@ use super::files::{self, Found};
 use super::{IngestOutcome, IngestRequest, Ingestor};
 use crate::audit::record::Actor;
 use crate::domain::Source;
-use crate::error::{Error, Result, ResultExt};
+use crate::error::{Code, Error, Result, ResultExt};
 use crate::store::{Input, Progress};
 
 pub const INGESTED_DIR: &str = ".ingested";
@@ -27,6 +28,8 @@ pub struct WatchOptions {
     pub category: Option<String>,
     pub settle: Duration,
     pub poll: Duration,
+    /// How long a file that failed through no fault of its own waits before another attempt.
+    pub retry: Duration,
 }
 
 /// What happened to one file, for the caller to report.
@@ -64,13 +67,21 @@ pub async fn run(
     let done_dir = opts.dir.join(INGESTED_DIR);
     std::fs::create_dir_all(&done_dir).context(|| format!("creating {}", done_dir.display()))?;
     let mut seen: HashMap<PathBuf, Seen> = HashMap::new();
+    // Files whose last attempt failed for a reason of ours (catalogue or store down, disk full),
+    // and when to try them again despite their error note.
+    let mut retry_at: HashMap<PathBuf, Instant> = HashMap::new();
     tokio::pin!(shutdown);
     loop {
         let mut ready = Vec::new();
-        let mut present = Vec::new();
+        let mut present = HashSet::new();
         for found in files::collect(std::slice::from_ref(&opts.dir)) {
             let Found::File(path) = found else { continue };
-            if path.to_string_lossy().ends_with(ERROR_SUFFIX) || has_current_error_note(&path) {
+            if path.to_string_lossy().ends_with(ERROR_SUFFIX) {
+                continue;
+            }
+            let retry_due = retry_at.get(&path).is_some_and(|t| Instant::now() >= *t);
+            if has_current_error_note(&path) && !retry_due {
+                present.insert(path);
                 continue;
             }
             let Ok(meta) = std::fs::metadata(&path) else {
@@ -80,7 +91,7 @@ pub async fn run(
                 meta.len(),
                 meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
             );
-            present.push(path.clone());
+            present.insert(path.clone());
             match seen.get_mut(&path) {
                 Some(s) if s.len == len && s.mtime == mtime => {
                     if s.since.elapsed() >= opts.settle {
@@ -100,18 +111,32 @@ pub async fn run(
             }
         }
         seen.retain(|p, _| present.contains(p));
+        retry_at.retain(|p, _| present.contains(p));
 
         for path in ready {
             seen.remove(&path);
+            let note = error_note_path(&path);
             match take(ingestor, opts, &actor, &path).await {
-                Ok((moved_to, outcome)) => report(WatchEvent::Ingested {
-                    path,
-                    moved_to,
-                    outcome,
-                }),
+                Ok((moved_to, outcome)) => {
+                    retry_at.remove(&path);
+                    if note.exists() {
+                        let _ = std::fs::remove_file(&note);
+                    }
+                    report(WatchEvent::Ingested {
+                        path,
+                        moved_to,
+                        outcome,
+                    })
+                }
                 Err(error) => {
-                    let note = error_note_path(&path);
-                    let text = format!("{}\n{error}\n", chrono::Utc::now().to_rfc3339());
+                    // Bad input stays put until the file changes or the note is removed; trouble
+                    // on our side is retried, because the file itself may be fine.
+                    let retry = error.code() != Code::BadInput;
+                    let mut text = format!("{}\n{error}\n", chrono::Utc::now().to_rfc3339());
+                    if retry {
+                        retry_at.insert(path.clone(), Instant::now() + opts.retry);
+                        text.push_str(&format!("will retry in {} s\n", opts.retry.as_secs()));
+                    }
                     if let Err(e) = std::fs::write(&note, text) {
                         tracing::error!(note = %note.display(), error = %e, "cannot write error note");
                     }

@@ -448,6 +448,15 @@ impl Tmpfs {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+
+    pub fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(self.dir.path())
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "resizing the tmpfs failed");
+    }
 }
 
 impl Drop for Tmpfs {
