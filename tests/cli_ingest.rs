@@ -145,3 +145,27 @@ fn config_file_and_environment_choose_the_data_dir() {
     let out = env.exits(1, &["--config", "missing.toml", "recordings", "list"]);
     assert!(common::stderr(&out).contains("missing.toml"));
 }
+
+/// Every checked-in fixture goes in with the hash and size `fixtures/expected.json` records.
+#[test]
+fn fixtures_ingest_with_their_expected_hashes() {
+    let env = Env::sqlite();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+    let expected: serde_json::Map<String, Value> =
+        serde_json::from_slice(&std::fs::read(format!("{fixtures}/expected.json")).unwrap())
+            .unwrap();
+    let lines = ingest(&env, 0, &[&format!("{fixtures}/media")]);
+    assert_eq!(lines.len(), expected.len());
+    for line in &lines {
+        let name = line["path"].as_str().unwrap().rsplit('/').next().unwrap();
+        let want = &expected[name];
+        assert_eq!(line["sha256"], want["sha256"], "{name}");
+        assert_eq!(line["size"], want["size"], "{name}");
+        let flags = want
+            .get("flags")
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!([]));
+        assert_eq!(line["flags"], flags, "{name}");
+    }
+    env.ok(&["audit", "verify"]);
+}
