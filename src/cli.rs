@@ -46,6 +46,9 @@ pub enum Command {
     Audit(AuditCommand),
     /// Re-hash every stored object and compare with the catalogue
     Fsck,
+    /// Docking stations: credentials for the network doors
+    #[command(subcommand)]
+    Dock(DockCommand),
     /// Apply catalogue migrations
     Migrate,
 }
@@ -103,4 +106,25 @@ pub enum AuditCommand {
     Checkpoint,
     /// Print the log's verifier key, to publish and give to verifiers
     PublicKey,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DockCommand {
+    /// Create a dock and print its secret (shown this once; only a hash is kept)
+    Add { name: String },
+    /// Docks with their state
+    List,
+    /// Revoke a dock: its secret and every token it holds stop working at the next request
+    Revoke { name: String },
+    /// Write the Axis connection file for a dock; issues it a new secret, since only a hash of
+    /// the old one is kept
+    ConnectionFile {
+        name: String,
+        /// The URL docks use to reach `bwv serve`, e.g. https://bwv.example-police.uk
+        #[arg(long)]
+        url: String,
+        /// Write here instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }

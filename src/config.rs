@@ -24,6 +24,11 @@ pub struct Config {
     pub log: LogConfig,
     pub store: StoreConfig,
     pub ingest: IngestConfig,
+    pub server: ServerConfig,
+    pub axis: AxisConfig,
+    pub tus: TusConfig,
+    /// Categories a camera or dock may attach to footage (Axis `System/Categories.json`).
+    pub categories: Vec<Category>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,7 +131,110 @@ impl Default for Config {
             log: LogConfig::default(),
             store: StoreConfig::default(),
             ingest: IngestConfig::default(),
+            server: ServerConfig::default(),
+            axis: AxisConfig::default(),
+            tus: TusConfig::default(),
+            categories: Category::defaults(),
         }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// The address docks use to reach this server (for `X-Storage-Url`, tus `Location` and the
+    /// connection file); default `http(s)://<listen>`.
+    pub public_url: Option<String>,
+    /// PEM certificate chain and private key; both set turns HTTPS on.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Lifetime of a dock's session token.
+    pub token_ttl_secs: u64,
+    /// Uploads accepted at once; beyond it docks get 503 with Retry-After.
+    pub max_concurrent_uploads: usize,
+    /// On shutdown, in-flight requests get this long to finish.
+    pub shutdown_grace_secs: u64,
+    /// Refuse an upload unless the store keeps this much free space after it.
+    pub min_free_mib: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            tls_cert: None,
+            tls_key: None,
+            token_ttl_secs: 3600,
+            max_concurrent_uploads: 32,
+            shutdown_grace_secs: 30,
+            min_free_mib: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AxisConfig {
+    pub site_name: String,
+    /// Register users and cameras a dock uploads for without announcing them first.
+    pub auto_register: bool,
+    /// Licence-style limits on registered cameras and users (0 = none); beyond them: 402.
+    pub max_devices: u64,
+    pub max_users: u64,
+}
+
+impl Default for AxisConfig {
+    fn default() -> Self {
+        AxisConfig {
+            site_name: "bwv".into(),
+            auto_register: false,
+            max_devices: 0,
+            max_users: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TusConfig {
+    /// An unfinished upload is removed (and the removal audited) this long after its last byte.
+    pub expiry_hours: u64,
+    /// Largest upload accepted (`Tus-Max-Size`).
+    pub max_size_gib: u64,
+}
+
+impl Default for TusConfig {
+    fn default() -> Self {
+        TusConfig {
+            expiry_hours: 24,
+            max_size_gib: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Category {
+    pub id: String,
+    pub name: String,
+}
+
+impl Category {
+    fn defaults() -> Vec<Category> {
+        [
+            ("1", "Arrest"),
+            ("2", "Stop and search"),
+            ("3", "Public order"),
+            ("4", "Test recording"),
+        ]
+        .into_iter()
+        .map(|(id, name)| Category {
+            id: id.into(),
+            name: name.into(),
+        })
+        .collect()
     }
 }
 
@@ -218,7 +326,10 @@ impl Config {
                     let key = key.as_str().to_ascii_lowercase();
                     let section = key.split("__").next().unwrap_or_default();
                     matches!(section, "data_dir" | "database_url" | "actor")
-                        || (matches!(section, "log" | "store" | "ingest") && key.contains("__"))
+                        || (matches!(
+                            section,
+                            "log" | "store" | "ingest" | "server" | "axis" | "tus"
+                        ) && key.contains("__"))
                 })
                 .split("__"),
         );
@@ -254,6 +365,9 @@ impl Config {
         }
         if self.store.s3.part_size_mib < 5 {
             return bad("store.s3.part_size_mib must be at least 5 (an S3 rule)".into());
+        }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return bad("server.tls_cert and server.tls_key must be set together".into());
         }
         Ok(())
     }

@@ -24,6 +24,22 @@ pub enum Code {
     Config,
     /// Local file system trouble that is not the caller's fault.
     Io,
+    /// The bytes do not match the checksum the sender gave.
+    ChecksumMismatch,
+    /// No valid credentials.
+    Unauthorized,
+    /// Valid credentials, but not for this.
+    Forbidden,
+    /// A licence-style limit (cameras, users) is reached.
+    LimitReached,
+    /// Too busy right now; try again shortly.
+    Busy,
+    /// Someone else is working on the same thing right now.
+    Locked,
+    /// It existed, but is gone for good (an expired or terminated upload).
+    Gone,
+    /// Larger than allowed.
+    TooLarge,
 }
 
 impl Code {
@@ -38,6 +54,14 @@ impl Code {
             Code::Audit => "audit-error",
             Code::Config => "config-error",
             Code::Io => "io-error",
+            Code::ChecksumMismatch => "checksum-mismatch",
+            Code::Unauthorized => "unauthorized",
+            Code::Forbidden => "forbidden",
+            Code::LimitReached => "limit-reached",
+            Code::Busy => "busy",
+            Code::Locked => "locked",
+            Code::Gone => "gone",
+            Code::TooLarge => "too-large",
         }
     }
 }

@@ -47,6 +47,7 @@ async fn add_recording(c: &Catalogue, sha: Sha256Digest) -> Uuid {
         officer_id: "4471".into(),
         device_serial: "CAM-1".into(),
         source: Source::Cli,
+        dock_id: None,
         external_ref: None,
         recorded_at: bwv::domain::now(),
         recorded_at_source: "operator",
@@ -75,6 +76,7 @@ async fn add_recording(c: &Catalogue, sha: Sha256Digest) -> Uuid {
         source_name: None,
         officer_id: "4471".into(),
         device_serial: "CAM-1".into(),
+        dock_id: None,
     })
     .await
     .unwrap();

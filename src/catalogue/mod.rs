@@ -20,9 +20,11 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use crate::error::{Code, Error, Result, ResultExt};
 
 mod audit_log;
+mod docks;
 mod recordings;
 
 pub use audit_log::{AppendedLeaf, LeafRow, LogState, StoredCheckpoint};
+pub use docks::Dock;
 pub use recordings::{NewClip, NewRecording, NewSighting, ObjectRow};
 
 /// Runs `$body` with `$c` bound to the transaction's connection, once per backend.

@@ -16,6 +16,7 @@ pub struct NewRecording {
     pub officer_id: String,
     pub device_serial: String,
     pub source: Source,
+    pub dock_id: Option<Uuid>,
     pub external_ref: Option<String>,
     pub recorded_at: DateTime<Utc>,
     pub recorded_at_source: &'static str,
@@ -44,6 +45,7 @@ pub struct NewSighting {
     pub source_name: Option<String>,
     pub officer_id: String,
     pub device_serial: String,
+    pub dock_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -198,8 +200,8 @@ impl Tx {
         on_tx!(self, c => {
             sqlx::query(
                 "INSERT INTO recordings (id, officer_id, device_serial, source, external_ref, \
-                 recorded_at, recorded_at_source, category, status, flags, metadata, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 recorded_at, recorded_at_source, category, status, flags, metadata, created_at, \
+                 dock_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(r.id)
             .bind(&r.officer_id)
@@ -213,6 +215,7 @@ impl Tx {
             .bind(Json(&r.flags))
             .bind(Json(&r.metadata))
             .bind(crate::domain::now())
+            .bind(r.dock_id)
             .execute(c)
             .await
             .map(|r| r.rows_affected())
@@ -247,7 +250,8 @@ impl Tx {
         on_tx!(self, c => {
             sqlx::query(
                 "INSERT INTO sightings (id, sha256, recording_id, duplicate, source, source_name, \
-                 officer_id, device_serial, seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 officer_id, device_serial, seen_at, dock_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(id)
             .bind(s.sha256.to_hex())
@@ -258,6 +262,7 @@ impl Tx {
             .bind(&s.officer_id)
             .bind(&s.device_serial)
             .bind(crate::domain::now())
+            .bind(s.dock_id)
             .execute(c)
             .await
             .map(|r| r.rows_affected())

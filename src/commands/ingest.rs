@@ -84,8 +84,6 @@ async fn ingest_paths(app: &App, args: &IngestArgs, out: &Output) -> bool {
         let result = async {
             let (file, _, mtime) = files::open(&path)?;
             let req = IngestRequest {
-                officer: args.officer.clone(),
-                device: args.device.clone(),
                 recorded_at: args.recorded_at.unwrap_or(mtime),
                 recorded_at_source: if args.recorded_at.is_some() {
                     "operator"
@@ -93,9 +91,8 @@ async fn ingest_paths(app: &App, args: &IngestArgs, out: &Output) -> bool {
                     "file-mtime"
                 },
                 category: args.category.clone(),
-                source: Source::Cli,
                 source_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
-                actor: actor.clone(),
+                ..IngestRequest::new(&args.officer, &args.device, Source::Cli, actor.clone())
             };
             let bar = bar.clone();
             let progress = Progress::new(move |n| bar.inc(n));

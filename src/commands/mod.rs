@@ -1,6 +1,7 @@
 //! What each subcommand does and prints. `main.rs` only parses and dispatches here.
 
 pub mod audit;
+pub mod dock;
 pub mod fsck;
 pub mod ingest;
 pub mod output;
@@ -47,5 +48,6 @@ pub async fn run(cli: Cli) -> Result<bool> {
         Command::Recordings(cmd) => recordings::run(App::open(config).await?, cmd, &out).await,
         Command::Audit(cmd) => audit::run(App::open(config).await?, cmd, &out).await,
         Command::Fsck => fsck::run(App::open(config).await?, &out).await,
+        Command::Dock(cmd) => dock::run(App::open(config).await?, cmd, &out).await,
     }
 }

@@ -43,6 +43,32 @@ pub struct IngestRequest {
     /// The name the bytes arrived under (file name), kept in the catalogue, not the audit log.
     pub source_name: Option<String>,
     pub actor: Actor,
+    /// The dock that delivered it, for network doors.
+    pub dock: Option<Uuid>,
+    /// What the sender says the SHA-256 is: a mismatch stores nothing.
+    pub expected_sha256: Option<Sha256Digest>,
+    /// Network doors refuse empty content (a dock then keeps the footage for a person to look
+    /// at); an operator's CLI ingest keeps it as evidence, flagged.
+    pub reject_empty: bool,
+}
+
+impl IngestRequest {
+    /// A request with the defaults every door starts from.
+    pub fn new(officer: &str, device: &str, source: Source, actor: Actor) -> Self {
+        IngestRequest {
+            officer: officer.to_owned(),
+            device: device.to_owned(),
+            recorded_at: crate::domain::now(),
+            recorded_at_source: "arrival",
+            category: None,
+            source,
+            source_name: None,
+            actor,
+            dock: None,
+            expected_sha256: None,
+            reject_empty: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -78,6 +104,14 @@ pub fn check_identifier(what: &str, value: &str) -> Result<()> {
 }
 
 impl Ingestor<'_> {
+    /// Store options every door shares: the initial Object Lock retention of an original.
+    pub fn put_options(&self) -> PutOptions {
+        PutOptions {
+            retain_until: Some(Utc::now() + Duration::days(i64::from(self.initial_retention_days))),
+            ..PutOptions::default()
+        }
+    }
+
     pub async fn ingest(
         &self,
         req: &IngestRequest,
@@ -87,8 +121,10 @@ impl Ingestor<'_> {
         check_identifier("officer", &req.officer)?;
         check_identifier("device", &req.device)?;
         let opts = PutOptions {
-            retain_until: Some(Utc::now() + Duration::days(i64::from(self.initial_retention_days))),
+            expected_sha256: req.expected_sha256,
+            reject_empty: req.reject_empty,
             progress,
+            ..self.put_options()
         };
         let put = self.store.put(input, &opts).await?;
         let object = ObjectRef {
@@ -114,6 +150,7 @@ impl Ingestor<'_> {
             source_name: req.source_name.clone(),
             officer_id: req.officer.clone(),
             device_serial: req.device.clone(),
+            dock_id: req.dock,
         };
 
         if let Some(existing) = tx.recording_with_object(&put.sha256).await? {
@@ -146,6 +183,7 @@ impl Ingestor<'_> {
             officer_id: req.officer.clone(),
             device_serial: req.device.clone(),
             source: req.source,
+            dock_id: req.dock,
             external_ref: None,
             recorded_at: req.recorded_at,
             recorded_at_source: req.recorded_at_source,

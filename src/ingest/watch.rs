@@ -178,14 +178,11 @@ async fn take(
 ) -> Result<(PathBuf, IngestOutcome)> {
     let (file, _, mtime) = files::open(path)?;
     let req = IngestRequest {
-        officer: opts.officer.clone(),
-        device: opts.device.clone(),
         recorded_at: mtime,
         recorded_at_source: "file-mtime",
         category: opts.category.clone(),
-        source: Source::Watch,
         source_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
-        actor: actor.clone(),
+        ..IngestRequest::new(&opts.officer, &opts.device, Source::Watch, actor.clone())
     };
     let outcome = ingestor
         .ingest(&req, Input::File(file), Progress::default())

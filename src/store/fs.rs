@@ -12,11 +12,10 @@ use std::sync::mpsc;
 
 use uuid::Uuid;
 
-use super::chunker::Chunker;
-use super::{Input, Progress, PutOutcome};
+use super::chunker::{Chunker, Digests, Hashes};
+use super::{Input, Progress, PutOptions, PutOutcome};
 use crate::domain::Sha256Digest;
 use crate::error::{Code, Error, Result, ResultExt};
-use sha2::{Digest, Sha256};
 
 /// Small enough that a chunk is still in the CPU cache when the writer copies it to the kernel
 /// right after it was hashed; a handful are in flight.
@@ -73,19 +72,14 @@ enum CopyError {
 /// with no trip through user memory), and a second thread hashes each copied range by mapping
 /// the temp object. The hash is therefore of the bytes that were stored, read back from the page
 /// cache while still hot, and the source is read once.
-fn copy_and_hash(
-    source: &File,
-    dest: &File,
-    progress: &Progress,
-) -> Result<(Sha256Digest, u64), CopyError> {
+fn copy_and_hash(source: &File, dest: &File, progress: &Progress) -> Result<Digests, CopyError> {
     use std::os::fd::AsRawFd;
     const STEP: usize = 8 << 20;
     let (copied, ranges) = mpsc::sync_channel::<(u64, usize)>(8);
     std::thread::scope(|scope| {
-        let hasher = scope.spawn(move || -> io::Result<(Sha256Digest, u64)> {
+        let hasher = scope.spawn(move || -> io::Result<Digests> {
             let page = page_size();
-            let mut hasher = Sha256::new();
-            let mut size = 0u64;
+            let mut hashes = Hashes::new(false);
             for (offset, len) in ranges {
                 let start = offset - offset % page;
                 // SAFETY: the temp object is private to this writer (created here, exclusively
@@ -97,10 +91,9 @@ fn copy_and_hash(
                         .len((offset - start) as usize + len)
                         .map(dest)?
                 };
-                hasher.update(&map[(offset - start) as usize..]);
-                size += len as u64;
+                hashes.update(&map[(offset - start) as usize..]);
             }
-            Ok((Sha256Digest(hasher.finalize().into()), size))
+            Ok(hashes.finish())
         });
         let mut offset = 0u64;
         let copy_result = loop {
@@ -152,11 +145,12 @@ fn copy_and_hash(
 fn stream_and_hash(
     reader: Box<dyn Read + Send>,
     file: &File,
+    want_md5: bool,
     progress: &Progress,
-) -> Result<(Sha256Digest, u64)> {
+) -> Result<Digests> {
     let (to_writer, chunks) = mpsc::sync_channel::<Vec<u8>>(4);
     let (recycle, spare) = mpsc::channel::<Vec<u8>>();
-    let mut chunker = Chunker::new(reader, CHUNK);
+    let mut chunker = Chunker::new(reader, CHUNK, want_md5);
     let (read_result, write_result) = std::thread::scope(|scope| {
         let writer = scope.spawn(move || -> io::Result<()> {
             let mut out = file;
@@ -251,14 +245,14 @@ impl FsStore {
         Ok(())
     }
 
-    pub async fn put(&self, input: Input, progress: Progress) -> Result<PutOutcome> {
+    pub async fn put(&self, input: Input, opts: PutOptions) -> Result<PutOutcome> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.put_blocking(input, &progress))
+        tokio::task::spawn_blocking(move || store.put_blocking(input, &opts))
             .await
             .map_err(|e| Error::new(Code::Store, format!("store writer panicked: {e}")))?
     }
 
-    fn put_blocking(&self, input: Input, progress: &Progress) -> Result<PutOutcome> {
+    fn put_blocking(&self, input: Input, opts: &PutOptions) -> Result<PutOutcome> {
         let tmp = self
             .root
             .join("tmp")
@@ -272,13 +266,12 @@ impl FsStore {
             .context(|| format!("creating temp object {}", tmp.display()))?;
         file.lock()
             .context(|| format!("locking temp object {}", tmp.display()))?;
-        let result = self
-            .fill(input, &file, &tmp, progress)
-            .and_then(|(sha256, size)| {
-                file.sync_all()
-                    .context(|| format!("syncing temp object {}", tmp.display()))?;
-                self.publish(&tmp, sha256, size)
-            });
+        let result = self.fill(input, &file, &tmp, opts).and_then(|digests| {
+            opts.check(&digests.sha256, digests.size, digests.md5)?;
+            file.sync_all()
+                .context(|| format!("syncing temp object {}", tmp.display()))?;
+            self.publish(&tmp, digests)
+        });
         drop(file);
         // The temp name is only ever a staging name: remove it whether we published or failed.
         if let Err(e) = std::fs::remove_file(&tmp)
@@ -289,28 +282,30 @@ impl FsStore {
         result
     }
 
-    fn fill(
-        &self,
-        input: Input,
-        file: &File,
-        tmp: &Path,
-        progress: &Progress,
-    ) -> Result<(Sha256Digest, u64)> {
+    fn fill(&self, input: Input, file: &File, tmp: &Path, opts: &PutOptions) -> Result<Digests> {
+        let stream = |reader| {
+            stream_and_hash(reader, file, opts.want_md5, &opts.progress)
+                .map_err(|e| e.context(format!("writing temp object {}", tmp.display())))
+        };
         match input {
-            Input::File(source) => match copy_and_hash(&source, file, progress) {
-                Ok(done) => Ok(done),
-                Err(CopyError::Unsupported) => stream_and_hash(Box::new(source), file, progress)
-                    .map_err(|e| e.context(format!("writing temp object {}", tmp.display()))),
-                Err(CopyError::Io(e)) => Err(e)
-                    .context(|| format!("copying the input into temp object {}", tmp.display())),
-            },
-            Input::Stream(reader) => stream_and_hash(reader, file, progress)
-                .map_err(|e| e.context(format!("writing temp object {}", tmp.display()))),
+            // The kernel copy has no MD5 pass; the rare caller that wants one streams instead.
+            Input::File(source) if !opts.want_md5 => {
+                match copy_and_hash(&source, file, &opts.progress) {
+                    Ok(done) => Ok(done),
+                    Err(CopyError::Unsupported) => stream(Box::new(source)),
+                    Err(CopyError::Io(e)) => Err(e).context(|| {
+                        format!("copying the input into temp object {}", tmp.display())
+                    }),
+                }
+            }
+            Input::File(source) => stream(Box::new(source)),
+            Input::Stream(reader) => stream(reader),
         }
     }
 
     /// Links the finished temp file into place under its hash, unless those bytes are there.
-    fn publish(&self, tmp: &Path, sha256: Sha256Digest, size: u64) -> Result<PutOutcome> {
+    fn publish(&self, tmp: &Path, digests: Digests) -> Result<PutOutcome> {
+        let sha256 = digests.sha256;
         std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o444))
             .context(|| format!("making {} read-only", tmp.display()))?;
         let dest = self.object_path(&sha256);
@@ -325,9 +320,29 @@ impl FsStore {
         fsync_dir(parent).context(|| format!("syncing store directory {}", parent.display()))?;
         Ok(PutOutcome {
             sha256,
-            size,
+            size: digests.size,
             created,
+            md5: digests.md5,
         })
+    }
+
+    /// Bytes free for objects on the store's filesystem.
+    pub fn free_space(&self) -> Result<u64> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(self.root.as_os_str().as_bytes()).map_err(|_| {
+            Error::new(
+                Code::Config,
+                format!("store path {} holds a NUL", self.root.display()),
+            )
+        })?;
+        // SAFETY: an all-zero statvfs is valid, and the path is a NUL-terminated string.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: both pointers are valid for the call.
+        if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+            return Err(io::Error::last_os_error())
+                .context(|| format!("checking free space on {}", self.root.display()));
+        }
+        Ok(st.f_bavail as u64 * st.f_frsize as u64)
     }
 
     pub async fn rehash(&self, sha: &Sha256Digest) -> Result<Option<(Sha256Digest, u64)>> {
@@ -338,13 +353,14 @@ impl FsStore {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(e).context(|| format!("opening {}", path.display())),
             };
-            let mut chunker = Chunker::new(file, CHUNK);
+            let mut chunker = Chunker::new(file, CHUNK, false);
             let mut buf = Vec::with_capacity(CHUNK);
             while chunker
                 .next_chunk(&mut buf)
                 .context(|| format!("reading {}", path.display()))?
             {}
-            Ok(Some(chunker.finish()))
+            let d = chunker.finish();
+            Ok(Some((d.sha256, d.size)))
         })
         .await
         .map_err(|e| Error::new(Code::Store, format!("store reader panicked: {e}")))?

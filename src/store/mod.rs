@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, StoreBackend};
 use crate::domain::Sha256Digest;
-use crate::error::Result;
+use crate::error::{Code, Error, Result};
 
 mod chunker;
 pub mod fs;
@@ -27,6 +27,8 @@ pub struct PutOutcome {
     pub size: u64,
     /// False when identical bytes were already stored: nothing was written or overwritten.
     pub created: bool,
+    /// MD5 of the bytes, when asked for (Swift clients check it as the ETag).
+    pub md5: Option<[u8; 16]>,
 }
 
 /// What to store: an open file (copied by the kernel where it can) or any byte stream.
@@ -66,12 +68,51 @@ impl std::fmt::Debug for Progress {
     }
 }
 
-/// Per-object protections a store may enforce itself (S3 Object Lock), and progress reporting.
+/// What a `put` must check before anything becomes visible, per-object protections a store may
+/// enforce itself (S3 Object Lock), and progress reporting.
 #[derive(Debug, Clone, Default)]
 pub struct PutOptions {
     /// Retain-until date for a new original; ignored by stores without Object Lock.
     pub retain_until: Option<DateTime<Utc>>,
+    /// The sender's SHA-256: a mismatch stores nothing.
+    pub expected_sha256: Option<Sha256Digest>,
+    /// The sender's MD5 (a Swift `ETag`): a mismatch stores nothing.
+    pub expected_md5: Option<[u8; 16]>,
+    /// Compute the MD5 as well.
+    pub want_md5: bool,
+    /// Refuse empty input: nothing is stored.
+    pub reject_empty: bool,
     pub progress: Progress,
+}
+
+impl PutOptions {
+    /// Checks the finished digests against what the sender promised, before publishing.
+    fn check(&self, sha256: &Sha256Digest, size: u64, md5: Option<[u8; 16]>) -> Result<()> {
+        if self.reject_empty && size == 0 {
+            return Err(Error::bad_input("the content is empty (zero bytes)"));
+        }
+        if let Some(want) = &self.expected_sha256
+            && want != sha256
+        {
+            return Err(Error::new(
+                Code::ChecksumMismatch,
+                format!("the content hashes to SHA-256 {sha256}, but the sender said {want}"),
+            ));
+        }
+        if let (Some(want), Some(got)) = (self.expected_md5, md5)
+            && want != got
+        {
+            return Err(Error::new(
+                Code::ChecksumMismatch,
+                format!(
+                    "the content's MD5 is {}, but the ETag sent was {}",
+                    hex::encode(got),
+                    hex::encode(want)
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 pub enum Store {
@@ -98,9 +139,21 @@ impl Store {
     /// Streams `reader` into the store, hashing as it goes. Never overwrites: identical bytes
     /// already present give `created: false`. On any failure nothing is left visible.
     pub async fn put(&self, input: Input, opts: &PutOptions) -> Result<PutOutcome> {
+        let opts = PutOptions {
+            want_md5: opts.want_md5 || opts.expected_md5.is_some(),
+            ..opts.clone()
+        };
         match self {
-            Store::Fs(s) => s.put(input, opts.progress.clone()).await,
-            Store::S3(s) => s.put(input.into_reader(), opts).await,
+            Store::Fs(s) => s.put(input, opts).await,
+            Store::S3(s) => s.put(input.into_reader(), &opts).await,
+        }
+    }
+
+    /// Free space left for objects, where the store can tell (a filesystem); `None` for S3.
+    pub fn free_space(&self) -> Result<Option<u64>> {
+        match self {
+            Store::Fs(s) => s.free_space().map(Some),
+            Store::S3(_) => Ok(None),
         }
     }
 

@@ -31,7 +31,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::chunker::Chunker;
+use super::chunker::{Chunker, Digests};
 use super::{PutOptions, PutOutcome};
 use crate::config::{ChecksumMode, LockMode, S3Config};
 use crate::domain::Sha256Digest;
@@ -170,9 +170,10 @@ impl S3Store {
     pub async fn put(&self, reader: Box<dyn Read + Send>, opts: &PutOptions) -> Result<PutOutcome> {
         let part_size = self.settings.part_size;
         let progress = opts.progress.clone();
+        let want_md5 = opts.want_md5;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(1);
         let reading = tokio::task::spawn_blocking(move || {
-            let mut chunker = Chunker::new(reader, part_size);
+            let mut chunker = Chunker::new(reader, part_size, want_md5);
             loop {
                 let mut buf = Vec::new();
                 match chunker.next_chunk(&mut buf) {
@@ -198,8 +199,9 @@ impl S3Store {
         };
         match (first, second) {
             (first, None) => {
-                let digest = finish_reading(reading).await?;
-                self.put_small(digest, first.unwrap_or_default(), opts)
+                let digests = finish_reading(reading).await?;
+                opts.check(&digests.sha256, digests.size, digests.md5)?;
+                self.put_small(digests, first.unwrap_or_default(), opts)
                     .await
             }
             (Some(first), Some(second)) => {
@@ -208,14 +210,18 @@ impl S3Store {
                     .upload_multipart(&staging, [first, second], &mut rx)
                     .await;
                 let digest = finish_reading(reading).await;
-                let (version, digest) = match (uploaded, digest) {
-                    (Ok(version), Ok(digest)) => (version, digest),
+                let checked = digest.and_then(|d| {
+                    opts.check(&d.sha256, d.size, d.md5)?;
+                    Ok(d)
+                });
+                let (version, digests) = match (uploaded, checked) {
+                    (Ok(version), Ok(digests)) => (version, digests),
                     (Err(e), _) | (Ok(_), Err(e)) => {
                         self.remove_staging(&staging, None).await;
                         return Err(e);
                     }
                 };
-                let published = self.publish(&staging, digest, opts).await;
+                let published = self.publish(&staging, digests, opts).await;
                 self.remove_staging(&staging, version).await;
                 published
             }
@@ -225,15 +231,17 @@ impl S3Store {
 
     async fn put_small(
         &self,
-        (sha256, size): (Sha256Digest, u64),
+        digests: Digests,
         body: Vec<u8>,
         opts: &PutOptions,
     ) -> Result<PutOutcome> {
+        let (sha256, size, md5) = (digests.sha256, digests.size, digests.md5);
         if self.exists(&sha256).await? {
             return Ok(PutOutcome {
                 sha256,
                 size,
                 created: false,
+                md5,
             });
         }
         let key = self.key(&sha256);
@@ -252,6 +260,7 @@ impl S3Store {
             sha256,
             size,
             created: true,
+            md5,
         })
     }
 
@@ -352,14 +361,16 @@ impl S3Store {
     async fn publish(
         &self,
         staging: &str,
-        (sha256, size): (Sha256Digest, u64),
+        digests: Digests,
         opts: &PutOptions,
     ) -> Result<PutOutcome> {
+        let (sha256, size, md5) = (digests.sha256, digests.size, digests.md5);
         if self.exists(&sha256).await? {
             return Ok(PutOutcome {
                 sha256,
                 size,
                 created: false,
+                md5,
             });
         }
         let key = self.key(&sha256);
@@ -384,6 +395,7 @@ impl S3Store {
             sha256,
             size,
             created: true,
+            md5,
         })
     }
 
@@ -671,9 +683,7 @@ impl S3Store {
     }
 }
 
-async fn finish_reading(
-    reading: tokio::task::JoinHandle<Option<(Sha256Digest, u64)>>,
-) -> Result<(Sha256Digest, u64)> {
+async fn finish_reading(reading: tokio::task::JoinHandle<Option<Digests>>) -> Result<Digests> {
     reading
         .await
         .map_err(|e| Error::new(Code::Store, format!("input reader panicked: {e}")))?

@@ -1,0 +1,133 @@
+//! Docking stations: their credentials and the session tokens they are given.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::error::{Result, ResultExt};
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct Dock {
+    pub id: Uuid,
+    pub name: String,
+    #[serde(skip)]
+    pub secret_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+const DOCK_COLUMNS: &str = "id, name, secret_hash, created_at, revoked_at";
+
+impl Tx {
+    pub async fn insert_dock(&mut self, id: Uuid, name: &str, secret_hash: &str) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query("INSERT INTO docks (id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(id)
+                .bind(name)
+                .bind(secret_hash)
+                .bind(crate::domain::now())
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .context(|| format!("adding dock {name}"))?;
+        Ok(())
+    }
+
+    pub async fn set_dock_secret(&mut self, id: Uuid, secret_hash: &str) -> Result<()> {
+        on_tx!(self, c => async {
+            sqlx::query("UPDATE docks SET secret_hash = $1 WHERE id = $2")
+                .bind(secret_hash)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+                        sqlx::query("DELETE FROM dock_tokens WHERE dock_id = $1")
+                .bind(id)
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected())
+        }
+        .await)
+        .context(|| format!("changing the secret of dock {id}"))?;
+        Ok(())
+    }
+
+    /// Marks the dock revoked and drops its tokens; true when it was active.
+    pub async fn revoke_dock(&mut self, id: Uuid) -> Result<bool> {
+        let changed = on_tx!(self, c => async {
+            let r = sqlx::query("UPDATE docks SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(crate::domain::now())
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("DELETE FROM dock_tokens WHERE dock_id = $1").bind(id).execute(&mut *c).await?;
+            Ok::<_, sqlx::Error>(r.rows_affected())
+        }
+        .await)
+        .context(|| format!("revoking dock {id}"))?;
+        Ok(changed == 1)
+    }
+}
+
+impl Catalogue {
+    pub async fn dock_by_name(&self, name: &str) -> Result<Option<Dock>> {
+        on_pool!(self, p => {
+            sqlx::query_as(&format!("SELECT {DOCK_COLUMNS} FROM docks WHERE name = $1"))
+                .bind(name)
+                .fetch_optional(p)
+                .await
+        })
+        .context(|| format!("looking up dock {name}"))
+    }
+
+    pub async fn docks(&self) -> Result<Vec<Dock>> {
+        on_pool!(self, p => {
+            sqlx::query_as(&format!("SELECT {DOCK_COLUMNS} FROM docks ORDER BY name"))
+                .fetch_all(p)
+                .await
+        })
+        .context(|| "listing docks".into())
+    }
+
+    pub async fn insert_token(
+        &self,
+        token_sha256: &str,
+        dock_id: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let now = crate::domain::now();
+        on_pool!(self, p => async {
+            sqlx::query("DELETE FROM dock_tokens WHERE expires_at < $1").bind(now).execute(p).await?;
+            sqlx::query(
+                "INSERT INTO dock_tokens (token_sha256, dock_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_sha256)
+            .bind(dock_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        }
+        .await)
+        .context(|| "issuing a dock token".into())?;
+        Ok(())
+    }
+
+    /// The active dock a live token belongs to.
+    pub async fn dock_for_token(&self, token_sha256: &str) -> Result<Option<Dock>> {
+        on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT d.id, d.name, d.secret_hash, d.created_at, d.revoked_at FROM dock_tokens t \
+                 JOIN docks d ON d.id = t.dock_id \
+                 WHERE t.token_sha256 = $1 AND t.expires_at > $2 AND d.revoked_at IS NULL",
+            )
+            .bind(token_sha256)
+            .bind(crate::domain::now())
+            .fetch_optional(p)
+            .await
+        })
+        .context(|| "checking a dock token".into())
+    }
+}

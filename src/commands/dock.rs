@@ -1,0 +1,110 @@
+use serde_json::json;
+
+use super::output::Output;
+use crate::app::App;
+use crate::audit::record::Actor;
+use crate::cli::DockCommand;
+use crate::docks;
+use crate::error::{Code, Error, Result, ResultExt};
+use crate::http::tls;
+
+pub async fn run(app: App, cmd: DockCommand, out: &Output) -> Result<bool> {
+    let actor = Actor::user(app.config.actor());
+    match cmd {
+        DockCommand::Add { name } => {
+            let (dock, secret) = docks::add(&app.catalogue, &app.audit, &actor, &name).await?;
+            out.record(&json!({"id": dock.id, "name": dock.name, "secret": secret}), || {
+                format!(
+                    "dock {} added.\nsecret: {secret}\nThis is the only time the secret is shown; \
+                     give it to the dock (or use `bwv dock connection-file`).",
+                    dock.name
+                )
+            });
+        }
+        DockCommand::List => {
+            for d in app.catalogue.docks().await? {
+                let state = if d.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                out.record(&json!({"id": d.id, "name": d.name, "state": state, "created_at": d.created_at, "revoked_at": d.revoked_at}), || {
+                    format!("{:<24} {:<8} added {}", d.name, state, d.created_at.to_rfc3339())
+                });
+            }
+        }
+        DockCommand::Revoke { name } => {
+            let dock = docks::revoke(&app.catalogue, &app.audit, &actor, &name).await?;
+            out.record(
+                &json!({"name": dock.name, "revoked_at": dock.revoked_at}),
+                || {
+                    format!(
+                        "dock {} revoked; its secret and tokens no longer work",
+                        dock.name
+                    )
+                },
+            );
+        }
+        DockCommand::ConnectionFile {
+            name,
+            url,
+            out: path,
+        } => {
+            let url = url.trim_end_matches('/').to_owned();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(Error::bad_input(format!(
+                    "--url {url:?} must start with https:// or http://"
+                )));
+            }
+            let secret = docks::rotate_secret(&app.catalogue, &app.audit, &actor, &name).await?;
+            let mut file = json!({
+                "ConnectionFileVersion": "1.0",
+                "SiteName": app.config.axis.site_name,
+                "ApplicationName": "bwv",
+                "ApplicationVersion": env!("CARGO_PKG_VERSION"),
+                "ContentDestinationAsNTPServer": false,
+                "AuthenticationTokenURI": [format!("{url}/auth/v1.0")],
+                "BlobAPIUserName": name,
+                "BlobAPIKey": secret,
+                "ContainerType": "mkv",
+                "FullStoreAndReadSupport": false,
+                "WantEncryption": false,
+            });
+            if let Some(cert) = &app.config.server.tls_cert {
+                file["HTTPSCertificate"] = json!(tls::certificates_base64(cert)?);
+            }
+            let text = serde_json::to_string_pretty(&file).map_err(|e| {
+                Error::new(Code::Io, format!("formatting the connection file: {e}"))
+            })?;
+            match path {
+                Some(path) => {
+                    write_private(&path, text.as_bytes())
+                        .context(|| format!("writing connection file {}", path.display()))?;
+                    if !out.json() {
+                        eprintln!(
+                            "wrote {} for dock {name} (it holds the dock's secret: handle it like a password)",
+                            path.display()
+                        );
+                    }
+                }
+                None => println!("{text}"),
+            }
+        }
+    }
+    app.finish().await?;
+    Ok(true)
+}
+
+/// The connection file carries a secret: readable by its owner only.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}

@@ -1,0 +1,181 @@
+//! Dock credentials: a random secret shown once and kept only as an Argon2id hash, and short-lived
+//! session tokens kept only as their SHA-256.
+
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::audit::AuditLog;
+use crate::audit::record::{Actor, EventDraft};
+use crate::catalogue::{Catalogue, Dock};
+use crate::error::{Code, Error, Result};
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Dock names appear in URLs (`/v1/AUTH_<name>`) and audit records: keep them plain.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad_input(format!(
+            "dock name {name:?} must be 1-64 characters of letters, digits and - _ ."
+        )))
+    }
+}
+
+async fn hash_secret(secret: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(secret.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| Error::new(Code::Io, format!("hashing a dock secret: {e}")))
+    })
+    .await
+    .map_err(|e| Error::new(Code::Io, format!("hashing a dock secret: {e}")))?
+}
+
+/// Checks a secret against its stored hash, off the async threads (it is slow on purpose).
+pub async fn verify_secret(secret: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        hash.parse::<PasswordHash>()
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(secret.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+pub fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Creates a dock; returns it with its secret, which exists nowhere else afterwards.
+pub async fn add(
+    catalogue: &Catalogue,
+    audit: &AuditLog,
+    actor: &Actor,
+    name: &str,
+) -> Result<(Dock, String)> {
+    check_name(name)?;
+    if catalogue.dock_by_name(name).await?.is_some() {
+        return Err(Error::new(
+            Code::Conflict,
+            format!("dock {name} already exists"),
+        ));
+    }
+    let secret = random_token(32);
+    let hash = hash_secret(secret.clone()).await?;
+    let id = Uuid::now_v7();
+    let mut tx = catalogue.begin().await?;
+    tx.insert_dock(id, name, &hash).await?;
+    let mut event = EventDraft::new("dock_added", actor.clone(), "dock", id);
+    event.result = Some(json!({"name": name}));
+    tx.append_audit(audit.origin(), event).await?;
+    tx.commit().await?;
+    let dock = catalogue
+        .dock_by_name(name)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("dock {name} vanished")))?;
+    Ok((dock, secret))
+}
+
+/// Gives a dock a new secret (its old one and its tokens stop working); returns the secret.
+pub async fn rotate_secret(
+    catalogue: &Catalogue,
+    audit: &AuditLog,
+    actor: &Actor,
+    name: &str,
+) -> Result<String> {
+    let dock = active_dock(catalogue, name).await?;
+    let secret = random_token(32);
+    let hash = hash_secret(secret.clone()).await?;
+    let mut tx = catalogue.begin().await?;
+    tx.set_dock_secret(dock.id, &hash).await?;
+    tx.append_audit(
+        audit.origin(),
+        EventDraft::new("dock_secret_rotated", actor.clone(), "dock", dock.id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(secret)
+}
+
+pub async fn revoke(
+    catalogue: &Catalogue,
+    audit: &AuditLog,
+    actor: &Actor,
+    name: &str,
+) -> Result<Dock> {
+    let dock = catalogue
+        .dock_by_name(name)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no dock named {name}")))?;
+    let mut tx = catalogue.begin().await?;
+    if tx.revoke_dock(dock.id).await? {
+        tx.append_audit(
+            audit.origin(),
+            EventDraft::new("dock_revoked", actor.clone(), "dock", dock.id),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    catalogue
+        .dock_by_name(name)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no dock named {name}")))
+}
+
+async fn active_dock(catalogue: &Catalogue, name: &str) -> Result<Dock> {
+    match catalogue.dock_by_name(name).await? {
+        Some(d) if d.revoked_at.is_none() => Ok(d),
+        Some(_) => Err(Error::new(
+            Code::Conflict,
+            format!("dock {name} is revoked"),
+        )),
+        None => Err(Error::not_found(format!("no dock named {name}"))),
+    }
+}
+
+/// Checks a dock's name and secret; `None` for anything wrong, without saying what.
+pub async fn authenticate(catalogue: &Catalogue, name: &str, secret: &str) -> Result<Option<Dock>> {
+    let Some(dock) = catalogue.dock_by_name(name).await? else {
+        return Ok(None);
+    };
+    if dock.revoked_at.is_some() {
+        return Ok(None);
+    }
+    let ok = verify_secret(secret.to_owned(), dock.secret_hash.clone()).await;
+    Ok(ok.then_some(dock))
+}
+
+/// Issues a session token for an authenticated dock.
+pub async fn issue_token(
+    catalogue: &Catalogue,
+    dock: &Dock,
+    ttl: Duration,
+) -> Result<(String, DateTime<Utc>)> {
+    let token = format!("bwv_{}", random_token(32));
+    let expires = crate::domain::now() + ttl;
+    catalogue
+        .insert_token(&token_digest(&token), dock.id, expires)
+        .await?;
+    Ok((token, expires))
+}
