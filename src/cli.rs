@@ -46,6 +46,27 @@ pub enum Command {
     Audit(AuditCommand),
     /// Re-hash every stored object and compare with the catalogue
     Fsck,
+    /// Serve the network doors: Axis content destination, tus 1.0, health and metrics
+    Serve {
+        /// Address to listen on [default: server.listen, 127.0.0.1:8080]
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Register an officer (staff number) whose footage docks may upload
+    #[command(name = "officer-add")]
+    OfficerAdd {
+        id: String,
+        /// Display name, kept in the catalogue only (never in the audit log)
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Register a camera by serial number
+    #[command(name = "device-add")]
+    DeviceAdd {
+        serial: String,
+        #[arg(long)]
+        model: Option<String>,
+    },
     /// Docking stations: credentials for the network doors
     #[command(subcommand)]
     Dock(DockCommand),

@@ -200,7 +200,7 @@ impl Default for AxisConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct TusConfig {
     /// An unfinished upload is removed (and the removal audited) this long after its last byte.
-    pub expiry_hours: u64,
+    pub expiry_secs: u64,
     /// Largest upload accepted (`Tus-Max-Size`).
     pub max_size_gib: u64,
 }
@@ -208,7 +208,7 @@ pub struct TusConfig {
 impl Default for TusConfig {
     fn default() -> Self {
         TusConfig {
-            expiry_hours: 24,
+            expiry_secs: 24 * 3600,
             max_size_gib: 256,
         }
     }

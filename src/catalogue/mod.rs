@@ -20,12 +20,16 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use crate::error::{Code, Error, Result, ResultExt};
 
 mod audit_log;
+mod axis;
 mod docks;
 mod recordings;
+mod uploads;
 
 pub use audit_log::{AppendedLeaf, LeafRow, LogState, StoredCheckpoint};
+pub use axis::{AxisContainer, AxisObject, GnssPoint, Metadata};
 pub use docks::Dock;
 pub use recordings::{NewClip, NewRecording, NewSighting, ObjectRow};
+pub use uploads::UploadRow;
 
 /// Runs `$body` with `$c` bound to the transaction's connection, once per backend.
 macro_rules! on_tx {

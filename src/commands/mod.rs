@@ -6,6 +6,7 @@ pub mod fsck;
 pub mod ingest;
 pub mod output;
 pub mod recordings;
+pub mod serve;
 
 use crate::app::App;
 use crate::catalogue::Catalogue;
@@ -49,5 +50,26 @@ pub async fn run(cli: Cli) -> Result<bool> {
         Command::Audit(cmd) => audit::run(App::open(config).await?, cmd, &out).await,
         Command::Fsck => fsck::run(App::open(config).await?, &out).await,
         Command::Dock(cmd) => dock::run(App::open(config).await?, cmd, &out).await,
+        Command::OfficerAdd { id, name } => {
+            dock::register(
+                App::open(config).await?,
+                "officer",
+                &id,
+                name.as_deref(),
+                &out,
+            )
+            .await
+        }
+        Command::DeviceAdd { serial, model } => {
+            dock::register(
+                App::open(config).await?,
+                "device",
+                &serial,
+                model.as_deref(),
+                &out,
+            )
+            .await
+        }
+        Command::Serve { listen } => serve::run(App::open(config).await?, listen, &out).await,
     }
 }

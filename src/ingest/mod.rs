@@ -13,12 +13,14 @@ use uuid::Uuid;
 
 use crate::audit::AuditLog;
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
-use crate::catalogue::{Catalogue, NewClip, NewRecording, NewSighting};
+use crate::catalogue::{Catalogue, NewClip, NewRecording, NewSighting, Tx};
 use crate::domain::{RecordingStatus, Sha256Digest, Source};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::store::{Input, Progress, PutOptions, Store};
 
+pub mod axis;
 pub mod files;
+pub mod tus;
 pub mod watch;
 
 /// Everything shared by the writers of one process.
@@ -50,6 +52,8 @@ pub struct IngestRequest {
     /// Network doors refuse empty content (a dock then keeps the footage for a person to look
     /// at); an operator's CLI ingest keeps it as evidence, flagged.
     pub reject_empty: bool,
+    /// The tus upload these bytes finish; it is marked completed in the same transaction.
+    pub upload: Option<Uuid>,
 }
 
 impl IngestRequest {
@@ -67,6 +71,7 @@ impl IngestRequest {
             dock: None,
             expected_sha256: None,
             reject_empty: false,
+            upload: None,
         }
     }
 }
@@ -104,6 +109,27 @@ pub fn check_identifier(what: &str, value: &str) -> Result<()> {
 }
 
 impl Ingestor<'_> {
+    async fn complete_upload(
+        &self,
+        tx: &mut Tx,
+        req: &IngestRequest,
+        recording: Uuid,
+    ) -> Result<()> {
+        let Some(upload) = req.upload else {
+            return Ok(());
+        };
+        if !tx.end_upload(upload, "completed", Some(recording)).await? {
+            return Err(Error::new(
+                Code::Conflict,
+                format!("upload {upload} is no longer receiving"),
+            ));
+        }
+        let mut event = EventDraft::new("upload_completed", req.actor.clone(), "upload", upload);
+        event.result = Some(json!({"recording": recording.to_string()}));
+        tx.append_audit(self.audit.origin(), event).await?;
+        Ok(())
+    }
+
     /// Store options every door shares: the initial Object Lock retention of an original.
     pub fn put_options(&self) -> PutOptions {
         PutOptions {
@@ -160,6 +186,7 @@ impl Ingestor<'_> {
             event.instrument = Some(instrument);
             event.result = Some(json!({"duplicate": true, "officer": req.officer}));
             tx.append_audit(self.audit.origin(), event).await?;
+            self.complete_upload(&mut tx, req, existing).await?;
             tx.commit().await?;
             return Ok(IngestOutcome {
                 recording_id: existing,
@@ -214,6 +241,7 @@ impl Ingestor<'_> {
             "flags": flags,
         }));
         tx.append_audit(self.audit.origin(), event).await?;
+        self.complete_upload(&mut tx, req, id).await?;
         tx.commit().await?;
         Ok(IngestOutcome {
             recording_id: id,

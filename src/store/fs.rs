@@ -253,6 +253,9 @@ impl FsStore {
     }
 
     fn put_blocking(&self, input: Input, opts: &PutOptions) -> Result<PutOutcome> {
+        if let Input::Staged { path, sha256, size } = input {
+            return self.adopt(&path, sha256, size, opts);
+        }
         let tmp = self
             .root
             .join("tmp")
@@ -300,7 +303,69 @@ impl FsStore {
             }
             Input::File(source) => stream(Box::new(source)),
             Input::Stream(reader) => stream(reader),
+            Input::Staged { .. } => unreachable!("staged files are adopted, not filled"),
         }
+    }
+
+    /// Takes over a staged upload whose bytes were hashed as they arrived: made durable and
+    /// read-only, then linked into place, so a large upload is never copied again. On another
+    /// filesystem it is copied (and re-hashed, which must agree) instead.
+    fn adopt(
+        &self,
+        path: &Path,
+        sha256: Sha256Digest,
+        size: u64,
+        opts: &PutOptions,
+    ) -> Result<PutOutcome> {
+        opts.check(&sha256, size, None)?;
+        let file =
+            File::open(path).context(|| format!("opening staged upload {}", path.display()))?;
+        let len = file
+            .metadata()
+            .context(|| format!("reading {}", path.display()))?
+            .len();
+        if len != size {
+            return Err(Error::new(
+                Code::Store,
+                format!(
+                    "staged upload {} is {len} bytes, expected {size}",
+                    path.display()
+                ),
+            ));
+        }
+        file.sync_all()
+            .context(|| format!("syncing staged upload {}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444))
+            .context(|| format!("making {} read-only", path.display()))?;
+        let dest = self.object_path(&sha256);
+        let parent = dest.parent().expect("object paths have a parent");
+        std::fs::create_dir_all(parent)
+            .context(|| format!("creating store directory {}", parent.display()))?;
+        let created = match std::fs::hard_link(path, &dest) {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+                let copied = self.put_blocking(Input::File(file), opts)?;
+                if copied.sha256 != sha256 {
+                    return Err(Error::new(
+                        Code::Store,
+                        format!(
+                            "staged upload {} changed after it was received",
+                            path.display()
+                        ),
+                    ));
+                }
+                return Ok(copied);
+            }
+            Err(e) => return Err(e).context(|| format!("publishing object {sha256}")),
+        };
+        fsync_dir(parent).context(|| format!("syncing store directory {}", parent.display()))?;
+        Ok(PutOutcome {
+            sha256,
+            size,
+            created,
+            md5: None,
+        })
     }
 
     /// Links the finished temp file into place under its hash, unless those bytes are there.

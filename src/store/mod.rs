@@ -5,13 +5,14 @@
 //! size of the input.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, StoreBackend};
 use crate::domain::Sha256Digest;
-use crate::error::{Code, Error, Result};
+use crate::error::{Code, Error, Result, ResultExt};
 
 mod chunker;
 pub mod fs;
@@ -35,13 +36,25 @@ pub struct PutOutcome {
 pub enum Input {
     File(std::fs::File),
     Stream(Box<dyn Read + Send>),
+    /// A file a door already received and hashed as it arrived (a tus upload). The filesystem
+    /// store adopts it with a hard link instead of copying it; the file must not change after.
+    Staged {
+        path: PathBuf,
+        sha256: Sha256Digest,
+        size: u64,
+    },
 }
 
 impl Input {
-    fn into_reader(self) -> Box<dyn Read + Send> {
+    fn into_reader(self) -> Result<Box<dyn Read + Send>> {
         match self {
-            Input::File(f) => Box::new(f),
-            Input::Stream(r) => r,
+            Input::File(f) => Ok(Box::new(f)),
+            Input::Stream(r) => Ok(r),
+            Input::Staged { path, .. } => {
+                let f = std::fs::File::open(&path)
+                    .context(|| format!("opening staged upload {}", path.display()))?;
+                Ok(Box::new(f))
+            }
         }
     }
 }
@@ -145,7 +158,17 @@ impl Store {
         };
         match self {
             Store::Fs(s) => s.put(input, opts).await,
-            Store::S3(s) => s.put(input.into_reader(), &opts).await,
+            Store::S3(s) => {
+                let staged = match &input {
+                    Input::Staged { sha256, .. } => Some(*sha256),
+                    _ => None,
+                };
+                let opts = PutOptions {
+                    expected_sha256: opts.expected_sha256.or(staged),
+                    ..opts
+                };
+                s.put(input.into_reader()?, &opts).await
+            }
         }
     }
 

@@ -1,0 +1,409 @@
+//! The Axis door's rows: recording containers and their objects, the System/Users/Devices
+//! registry, bookmarks and GNSS points.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::error::{Result, ResultExt};
+
+pub type Metadata = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AxisContainer {
+    pub id: Uuid,
+    pub dock_id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub recording_id: Uuid,
+    pub metadata: Json<Metadata>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AxisObject {
+    pub id: Uuid,
+    pub container_id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub sha256: String,
+    pub size: i64,
+    pub md5: String,
+    pub metadata: Json<Metadata>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GnssPoint {
+    pub longitude: f64,
+    pub latitude: f64,
+    pub seconds_from_start: Option<f64>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+const CONTAINER_COLUMNS: &str =
+    "id, dock_id, name, kind, recording_id, metadata, created_at, updated_at";
+const OBJECT_COLUMNS: &str = "id, container_id, name, kind, sha256, size, md5, metadata";
+
+impl Tx {
+    pub async fn insert_axis_container(&mut self, c: &AxisContainer) -> Result<()> {
+        on_tx!(self, conn => {
+            sqlx::query(&format!(
+                "INSERT INTO axis_containers ({CONTAINER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ))
+            .bind(c.id)
+            .bind(c.dock_id)
+            .bind(&c.name)
+            .bind(&c.kind)
+            .bind(c.recording_id)
+            .bind(&c.metadata)
+            .bind(c.created_at)
+            .bind(c.updated_at)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("recording container {}", c.name))?;
+        Ok(())
+    }
+
+    pub async fn set_axis_container_metadata(
+        &mut self,
+        id: Uuid,
+        metadata: &Metadata,
+    ) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query("UPDATE axis_containers SET metadata = $1, updated_at = $2 WHERE id = $3")
+                .bind(Json(metadata))
+                .bind(crate::domain::now())
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .context(|| format!("updating container {id}"))?;
+        Ok(())
+    }
+
+    /// Records an object; one with the same name is replaced (the old bytes stay stored and
+    /// audited). Returns the previous object's hash, if any.
+    pub async fn put_axis_object(&mut self, o: &AxisObject) -> Result<Option<String>> {
+        let previous: Option<String> = on_tx!(self, c => {
+            sqlx::query_scalar("SELECT sha256 FROM axis_objects WHERE container_id = $1 AND name = $2")
+                .bind(o.container_id)
+                .bind(&o.name)
+                .fetch_optional(c)
+                .await
+        })
+        .context(|| format!("looking up object {}", o.name))?;
+        let now = crate::domain::now();
+        on_tx!(self, c => {
+            sqlx::query(&format!(
+                "INSERT INTO axis_objects ({OBJECT_COLUMNS}, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+                 ON CONFLICT (container_id, name) DO UPDATE SET kind = excluded.kind, \
+                 sha256 = excluded.sha256, size = excluded.size, md5 = excluded.md5, \
+                 metadata = excluded.metadata, updated_at = excluded.updated_at"
+            ))
+            .bind(o.id)
+            .bind(o.container_id)
+            .bind(&o.name)
+            .bind(&o.kind)
+            .bind(&o.sha256)
+            .bind(o.size)
+            .bind(&o.md5)
+            .bind(&o.metadata)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("recording object {}", o.name))?;
+        Ok(previous)
+    }
+
+    pub async fn set_axis_object_metadata(
+        &mut self,
+        container: Uuid,
+        name: &str,
+        metadata: &Metadata,
+    ) -> Result<bool> {
+        let n = on_tx!(self, c => {
+            sqlx::query("UPDATE axis_objects SET metadata = $1, updated_at = $2 WHERE container_id = $3 AND name = $4")
+                .bind(Json(metadata))
+                .bind(crate::domain::now())
+                .bind(container)
+                .bind(name)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .context(|| format!("updating object {name}"))?;
+        Ok(n == 1)
+    }
+
+    pub async fn put_axis_registry(
+        &mut self,
+        dock: Uuid,
+        container: &str,
+        name: &str,
+        metadata: &Metadata,
+    ) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO axis_registry (dock_id, container, name, metadata, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (dock_id, container, name) DO UPDATE SET metadata = excluded.metadata, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(dock)
+            .bind(container)
+            .bind(name)
+            .bind(Json(metadata))
+            .bind(crate::domain::now())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("recording {container}/{name}"))?;
+        Ok(())
+    }
+
+    /// Registers or updates an officer as a dock announced them.
+    pub async fn put_officer(
+        &mut self,
+        id: &str,
+        display_name: Option<&str>,
+        active: bool,
+    ) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO officers (id, display_name, active, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, active = excluded.active",
+            )
+            .bind(id)
+            .bind(display_name)
+            .bind(active)
+            .bind(crate::domain::now())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("registering officer {id}"))?;
+        Ok(())
+    }
+
+    /// Registers or updates a camera as a dock announced it.
+    pub async fn put_device(
+        &mut self,
+        serial: &str,
+        model: Option<&str>,
+        active: bool,
+    ) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO devices (serial, model, active, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (serial) DO UPDATE SET model = excluded.model, active = excluded.active",
+            )
+            .bind(serial)
+            .bind(model)
+            .bind(active)
+            .bind(crate::domain::now())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("registering device {serial}"))?;
+        Ok(())
+    }
+
+    pub async fn next_clip_seq(&mut self, recording: Uuid) -> Result<i64> {
+        let max: Option<i64> = on_tx!(self, c => {
+            sqlx::query_scalar("SELECT MAX(seq) FROM clips WHERE recording_id = $1")
+                .bind(recording)
+                .fetch_one(c)
+                .await
+        })
+        .context(|| format!("numbering clips of {recording}"))?;
+        Ok(max.unwrap_or(0) + 1)
+    }
+
+    /// Points a clip (by its name in the container) at new bytes, when a dock sends it again.
+    pub async fn replace_clip(
+        &mut self,
+        recording: Uuid,
+        name: &str,
+        sha256: &str,
+        size: u64,
+    ) -> Result<bool> {
+        let n = on_tx!(self, c => {
+            sqlx::query("UPDATE clips SET sha256 = $1, size = $2 WHERE recording_id = $3 AND original_name = $4")
+                .bind(sha256)
+                .bind(size as i64)
+                .bind(recording)
+                .bind(name)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .context(|| format!("replacing clip {name}"))?;
+        Ok(n > 0)
+    }
+
+    pub async fn insert_bookmark(
+        &mut self,
+        recording: Uuid,
+        marked_at: Option<DateTime<Utc>>,
+        category: Option<&str>,
+        note: &str,
+        raw: &Metadata,
+    ) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO bookmarks (id, recording_id, marked_at, category, note, raw) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(recording)
+            .bind(marked_at)
+            .bind(category)
+            .bind(note)
+            .bind(Json(raw))
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("recording a bookmark of {recording}"))?;
+        Ok(())
+    }
+
+    pub async fn put_gnss(
+        &mut self,
+        recording: Uuid,
+        sha256: &str,
+        points: &[GnssPoint],
+    ) -> Result<()> {
+        on_tx!(self, c => async {
+            sqlx::query("DELETE FROM gnss_points WHERE recording_id = $1").bind(recording).execute(&mut *c).await?;
+            sqlx::query(
+                "INSERT INTO gnss_tracks (recording_id, sha256, points) VALUES ($1, $2, $3) \
+                 ON CONFLICT (recording_id) DO UPDATE SET sha256 = excluded.sha256, points = excluded.points",
+            )
+            .bind(recording)
+            .bind(sha256)
+            .bind(points.len() as i64)
+            .execute(&mut *c)
+            .await?;
+            for (seq, p) in points.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO gnss_points (recording_id, seq, longitude, latitude, seconds_from_start, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(recording)
+                .bind(seq as i64 + 1)
+                .bind(p.longitude)
+                .bind(p.latitude)
+                .bind(p.seconds_from_start)
+                .bind(p.at)
+                .execute(&mut *c)
+                .await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        }
+        .await)
+        .context(|| format!("recording the GNSS track of {recording}"))
+    }
+
+    /// Turns an incomplete recording into a stored one, with what its container finally said.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete_recording(
+        &mut self,
+        id: Uuid,
+        recorded_at: DateTime<Utc>,
+        recorded_at_source: &str,
+        ended_at: Option<DateTime<Utc>>,
+        category: Option<&str>,
+        flags: &[String],
+        metadata: &serde_json::Value,
+    ) -> Result<bool> {
+        let n = on_tx!(self, c => {
+            sqlx::query(
+                "UPDATE recordings SET status = 'stored', recorded_at = $1, recorded_at_source = $2, \
+                 ended_at = $3, category = COALESCE($4, category), flags = $5, metadata = $6 \
+                 WHERE id = $7 AND status = 'incomplete'",
+            )
+            .bind(recorded_at)
+            .bind(recorded_at_source)
+            .bind(ended_at)
+            .bind(category)
+            .bind(Json(flags))
+            .bind(Json(metadata))
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("completing recording {id}"))?;
+        Ok(n == 1)
+    }
+}
+
+impl Catalogue {
+    pub async fn axis_container(&self, dock: Uuid, name: &str) -> Result<Option<AxisContainer>> {
+        on_pool!(self, p => {
+            sqlx::query_as(&format!(
+                "SELECT {CONTAINER_COLUMNS} FROM axis_containers WHERE dock_id = $1 AND name = $2"
+            ))
+            .bind(dock)
+            .bind(name)
+            .fetch_optional(p)
+            .await
+        })
+        .context(|| format!("looking up container {name}"))
+    }
+
+    pub async fn axis_objects(&self, container: Uuid) -> Result<Vec<AxisObject>> {
+        on_pool!(self, p => {
+            sqlx::query_as(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM axis_objects WHERE container_id = $1 ORDER BY name"
+            ))
+            .bind(container)
+            .fetch_all(p)
+            .await
+        })
+        .context(|| format!("listing objects of container {container}"))
+    }
+
+    pub async fn axis_registry(
+        &self,
+        dock: Uuid,
+        container: &str,
+        name: &str,
+    ) -> Result<Option<Metadata>> {
+        let row: Option<Json<Metadata>> = on_pool!(self, p => {
+            sqlx::query_scalar(
+                "SELECT metadata FROM axis_registry WHERE dock_id = $1 AND container = $2 AND name = $3",
+            )
+            .bind(dock)
+            .bind(container)
+            .bind(name)
+            .fetch_optional(p)
+            .await
+        })
+        .context(|| format!("reading {container}/{name}"))?;
+        Ok(row.map(|j| j.0))
+    }
+
+    /// How many officers and cameras are registered (for licence-style limits).
+    pub async fn registered_counts(&self) -> Result<(u64, u64)> {
+        let (officers, devices): (i64, i64) = on_pool!(self, p => {
+            sqlx::query_as("SELECT (SELECT COUNT(*) FROM officers), (SELECT COUNT(*) FROM devices)")
+                .fetch_one(p)
+                .await
+        })
+        .context(|| "counting officers and devices".into())?;
+        Ok((officers as u64, devices as u64))
+    }
+}

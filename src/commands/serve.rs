@@ -1,0 +1,132 @@
+//! `bwv serve`: binds, serves until SIGTERM or Ctrl-C, then stops accepting, lets uploads in
+//! flight save their progress, and signs a last checkpoint.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::ingest::shutdown_signal;
+use super::output::Output;
+use crate::app::App;
+use crate::error::{Code, Error, Result};
+use crate::http::{self, Shared};
+use crate::ingest::tus as tus_door;
+
+pub async fn run(app: App, listen: Option<String>, out: &Output) -> Result<bool> {
+    let listen = listen.unwrap_or_else(|| app.config.server.listen.clone());
+    let addr: SocketAddr = listen.parse().map_err(|_| {
+        Error::bad_input(format!(
+            "--listen {listen:?} is not an address like 127.0.0.1:8080"
+        ))
+    })?;
+    let tls = match (&app.config.server.tls_cert, &app.config.server.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|e| {
+                    Error::new(
+                        Code::Config,
+                        format!(
+                            "loading TLS certificate {} and key {}: {e}",
+                            cert.display(),
+                            key.display()
+                        ),
+                    )
+                })?,
+        ),
+        _ => None,
+    };
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(|e| Error::with_source(Code::Config, format!("cannot listen on {addr}"), e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::with_source(Code::Io, "preparing the listener", e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::with_source(Code::Io, "reading the bound address", e))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let public_url = app
+        .config
+        .server
+        .public_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| format!("{scheme}://{bound}"));
+    let grace = Duration::from_secs(app.config.server.shutdown_grace_secs);
+    let state = Arc::new(Shared::new(
+        app,
+        public_url.clone(),
+        http::health::metrics_handle(),
+    ));
+
+    let background = tokio::spawn(housekeeping(state.clone()));
+    let handle = axum_server::Handle::new();
+    {
+        let (handle, state) = (handle.clone(), state.clone());
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("stopping: no new connections; uploads in flight save their progress");
+            state.shutdown.cancel();
+            handle.graceful_shutdown(Some(grace));
+        });
+    }
+    out.record(&serde_json::json!({"listening": public_url}), || {
+        format!("bwv serving on {public_url}")
+    });
+    let service = http::router(state.clone()).into_make_service();
+    let served = match tls {
+        Some(tls) => {
+            axum_server::from_tcp_rustls(listener, tls)
+                .map_err(|e| Error::with_source(Code::Io, "starting the TLS listener", e))?
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+        None => {
+            axum_server::from_tcp(listener)
+                .map_err(|e| Error::with_source(Code::Io, "starting the listener", e))?
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+    };
+    background.abort();
+    served.map_err(|e| Error::with_source(Code::Io, "serving", e))?;
+    // Every handler has returned (or been dropped); nobody else holds the state now.
+    match Arc::try_unwrap(state) {
+        Ok(shared) => shared.app.finish().await?,
+        Err(state) => state
+            .app
+            .audit
+            .checkpoint(&state.app.catalogue)
+            .await
+            .map(|_| ())?,
+    }
+    Ok(true)
+}
+
+/// Signs checkpoints while uploads arrive, and removes expired unfinished uploads.
+async fn housekeeping(state: http::AppState) {
+    let interval = Duration::from_secs(state.app.config.log.checkpoint_interval_secs.max(1));
+    let expiry_every = Duration::from_secs((state.app.config.tus.expiry_secs / 4).clamp(1, 60));
+    let mut last_expiry = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(interval.min(expiry_every)).await;
+        if let Err(e) = state
+            .app
+            .audit
+            .checkpoint_if_due(&state.app.catalogue)
+            .await
+        {
+            tracing::error!(error = %e, "cannot sign checkpoint");
+        }
+        if last_expiry.elapsed() >= expiry_every {
+            last_expiry = tokio::time::Instant::now();
+            match tus_door::expire_due(&state.app.ingestor(), &state.staging_dir).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(count = n, "removed expired uploads"),
+                Err(e) => tracing::error!(error = %e, "cannot remove expired uploads"),
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Errors as HTTP responses: one status per error code, a JSON body
+//! `{"error": {"code": "...", "message": "..."}}`, and every error counted in the metrics.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::{Code, Error};
+
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+pub type ApiResult<T> = std::result::Result<T, ApiError>;
+
+/// The status the Axis spec and tus give each kind of failure.
+pub fn status_for(code: Code) -> StatusCode {
+    match code {
+        Code::BadInput => StatusCode::BAD_REQUEST,
+        Code::Unauthorized => StatusCode::UNAUTHORIZED,
+        Code::LimitReached => StatusCode::PAYMENT_REQUIRED,
+        Code::Forbidden => StatusCode::FORBIDDEN,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::Conflict => StatusCode::CONFLICT,
+        Code::Gone => StatusCode::GONE,
+        Code::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Code::Locked => StatusCode::LOCKED,
+        // tus checksum extension: 460 Checksum Mismatch.
+        Code::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+        Code::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        Code::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+        Code::Store | Code::Catalogue | Code::Audit | Code::Config | Code::Io => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+impl ApiError {
+    pub fn response(self, status: StatusCode) -> Response {
+        let code = self.0.code();
+        metrics::counter!("bwv_http_errors_total", "code" => code.as_str()).increment(1);
+        let message = if status.is_server_error() && code != Code::Busy && code != Code::StorageFull
+        {
+            // Internal detail stays in the server log; the dock gets the code and a pointer.
+            tracing::error!(error = %self.0, "request failed");
+            "internal error; the server log has the details".to_owned()
+        } else {
+            tracing::info!(error = %self.0, status = status.as_u16(), "request refused");
+            self.0.to_string()
+        };
+        let body = serde_json::json!({"error": {"code": code.as_str(), "message": message}});
+        let mut resp = (status, Json(body)).into_response();
+        if code == Code::Busy {
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from_static("5"));
+        }
+        resp
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = status_for(self.0.code());
+        self.response(status)
+    }
+}

@@ -1,0 +1,509 @@
+//! tus 1.0 under `/files/`: core, creation, creation-with-upload, checksum (sha256), termination
+//! and expiration. One PATCH at a time per upload (a second gets 423); bytes are fsync'd before
+//! the offset that acknowledges them is saved, and saved every 64 MiB within a long PATCH, so an
+//! upload resumes after the server is killed.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::options;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::{DateTime, Duration, Utc};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::AppState;
+use super::auth::DockAuth;
+use super::error::{ApiError, ApiResult};
+use super::health::record_upload;
+use crate::catalogue::{Dock, UploadRow};
+use crate::domain::Sha256Digest;
+use crate::error::{Code, Error, Result};
+use crate::ingest::tus as door;
+
+const VERSION: &str = "1.0.0";
+const EXTENSIONS: &str = "creation,creation-with-upload,checksum,termination,expiration";
+const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
+/// Within one long PATCH, the offset is saved this often, so a kill loses at most this much.
+const CHECKPOINT_BYTES: u64 = 64 << 20;
+
+/// Uploads with a PATCH in progress, and the running hash of each upload between PATCHes.
+#[derive(Default)]
+pub struct TusState {
+    active: Mutex<HashSet<Uuid>>,
+    hashes: Mutex<HashMap<Uuid, (u64, Sha256)>>,
+}
+
+/// Held while a PATCH (or DELETE) works on an upload.
+struct Busy<'a> {
+    state: &'a TusState,
+    id: Uuid,
+}
+
+impl TusState {
+    fn lock(&self, id: Uuid) -> Result<Busy<'_>> {
+        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        if !active.insert(id) {
+            return Err(Error::new(
+                Code::Locked,
+                format!("upload {id} is already being written to"),
+            ));
+        }
+        Ok(Busy { state: self, id })
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.state
+            .active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/files", options(capabilities).post(create))
+        .route("/files/", options(capabilities).post(create))
+        .route(
+            "/files/{id}",
+            options(capabilities)
+                .head(head)
+                .patch(patch)
+                .delete(terminate),
+        )
+        .layer(axum::middleware::map_response(
+            |mut resp: Response| async move {
+                resp.headers_mut()
+                    .insert("tus-resumable", HeaderValue::from_static(VERSION));
+                resp
+            },
+        ))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn require_version(headers: &HeaderMap) -> Result<()> {
+    match header(headers, "tus-resumable") {
+        Some(VERSION) => Ok(()),
+        _ => Err(Error::bad_input(
+            "this server speaks Tus-Resumable 1.0.0 only",
+        )),
+    }
+}
+
+fn u64_header(headers: &HeaderMap, name: &str) -> Result<Option<u64>> {
+    header(headers, name)
+        .map(|v| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| Error::bad_input(format!("{name} {v:?} is not a number")))
+        })
+        .transpose()
+}
+
+fn http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn set(resp: &mut Response, name: &'static str, value: impl ToString) {
+    if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
+        resp.headers_mut().insert(name, v);
+    }
+}
+
+async fn capabilities(State(state): State<AppState>) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    set(&mut resp, "tus-version", VERSION);
+    set(&mut resp, "tus-extension", EXTENSIONS);
+    set(&mut resp, "tus-checksum-algorithm", "sha256");
+    set(
+        &mut resp,
+        "tus-max-size",
+        state.app.config.tus.max_size_gib << 30,
+    );
+    resp
+}
+
+fn expiry(state: &AppState) -> DateTime<Utc> {
+    crate::domain::now() + Duration::seconds(state.app.config.tus.expiry_secs as i64)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    DockAuth(dock): DockAuth,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    require_version(&headers)?;
+    if header(&headers, "upload-defer-length").is_some() {
+        return Err(
+            Error::bad_input("Upload-Defer-Length is not supported: send Upload-Length").into(),
+        );
+    }
+    let length = u64_header(&headers, "upload-length")?
+        .ok_or_else(|| Error::bad_input("Upload-Length is required"))?;
+    if length == 0 {
+        return Err(Error::bad_input("an upload of zero bytes cannot be a recording").into());
+    }
+    let max = state.app.config.tus.max_size_gib << 30;
+    if length > max {
+        return Err(Error::new(
+            Code::TooLarge,
+            format!("Upload-Length {length} is over the limit of {max}"),
+        )
+        .into());
+    }
+    let meta = door::parse_metadata(header(&headers, "upload-metadata").unwrap_or(""))?;
+    let declared = door::declared(&meta)?;
+    door::check_known(
+        &state.app.catalogue,
+        &declared,
+        state.app.config.axis.auto_register,
+    )
+    .await?;
+    state.check_space(length)?;
+    let upload = door::create(
+        &state.app.ingestor(),
+        &state.staging_dir,
+        &dock,
+        length,
+        meta,
+        expiry(&state),
+    )
+    .await?;
+    let location = format!("{}/files/{}", state.public_url, upload.id);
+
+    // creation-with-upload: the POST may carry the first bytes.
+    let has_body = header(&headers, "content-type") == Some(OFFSET_CONTENT_TYPE)
+        && (u64_header(&headers, "content-length")?.unwrap_or(0) > 0
+            || header(&headers, "transfer-encoding").is_some());
+    let mut resp = if has_body {
+        write_and_maybe_finish(&state, &dock, upload, &headers, body).await?
+    } else {
+        let mut resp = StatusCode::CREATED.into_response();
+        set(&mut resp, "upload-offset", 0);
+        set(&mut resp, "upload-expires", http_date(expiry(&state)));
+        resp
+    };
+    *resp.status_mut() = StatusCode::CREATED;
+    set(&mut resp, "location", location);
+    Ok(resp)
+}
+
+/// The upload, if this dock owns it; another dock's upload does not exist for it.
+async fn owned(state: &AppState, dock: &Dock, id: &str) -> Result<UploadRow> {
+    let id: Uuid = id
+        .parse()
+        .map_err(|_| Error::not_found(format!("no upload {id}")))?;
+    match state.app.catalogue.upload(id).await? {
+        Some(u) if u.dock_id == dock.id => Ok(u),
+        _ => Err(Error::not_found(format!("no upload {id}"))),
+    }
+}
+
+fn gone_unless_receiving(u: &UploadRow) -> Result<()> {
+    match u.state.as_str() {
+        "receiving" | "completed" => Ok(()),
+        other => Err(Error::new(
+            Code::Gone,
+            format!("upload {} was {other}", u.id),
+        )),
+    }
+}
+
+async fn head(
+    State(state): State<AppState>,
+    DockAuth(dock): DockAuth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    require_version(&headers)?;
+    let u = owned(&state, &dock, &id).await?;
+    gone_unless_receiving(&u)?;
+    let mut resp = StatusCode::OK.into_response();
+    set(&mut resp, "upload-offset", u.upload_offset);
+    set(&mut resp, "upload-length", u.length);
+    set(&mut resp, "cache-control", "no-store");
+    let meta: Vec<String> = u
+        .metadata
+        .0
+        .iter()
+        .map(|(k, v)| format!("{k} {}", B64.encode(v)))
+        .collect();
+    set(&mut resp, "upload-metadata", meta.join(","));
+    if u.state == "receiving" {
+        set(&mut resp, "upload-expires", http_date(u.expires_at));
+    }
+    if let Some(rec) = u.recording_id {
+        set(&mut resp, "bwv-recording-id", rec);
+    }
+    Ok(resp)
+}
+
+async fn patch(
+    State(state): State<AppState>,
+    DockAuth(dock): DockAuth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    require_version(&headers)?;
+    if header(&headers, "content-type") != Some(OFFSET_CONTENT_TYPE) {
+        return Ok(ApiError(Error::bad_input(format!(
+            "Content-Type must be {OFFSET_CONTENT_TYPE}"
+        )))
+        .response(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+    }
+    let u = owned(&state, &dock, &id).await?;
+    gone_unless_receiving(&u)?;
+    write_and_maybe_finish(&state, &dock, u, &headers, body).await
+}
+
+/// Appends a request body at the client's offset; when the upload is whole, turns it into a
+/// recording before answering.
+async fn write_and_maybe_finish(
+    state: &AppState,
+    dock: &Dock,
+    u: UploadRow,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let _busy = state.tus.lock(u.id)?;
+    // Re-read under the lock: another request may have moved it on.
+    let u = state
+        .app
+        .catalogue
+        .upload(u.id)
+        .await?
+        .ok_or_else(|| Error::not_found("upload vanished"))?;
+    if u.state != "receiving" {
+        return Err(Error::new(Code::Conflict, format!("upload {} is {}", u.id, u.state)).into());
+    }
+    let offset = u64_header(headers, "upload-offset")?.unwrap_or(0);
+    if offset != u.upload_offset as u64 {
+        return Err(Error::new(
+            Code::Conflict,
+            format!(
+                "Upload-Offset {offset} does not match the upload's offset {}",
+                u.upload_offset
+            ),
+        )
+        .into());
+    }
+    let checksum = header(headers, "upload-checksum")
+        .map(parse_checksum)
+        .transpose()?;
+    let remaining = (u.length - u.upload_offset) as u64;
+    if let Some(len) = u64_header(headers, "content-length")?
+        && len > remaining
+    {
+        return Err(Error::bad_input(format!(
+            "the body is {len} bytes but only {remaining} remain"
+        ))
+        .into());
+    }
+    let _slot = state.upload_slot()?;
+    state.check_space(remaining)?;
+    let started = Instant::now();
+
+    let (new_offset, hasher, interrupted) = append(state, &u, body, checksum).await?;
+    let mut resp = if new_offset == u.length as u64 {
+        let sha256 = Sha256Digest(hasher.finalize().into());
+        let outcome =
+            door::finish(&state.app.ingestor(), &state.staging_dir, dock, &u, sha256).await?;
+        state
+            .tus
+            .hashes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&u.id);
+        record_upload("tus", u.length as u64, started.elapsed().as_secs_f64());
+        let mut resp = StatusCode::NO_CONTENT.into_response();
+        set(&mut resp, "bwv-recording-id", outcome.recording_id);
+        set(&mut resp, "bwv-sha256", outcome.sha256);
+        resp
+    } else if interrupted {
+        // Stopping: progress is saved; the dock resumes from Upload-Offset later.
+        let mut resp = ApiError(Error::new(
+            Code::Busy,
+            "the server is stopping; resume later",
+        ))
+        .response(StatusCode::SERVICE_UNAVAILABLE);
+        set(&mut resp, "upload-expires", http_date(expiry(state)));
+        resp
+    } else {
+        let mut resp = StatusCode::NO_CONTENT.into_response();
+        set(&mut resp, "upload-expires", http_date(expiry(state)));
+        resp
+    };
+    set(&mut resp, "upload-offset", new_offset);
+    Ok(resp)
+}
+
+/// `Upload-Checksum: sha256 <base64>`.
+fn parse_checksum(value: &str) -> Result<[u8; 32]> {
+    let (alg, b64) = value
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| Error::bad_input("Upload-Checksum must be `sha256 <base64>`"))?;
+    if !alg.eq_ignore_ascii_case("sha256") {
+        return Err(Error::bad_input(format!(
+            "checksum algorithm {alg:?} is not supported; use sha256"
+        )));
+    }
+    B64.decode(b64.trim())
+        .ok()
+        .and_then(|d| d.try_into().ok())
+        .ok_or_else(|| Error::bad_input("Upload-Checksum is not a base64 SHA-256"))
+}
+
+/// Streams the body into the staging file. Returns the durable offset reached, the running hash
+/// there, and whether the server's shutdown cut the body short.
+async fn append(
+    state: &AppState,
+    u: &UploadRow,
+    body: Body,
+    checksum: Option<[u8; 32]>,
+) -> Result<(u64, Sha256, bool)> {
+    let path = door::staging_path(&state.staging_dir, u.id);
+    let start = u.upload_offset as u64;
+    let cached = state
+        .tus
+        .hashes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&u.id);
+    let (file, hasher) = tokio::task::spawn_blocking(move || door::resume(&path, start, cached))
+        .await
+        .map_err(|e| Error::new(Code::Io, format!("staging task failed: {e}")))??;
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let writer = tokio::task::spawn_blocking(move || door::append(file, start, hasher, rx));
+    let limit = (u.length - u.upload_offset) as u64;
+    let mut stream = body.into_data_stream();
+    let (mut received, mut since_save) = (0u64, 0u64);
+    let mut interrupted = false;
+    let mut too_long = false;
+    loop {
+        let frame = tokio::select! {
+            biased;
+            _ = state.shutdown.cancelled() => { interrupted = true; break }
+            frame = stream.next() => frame,
+        };
+        let bytes = match frame {
+            None => break,
+            Some(Ok(bytes)) => bytes,
+            Some(Err(_)) => break, // the dock went away: keep what arrived
+        };
+        received += bytes.len() as u64;
+        if received > limit {
+            too_long = true;
+            break;
+        }
+        since_save += bytes.len() as u64;
+        if tx.send(door::Append::Data(bytes)).await.is_err() {
+            break; // the writer failed; its error is reported below
+        }
+        if checksum.is_none() && since_save >= CHECKPOINT_BYTES {
+            since_save = 0;
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            if tx.send(door::Append::Sync(reply)).await.is_ok()
+                && let Ok(Ok(durable)) = answer.await
+            {
+                state
+                    .app
+                    .catalogue
+                    .advance_upload(u.id, durable, expiry(state))
+                    .await?;
+            }
+        }
+    }
+    drop(tx);
+    let done = writer
+        .await
+        .map_err(|e| Error::new(Code::Io, format!("staging writer failed: {e}")))?;
+    if let Some(e) = done.error {
+        return Err(Error::with_source(
+            if e.kind() == std::io::ErrorKind::StorageFull {
+                Code::StorageFull
+            } else {
+                Code::Io
+            },
+            format!("writing upload {}", u.id),
+            e,
+        ));
+    }
+    if too_long {
+        return Err(Error::bad_input(format!(
+            "the body runs past Upload-Length {}",
+            u.length
+        )));
+    }
+    if let Some(want) = checksum {
+        // A checksummed PATCH counts whole or not at all.
+        if interrupted || done.body_sha256 != want {
+            return Err(Error::new(
+                Code::ChecksumMismatch,
+                format!(
+                    "the PATCH body does not match Upload-Checksum sha256 {}",
+                    B64.encode(want)
+                ),
+            ));
+        }
+    }
+    state
+        .app
+        .catalogue
+        .advance_upload(u.id, done.offset, expiry(state))
+        .await?;
+    state
+        .tus
+        .hashes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(u.id, (done.offset, done.hasher.clone()));
+    Ok((done.offset, done.hasher, interrupted))
+}
+
+async fn terminate(
+    State(state): State<AppState>,
+    DockAuth(dock): DockAuth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    require_version(&headers)?;
+    let u = owned(&state, &dock, &id).await?;
+    let _busy = state.tus.lock(u.id)?;
+    if u.state != "receiving" {
+        return Err(Error::new(Code::Gone, format!("upload {} was {}", u.id, u.state)).into());
+    }
+    door::end(
+        &state.app.ingestor(),
+        &state.staging_dir,
+        &u,
+        "terminated",
+        "upload_terminated",
+        door::dock_actor(&dock),
+        None,
+    )
+    .await?;
+    state
+        .tus
+        .hashes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&u.id);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,441 @@
+//! The tus door's rules, apart from HTTP: what an upload may declare, where its bytes wait while
+//! they arrive, and how a finished upload becomes a recording through the shared ingest path.
+//!
+//! A staging file holds the bytes received so far. The catalogue's `upload_offset` is the
+//! acknowledged, fsync'd end of it; anything past it after a crash was never acknowledged and is
+//! cut off when the upload resumes. The SHA-256 of the recording is computed as bytes arrive; the
+//! running state lives in memory and is rebuilt from the staging file after a restart.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{IngestOutcome, IngestRequest, Ingestor, check_identifier};
+use crate::audit::record::{Actor, EventDraft};
+use crate::catalogue::{Catalogue, Dock, UploadRow};
+use crate::domain::{Sha256Digest, Source};
+use crate::error::{Code, Error, Result, ResultExt};
+use crate::store::{Input, Progress};
+
+/// `Upload-Metadata` larger than this is refused: it is a header, and docks send a few fields.
+pub const MAX_METADATA_BYTES: usize = 4096;
+
+/// What a dock declared about an upload, checked.
+#[derive(Debug, Clone)]
+pub struct Declared {
+    pub officer: String,
+    pub device: String,
+    pub recorded_at: Option<DateTime<Utc>>,
+    pub category: Option<String>,
+    pub filename: Option<String>,
+    pub sha256: Option<Sha256Digest>,
+}
+
+/// Parses `Upload-Metadata`: comma-separated `key base64(value)` pairs.
+pub fn parse_metadata(header: &str) -> Result<BTreeMap<String, String>> {
+    if header.len() > MAX_METADATA_BYTES {
+        return Err(Error::bad_input(format!(
+            "Upload-Metadata is {} bytes; at most {MAX_METADATA_BYTES} are accepted",
+            header.len()
+        )));
+    }
+    let mut out = BTreeMap::new();
+    for pair in header.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = match pair.split_once(' ') {
+            Some((k, v)) => (k, v.trim()),
+            None => (pair, ""),
+        };
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::bad_input(format!(
+                "Upload-Metadata key {key:?} is not allowed"
+            )));
+        }
+        let bytes = B64.decode(value).map_err(|_| {
+            Error::bad_input(format!("Upload-Metadata value of {key} is not base64"))
+        })?;
+        let value = String::from_utf8(bytes).map_err(|_| {
+            Error::bad_input(format!("Upload-Metadata value of {key} is not UTF-8"))
+        })?;
+        if value.chars().any(char::is_control) {
+            return Err(Error::bad_input(format!(
+                "Upload-Metadata value of {key} holds control characters"
+            )));
+        }
+        if out.insert(key.to_owned(), value).is_some() {
+            return Err(Error::bad_input(format!(
+                "Upload-Metadata names {key} twice"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// A file name a dock gave: kept as a label, so it may not smuggle in a path.
+pub fn check_file_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad_input(format!(
+            "file name {name:?} is not allowed"
+        )))
+    }
+}
+
+pub fn declared(meta: &BTreeMap<String, String>) -> Result<Declared> {
+    let need = |k: &str| {
+        meta.get(k)
+            .cloned()
+            .ok_or_else(|| Error::bad_input(format!("Upload-Metadata must carry {k}")))
+    };
+    let officer = need("officer")?;
+    let device = need("device")?;
+    check_identifier("officer", &officer)?;
+    check_identifier("device", &device)?;
+    let recorded_at = meta
+        .get("recorded_at")
+        .map(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| Error::bad_input(format!("recorded_at {s:?} is not RFC 3339: {e}")))
+        })
+        .transpose()?;
+    let filename = meta.get("filename").cloned();
+    if let Some(name) = &filename {
+        check_file_name(name)?;
+    }
+    let category = meta.get("category").cloned();
+    if category.as_ref().is_some_and(|c| c.len() > 100) {
+        return Err(Error::bad_input("category is longer than 100 characters"));
+    }
+    let sha256 = meta
+        .get("sha256")
+        .map(|s| s.parse::<Sha256Digest>())
+        .transpose()?;
+    Ok(Declared {
+        officer,
+        device,
+        recorded_at,
+        category,
+        filename,
+        sha256,
+    })
+}
+
+/// Refuses officers and cameras bwv does not know (the dock keeps the footage), unless docks may
+/// register them.
+pub async fn check_known(catalogue: &Catalogue, d: &Declared, auto_register: bool) -> Result<()> {
+    for (what, active) in [
+        ("officer", catalogue.officer_active(&d.officer).await?),
+        ("device", catalogue.device_active(&d.device).await?),
+    ] {
+        let id = if what == "officer" {
+            &d.officer
+        } else {
+            &d.device
+        };
+        match active {
+            Some(true) => {}
+            Some(false) => return Err(Error::bad_input(format!("{what} {id} is not active"))),
+            None if auto_register => {}
+            None => return Err(Error::bad_input(format!("unknown {what} {id}"))),
+        }
+    }
+    Ok(())
+}
+
+pub fn staging_path(dir: &Path, id: Uuid) -> PathBuf {
+    dir.join(format!("{id}.upload"))
+}
+
+/// Creates an upload: its staging file, its row and its audit record.
+pub async fn create(
+    ingestor: &Ingestor<'_>,
+    staging_dir: &Path,
+    dock: &Dock,
+    length: u64,
+    meta: BTreeMap<String, String>,
+    expires_at: DateTime<Utc>,
+) -> Result<UploadRow> {
+    let id = Uuid::now_v7();
+    let path = staging_path(staging_dir, id);
+    std::fs::create_dir_all(staging_dir)
+        .context(|| format!("creating {}", staging_dir.display()))?;
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .context(|| format!("creating staging file {}", path.display()))?;
+    let now = crate::domain::now();
+    let row = UploadRow {
+        id,
+        dock_id: dock.id,
+        length: length as i64,
+        upload_offset: 0,
+        metadata: Json(meta),
+        state: "receiving".into(),
+        recording_id: None,
+        created_at: now,
+        updated_at: now,
+        expires_at,
+    };
+    let result = async {
+        let mut tx = ingestor.catalogue.begin().await?;
+        tx.insert_upload(&row).await?;
+        let mut event = EventDraft::new("upload_started", dock_actor(dock), "upload", id);
+        event.result = Some(json!({"length": length, "door": "tus"}));
+        tx.append_audit(ingestor.audit.origin(), event).await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
+    Ok(row)
+}
+
+pub fn dock_actor(dock: &Dock) -> Actor {
+    Actor::service(format!("dock:{}", dock.name))
+}
+
+/// Opens the staging file at the acknowledged offset, dropping bytes past it (received before a
+/// crash but never acknowledged), and rebuilds the running hash when it is not at hand.
+pub fn resume(path: &Path, offset: u64, hash: Option<(u64, Sha256)>) -> Result<(File, Sha256)> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .context(|| format!("opening staging file {}", path.display()))?;
+    let len = file
+        .metadata()
+        .context(|| format!("reading {}", path.display()))?
+        .len();
+    if len < offset {
+        return Err(Error::new(
+            Code::Io,
+            format!(
+                "staging file {} holds {len} bytes but {offset} were acknowledged",
+                path.display()
+            ),
+        ));
+    }
+    if len > offset {
+        file.set_len(offset)
+            .context(|| format!("trimming {}", path.display()))?;
+    }
+    let hasher = match hash {
+        Some((at, h)) if at == offset => h,
+        _ => {
+            let mut h = Sha256::new();
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut left = offset;
+            file.seek(SeekFrom::Start(0))
+                .context(|| format!("reading {}", path.display()))?;
+            while left > 0 {
+                let want = buf.len().min(left as usize);
+                file.read_exact(&mut buf[..want])
+                    .context(|| format!("reading {}", path.display()))?;
+                h.update(&buf[..want]);
+                left -= want as u64;
+            }
+            h
+        }
+    };
+    file.seek(SeekFrom::Start(offset))
+        .context(|| format!("seeking {}", path.display()))?;
+    Ok((file, hasher))
+}
+
+/// Work for the thread that appends a PATCH body to the staging file.
+pub enum Append {
+    Data(Bytes),
+    /// fsync now and answer with the durable length.
+    Sync(tokio::sync::oneshot::Sender<std::io::Result<u64>>),
+}
+
+/// What an append thread ends with.
+pub struct Appended {
+    pub offset: u64,
+    pub hasher: Sha256,
+    /// SHA-256 of just this request's body, for `Upload-Checksum`.
+    pub body_sha256: [u8; 32],
+    pub error: Option<std::io::Error>,
+}
+
+/// Appends everything sent on `rx` to `file` (positioned at `offset`), hashing as it goes.
+/// Always fsyncs before it returns, so `offset` in the result is durable unless `error` is set.
+pub fn append(
+    mut file: File,
+    mut offset: u64,
+    mut hasher: Sha256,
+    mut rx: tokio::sync::mpsc::Receiver<Append>,
+) -> Appended {
+    let mut body = Sha256::new();
+    let mut error = None;
+    while let Some(msg) = rx.blocking_recv() {
+        match msg {
+            Append::Data(bytes) => {
+                if error.is_some() {
+                    continue;
+                }
+                match file.write_all(&bytes) {
+                    Ok(()) => {
+                        hasher.update(&bytes);
+                        body.update(&bytes);
+                        offset += bytes.len() as u64;
+                    }
+                    Err(e) => error = Some(e),
+                }
+            }
+            Append::Sync(reply) => {
+                let result = match &error {
+                    Some(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+                    None => file.sync_data().map(|()| offset),
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
+    if error.is_none()
+        && let Err(e) = file.sync_data()
+    {
+        error = Some(e);
+    }
+    Appended {
+        offset,
+        hasher,
+        body_sha256: body.finalize().into(),
+        error,
+    }
+}
+
+/// A finished upload becomes a recording through the shared ingest path: the staging file is
+/// adopted by the store, and the upload is marked completed in the same transaction.
+pub async fn finish(
+    ingestor: &Ingestor<'_>,
+    staging_dir: &Path,
+    dock: &Dock,
+    upload: &UploadRow,
+    sha256: Sha256Digest,
+) -> Result<IngestOutcome> {
+    let d = declared(&upload.metadata.0)?;
+    let path = staging_path(staging_dir, upload.id);
+    let req = IngestRequest {
+        recorded_at: d.recorded_at.unwrap_or(upload.created_at),
+        recorded_at_source: if d.recorded_at.is_some() {
+            "camera"
+        } else {
+            "arrival"
+        },
+        category: d.category.clone(),
+        source_name: d.filename.clone(),
+        dock: Some(dock.id),
+        expected_sha256: d.sha256,
+        reject_empty: true,
+        upload: Some(upload.id),
+        ..IngestRequest::new(&d.officer, &d.device, Source::Tus, dock_actor(dock))
+    };
+    let input = Input::Staged {
+        path: path.clone(),
+        sha256,
+        size: upload.length as u64,
+    };
+    let outcome = ingestor.ingest(&req, input, Progress::default()).await;
+    match &outcome {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&path);
+        }
+        Err(e) if e.code() == Code::ChecksumMismatch => {
+            // The dock's own hash disagrees: nothing was stored; the upload cannot succeed.
+            end(
+                ingestor,
+                staging_dir,
+                upload,
+                "terminated",
+                "upload_rejected",
+                dock_actor(dock),
+                Some(e.to_string()),
+            )
+            .await?;
+        }
+        Err(_) => {}
+    }
+    outcome
+}
+
+/// Ends an unfinished upload (terminated by the dock, expired, rejected): row, audit, file.
+pub async fn end(
+    ingestor: &Ingestor<'_>,
+    staging_dir: &Path,
+    upload: &UploadRow,
+    state: &str,
+    event: &str,
+    actor: Actor,
+    reason: Option<String>,
+) -> Result<bool> {
+    let mut tx = ingestor.catalogue.begin().await?;
+    let ended = tx.end_upload(upload.id, state, None).await?;
+    if ended {
+        let mut draft = EventDraft::new(event, actor, "upload", upload.id);
+        let mut result = json!({"offset": upload.upload_offset, "length": upload.length});
+        if let Some(reason) = reason {
+            result["reason"] = json!(reason.chars().take(200).collect::<String>());
+        }
+        draft.result = Some(result);
+        tx.append_audit(ingestor.audit.origin(), draft).await?;
+    }
+    tx.commit().await?;
+    if ended {
+        let path = staging_path(staging_dir, upload.id);
+        if let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove staging file");
+        }
+    }
+    Ok(ended)
+}
+
+/// Removes unfinished uploads whose time ran out; each removal is audited.
+pub async fn expire_due(ingestor: &Ingestor<'_>, staging_dir: &Path) -> Result<usize> {
+    let mut n = 0;
+    for upload in ingestor
+        .catalogue
+        .expired_uploads(crate::domain::now())
+        .await?
+    {
+        let actor = Actor::service(format!("svc:tus-expiry@{}", crate::config::hostname()));
+        if end(
+            ingestor,
+            staging_dir,
+            &upload,
+            "expired",
+            "upload_expired",
+            actor,
+            None,
+        )
+        .await?
+        {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
