@@ -36,14 +36,18 @@ ensure_build_deps() {
     ensure_rust
 }
 
-# Python tools the tests drive as real peers: moto (an S3 server with Object Lock).
+# Python tools the tests drive as real peers: moto (an S3 server with Object Lock),
+# python-swiftclient (the Axis/Swift door) and tuspy (the tus door).
 ensure_venv() {
     ensure_apt_packages python3 python3-venv
-    if [ ! -x .venv/bin/moto_server ]; then
-        log "creating .venv with moto[server]"
+    if [ ! -x .venv/bin/python ]; then
+        log "creating .venv"
         python3 -m venv .venv
         .venv/bin/pip install -q --upgrade pip
-        .venv/bin/pip install -q "moto[server]==5.*"
+    fi
+    if ! .venv/bin/python -c "import moto, swiftclient, tusclient, requests" 2>/dev/null; then
+        log "installing test clients into .venv: moto[server], python-swiftclient, tuspy, requests"
+        .venv/bin/pip install -q -r tests/clients/requirements.txt
     fi
 }
 

@@ -21,6 +21,12 @@ fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// A secret with a prefix, so it never starts with `-` (it is pasted into command lines) and is
+/// recognisable in a leak scan.
+fn new_secret() -> String {
+    format!("dk_{}", random_token(32))
+}
+
 /// Dock names appear in URLs (`/v1/AUTH_<name>`) and audit records: keep them plain.
 pub fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
@@ -81,7 +87,7 @@ pub async fn add(
             format!("dock {name} already exists"),
         ));
     }
-    let secret = random_token(32);
+    let secret = new_secret();
     let hash = hash_secret(secret.clone()).await?;
     let id = Uuid::now_v7();
     let mut tx = catalogue.begin().await?;
@@ -105,7 +111,7 @@ pub async fn rotate_secret(
     name: &str,
 ) -> Result<String> {
     let dock = active_dock(catalogue, name).await?;
-    let secret = random_token(32);
+    let secret = new_secret();
     let hash = hash_secret(secret.clone()).await?;
     let mut tx = catalogue.begin().await?;
     tx.set_dock_secret(dock.id, &hash).await?;

@@ -464,3 +464,131 @@ impl Drop for Tmpfs {
         let _ = Command::new("umount").arg(self.dir.path()).status();
     }
 }
+
+/// A `bwv serve` child process on a free loopback port, stopped when dropped.
+pub struct Server {
+    child: Option<std::process::Child>,
+    pub url: String,
+    pub port: u16,
+}
+
+impl Env {
+    /// Starts `bwv serve` with this env's data dir, catalogue and store, and waits until it
+    /// answers `/healthz`.
+    pub fn serve(&self) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        self.serve_on(port)
+    }
+
+    pub fn serve_on(&self, port: u16) -> Server {
+        let listen = format!("127.0.0.1:{port}");
+        let child = self
+            .cmd(&["serve", "--listen", &listen])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start bwv serve");
+        let mut server = Server {
+            child: Some(child),
+            url: format!("http://{listen}"),
+            port,
+        };
+        let start = std::time::Instant::now();
+        while !server.healthy() {
+            if let Some(status) = server.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("bwv serve exited early: {status}");
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "bwv serve did not come up"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// Creates a dock and returns its secret.
+    pub fn add_dock(&self, name: &str) -> String {
+        let v = self.json_lines(0, &["dock", "add", name]);
+        v[0]["secret"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Server {
+    pub fn healthy(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+        if s.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .is_err()
+        {
+            return false;
+        }
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200")
+    }
+
+    /// kill -9: no chance to save anything.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, as a service manager stops it; returns how it exited.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("server running");
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        c.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Runs a client script from tests/clients with the venv's Python; returns its JSON output.
+pub fn client(script: &str, args: &[&str]) -> serde_json::Value {
+    let python = std::env::var("BWV_TEST_PYTHON")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned());
+    let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(&python)
+        .arg(&path)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {python} ({e}); scripts/test installs the clients into .venv")
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed\n--- stdout\n{stdout}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{script} printed {stdout:?}: {e}"))
+}
+
+/// Deterministic, incompressible test bytes.
+pub fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = 0x9e37_79b9u32 ^ seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}

@@ -1,0 +1,228 @@
+"""Drives bwv's tus door with tuspy (a tus client nobody here wrote) and, where a scenario needs
+to misbehave on purpose, with plain requests. Prints one JSON object; exits non-zero on failure.
+
+Used by tests/serve_tus.rs; every scenario takes --url (the server) and --dock/--secret.
+"""
+import argparse
+import base64
+import hashlib
+import json
+import sys
+import threading
+import time
+
+import requests
+from tusclient import client as tus
+
+
+def auth_headers(args):
+    token = base64.b64encode(f"{args.dock}:{args.secret}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def tus_client(args):
+    return tus.TusClient(args.url + "/files/", headers=auth_headers(args))
+
+
+def metadata(args, path):
+    meta = {"officer": args.officer, "device": args.device, "filename": path.rsplit("/", 1)[-1]}
+    for kv in args.meta or []:
+        k, v = kv.split("=", 1)
+        meta[k] = v
+    return meta
+
+
+def head(args, url):
+    r = requests.head(url, headers={**auth_headers(args), "Tus-Resumable": "1.0.0"})
+    return r
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def finished(args, url, path):
+    r = head(args, url)
+    return {
+        "url": url,
+        "status": r.status_code,
+        "offset": int(r.headers.get("Upload-Offset", -1)),
+        "recording_id": r.headers.get("Bwv-Recording-Id"),
+        "sha256": sha256_file(path),
+    }
+
+
+def upload(args):
+    uploader = tus_client(args).uploader(file_path=args.file, chunk_size=args.chunk, metadata=metadata(args, args.file))
+    uploader.upload()
+    return finished(args, uploader.url, args.file)
+
+
+def partial(args):
+    uploader = tus_client(args).uploader(file_path=args.file, chunk_size=args.chunk, metadata=metadata(args, args.file))
+    uploader.upload(stop_at=args.stop_at)
+    return {"url": uploader.url, "offset": uploader.offset}
+
+
+def resume(args):
+    # A new client that only knows the upload URL: it asks the server for the offset (HEAD).
+    uploader = tus_client(args).uploader(file_path=args.file, url=args.upload_url, chunk_size=args.chunk)
+    start = uploader.get_offset()
+    uploader.upload()
+    return {**finished(args, args.upload_url, args.file), "resumed_from": start}
+
+
+def create_raw(args, length, meta=None):
+    meta = meta or {"officer": args.officer, "device": args.device}
+    encoded = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())
+    return requests.post(
+        args.url + "/files/",
+        headers={**auth_headers(args), "Tus-Resumable": "1.0.0", "Upload-Length": str(length), "Upload-Metadata": encoded},
+    )
+
+
+def patch_raw(args, url, offset, body, extra=None):
+    headers = {**auth_headers(args), "Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
+               "Content-Type": "application/offset+octet-stream", **(extra or {})}
+    return requests.patch(url, headers=headers, data=body)
+
+
+def bad_checksum(args):
+    """A PATCH whose Upload-Checksum does not match is refused whole; then the dock's own
+    sha256 metadata, when wrong, refuses the finished upload: nothing is stored."""
+    body = b"evidence that will not match"
+    created = create_raw(args, len(body))
+    url = created.headers["Location"]
+    wrong = base64.b64encode(hashlib.sha256(b"something else").digest()).decode()
+    first = patch_raw(args, url, 0, body, {"Upload-Checksum": f"sha256 {wrong}"})
+    after_first = int(head(args, url).headers["Upload-Offset"])
+    right = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    second = patch_raw(args, url, 0, body, {"Upload-Checksum": f"sha256 {right}"})
+    meta = {"officer": args.officer, "device": args.device, "sha256": hashlib.sha256(b"not this").hexdigest()}
+    created2 = create_raw(args, len(body), meta)
+    url2 = created2.headers["Location"]
+    final = patch_raw(args, url2, 0, body)
+    return {
+        "wrong_patch": first.status_code, "offset_after_wrong": after_first,
+        "right_patch": second.status_code, "right_recording": second.headers.get("Bwv-Recording-Id"),
+        "wrong_sha256_final": final.status_code, "final_error": final.json().get("error", {}).get("code"),
+        "head_after": head(args, url2).status_code,
+    }
+
+
+def race(args):
+    """Two PATCHes on one upload at once: the second is refused (423), not interleaved."""
+    size = 8 << 20
+    created = create_raw(args, size)
+    url = created.headers["Location"]
+    results = {}
+
+    def slow_body():
+        for _ in range(16):
+            yield b"\0" * (256 << 10)
+            time.sleep(0.1)
+
+    def first():
+        results["first"] = patch_raw(args, url, 0, slow_body()).status_code
+
+    t = threading.Thread(target=first)
+    t.start()
+    time.sleep(0.5)
+    results["second"] = patch_raw(args, url, 0, b"x" * 1024).status_code
+    t.join()
+    results["offset"] = int(head(args, url).headers["Upload-Offset"])
+    return results
+
+
+def many(args):
+    """Several docks at once, each uploading its own file."""
+    results = [None] * len(args.files)
+    errors = []
+
+    def run(i, dock, secret, path):
+        try:
+            a = argparse.Namespace(**{**vars(args), "dock": dock, "secret": secret})
+            up = tus_client(a).uploader(file_path=path, chunk_size=args.chunk, metadata=metadata(a, path))
+            up.upload()
+            results[i] = finished(a, up.url, path)
+        except Exception as e:  # reported, not swallowed: the scenario fails
+            errors.append(f"{dock}: {e!r}")
+
+    docks = [d.split(":", 1) for d in args.docks]
+    threads = [threading.Thread(target=run, args=(i, d, s, f)) for i, ((d, s), f) in enumerate(zip(docks, args.files))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"results": results, "errors": errors}
+
+
+def refused(args):
+    """Requests that must be refused, with the status each got."""
+    out = {}
+    out["zero_length"] = create_raw(args, 0).status_code
+    out["unknown_officer"] = create_raw(args, 10, {"officer": "9999", "device": args.device}).status_code
+    out["traversal_filename"] = create_raw(args, 10, {"officer": args.officer, "device": args.device, "filename": "../../etc/passwd"}).status_code
+    out["control_chars"] = create_raw(args, 10, {"officer": args.officer, "device": args.device, "filename": "clip\x07.mp4"}).status_code
+    out["oversized_metadata"] = create_raw(args, 10, {"officer": args.officer, "device": args.device, "note": "x" * 5000}).status_code
+    out["no_auth"] = requests.post(args.url + "/files/", headers={"Tus-Resumable": "1.0.0", "Upload-Length": "10"}).status_code
+    bad = argparse.Namespace(**{**vars(args), "secret": "wrong"})
+    out["bad_secret"] = create_raw(bad, 10).status_code
+    opts = requests.options(args.url + "/files/")
+    out["options"] = {k: opts.headers.get(k) for k in ("Tus-Version", "Tus-Extension", "Tus-Checksum-Algorithm")}
+    return out
+
+
+def terminate(args):
+    created = create_raw(args, 100)
+    url = created.headers["Location"]
+    patch_raw(args, url, 0, b"x" * 40)
+    deleted = requests.delete(url, headers={**auth_headers(args), "Tus-Resumable": "1.0.0"})
+    return {"delete": deleted.status_code, "head_after": head(args, url).status_code}
+
+
+def create_only(args):
+    created = create_raw(args, 100)
+    patch_raw(args, created.headers["Location"], 0, b"x" * 10)
+    return {"url": created.headers["Location"], "status": created.status_code}
+
+
+def status(args):
+    r = head(args, args.upload_url)
+    return {"status": r.status_code, "offset": r.headers.get("Upload-Offset")}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("scenario")
+    p.add_argument("--url", required=True)
+    p.add_argument("--dock", required=True)
+    p.add_argument("--secret", required=True)
+    p.add_argument("--officer", default="4471")
+    p.add_argument("--device", default="CAM-1")
+    p.add_argument("--file")
+    p.add_argument("--files", nargs="*")
+    p.add_argument("--docks", nargs="*")
+    p.add_argument("--chunk", type=int, default=4 << 20)
+    p.add_argument("--stop-at", type=int)
+    p.add_argument("--upload-url")
+    p.add_argument("--meta", action="append")
+    args = p.parse_args()
+    scenarios = {
+        "upload": upload, "partial": partial, "resume": resume, "bad-checksum": bad_checksum,
+        "race": race, "many": many, "refused": refused, "terminate": terminate,
+        "create-only": create_only, "status": status,
+    }
+    print(json.dumps(scenarios[args.scenario](args)))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as e:
+        print(json.dumps({"exception": repr(e)}))
+        sys.exit(1)

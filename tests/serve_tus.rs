@@ -1,0 +1,286 @@
+//! The tus door driven by tuspy (and by requests where a client must misbehave on purpose), on
+//! SQLite + filesystem and on PostgreSQL + S3.
+
+mod common;
+
+use common::{Env, Server, client};
+use serde_json::Value;
+
+struct Dock {
+    name: String,
+    secret: String,
+}
+
+fn setup(env: &Env) -> (Server, Dock) {
+    env.ok(&["officer-add", "4471"]);
+    env.ok(&["device-add", "CAM-1"]);
+    let secret = env.add_dock("dock-a");
+    (
+        env.serve(),
+        Dock {
+            name: "dock-a".into(),
+            secret,
+        },
+    )
+}
+
+fn tus(server: &Server, dock: &Dock, scenario: &str, extra: &[&str]) -> Value {
+    let secret = format!("--secret={}", dock.secret);
+    let mut args = vec![
+        scenario,
+        "--url",
+        &server.url,
+        "--dock",
+        &dock.name,
+        &secret,
+    ];
+    args.extend_from_slice(extra);
+    client("tus_client.py", &args)
+}
+
+fn recorded(env: &Env, id: &str) -> Value {
+    env.json_lines(0, &["recordings", "show", id]).remove(0)
+}
+
+on_both_backends!(an_upload_becomes_a_recording, |env: Env| {
+    let (server, dock) = setup(&env);
+    let bytes = common::noise(9 << 20, 1);
+    let file = env.write("clip.mp4", &bytes);
+    let out = tus(
+        &server,
+        &dock,
+        "upload",
+        &[
+            "--file",
+            file.to_str().unwrap(),
+            "--chunk",
+            "4194304",
+            "--meta",
+            "category=Arrest",
+        ],
+    );
+    assert_eq!(out["offset"], bytes.len());
+    let id = out["recording_id"].as_str().expect("a recording id");
+    let rec = recorded(&env, id);
+    assert_eq!(rec["recording"]["clips"][0]["sha256"], out["sha256"]);
+    assert_eq!(rec["recording"]["source"], "tus");
+    assert_eq!(rec["recording"]["category"], "Arrest");
+    assert_eq!(rec["recording"]["clips"][0]["original_name"], "clip.mp4");
+    let events: Vec<&str> = rec["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["ingest"]);
+    env.ok(&["fsck"]);
+    env.ok(&["audit", "verify"]);
+});
+
+on_both_backends!(an_interrupted_upload_resumes, |env: Env| {
+    let (server, dock) = setup(&env);
+    let bytes = common::noise(10 << 20, 2);
+    let file = env.write("long.mp4", &bytes);
+    let f = file.to_str().unwrap();
+    let part = tus(
+        &server,
+        &dock,
+        "partial",
+        &["--file", f, "--chunk", "2097152", "--stop-at", "4194304"],
+    );
+    assert_eq!(part["offset"], 4 << 20);
+    let url = part["url"].as_str().unwrap();
+    let done = tus(
+        &server,
+        &dock,
+        "resume",
+        &["--file", f, "--upload-url", url, "--chunk", "2097152"],
+    );
+    assert_eq!(done["resumed_from"], 4 << 20);
+    assert_eq!(done["offset"], bytes.len());
+    assert_eq!(
+        recorded(&env, done["recording_id"].as_str().unwrap())["recording"]["clips"][0]["sha256"],
+        common::sha256_hex(&bytes)
+    );
+});
+
+on_both_backends!(an_upload_resumes_after_kill_9, |env: Env| {
+    let (mut server, dock) = setup(&env);
+    let bytes = common::noise(12 << 20, 3);
+    let file = env.write("long.mp4", &bytes);
+    let f = file.to_str().unwrap();
+    let part = tus(
+        &server,
+        &dock,
+        "partial",
+        &["--file", f, "--chunk", "3145728", "--stop-at", "6291456"],
+    );
+    let url = part["url"].as_str().unwrap().to_owned();
+    let port = server.port;
+    server.kill9();
+    env.ok(&["fsck"]);
+    env.ok(&["audit", "verify"]);
+    let server = env.serve_on(port);
+    let done = tus(
+        &server,
+        &dock,
+        "resume",
+        &["--file", f, "--upload-url", &url, "--chunk", "3145728"],
+    );
+    assert_eq!(
+        done["resumed_from"],
+        6 << 20,
+        "acknowledged bytes survive the kill"
+    );
+    assert_eq!(done["offset"], bytes.len());
+    let rec = recorded(&env, done["recording_id"].as_str().unwrap());
+    assert_eq!(
+        rec["recording"]["clips"][0]["sha256"],
+        common::sha256_hex(&bytes)
+    );
+    env.ok(&["fsck"]);
+    env.ok(&["audit", "verify"]);
+});
+
+on_both_backends!(wrong_checksums_store_nothing, |env: Env| {
+    let (server, dock) = setup(&env);
+    let out = tus(&server, &dock, "bad-checksum", &[]);
+    assert_eq!(out["wrong_patch"], 460);
+    assert_eq!(
+        out["offset_after_wrong"], 0,
+        "a refused PATCH leaves nothing behind"
+    );
+    assert_eq!(out["right_patch"], 204);
+    assert_eq!(out["wrong_sha256_final"], 460);
+    assert_eq!(out["final_error"], "checksum-mismatch");
+    assert_eq!(out["head_after"], 410);
+    // Only the good upload became a recording and an object.
+    assert_eq!(env.count("SELECT COUNT(*) FROM recordings"), 1);
+    assert_eq!(env.stored_objects().len(), 1);
+    env.ok(&["audit", "verify"]);
+});
+
+#[test]
+fn racing_patches_are_refused_not_interleaved() {
+    let env = Env::sqlite();
+    let (server, dock) = setup(&env);
+    let out = tus(&server, &dock, "race", &[]);
+    assert_eq!(out["second"], 423, "{out}");
+    assert_eq!(out["first"], 204, "{out}");
+    assert_eq!(out["offset"], 4 << 20);
+}
+
+on_both_backends!(twenty_docks_upload_at_once, |env: Env| {
+    env.ok(&["officer-add", "4471"]);
+    env.ok(&["device-add", "CAM-1"]);
+    let mut docks = Vec::new();
+    let mut files = Vec::new();
+    let mut hashes = Vec::new();
+    for i in 0..20u32 {
+        let name = format!("dock-{i:02}");
+        let secret = env.add_dock(&name);
+        docks.push(format!("{name}:{secret}"));
+        let bytes = common::noise((1 << 20) + i as usize * 4099, 100 + i);
+        hashes.push(common::sha256_hex(&bytes));
+        files.push(
+            env.write(&format!("clips/{i}.mp4",), &bytes)
+                .display()
+                .to_string(),
+        );
+    }
+    let server = env.serve();
+    let mut args = vec![
+        "many",
+        "--url",
+        server.url.as_str(),
+        "--dock",
+        "x",
+        "--secret",
+        "x",
+        "--chunk",
+        "524288",
+        "--files",
+    ];
+    args.extend(files.iter().map(String::as_str));
+    args.push("--docks");
+    args.extend(docks.iter().map(String::as_str));
+    let out = client("tus_client.py", &args);
+    assert_eq!(out["errors"], serde_json::json!([]), "{out}");
+    for (i, r) in out["results"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(r["sha256"], hashes[i]);
+        let rec = recorded(&env, r["recording_id"].as_str().unwrap());
+        assert_eq!(rec["recording"]["clips"][0]["sha256"], hashes[i]);
+    }
+    assert_eq!(env.count("SELECT COUNT(*) FROM recordings"), 20);
+    env.ok(&["fsck"]);
+    env.ok(&["audit", "verify"]);
+});
+
+#[test]
+fn bad_requests_are_refused() {
+    let env = Env::sqlite();
+    let (server, dock) = setup(&env);
+    let out = tus(&server, &dock, "refused", &[]);
+    for case in [
+        "zero_length",
+        "unknown_officer",
+        "traversal_filename",
+        "control_chars",
+        "oversized_metadata",
+    ] {
+        assert_eq!(out[case], 400, "{case}: {out}");
+    }
+    assert_eq!(out["no_auth"], 401);
+    assert_eq!(out["bad_secret"], 401);
+    assert_eq!(out["options"]["Tus-Version"], "1.0.0");
+    assert_eq!(
+        out["options"]["Tus-Extension"],
+        "creation,creation-with-upload,checksum,termination,expiration"
+    );
+    assert_eq!(out["options"]["Tus-Checksum-Algorithm"], "sha256");
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM uploads"),
+        0,
+        "nothing was created"
+    );
+}
+
+#[test]
+fn a_revoked_dock_is_refused_at_once() {
+    let env = Env::sqlite();
+    let (server, dock) = setup(&env);
+    let before = tus(&server, &dock, "create-only", &[]);
+    assert_eq!(before["status"], 201);
+    env.ok(&["dock", "revoke", "dock-a"]);
+    let url = before["url"].as_str().unwrap();
+    let after = tus(&server, &dock, "status", &["--upload-url", url]);
+    assert_eq!(after["status"], 401);
+}
+
+#[test]
+fn termination_and_expiry_remove_uploads_and_are_audited() {
+    let mut env = Env::sqlite();
+    env.extra_env
+        .push(("BWV_TUS__EXPIRY_SECS".into(), "2".into()));
+    let (server, dock) = setup(&env);
+    let out = tus(&server, &dock, "terminate", &[]);
+    assert_eq!(out["delete"], 204);
+    assert_eq!(out["head_after"], 410);
+    let left = tus(&server, &dock, "create-only", &[]);
+    let url = left["url"].as_str().unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        let s = tus(&server, &dock, "status", &["--upload-url", url]);
+        if s["status"] == 410 {
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 20, "upload never expired: {s}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let events = env.count(
+        "SELECT COUNT(*) FROM tlog_leaf WHERE event IN ('upload_terminated', 'upload_expired')",
+    );
+    assert_eq!(events, 2);
+    assert!(env.files_under(&env.data_dir().join("uploads")).is_empty());
+    env.ok(&["audit", "verify"]);
+}
