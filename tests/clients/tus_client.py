@@ -191,6 +191,25 @@ def create_only(args):
     return {"url": created.headers["Location"], "status": created.status_code}
 
 
+def slow_patch(args):
+    """Creates an upload and sends half of it slowly, so the server can be stopped mid-PATCH."""
+    size = 8 << 20
+    created = create_raw(args, size)
+    url = created.headers["Location"]
+    print(json.dumps({"url": url}), flush=True)
+
+    def body():
+        for _ in range(8):
+            yield b"s" * (512 << 10)
+            time.sleep(0.25)
+
+    try:
+        r = patch_raw(args, url, 0, body())
+        return {"url": url, "status": r.status_code, "offset": r.headers.get("Upload-Offset")}
+    except requests.RequestException as e:
+        return {"url": url, "status": None, "error": repr(e)}
+
+
 def status(args):
     r = head(args, args.upload_url)
     return {"status": r.status_code, "offset": r.headers.get("Upload-Offset")}
@@ -215,7 +234,7 @@ def main():
     scenarios = {
         "upload": upload, "partial": partial, "resume": resume, "bad-checksum": bad_checksum,
         "race": race, "many": many, "refused": refused, "terminate": terminate,
-        "create-only": create_only, "status": status,
+        "create-only": create_only, "status": status, "slow-patch": slow_patch,
     }
     print(json.dumps(scenarios[args.scenario](args)))
 
