@@ -239,7 +239,7 @@ fn a_graceful_stop_saves_uploads_in_flight() {
     let secret = env.add_dock("dock-a");
     let mut server = env.serve();
     let s = format!("--secret={secret}");
-    let mut dock = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"))
+    let dock = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"))
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/clients/tus_client.py"
