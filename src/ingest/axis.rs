@@ -116,6 +116,9 @@ pub fn check_name(what: &str, name: &str) -> Result<()> {
     }
 }
 
+/// Axis cameras write MKV or MP4; other docks speaking the same API send what their cameras make.
+const VIDEO_EXTENSIONS: &[&str] = &[".mkv", ".mp4", ".mov", ".avi", ".m4v", ".mts", ".ts", ".webm"];
+
 /// What an object in a recording container is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -136,7 +139,7 @@ impl Kind {
             Kind::Key
         } else if lower.ends_with("gpstrail.json") || file_type.as_deref() == Some("json") {
             Kind::Gnss
-        } else if lower.ends_with(".mkv") || lower.ends_with(".mp4") {
+        } else if VIDEO_EXTENSIONS.iter().any(|ext| lower.ends_with(ext)) {
             Kind::Clip
         } else {
             Kind::Other

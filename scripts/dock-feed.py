@@ -1,0 +1,47 @@
+"""Acts as an Axis docking station: reads a bwv connection file and delivers media files to the
+content destination the way a dock does (python-swiftclient; one recording container per file,
+its clip, then Status: Complete). Used by scripts/run to feed the fixtures.
+
+usage: dock-feed.py CONNECTION_FILE USER_ID CAMERA_SERIAL FILE...
+"""
+import hashlib
+import json
+import os
+import sys
+import time
+
+from swiftclient import client as swift
+from swiftclient.exceptions import ClientException
+
+
+def main():
+    conn_file, user, camera, *files = sys.argv[1:]
+    cfg = json.load(open(conn_file))
+    conn = swift.Connection(authurl=cfg["AuthenticationTokenURI"][0], user=cfg["BlobAPIUserName"],
+                            key=cfg["BlobAPIKey"], auth_version="1", retries=2)
+    delivered = refused = 0
+    for i, path in enumerate(sorted(files)):
+        started = time.gmtime(os.path.getmtime(path) + i)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", started)
+        iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", started)
+        container = f"{user}_{camera}_{stamp}"
+        name = os.path.basename(path)
+        data = open(path, "rb").read()
+        try:
+            conn.put_container(container, headers={
+                "X-Container-Meta-UserID": user, "X-Container-Meta-BWCSerialNumber": camera,
+                "X-Container-Meta-Status": "Transferring", "X-Container-Meta-StartTimeISO": iso,
+                "X-Container-Meta-TriggerOnTimeISO": iso})
+            conn.put_object(container, f"{stamp}_{i:04d}_{name}", contents=data, etag=hashlib.md5(data).hexdigest())
+            conn.post_container(container, headers={"X-Container-Meta-Status": "Complete"})
+            print(f"delivered  {name:<28} sha256:{hashlib.sha256(data).hexdigest()}")
+            delivered += 1
+        except ClientException as e:
+            # What a dock does with a 400: keep the footage and mark it "not transferred".
+            print(f"refused    {name:<28} HTTP {e.http_status}: {e.http_response_content.decode(errors='replace')}")
+            refused += 1
+    print(f"{delivered} delivered, {refused} refused (kept on the dock for a person to look at)")
+
+
+if __name__ == "__main__":
+    main()
