@@ -117,7 +117,9 @@ pub fn check_name(what: &str, name: &str) -> Result<()> {
 }
 
 /// Axis cameras write MKV or MP4; other docks speaking the same API send what their cameras make.
-const VIDEO_EXTENSIONS: &[&str] = &[".mkv", ".mp4", ".mov", ".avi", ".m4v", ".mts", ".ts", ".webm"];
+const VIDEO_EXTENSIONS: &[&str] = &[
+    ".mkv", ".mp4", ".mov", ".avi", ".m4v", ".mts", ".ts", ".webm",
+];
 
 /// What an object in a recording container is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
