@@ -232,9 +232,16 @@ fn start(work: &Path) -> Servers {
     }
 }
 
-fn settle() {
+/// Each upload starts from the same state: nothing dirty waiting to be written back, time for
+/// the disk to finish discarding, and the client's file in the page cache (a dock sends from
+/// its own storage, not ours), so the servers' own work is what differs.
+fn settle(input: &Path) {
     let _ = Command::new("sync").status();
-    std::thread::sleep(Duration::from_secs(2));
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = std::io::copy(
+        &mut std::fs::File::open(input).unwrap(),
+        &mut std::io::sink(),
+    );
 }
 
 fn main() {
@@ -260,12 +267,19 @@ fn main() {
     let sha = make_input(&input, mib << 20, 1);
     let (mut bwv_times, mut peer_times) = (Vec::new(), Vec::new());
     for _ in 0..runs {
-        settle();
+        settle(&input);
         let t = Instant::now();
         let headers = curl_upload(&s.peer_url, None, &input, mib << 20);
         peer_times.push(t.elapsed());
+        // The peer keeps every upload; remove them so runs start alike.
+        for entry in std::fs::read_dir(work.path().join("peer-store"))
+            .unwrap()
+            .flatten()
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
         assert!(headers.contains("Upload-Offset") || headers.contains("upload-offset"));
-        settle();
+        settle(&input);
         let t = Instant::now();
         let headers = curl_upload(&s.bwv_url, Some(&s.auth), &input, mib << 20);
         bwv_times.push(t.elapsed());
@@ -317,7 +331,8 @@ fn main() {
             (p, sha)
         })
         .collect();
-    settle();
+    let _ = Command::new("sync").status();
+    std::thread::sleep(Duration::from_secs(3));
     let t = Instant::now();
     let threads: Vec<_> = files
         .iter()

@@ -32,6 +32,8 @@ use crate::ingest::tus as door;
 const VERSION: &str = "1.0.0";
 const EXTENSIONS: &str = "creation,creation-with-upload,checksum,termination,expiration";
 const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
+/// Network reads are handed to the writer in batches of about this size (one `writev` each).
+const BATCH_BYTES: usize = 1 << 20;
 /// Within one long PATCH, the offset is saved this often, so a kill loses at most this much.
 const CHECKPOINT_BYTES: u64 = 64 << 20;
 
@@ -389,11 +391,14 @@ async fn append(
     let (file, hasher) = tokio::task::spawn_blocking(move || door::resume(&path, start, cached))
         .await
         .map_err(|e| Error::new(Code::Io, format!("staging task failed: {e}")))??;
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    let writer = tokio::task::spawn_blocking(move || door::append(file, start, hasher, rx));
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let hash_body = checksum.is_some();
+    let writer =
+        tokio::task::spawn_blocking(move || door::append(file, start, hasher, hash_body, rx));
     let limit = (u.length - u.upload_offset) as u64;
     let mut stream = body.into_data_stream();
     let (mut received, mut since_save) = (0u64, 0u64);
+    let (mut batch, mut batch_len) = (Vec::new(), 0usize);
     let mut interrupted = false;
     let mut too_long = false;
     loop {
@@ -413,7 +418,17 @@ async fn append(
             break;
         }
         since_save += bytes.len() as u64;
-        if tx.send(door::Append::Data(bytes)).await.is_err() {
+        batch_len += bytes.len();
+        batch.push(bytes);
+        if batch_len < BATCH_BYTES {
+            continue;
+        }
+        batch_len = 0;
+        if tx
+            .send(door::Append::Data(std::mem::take(&mut batch)))
+            .await
+            .is_err()
+        {
             break; // the writer failed; its error is reported below
         }
         if checksum.is_none() && since_save >= CHECKPOINT_BYTES {
@@ -429,6 +444,9 @@ async fn append(
                     .await?;
             }
         }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(door::Append::Data(batch)).await;
     }
     drop(tx);
     let done = writer
@@ -453,7 +471,7 @@ async fn append(
     }
     if let Some(want) = checksum {
         // A checksummed PATCH counts whole or not at all.
-        if interrupted || done.body_sha256 != want {
+        if interrupted || done.body_sha256 != Some(want) {
             return Err(Error::new(
                 Code::ChecksumMismatch,
                 format!(

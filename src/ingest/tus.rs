@@ -266,7 +266,8 @@ pub fn resume(path: &Path, offset: u64, hash: Option<(u64, Sha256)>) -> Result<(
 
 /// Work for the thread that appends a PATCH body to the staging file.
 pub enum Append {
-    Data(Bytes),
+    /// Received buffers, batched so one `writev` covers many small network reads.
+    Data(Vec<Bytes>),
     /// fsync now and answer with the durable length.
     Sync(tokio::sync::oneshot::Sender<std::io::Result<u64>>),
 }
@@ -275,56 +276,91 @@ pub enum Append {
 pub struct Appended {
     pub offset: u64,
     pub hasher: Sha256,
-    /// SHA-256 of just this request's body, for `Upload-Checksum`.
-    pub body_sha256: [u8; 32],
+    /// SHA-256 of just this request's body, when an `Upload-Checksum` asked for it.
+    pub body_sha256: Option<[u8; 32]>,
     pub error: Option<std::io::Error>,
 }
 
-/// Appends everything sent on `rx` to `file` (positioned at `offset`), hashing as it goes.
-/// Always fsyncs before it returns, so `offset` in the result is durable unless `error` is set.
+/// Appends everything sent on `rx` to `file` (positioned at `offset`) while a second thread
+/// hashes the same buffers (shared, not copied), so hashing never holds up the disk. Always
+/// fsyncs before it returns, so `offset` in the result is durable unless `error` is set.
 pub fn append(
     mut file: File,
     mut offset: u64,
-    mut hasher: Sha256,
+    hasher: Sha256,
+    hash_body: bool,
     mut rx: tokio::sync::mpsc::Receiver<Append>,
 ) -> Appended {
-    let mut body = Sha256::new();
-    let mut error = None;
-    while let Some(msg) = rx.blocking_recv() {
-        match msg {
-            Append::Data(bytes) => {
-                if error.is_some() {
-                    continue;
-                }
-                match file.write_all(&bytes) {
-                    Ok(()) => {
-                        hasher.update(&bytes);
-                        body.update(&bytes);
-                        offset += bytes.len() as u64;
-                    }
-                    Err(e) => error = Some(e),
+    // Batches, not single buffers, so the queue is bounded in bytes (a few MiB), whatever
+    // size the network reads come in.
+    let (to_hasher, batches) = std::sync::mpsc::sync_channel::<Vec<Bytes>>(4);
+    std::thread::scope(|scope| {
+        let hashing = scope.spawn(move || {
+            let mut hasher = hasher;
+            let mut body = hash_body.then(Sha256::new);
+            for chunk in batches.iter().flatten() {
+                hasher.update(&chunk);
+                if let Some(body) = &mut body {
+                    body.update(&chunk);
                 }
             }
-            Append::Sync(reply) => {
-                let result = match &error {
-                    Some(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
-                    None => file.sync_data().map(|()| offset),
-                };
-                let _ = reply.send(result);
+            (hasher, body.map(|b| b.finalize().into()))
+        });
+        let mut error: Option<std::io::Error> = None;
+        while let Some(msg) = rx.blocking_recv() {
+            match msg {
+                Append::Data(batch) => {
+                    if error.is_some() {
+                        continue;
+                    }
+                    let len: u64 = batch.iter().map(|b| b.len() as u64).sum();
+                    match write_all_vectored(&mut file, &batch) {
+                        Ok(()) => {
+                            crate::store::write_behind(&file, offset, len);
+                            offset += len;
+                            let _ = to_hasher.send(batch);
+                        }
+                        Err(e) => error = Some(e),
+                    }
+                }
+                Append::Sync(reply) => {
+                    let result = match &error {
+                        Some(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+                        None => file.sync_data().map(|()| offset),
+                    };
+                    let _ = reply.send(result);
+                }
             }
         }
+        if error.is_none()
+            && let Err(e) = file.sync_data()
+        {
+            error = Some(e);
+        }
+        drop(to_hasher);
+        let (hasher, body_sha256) = hashing.join().unwrap_or_else(|_| (Sha256::new(), None));
+        Appended {
+            offset,
+            hasher,
+            body_sha256,
+            error,
+        }
+    })
+}
+
+fn write_all_vectored(file: &mut File, batch: &[Bytes]) -> std::io::Result<()> {
+    let mut slices: Vec<std::io::IoSlice<'_>> =
+        batch.iter().map(|b| std::io::IoSlice::new(b)).collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => std::io::IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    if error.is_none()
-        && let Err(e) = file.sync_data()
-    {
-        error = Some(e);
-    }
-    Appended {
-        offset,
-        hasher,
-        body_sha256: body.finalize().into(),
-        error,
-    }
+    Ok(())
 }
 
 /// A finished upload becomes a recording through the shared ingest path: the staging file is

@@ -13,6 +13,7 @@ use std::sync::mpsc;
 use uuid::Uuid;
 
 use super::chunker::{Chunker, Digests, Hashes};
+use super::writeback::write_behind;
 use super::{Input, Progress, PutOptions, PutOutcome};
 use crate::domain::Sha256Digest;
 use crate::error::{Code, Error, Result, ResultExt};
@@ -24,42 +25,6 @@ const CHUNK: usize = 256 * 1024;
 #[derive(Debug, Clone)]
 pub struct FsStore {
     root: PathBuf,
-}
-
-/// Write-behind window: every time the written data crosses a window boundary, the kernel is
-/// asked to start writing that window to disk, and to finish the one before it. The disk then
-/// works while later chunks are still being hashed, dirty memory stays bounded (two windows)
-/// however large the footage, and the fsync that makes the object durable has little left.
-const WRITE_BEHIND: u64 = 32 << 20;
-
-fn write_behind(file: &File, offset: u64, len: u64) {
-    use std::os::fd::AsRawFd;
-    let end = offset + len;
-    if end / WRITE_BEHIND == offset / WRITE_BEHIND {
-        return;
-    }
-    let boundary = end / WRITE_BEHIND * WRITE_BEHIND;
-    let range = |start: u64, flags: libc::c_uint| {
-        // SAFETY: a valid open descriptor and a range inside the file; the call only schedules
-        // or waits for I/O. Errors are not lost: they surface at the final fsync.
-        unsafe {
-            libc::sync_file_range(
-                file.as_raw_fd(),
-                start as libc::off64_t,
-                WRITE_BEHIND as libc::off64_t,
-                flags,
-            );
-        }
-    };
-    range(boundary - WRITE_BEHIND, libc::SYNC_FILE_RANGE_WRITE);
-    if boundary >= 2 * WRITE_BEHIND {
-        range(
-            boundary - 2 * WRITE_BEHIND,
-            libc::SYNC_FILE_RANGE_WAIT_BEFORE
-                | libc::SYNC_FILE_RANGE_WRITE
-                | libc::SYNC_FILE_RANGE_WAIT_AFTER,
-        );
-    }
 }
 
 enum CopyError {

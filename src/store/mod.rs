@@ -17,6 +17,9 @@ use crate::error::{Code, Error, Result, ResultExt};
 mod chunker;
 pub mod fs;
 pub mod s3;
+mod writeback;
+
+pub(crate) use writeback::write_behind;
 
 pub use fs::FsStore;
 pub use s3::{S3Settings, S3Store};
