@@ -273,3 +273,44 @@ fn a_graceful_stop_saves_uploads_in_flight() {
     assert_eq!(env.count("SELECT upload_offset FROM uploads"), saved as i64);
     env.ok(&["audit", "verify"]);
 }
+
+fn http_get_with(port: u16, path: &str, headers: &[(&str, &str)]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn session_tokens_expire() {
+    let mut env = Env::sqlite();
+    env.extra_env
+        .push(("BWV_SERVER__TOKEN_TTL_SECS".into(), "1".into()));
+    let secret = env.add_dock("dock-a");
+    let server = env.serve();
+    let auth = http_get_with(
+        server.port,
+        "/auth/v1.0",
+        &[("X-Auth-User", "dock-a"), ("X-Auth-Key", &secret)],
+    );
+    let token = auth
+        .lines()
+        .find_map(|l| l.strip_prefix("x-auth-token: "))
+        .expect("a token")
+        .trim()
+        .to_owned();
+    let caps = "/v1/AUTH_dock-a/System/Capabilities.json";
+    assert!(
+        http_get_with(server.port, caps, &[("X-Auth-Token", &token)]).starts_with("HTTP/1.0 200")
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    let after = http_get_with(server.port, caps, &[("X-Auth-Token", &token)]);
+    assert!(after.starts_with("HTTP/1.0 401"), "{after}");
+}
