@@ -300,15 +300,8 @@ impl FsStore {
         }
         file.sync_all()
             .context(|| format!("syncing staged upload {}", path.display()))?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444))
-            .context(|| format!("making {} read-only", path.display()))?;
-        let dest = self.object_path(&sha256);
-        let parent = dest.parent().expect("object paths have a parent");
-        std::fs::create_dir_all(parent)
-            .context(|| format!("creating store directory {}", parent.display()))?;
-        let created = match std::fs::hard_link(path, &dest) {
-            Ok(()) => true,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+        let created = match self.link(path, &sha256) {
+            Ok(created) => created,
             Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
                 let copied = self.put_blocking(Input::File(file), opts)?;
                 if copied.sha256 != sha256 {
@@ -324,7 +317,6 @@ impl FsStore {
             }
             Err(e) => return Err(e).context(|| format!("publishing object {sha256}")),
         };
-        fsync_dir(parent).context(|| format!("syncing store directory {}", parent.display()))?;
         Ok(PutOutcome {
             sha256,
             size,
@@ -333,21 +325,28 @@ impl FsStore {
         })
     }
 
+    /// Makes `from` read-only and hard-links it to the object's path, then syncs the directory;
+    /// false when those bytes were there already (nothing is replaced).
+    fn link(&self, from: &Path, sha256: &Sha256Digest) -> io::Result<bool> {
+        std::fs::set_permissions(from, std::fs::Permissions::from_mode(0o444))?;
+        let dest = self.object_path(sha256);
+        let parent = dest.parent().expect("object paths have a parent");
+        std::fs::create_dir_all(parent)?;
+        let created = match std::fs::hard_link(from, &dest) {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(e),
+        };
+        fsync_dir(parent)?;
+        Ok(created)
+    }
+
     /// Links the finished temp file into place under its hash, unless those bytes are there.
     fn publish(&self, tmp: &Path, digests: Digests) -> Result<PutOutcome> {
         let sha256 = digests.sha256;
-        std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o444))
-            .context(|| format!("making {} read-only", tmp.display()))?;
-        let dest = self.object_path(&sha256);
-        let parent = dest.parent().expect("object paths have a parent");
-        std::fs::create_dir_all(parent)
-            .context(|| format!("creating store directory {}", parent.display()))?;
-        let created = match std::fs::hard_link(tmp, &dest) {
-            Ok(()) => true,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
-            Err(e) => return Err(e).context(|| format!("publishing object {sha256}")),
-        };
-        fsync_dir(parent).context(|| format!("syncing store directory {}", parent.display()))?;
+        let created = self
+            .link(tmp, &sha256)
+            .context(|| format!("publishing object {sha256}"))?;
         Ok(PutOutcome {
             sha256,
             size: digests.size,
