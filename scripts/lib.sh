@@ -30,9 +30,13 @@ ensure_rust() {
     fi
 }
 
-# The build needs a C toolchain (SQLite, aws-lc) and pkg-config.
+# The build needs a C toolchain (SQLite, aws-lc), pkg-config, and FFmpeg's libraries with their
+# headers (ffmpeg-next binds them through bindgen, hence clang). The ffmpeg CLI regenerates the
+# fixtures and is the peer in the media benchmark.
 ensure_build_deps() {
-    ensure_apt_packages build-essential pkg-config ca-certificates curl
+    ensure_apt_packages build-essential pkg-config ca-certificates curl clang libclang-dev \
+        libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev libswscale-dev \
+        libswresample-dev ffmpeg
     ensure_rust
 }
 

@@ -51,6 +51,7 @@ impl App {
             store: &self.store,
             audit: &self.audit,
             initial_retention_days: self.config.store.s3.object_lock.initial_retention_days,
+            media_attempts: self.config.worker.max_attempts,
         }
     }
 

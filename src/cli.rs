@@ -51,7 +51,25 @@ pub enum Command {
         /// Address to listen on [default: server.listen, 127.0.0.1:8080]
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Do not start media workers (run `bwv worker` elsewhere)
+        #[arg(long)]
+        no_workers: bool,
+        /// Worker processes to start and keep running [default: worker.processes, 1]
+        #[arg(long, value_name = "N", conflicts_with = "no_workers")]
+        workers: Option<usize>,
     },
+    /// Run media jobs (probe, disclosure copies, stills) until stopped
+    Worker {
+        /// Jobs run at once [default: worker.concurrency, 2]
+        #[arg(long, value_name = "N")]
+        concurrency: Option<usize>,
+        /// Stop once the queue has nothing due, instead of waiting for more
+        #[arg(long)]
+        drain: bool,
+    },
+    /// The job queue: what is waiting, running, done or dead
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Register an officer (staff number) whose footage docks may upload
     #[command(name = "officer-add")]
     OfficerAdd {
@@ -111,6 +129,22 @@ pub enum RecordingsCommand {
     },
     /// One recording with its clips and audit history
     Show { id: Uuid },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Jobs, newest first
+    List {
+        /// Only jobs in this state
+        #[arg(long, value_parser = ["queued", "running", "succeeded", "dead"])]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// One job in full
+    Show { id: Uuid },
+    /// Queue a dead job again with fresh attempts
+    Retry { id: Uuid },
 }
 
 #[derive(Debug, Subcommand)]

@@ -27,6 +27,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub axis: AxisConfig,
     pub tus: TusConfig,
+    pub worker: WorkerConfig,
     /// Categories a camera or dock may attach to footage (Axis `System/Categories.json`).
     pub categories: Vec<Category>,
 }
@@ -134,6 +135,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             axis: AxisConfig::default(),
             tus: TusConfig::default(),
+            worker: WorkerConfig::default(),
             categories: Category::defaults(),
         }
     }
@@ -203,6 +205,42 @@ pub struct TusConfig {
     pub expiry_secs: u64,
     /// Largest upload accepted (`Tus-Max-Size`).
     pub max_size_gib: u64,
+}
+
+/// The media workers: how many, how hard they work, and how the queue treats failures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Worker processes `bwv serve` starts and keeps running (0: none).
+    pub processes: usize,
+    /// Jobs one worker process runs at once.
+    pub concurrency: usize,
+    /// A job whose worker has not renewed its lease for this long is taken back.
+    pub lease_secs: u64,
+    /// How often an idle worker looks for work.
+    pub poll_millis: u64,
+    /// Attempts before a job is dead (kept, listed, retried only by hand).
+    pub max_attempts: u32,
+    /// First retry delay; it doubles with each attempt (with jitter).
+    pub backoff_secs: u64,
+    /// libx264 preset and quality for disclosure copies that must be re-encoded.
+    pub x264_preset: String,
+    pub x264_crf: u32,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            processes: 1,
+            concurrency: 2,
+            lease_secs: 60,
+            poll_millis: 1000,
+            max_attempts: 5,
+            backoff_secs: 10,
+            x264_preset: "veryfast".into(),
+            x264_crf: 23,
+        }
+    }
 }
 
 impl Default for TusConfig {
@@ -328,7 +366,7 @@ impl Config {
                     matches!(section, "data_dir" | "database_url" | "actor")
                         || (matches!(
                             section,
-                            "log" | "store" | "ingest" | "server" | "axis" | "tus"
+                            "log" | "store" | "ingest" | "server" | "axis" | "tus" | "worker"
                         ) && key.contains("__"))
                 })
                 .split("__"),
@@ -365,6 +403,14 @@ impl Config {
         }
         if self.store.s3.part_size_mib < 5 {
             return bad("store.s3.part_size_mib must be at least 5 (an S3 rule)".into());
+        }
+        if self.worker.concurrency == 0
+            || self.worker.lease_secs < 2
+            || self.worker.max_attempts == 0
+        {
+            return bad(
+                "worker.concurrency and worker.max_attempts must be at least 1, worker.lease_secs at least 2".into(),
+            );
         }
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
             return bad("server.tls_cert and server.tls_key must be set together".into());

@@ -14,4 +14,6 @@ pub mod error;
 pub mod fsck;
 pub mod http;
 pub mod ingest;
+pub mod jobs;
+pub mod media;
 pub mod store;

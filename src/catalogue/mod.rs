@@ -22,12 +22,16 @@ use crate::error::{Code, Error, Result, ResultExt};
 mod audit_log;
 mod axis;
 mod docks;
+mod jobs;
+mod media;
 mod recordings;
 mod uploads;
 
 pub use audit_log::{AppendedLeaf, LeafRow, LogState, StoredCheckpoint};
 pub use axis::{AxisContainer, AxisObject, GnssPoint, Metadata};
 pub use docks::Dock;
+pub use jobs::{JobEnd, JobRow, NewJob, Reclaimed};
+pub use media::{ClipMedia, DerivativeRow, NewDerivative};
 pub use recordings::{NewClip, NewRecording, NewSighting, ObjectRow};
 pub use uploads::UploadRow;
 

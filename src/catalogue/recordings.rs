@@ -81,11 +81,14 @@ struct ClipRow {
     size: i64,
     original_name: Option<String>,
     created_at: DateTime<Utc>,
+    media_state: String,
+    media_error: Option<String>,
+    probe: Option<Json<serde_json::Value>>,
 }
 
 const RECORDING_COLUMNS: &str = "id, officer_id, device_serial, source, external_ref, recorded_at, \
      recorded_at_source, category, classification, status, flags, retention_state, created_at";
-const CLIP_COLUMNS: &str = "id, recording_id, seq, sha256, size, original_name, created_at";
+const CLIP_COLUMNS: &str = "id, recording_id, seq, sha256, size, original_name, created_at, media_state, media_error, probe";
 
 impl RecordingRow {
     fn into_recording(self, clips: Vec<Clip>) -> Recording {
@@ -122,6 +125,9 @@ impl ClipRow {
             size: self.size as u64,
             original_name: self.original_name,
             created_at: self.created_at,
+            media_state: self.media_state,
+            media_error: self.media_error,
+            probe: self.probe.map(|p| p.0),
         })
     }
 }

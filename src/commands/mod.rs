@@ -4,9 +4,11 @@ pub mod audit;
 pub mod dock;
 pub mod fsck;
 pub mod ingest;
+pub mod jobs;
 pub mod output;
 pub mod recordings;
 pub mod serve;
+pub mod worker;
 
 use crate::app::App;
 use crate::catalogue::Catalogue;
@@ -18,12 +20,13 @@ use output::Output;
 /// Runs one command; Ok(false) means it ran but found failures (exit status 1).
 pub async fn run(cli: Cli) -> Result<bool> {
     let out = Output::new(cli.json);
-    let config = Config::load(&Overrides {
+    let overrides = Overrides {
         config_file: cli.config,
         data_dir: cli.data_dir,
         database_url: cli.database_url,
         actor: cli.actor,
-    })?;
+    };
+    let config = Config::load(&overrides)?;
     match cli.command {
         Command::Migrate => {
             let url = config.database_url();
@@ -70,6 +73,23 @@ pub async fn run(cli: Cli) -> Result<bool> {
             )
             .await
         }
-        Command::Serve { listen } => serve::run(App::open(config).await?, listen, &out).await,
+        Command::Serve {
+            listen,
+            no_workers,
+            workers,
+        } => {
+            let workers = if no_workers {
+                0
+            } else {
+                workers.unwrap_or(config.worker.processes)
+            };
+            let app = App::open(config).await?;
+            let command = serve::worker_command(&app.config, &overrides);
+            serve::run(app, listen, (workers, command), &out).await
+        }
+        Command::Worker { concurrency, drain } => {
+            worker::run(App::open(config).await?, concurrency, drain, &out).await
+        }
+        Command::Jobs(cmd) => jobs::run(App::open(config).await?, cmd, &out).await,
     }
 }

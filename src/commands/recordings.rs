@@ -3,8 +3,9 @@ use serde_json::json;
 use super::output::Output;
 use crate::app::App;
 use crate::cli::RecordingsCommand;
-use crate::domain::Recording;
+use crate::domain::{Clip, Recording};
 use crate::error::{Error, Result};
+use crate::media::Probe;
 
 fn summary(r: &Recording) -> String {
     let size: u64 = r.clips.iter().map(|c| c.size).sum();
@@ -24,6 +25,61 @@ fn summary(r: &Recording) -> String {
         r.clips.len(),
         size,
     )
+}
+
+/// One line on what a clip is and whether it plays.
+fn media_line(c: &Clip) -> String {
+    let mut line = c.media_state.clone();
+    if let Some(e) = &c.media_error {
+        line.push_str(&format!(": {e}"));
+    }
+    let Some(probe) = c
+        .probe
+        .as_ref()
+        .and_then(|p| serde_json::from_value::<Probe>(p.clone()).ok())
+    else {
+        return line;
+    };
+    line.push_str(&format!(
+        " — {} {:.2} s",
+        probe.container,
+        probe.duration_secs.unwrap_or(0.0)
+    ));
+    if let Some(v) = probe.video_stream() {
+        line.push_str(&format!(
+            ", {} {} {}x{} {} fps{}{}",
+            v.codec,
+            v.profile.as_deref().unwrap_or(""),
+            v.width.unwrap_or(0),
+            v.height.unwrap_or(0),
+            v.frame_rate.unwrap_or(0.0),
+            match v.rotation {
+                Some(r) if r != 0 => format!(" rotated {r}°"),
+                _ => String::new(),
+            },
+            if v.variable_frame_rate == Some(true) {
+                " (variable rate)"
+            } else {
+                ""
+            }
+        ));
+    }
+    match probe.audio_stream() {
+        Some(a) => line.push_str(&format!(
+            ", {} {} Hz {} ch",
+            a.codec,
+            a.sample_rate.unwrap_or(0),
+            a.channels.unwrap_or(0)
+        )),
+        None => line.push_str(", no audio"),
+    }
+    if let Some(t) = &probe.creation_time {
+        line.push_str(&format!(", created {t}"));
+    }
+    if let Some(l) = &probe.location {
+        line.push_str(&format!(", location {l}"));
+    }
+    line
 }
 
 pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool> {
@@ -48,7 +104,8 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                 .iter()
                 .map(|l| json!({"index": l.idx, "seq": l.item_seq, "event": l.event, "ts": l.ts}))
                 .collect();
-            let v = json!({"recording": r, "audit": events});
+            let derivatives = app.catalogue.derivatives(id).await?;
+            let v = json!({"recording": r, "derivatives": derivatives, "audit": events});
             out.record(&v, || {
                 let mut s = summary(&r);
                 s.push_str(&format!(
@@ -66,6 +123,20 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                         c.size,
                         c.original_name.as_deref().unwrap_or("")
                     ));
+                    s.push_str(&format!("\n    media: {}", media_line(c)));
+                    for d in derivatives.iter().filter(|d| d.clip_id == c.id) {
+                        s.push_str(&format!(
+                            "\n    {:<10} sha256:{} {} bytes {}{}",
+                            d.kind,
+                            d.sha256,
+                            d.size,
+                            d.media_type,
+                            d.params.0["parameters"]["mode"]
+                                .as_str()
+                                .map(|m| format!(" ({m})"))
+                                .unwrap_or_default()
+                        ));
+                    }
                 }
                 for l in &history {
                     s.push_str(&format!(

@@ -7,12 +7,44 @@ use std::time::Duration;
 
 use super::ingest::shutdown_signal;
 use super::output::Output;
+use std::ffi::OsString;
+
 use crate::app::App;
+use crate::config::{Config, Overrides};
 use crate::error::{Code, Error, Result};
 use crate::http::{self, Shared};
 use crate::ingest::tus as tus_door;
+use crate::jobs::supervisor::{WorkerCommand, supervise};
 
-pub async fn run(app: App, listen: Option<String>, out: &Output) -> Result<bool> {
+/// How `bwv serve` starts its workers: the same settings it was started with. The catalogue URL
+/// goes through the environment, not the command line, so a password in it stays out of `ps`.
+pub fn worker_command(config: &Config, overrides: &Overrides) -> WorkerCommand {
+    let mut args: Vec<OsString> = Vec::new();
+    if let Some(file) = &overrides.config_file {
+        args.push("--config".into());
+        args.push(file.into());
+    }
+    if let Some(actor) = &overrides.actor {
+        args.push("--actor".into());
+        args.push(actor.into());
+    }
+    args.push("worker".into());
+    let env = vec![
+        (
+            "BWV_DATA_DIR".to_owned(),
+            config.data_dir.to_string_lossy().into_owned(),
+        ),
+        ("BWV_DATABASE_URL".to_owned(), config.database_url()),
+    ];
+    WorkerCommand { args, env }
+}
+
+pub async fn run(
+    app: App,
+    listen: Option<String>,
+    (workers, worker_command): (usize, WorkerCommand),
+    out: &Output,
+) -> Result<bool> {
     let listen = listen.unwrap_or_else(|| app.config.server.listen.clone());
     let addr: SocketAddr = listen.parse().map_err(|_| {
         Error::bad_input(format!(
@@ -60,6 +92,12 @@ pub async fn run(app: App, listen: Option<String>, out: &Output) -> Result<bool>
     ));
 
     let background = tokio::spawn(housekeeping(state.clone()));
+    let supervisor = tokio::spawn(supervise(
+        worker_command,
+        workers,
+        grace.max(Duration::from_secs(10)),
+        state.shutdown.clone(),
+    ));
     let handle = axum_server::Handle::new();
     {
         let (handle, state) = (handle.clone(), state.clone());
@@ -91,6 +129,9 @@ pub async fn run(app: App, listen: Option<String>, out: &Output) -> Result<bool>
         }
     };
     background.abort();
+    // The shutdown token is cancelled by now (or serving failed): stop the workers too.
+    state.shutdown.cancel();
+    let _ = supervisor.await;
     served.map_err(|e| Error::with_source(Code::Io, "serving", e))?;
     // Every handler has returned (or been dropped); nobody else holds the state now.
     match Arc::try_unwrap(state) {

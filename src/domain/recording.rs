@@ -93,4 +93,12 @@ pub struct Clip {
     pub size: u64,
     pub original_name: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// `pending` until the media job settles it as `playable` or `unplayable`.
+    pub media_state: String,
+    /// Why it does not play, in the decoder's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_error: Option<String>,
+    /// What the probe found (container, duration, streams).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<serde_json::Value>,
 }

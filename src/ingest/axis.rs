@@ -713,6 +713,9 @@ async fn finalize(
         &json!(info),
     )
     .await?;
+    for clip in &recording.clips {
+        crate::jobs::enqueue_media(tx, clip.id, ingestor.media_attempts).await?;
+    }
     let mut event = EventDraft::new("ingest", dock_actor(dock), "recording", recording.id);
     event.objects = objects
         .iter()

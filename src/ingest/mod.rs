@@ -30,6 +30,8 @@ pub struct Ingestor<'a> {
     pub audit: &'a AuditLog,
     /// Retain-until for new originals in stores with Object Lock, counted from arrival.
     pub initial_retention_days: u32,
+    /// Attempts the media job of each new clip gets before it is dead.
+    pub media_attempts: u32,
 }
 
 /// Who and what a recording is, as the door was told.
@@ -220,8 +222,9 @@ impl Ingestor<'_> {
             metadata: json!({}),
         })
         .await?;
+        let clip_id = Uuid::now_v7();
         tx.insert_clip(&NewClip {
-            id: Uuid::now_v7(),
+            id: clip_id,
             recording_id: id,
             seq: 1,
             sha256: put.sha256,
@@ -230,6 +233,7 @@ impl Ingestor<'_> {
         })
         .await?;
         tx.insert_sighting(&sighting(id, false)).await?;
+        crate::jobs::enqueue_media(&mut tx, clip_id, self.media_attempts).await?;
         let mut event = EventDraft::new("ingest", req.actor.clone(), "recording", id);
         event.objects.push(object);
         event.instrument = Some(instrument);

@@ -374,6 +374,19 @@ impl FsStore {
         Ok(st.f_bavail as u64 * st.f_frsize as u64)
     }
 
+    /// Where an object's bytes are, for readers that need a seekable file (the media pipeline).
+    /// Objects are read-only and never replaced, so reading in place is safe.
+    pub fn local_path(&self, sha: &Sha256Digest) -> Result<PathBuf> {
+        let path = self.object_path(sha);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(Error::not_found(format!(
+                "object {sha} is not in the store"
+            )))
+        }
+    }
+
     pub async fn rehash(&self, sha: &Sha256Digest) -> Result<Option<(Sha256Digest, u64)>> {
         let path = self.object_path(sha);
         tokio::task::spawn_blocking(move || -> Result<Option<(Sha256Digest, u64)>> {

@@ -5,7 +5,7 @@
 //! size of the input.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -184,6 +184,25 @@ impl Store {
     }
 
     /// Re-reads an object and hashes it; `None` when it is missing.
+    /// A seekable local file with an object's bytes, for FFmpeg: the object itself on the
+    /// filesystem store, a verified download into `scratch` from S3 (removed when dropped).
+    pub async fn fetch(&self, sha256: &Sha256Digest, scratch: &Path) -> Result<LocalCopy> {
+        match self {
+            Store::Fs(s) => Ok(LocalCopy {
+                path: s.local_path(sha256)?,
+                owned: false,
+            }),
+            Store::S3(s) => {
+                std::fs::create_dir_all(scratch)
+                    .context(|| format!("creating {}", scratch.display()))?;
+                let path = scratch.join(format!("{}.{}", sha256.to_hex(), uuid::Uuid::new_v4()));
+                let copy = LocalCopy { path, owned: true };
+                s.download(sha256, &copy.path).await?;
+                Ok(copy)
+            }
+        }
+    }
+
     pub async fn rehash(&self, sha256: &Sha256Digest) -> Result<Option<(Sha256Digest, u64)>> {
         match self {
             Store::Fs(s) => s.rehash(sha256).await,
@@ -240,6 +259,20 @@ impl Store {
         match self {
             Store::Fs(_) => Ok(()),
             Store::S3(s) => s.set_legal_hold(sha256, on).await,
+        }
+    }
+}
+
+/// A local file holding an object's bytes; a downloaded copy is deleted on drop.
+pub struct LocalCopy {
+    pub path: PathBuf,
+    owned: bool,
+}
+
+impl Drop for LocalCopy {
+    fn drop(&mut self) {
+        if self.owned {
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 }

@@ -35,7 +35,7 @@ use super::chunker::{Chunker, Digests};
 use super::{PutOptions, PutOutcome};
 use crate::config::{ChecksumMode, LockMode, S3Config};
 use crate::domain::Sha256Digest;
-use crate::error::{Code, Error, Result};
+use crate::error::{Code, Error, Result, ResultExt};
 
 /// Largest object a single CopyObject may copy (an S3 limit); larger ones are copied in parts.
 const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
@@ -572,6 +572,48 @@ impl S3Store {
             Err(e) if is_not_found(&e) => Ok(false),
             Err(e) => Err(s3_error(format!("checking object {sha256}"), e)),
         }
+    }
+
+    /// Downloads an object to `dest`, hashing it on the way: bytes that do not match their
+    /// address are refused, so nothing is ever derived from a damaged original.
+    pub async fn download(&self, sha256: &Sha256Digest, dest: &std::path::Path) -> Result<u64> {
+        use tokio::io::AsyncWriteExt;
+        let out = self
+            .client
+            .get_object()
+            .bucket(self.bucket())
+            .key(self.key(sha256))
+            .send()
+            .await
+            .map_err(|e| s3_error(format!("reading object {sha256}"), e))?;
+        let mut file = tokio::fs::File::create(dest)
+            .await
+            .context(|| format!("creating {}", dest.display()))?;
+        let mut body = out.body;
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        let mut size = 0u64;
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| s3_error(format!("reading object {sha256}"), e))?
+        {
+            sha2::Digest::update(&mut hasher, &chunk);
+            size += chunk.len() as u64;
+            file.write_all(&chunk)
+                .await
+                .context(|| format!("writing {}", dest.display()))?;
+        }
+        file.flush()
+            .await
+            .context(|| format!("writing {}", dest.display()))?;
+        let got = Sha256Digest(sha2::Digest::finalize(hasher).into());
+        if &got != sha256 {
+            return Err(Error::new(
+                Code::ChecksumMismatch,
+                format!("object {sha256} in the bucket hashes to {got}: it is damaged"),
+            ));
+        }
+        Ok(size)
     }
 
     pub async fn rehash(&self, sha256: &Sha256Digest) -> Result<Option<(Sha256Digest, u64)>> {

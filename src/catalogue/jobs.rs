@@ -1,0 +1,268 @@
+//! The durable job queue: a table both backends share, claimed with one statement under a lease.
+//!
+//! A claim moves one due `queued` job to `running`, counts the attempt and sets a lease that the
+//! worker renews by heartbeat. A worker that dies stops heartbeating; its lease expires and
+//! [`Catalogue::reclaim_expired`] queues the job again, or buries it as `dead` once its attempts
+//! are used up, so a file that kills every worker that touches it stops being retried. Dead jobs
+//! stay in the table: nothing is dropped silently.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::error::{Error, Result, ResultExt};
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: &'static str,
+    pub payload: serde_json::Value,
+    pub priority: i64,
+    pub max_attempts: i64,
+    /// At most one job per key ever exists, so enqueueing twice is harmless.
+    pub unique_key: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct JobRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub payload: Json<serde_json::Value>,
+    pub status: String,
+    pub priority: i64,
+    pub run_at: DateTime<Utc>,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_code: Option<String>,
+    pub unique_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, kind, payload, status, priority, run_at, attempts, max_attempts, \
+    lease_owner, lease_expires_at, last_error, last_error_code, unique_key, created_at, updated_at";
+
+/// What became of a job whose worker stopped heartbeating.
+#[derive(Debug, Clone)]
+pub struct Reclaimed {
+    pub job: JobRow,
+    pub dead: bool,
+}
+
+impl Tx {
+    /// Queues a job unless one with the same unique key exists; true when it was queued.
+    pub async fn enqueue(&mut self, job: &NewJob) -> Result<bool> {
+        let now = crate::domain::now();
+        let inserted = on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO jobs (id, kind, payload, status, priority, run_at, attempts, \
+                 max_attempts, unique_key, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 'queued', $4, $5, 0, $6, $7, $5, $5) \
+                 ON CONFLICT (unique_key) DO NOTHING",
+            )
+            .bind(Uuid::now_v7())
+            .bind(job.kind)
+            .bind(Json(&job.payload))
+            .bind(job.priority)
+            .bind(now)
+            .bind(job.max_attempts)
+            .bind(&job.unique_key)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("queueing {} job {:?}", job.kind, job.unique_key))?;
+        Ok(inserted == 1)
+    }
+}
+
+impl Catalogue {
+    /// Takes the most urgent due job, if any, for `owner` until `lease_until`.
+    pub async fn claim_job(
+        &self,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<JobRow>> {
+        let now = crate::domain::now();
+        // SKIP LOCKED lets PostgreSQL workers pass over a row another claim holds; SQLite runs
+        // one writer at a time, so the plain subquery is already exclusive.
+        let pick = match self {
+            Catalogue::Sqlite(_) => "",
+            Catalogue::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
+             attempts = attempts + 1, updated_at = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 \
+             ORDER BY priority DESC, run_at, id LIMIT 1{pick}) \
+             AND status = 'queued' RETURNING {COLUMNS}"
+        );
+        on_pool!(self, p => {
+            sqlx::query_as::<_, JobRow>(&sql)
+                .bind(owner)
+                .bind(lease_until)
+                .bind(now)
+                .fetch_optional(p)
+                .await
+        })
+        .context(|| "claiming a job".into())
+    }
+
+    /// Queues again, or buries, every running job whose lease has run out.
+    pub async fn reclaim_expired(&self) -> Result<Vec<Reclaimed>> {
+        let now = crate::domain::now();
+        let sql = format!(
+            "UPDATE jobs SET \
+               status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
+               last_error = 'the worker ' || COALESCE(lease_owner, '?') || \
+                 ' stopped while running this job (crashed, killed or hung)', \
+               last_error_code = 'lease-expired', \
+               lease_owner = NULL, lease_expires_at = NULL, run_at = $1, updated_at = $1 \
+             WHERE status = 'running' AND lease_expires_at < $1 RETURNING {COLUMNS}"
+        );
+        let rows = on_pool!(self, p => {
+            sqlx::query_as::<_, JobRow>(&sql).bind(now).fetch_all(p).await
+        })
+        .context(|| "reclaiming expired job leases".into())?;
+        Ok(rows
+            .into_iter()
+            .map(|job| Reclaimed {
+                dead: job.status == "dead",
+                job,
+            })
+            .collect())
+    }
+
+    /// Extends the lease; false when the job is no longer ours (it was reclaimed).
+    pub async fn heartbeat_job(
+        &self,
+        id: Uuid,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let n = on_pool!(self, p => {
+            sqlx::query(
+                "UPDATE jobs SET lease_expires_at = $3, updated_at = $4 \
+                 WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(crate::domain::now())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("renewing the lease on job {id}"))?;
+        Ok(n == 1)
+    }
+
+    /// Ends a job we hold: `succeeded`, `queued` again at `retry_at`, or `dead`. A job given back
+    /// on shutdown (`attempt_used = false`) does not count the attempt.
+    pub async fn finish_job(&self, id: Uuid, owner: &str, outcome: &JobEnd) -> Result<bool> {
+        let now = crate::domain::now();
+        let (status, run_at, error, code, refund) = match outcome {
+            JobEnd::Succeeded => ("succeeded", now, None, None, 0i64),
+            JobEnd::Retry { at, error, code } => {
+                ("queued", *at, Some(error.as_str()), Some(code.as_str()), 0)
+            }
+            JobEnd::Dead { error, code } => {
+                ("dead", now, Some(error.as_str()), Some(code.as_str()), 0)
+            }
+            JobEnd::GivenBack => ("queued", now, None, None, 1),
+        };
+        let n = on_pool!(self, p => {
+            sqlx::query(
+                "UPDATE jobs SET status = $3, run_at = $4, \
+                 last_error = COALESCE($5, last_error), last_error_code = COALESCE($6, last_error_code), \
+                 attempts = attempts - $7, lease_owner = NULL, lease_expires_at = NULL, updated_at = $8 \
+                 WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(status)
+            .bind(run_at)
+            .bind(error)
+            .bind(code)
+            .bind(refund)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("recording the end of job {id}"))?;
+        Ok(n == 1)
+    }
+
+    pub async fn job(&self, id: Uuid) -> Result<Option<JobRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
+        on_pool!(self, p => sqlx::query_as::<_, JobRow>(&sql).bind(id).fetch_optional(p).await)
+            .context(|| format!("reading job {id}"))
+    }
+
+    /// Jobs, newest first, optionally of one status.
+    pub async fn jobs(&self, status: Option<&str>, limit: i64) -> Result<Vec<JobRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM jobs WHERE ($1 IS NULL OR status = $1) \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        on_pool!(self, p => {
+            sqlx::query_as::<_, JobRow>(&sql).bind(status).bind(limit).fetch_all(p).await
+        })
+        .context(|| "listing jobs".into())
+    }
+
+    /// How many jobs are in each status.
+    pub async fn job_counts(&self) -> Result<Vec<(String, i64)>> {
+        on_pool!(self, p => {
+            sqlx::query_as::<_, (String, i64)>(
+                "SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status",
+            )
+            .fetch_all(p)
+            .await
+        })
+        .context(|| "counting jobs".into())
+    }
+}
+
+impl Tx {
+    /// Puts a dead (or waiting) job back at the front of the queue with fresh attempts.
+    pub async fn retry_job(&mut self, id: Uuid) -> Result<JobRow> {
+        let sql = format!(
+            "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $2, updated_at = $2 \
+             WHERE id = $1 AND status IN ('dead', 'queued') RETURNING {COLUMNS}"
+        );
+        let row = on_tx!(self, c => {
+            sqlx::query_as::<_, JobRow>(&sql)
+                .bind(id)
+                .bind(crate::domain::now())
+                .fetch_optional(c)
+                .await
+        })
+        .context(|| format!("retrying job {id}"))?;
+        row.ok_or_else(|| {
+            Error::not_found(format!(
+                "job {id} (only a dead or queued job can be retried; a running one is still going)"
+            ))
+        })
+    }
+}
+
+/// How a held job ends.
+pub enum JobEnd {
+    Succeeded,
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+        code: String,
+    },
+    Dead {
+        error: String,
+        code: String,
+    },
+    GivenBack,
+}

@@ -1,0 +1,296 @@
+//! The media job for one clip: probe it, and for a playable clip make the disclosure copy, the
+//! poster and the thumbnail strip; store each like an original (hashed, content-addressed,
+//! write-once), link it to its source and record in the audit chain how it was made. A clip
+//! FFmpeg cannot play is flagged `unplayable` with the reason; that is an answer, not a failure,
+//! so the job succeeds and is not retried.
+//!
+//! Idempotent: a retried job skips a clip already settled and keeps derivatives already linked.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::{JobError, media_clip};
+use crate::app::App;
+use crate::audit::record::{Actor, EventDraft, ObjectRef};
+use crate::catalogue::{ClipMedia, JobRow, NewDerivative};
+use crate::domain::Sha256Digest;
+use crate::error::{Code, Error, Result, ResultExt};
+use crate::media::{self, Cancel, MediaError, Plan, Probe, transcode};
+use crate::store::{Input, PutOptions};
+
+/// What the blocking part made, in scratch files.
+enum Made {
+    Unplayable {
+        probe: Option<Probe>,
+        reason: String,
+    },
+    Playable {
+        probe: Probe,
+        plan: Plan,
+        outputs: Vec<Output>,
+    },
+}
+
+struct Output {
+    kind: &'static str,
+    media_type: &'static str,
+    path: PathBuf,
+    params: serde_json::Value,
+}
+
+fn worker_actor() -> Actor {
+    Actor::service("media-worker")
+}
+
+pub async fn run(app: &App, job: &JobRow, cancel: Cancel) -> std::result::Result<(), JobError> {
+    let clip_id = media_clip(&job.payload.0).map_err(JobError::Abort)?;
+    let Some(clip) = app.catalogue.clip_media(clip_id).await? else {
+        return Err(JobError::Abort(Error::not_found(format!(
+            "clip {clip_id} is not in the catalogue"
+        ))));
+    };
+    if clip.media_state != "pending" {
+        return Ok(()); // settled by an earlier attempt that lost its lease at the very end
+    }
+    let sha: Sha256Digest = clip.sha256.parse().map_err(JobError::Abort)?;
+    let scratch = app.config.data_dir.join("work").join(job.id.to_string());
+    // Leftovers of an earlier attempt of this job are of no use.
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)
+        .context(|| format!("creating scratch directory {}", scratch.display()))?;
+    let result = process(app, &clip, &sha, &scratch, cancel).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+async fn process(
+    app: &App,
+    clip: &ClipMedia,
+    sha: &Sha256Digest,
+    scratch: &Path,
+    cancel: Cancel,
+) -> std::result::Result<(), JobError> {
+    let made = if clip.size == 0 {
+        Made::Unplayable {
+            probe: None,
+            reason: "zero-length".into(),
+        }
+    } else {
+        let original = app.store.fetch(sha, scratch).await?;
+        let (src, dir) = (original.path.clone(), scratch.to_owned());
+        let settings = transcode::Settings {
+            preset: app.config.worker.x264_preset.clone(),
+            crf: app.config.worker.x264_crf,
+            ..Default::default()
+        };
+        let made = tokio::task::spawn_blocking(move || make(&src, &dir, &settings, &cancel))
+            .await
+            .map_err(|e| {
+                JobError::Retry(Error::new(Code::Io, format!("media task failed: {e}")))
+            })?;
+        drop(original);
+        match made {
+            Ok(made) => made,
+            Err(MediaError::Cancelled) => return Err(JobError::Cancelled),
+            Err(MediaError::Failed(m)) => {
+                return Err(JobError::Retry(Error::new(
+                    Code::Io,
+                    format!("clip {} of recording {}: {m}", clip.seq, clip.recording_id),
+                )));
+            }
+            Err(MediaError::Unplayable(reason)) => Made::Unplayable {
+                probe: None,
+                reason,
+            },
+        }
+    };
+    record(app, clip, sha, made).await.map_err(JobError::Retry)
+}
+
+/// The blocking part: probe, then copy or transcode, then stills. A verdict of unplayable at
+/// any step keeps the probe if there was one.
+fn make(
+    src: &Path,
+    dir: &Path,
+    settings: &transcode::Settings,
+    cancel: &Cancel,
+) -> media::MediaResult<Made> {
+    let probe = media::probe(src, cancel)?;
+    let unplayable = |probe: &Probe, reason: String| Made::Unplayable {
+        probe: Some(probe.clone()),
+        reason,
+    };
+    if probe.video.is_none() {
+        return Ok(unplayable(&probe, "no video stream".into()));
+    }
+    let plan = media::plan(&probe);
+    let disclosure = dir.join("disclosure.mp4");
+    let copied = match plan {
+        Plan::Remux => media::remux::remux(src, &disclosure, &probe, cancel),
+        Plan::Transcode => transcode::transcode(src, &disclosure, &probe, settings, cancel),
+    };
+    let params = match copied {
+        Ok(p) => p,
+        Err(MediaError::Unplayable(reason)) => return Ok(unplayable(&probe, reason)),
+        Err(e) => return Err(e),
+    };
+    let mut outputs = vec![Output {
+        kind: "disclosure",
+        media_type: "video/mp4",
+        path: disclosure,
+        params,
+    }];
+    for (kind, file, cut) in [
+        ("poster", "poster.jpg", media::stills::poster as StillFn),
+        (
+            "thumbstrip",
+            "thumbstrip.jpg",
+            media::stills::strip as StillFn,
+        ),
+    ] {
+        let path = dir.join(file);
+        match cut(src, &path, &probe, cancel) {
+            Ok(still) => outputs.push(Output {
+                kind,
+                media_type: "image/jpeg",
+                path,
+                params: still.params,
+            }),
+            Err(MediaError::Unplayable(reason)) => return Ok(unplayable(&probe, reason)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Made::Playable {
+        probe,
+        plan,
+        outputs,
+    })
+}
+
+type StillFn = fn(&Path, &Path, &Probe, &Cancel) -> media::MediaResult<media::stills::Still>;
+
+/// Stores the outputs and records everything in one transaction with its audit record.
+async fn record(app: &App, clip: &ClipMedia, sha: &Sha256Digest, made: Made) -> Result<()> {
+    let versions = media::tool_versions();
+    let mut derivatives = Vec::new();
+    let (probe, state, reason, plan) = match &made {
+        Made::Unplayable { probe, reason } => {
+            (probe.as_ref(), "unplayable", Some(reason.as_str()), None)
+        }
+        Made::Playable {
+            probe,
+            plan,
+            outputs,
+        } => {
+            let opts = PutOptions {
+                retain_until: app.ingestor().put_options().retain_until,
+                ..PutOptions::default()
+            };
+            for out in outputs {
+                let file = std::fs::File::open(&out.path)
+                    .context(|| format!("opening {}", out.path.display()))?;
+                let put = app.store.put(Input::File(file), &opts).await.map_err(|e| {
+                    e.context(format!(
+                        "storing the {} of clip {} of recording {}",
+                        out.kind, clip.seq, clip.recording_id
+                    ))
+                })?;
+                derivatives.push(NewDerivative {
+                    clip_id: clip.id,
+                    source_sha256: *sha,
+                    sha256: put.sha256,
+                    size: put.size,
+                    kind: out.kind,
+                    media_type: out.media_type,
+                    params: json!({"tool": versions, "parameters": out.params}),
+                });
+            }
+            (Some(probe), "playable", None, Some(*plan))
+        }
+    };
+    let probe_json = probe.map(|p| serde_json::to_value(p).unwrap_or_default());
+
+    let mut tx = app.catalogue.begin().await?;
+    let mut linked = Vec::new();
+    for d in &derivatives {
+        if tx.insert_derivative(d).await? {
+            linked.push(d);
+        }
+    }
+    tx.set_clip_media(clip.id, probe_json.as_ref(), state, reason)
+        .await?;
+    let settled = tx.settle_recording_media(clip.recording_id).await?;
+
+    let mut event = EventDraft::new(
+        "media_processed",
+        worker_actor(),
+        "recording",
+        clip.recording_id,
+    );
+    event.objects.push(ObjectRef {
+        sha256: sha.to_hex(),
+        size: clip.size as u64,
+        role: Some("original".into()),
+    });
+    for d in &linked {
+        event.objects.push(ObjectRef {
+            sha256: d.sha256.to_hex(),
+            size: d.size,
+            role: Some(d.kind.into()),
+        });
+    }
+    event.instrument = Some(json!({
+        "name": "bwv media worker",
+        "tool": versions,
+        "derivatives": linked.iter().map(|d| json!({"kind": d.kind, "parameters": d.params["parameters"]})).collect::<Vec<_>>(),
+    }));
+    let mut result = json!({
+        "clip": clip.seq,
+        "media_state": state,
+    });
+    if let Some(r) = reason {
+        result["reason"] = json!(r);
+    }
+    if let Some(p) = plan {
+        result["disclosure"] = json!(p.as_str());
+    }
+    if let Some((status, flags)) = &settled {
+        result["recording_status"] = json!(status.as_str());
+        result["flags"] = json!(flags);
+    }
+    event.result = Some(result);
+    tx.append_audit(app.audit.origin(), event).await?;
+    tx.commit().await?;
+    tracing::info!(recording = %clip.recording_id, clip = clip.seq, state, reason, "clip settled");
+    Ok(())
+}
+
+/// A media job that died (its workers kept crashing on the file, or it kept failing): the clip
+/// is settled as unplayable so the recording does not wait forever, and the audit chain says why.
+pub async fn dead(app: &App, job: &JobRow) -> Result<()> {
+    let clip_id = media_clip(&job.payload.0)?;
+    let Some(clip) = app.catalogue.clip_media(clip_id).await? else {
+        return Ok(());
+    };
+    if clip.media_state != "pending" {
+        return Ok(());
+    }
+    let reason = format!(
+        "processing failed {} times (job {}): {}",
+        job.attempts,
+        job.id,
+        job.last_error.as_deref().unwrap_or("no error recorded")
+    );
+    let sha: Sha256Digest = clip.sha256.parse()?;
+    record(
+        app,
+        &clip,
+        &sha,
+        Made::Unplayable {
+            probe: None,
+            reason,
+        },
+    )
+    .await
+}

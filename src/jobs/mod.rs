@@ -1,0 +1,54 @@
+//! Background work on the durable queue ([`crate::catalogue`] holds the table): what kinds of job
+//! exist, how their failures are classed, the worker loop that runs them, and the supervisor
+//! that keeps worker processes alive under `bwv serve`.
+
+use uuid::Uuid;
+
+use crate::catalogue::{NewJob, Tx};
+use crate::error::{Error, Result};
+
+pub mod media_job;
+pub mod supervisor;
+pub mod worker;
+
+/// Probe a clip, make its disclosure copy and stills.
+pub const MEDIA: &str = "media";
+
+/// How a job attempt failed.
+#[derive(Debug)]
+pub enum JobError {
+    /// Our side failed (store, catalogue, disk): try again later.
+    Retry(Error),
+    /// Trying again cannot help (the job names something that does not exist).
+    Abort(Error),
+    /// The worker is stopping; the job goes back untouched.
+    Cancelled,
+}
+
+impl From<Error> for JobError {
+    fn from(e: Error) -> Self {
+        JobError::Retry(e)
+    }
+}
+
+/// Queues the media job for a clip, in the transaction that catalogues the clip: a clip is
+/// never stored without the work that makes it playable being on the queue.
+pub async fn enqueue_media(tx: &mut Tx, clip: Uuid, max_attempts: u32) -> Result<bool> {
+    tx.enqueue(&NewJob {
+        kind: MEDIA,
+        payload: serde_json::json!({"clip": clip.to_string()}),
+        priority: 0,
+        max_attempts: i64::from(max_attempts),
+        unique_key: Some(format!("{MEDIA}:{clip}")),
+    })
+    .await
+}
+
+/// The clip a media job is about.
+pub fn media_clip(payload: &serde_json::Value) -> std::result::Result<Uuid, Error> {
+    payload
+        .get("clip")
+        .and_then(|c| c.as_str())
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| Error::bad_input(format!("media job payload {payload} names no clip")))
+}
