@@ -174,16 +174,20 @@ impl Tx {
         } else {
             RecordingStatus::Unplayable
         };
-        let mut flags = flags.0;
-        for (flag, wanted) in [
-            ("clip-unplayable", playable > 0 && unplayable > 0),
-            ("unplayable", playable == 0),
-        ] {
-            if wanted && !flags.iter().any(|f| f == flag) {
-                flags.push(flag.to_owned());
-            }
+        // The media flags follow the clips (a retried job can change a verdict); others stay.
+        let before = flags.0;
+        let mut flags: Vec<String> = before
+            .iter()
+            .filter(|f| *f != "clip-unplayable" && *f != "unplayable")
+            .cloned()
+            .collect();
+        if playable > 0 && unplayable > 0 {
+            flags.push("clip-unplayable".to_owned());
         }
-        if status == new.as_str() {
+        if playable == 0 {
+            flags.push("unplayable".to_owned());
+        }
+        if status == new.as_str() && flags == before {
             return Ok(None);
         }
         on_tx!(self, c => {

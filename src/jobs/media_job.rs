@@ -4,7 +4,9 @@
 //! FFmpeg cannot play is flagged `unplayable` with the reason; that is an answer, not a failure,
 //! so the job succeeds and is not retried.
 //!
-//! Idempotent: a retried job skips a clip already settled and keeps derivatives already linked.
+//! Idempotent: a retried job skips a clip already playable and keeps derivatives already linked;
+//! a clip judged unplayable is looked at again (a retry by hand after an FFmpeg upgrade may
+//! change the verdict).
 
 use std::path::{Path, PathBuf};
 
@@ -50,8 +52,8 @@ pub async fn run(app: &App, job: &JobRow, cancel: Cancel) -> std::result::Result
             "clip {clip_id} is not in the catalogue"
         ))));
     };
-    if clip.media_state != "pending" {
-        return Ok(()); // settled by an earlier attempt that lost its lease at the very end
+    if clip.media_state == "playable" {
+        return Ok(()); // made by an earlier attempt that lost its lease at the very end
     }
     let sha: Sha256Digest = clip.sha256.parse().map_err(JobError::Abort)?;
     let scratch = app.config.data_dir.join("work").join(job.id.to_string());

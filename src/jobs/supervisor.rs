@@ -48,13 +48,20 @@ async fn keep_running(
                 return;
             }
         };
-        let mut child = match Command::new(exe)
-            .args(&command.args)
+        let mut cmd = Command::new(exe);
+        cmd.args(&command.args)
             .envs(command.env.iter().cloned())
             .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-        {
+            .kill_on_drop(true);
+        // SAFETY: prctl is async-signal-safe; it runs in the child between fork and exec. A
+        // server killed outright (SIGKILL, OOM) must not leave workers running unsupervised.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = match cmd.spawn() {
             Ok(child) => child,
             Err(e) => {
                 tracing::error!(slot, error = %e, "cannot start a worker");

@@ -359,7 +359,7 @@ impl Env {
         }
     }
 
-    fn object_path(&self, sha: &str) -> PathBuf {
+    pub fn object_path(&self, sha: &str) -> PathBuf {
         self.data_dir()
             .join("store/objects")
             .join(&sha[..2])
@@ -484,10 +484,17 @@ impl Env {
         self.serve_on(port)
     }
 
+    /// Door tests run the server alone; the media tests start it with its workers.
     pub fn serve_on(&self, port: u16) -> Server {
+        self.serve_with(port, &["--no-workers"])
+    }
+
+    pub fn serve_with(&self, port: u16, extra: &[&str]) -> Server {
         let listen = format!("127.0.0.1:{port}");
+        let mut args = vec!["serve", "--listen", &listen];
+        args.extend_from_slice(extra);
         let child = self
-            .cmd(&["serve", "--listen", &listen])
+            .cmd(&args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::inherit())
             .spawn()
