@@ -223,6 +223,8 @@ pub struct WorkerConfig {
     pub max_attempts: u32,
     /// First retry delay; it doubles with each attempt (with jitter).
     pub backoff_secs: u64,
+    /// A job still running after this long is abandoned (its lease left to expire).
+    pub job_timeout_secs: u64,
     /// libx264 preset and quality for disclosure copies that must be re-encoded.
     pub x264_preset: String,
     pub x264_crf: u32,
@@ -237,6 +239,7 @@ impl Default for WorkerConfig {
             poll_millis: 1000,
             max_attempts: 5,
             backoff_secs: 10,
+            job_timeout_secs: 6 * 3600,
             x264_preset: "veryfast".into(),
             x264_crf: 23,
         }

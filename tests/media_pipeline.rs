@@ -459,6 +459,11 @@ on_both_backends!(
             .collect();
         assert_eq!(events, ["ingest", "media_processed", "media_processed"]);
         drop(server);
+        let work = env.data_dir().join("work");
+        assert!(
+            env.files_under(&work).is_empty(),
+            "scratch files of killed attempts removed"
+        );
         env.ok(&["audit", "verify"]);
     }
 );

@@ -230,6 +230,26 @@ impl Catalogue {
 }
 
 impl Tx {
+    /// Whether `owner` still holds the job's lease, checked (and the row locked on PostgreSQL)
+    /// inside the transaction that records the job's results: an attempt that lost its lease
+    /// must not write over the one that took over.
+    pub async fn holds_lease(&mut self, id: Uuid, owner: &str) -> Result<bool> {
+        let n = on_tx!(self, c => {
+            sqlx::query(
+                "UPDATE jobs SET updated_at = $3 \
+                 WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(crate::domain::now())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("checking the lease on job {id}"))?;
+        Ok(n == 1)
+    }
+
     /// Puts a dead (or waiting) job back at the front of the queue with fresh attempts.
     pub async fn retry_job(&mut self, id: Uuid) -> Result<JobRow> {
         let sql = format!(

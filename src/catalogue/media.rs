@@ -120,6 +120,20 @@ impl Tx {
         Ok(inserted == 1)
     }
 
+    /// Serialises the media results of one recording's clips: on PostgreSQL two clips settling
+    /// at once would each count the other as still pending and leave the recording unsettled.
+    /// (SQLite write transactions are already one at a time.)
+    pub async fn lock_recording(&mut self, recording: Uuid) -> Result<()> {
+        if let Tx::Postgres(t) = self {
+            sqlx::query("SELECT 1 FROM recordings WHERE id = $1 FOR UPDATE")
+                .bind(recording)
+                .execute(&mut **t)
+                .await
+                .context(|| format!("locking recording {recording}"))?;
+        }
+        Ok(())
+    }
+
     /// Stores the probe and the verdict on one clip.
     pub async fn set_clip_media(
         &mut self,

@@ -45,7 +45,12 @@ fn worker_actor() -> Actor {
     Actor::service("media-worker")
 }
 
-pub async fn run(app: &App, job: &JobRow, cancel: Cancel) -> std::result::Result<(), JobError> {
+pub async fn run(
+    app: &App,
+    job: &JobRow,
+    owner: &str,
+    cancel: Cancel,
+) -> std::result::Result<(), JobError> {
     let clip_id = media_clip(&job.payload.0).map_err(JobError::Abort)?;
     let Some(clip) = app.catalogue.clip_media(clip_id).await? else {
         return Err(JobError::Abort(Error::not_found(format!(
@@ -56,14 +61,57 @@ pub async fn run(app: &App, job: &JobRow, cancel: Cancel) -> std::result::Result
         return Ok(()); // made by an earlier attempt that lost its lease at the very end
     }
     let sha: Sha256Digest = clip.sha256.parse().map_err(JobError::Abort)?;
-    let scratch = app.config.data_dir.join("work").join(job.id.to_string());
-    // Leftovers of an earlier attempt of this job are of no use.
-    let _ = std::fs::remove_dir_all(&scratch);
+    remove_earlier_attempts(app, job);
+    // A directory of this attempt's own: an attempt that lost its lease may still be writing
+    // in another one.
+    let scratch = scratch_root(app).join(format!(
+        "{}-{}-{}",
+        job.id,
+        job.attempts,
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ));
     std::fs::create_dir_all(&scratch)
         .context(|| format!("creating scratch directory {}", scratch.display()))?;
-    let result = process(app, &clip, &sha, &scratch, cancel).await;
+    let result = process(app, &clip, &sha, &scratch, (job.id, owner), cancel).await;
     let _ = std::fs::remove_dir_all(&scratch);
     result
+}
+
+fn scratch_root(app: &App) -> PathBuf {
+    app.config.data_dir.join("work")
+}
+
+/// Earlier attempts of a job we now hold are over (their leases were taken back, and one that
+/// lost its lease can no longer record anything): their scratch directories, left by a worker
+/// that crashed, go.
+fn remove_earlier_attempts(app: &App, job: &JobRow) {
+    let Ok(entries) = std::fs::read_dir(scratch_root(app)) else {
+        return;
+    };
+    let prefix = format!("{}-", job.id);
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Removes scratch directories of attempts that are over (their worker crashed or was killed):
+/// with S3 each holds a full copy of an original.
+pub async fn sweep_scratch(app: &App) {
+    let Ok(entries) = std::fs::read_dir(scratch_root(app)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let live = match name.get(..36).and_then(|id| id.parse::<uuid::Uuid>().ok()) {
+            Some(id) => matches!(app.catalogue.job(id).await, Ok(Some(j)) if j.status == "running"),
+            None => false,
+        };
+        if !live {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 async fn process(
@@ -71,6 +119,7 @@ async fn process(
     clip: &ClipMedia,
     sha: &Sha256Digest,
     scratch: &Path,
+    lease: (uuid::Uuid, &str),
     cancel: Cancel,
 ) -> std::result::Result<(), JobError> {
     let made = if clip.size == 0 {
@@ -107,7 +156,11 @@ async fn process(
             },
         }
     };
-    record(app, clip, sha, made).await.map_err(JobError::Retry)
+    match record(app, clip, sha, made, Some(lease)).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(JobError::Cancelled), // lost the lease: the attempt that has it decides
+        Err(e) => Err(JobError::Retry(e)),
+    }
 }
 
 /// The blocking part: probe, then copy or transcode, then stills. A verdict of unplayable at
@@ -172,8 +225,15 @@ fn make(
 
 type StillFn = fn(&Path, &Path, &Probe, &Cancel) -> media::MediaResult<media::stills::Still>;
 
-/// Stores the outputs and records everything in one transaction with its audit record.
-async fn record(app: &App, clip: &ClipMedia, sha: &Sha256Digest, made: Made) -> Result<()> {
+/// Stores the outputs and records everything in one transaction with its audit record, if this
+/// attempt still holds the job's lease (`Ok(false)` when it does not: nothing is recorded).
+async fn record(
+    app: &App,
+    clip: &ClipMedia,
+    sha: &Sha256Digest,
+    made: Made,
+    lease: Option<(uuid::Uuid, &str)>,
+) -> Result<bool> {
     let versions = media::tool_versions();
     let mut derivatives = Vec::new();
     let (probe, state, reason, plan) = match &made {
@@ -214,6 +274,12 @@ async fn record(app: &App, clip: &ClipMedia, sha: &Sha256Digest, made: Made) -> 
     let probe_json = probe.map(|p| serde_json::to_value(p).unwrap_or_default());
 
     let mut tx = app.catalogue.begin().await?;
+    if let Some((job, owner)) = lease
+        && !tx.holds_lease(job, owner).await?
+    {
+        return Ok(false);
+    }
+    tx.lock_recording(clip.recording_id).await?;
     let mut linked = Vec::new();
     for d in &derivatives {
         if tx.insert_derivative(d).await? {
@@ -265,12 +331,20 @@ async fn record(app: &App, clip: &ClipMedia, sha: &Sha256Digest, made: Made) -> 
     tx.append_audit(app.audit.origin(), event).await?;
     tx.commit().await?;
     tracing::info!(recording = %clip.recording_id, clip = clip.seq, state, reason, "clip settled");
-    Ok(())
+    Ok(true)
 }
 
-/// A media job that died (its workers kept crashing on the file, or it kept failing): the clip
-/// is settled as unplayable so the recording does not wait forever, and the audit chain says why.
+/// A media job that died because the file kept taking its workers down (crash, kill, hang, panic):
+/// the clip is settled as unplayable so the recording does not wait forever, and the audit chain
+/// says why. A job that died of failures on our side (store, disk) leaves the clip pending: the
+/// footage is not at fault, and `bwv jobs retry` finishes it once the fault is fixed.
 pub async fn dead(app: &App, job: &JobRow) -> Result<()> {
+    if !matches!(
+        job.last_error_code.as_deref(),
+        Some("lease-expired" | "panic")
+    ) {
+        return Ok(());
+    }
     let clip_id = media_clip(&job.payload.0)?;
     let Some(clip) = app.catalogue.clip_media(clip_id).await? else {
         return Ok(());
@@ -293,6 +367,8 @@ pub async fn dead(app: &App, job: &JobRow) -> Result<()> {
             probe: None,
             reason,
         },
+        None,
     )
     .await
+    .map(|_| ())
 }

@@ -9,6 +9,7 @@ use rand::Rng;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{JobError, MEDIA, media_job};
 use crate::app::App;
@@ -25,24 +26,29 @@ pub fn backoff(base: Duration, attempts: u32) -> Duration {
     capped.mul_f64(rand::thread_rng().gen_range(0.8..1.2))
 }
 
-/// A name for this worker's leases that says which process holds them.
+/// A name for one claim's lease that says which process holds it; new for every claim, so a
+/// worker that takes back its own expired job never mistakes the old attempt's lease for it.
 pub fn owner_name() -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("worker-{}-{}", std::process::id(), &id[..8])
 }
 
-/// Runs jobs until `shutdown`; then cancels the jobs in flight, which go back to the queue.
+/// Runs jobs until `shutdown`; then asks the jobs in flight to stop, and they go back to the
+/// queue without using an attempt.
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) -> Result<()> {
     media::init()
         .map_err(|e| crate::error::Error::new(crate::error::Code::Config, e.to_string()))?;
     let cfg = app.config.worker.clone();
-    let owner = owner_name();
     let lease = Duration::from_secs(cfg.lease_secs);
     let poll = Duration::from_millis(cfg.poll_millis);
     let slots = Arc::new(Semaphore::new(cfg.concurrency));
-    let cancel = Cancel::default();
     let mut running = JoinSet::new();
-    tracing::info!(%owner, concurrency = cfg.concurrency, "worker started");
+    tracing::info!(
+        pid = std::process::id(),
+        concurrency = cfg.concurrency,
+        "worker started"
+    );
+    media_job::sweep_scratch(&app).await;
     loop {
         let permit = tokio::select! {
             permit = slots.clone().acquire_owned() => permit,
@@ -54,14 +60,18 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) -> Result<()> {
             tracing::error!(error = %e, "cannot reclaim expired leases");
         }
         let until = chrono::Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+        let owner = owner_name();
         match app.catalogue.claim_job(&owner, until).await {
             Ok(Some(job)) => {
-                let (app, owner, cfg, cancel) =
-                    (app.clone(), owner.clone(), cfg.clone(), cancel.clone());
-                running.spawn(async move {
-                    run_one(&app, job, &owner, &cfg, cancel).await;
-                    drop(permit);
-                });
+                let (app, cfg, shutdown) = (app.clone(), cfg.clone(), shutdown.clone());
+                let span = tracing::info_span!("job", id = %job.id, kind = %job.kind, attempt = job.attempts);
+                running.spawn(
+                    async move {
+                        run_one(&app, job, &owner, &cfg, shutdown).await;
+                        drop(permit);
+                    }
+                    .instrument(span),
+                );
                 continue;
             }
             Ok(None) => {}
@@ -80,7 +90,6 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) -> Result<()> {
         in_flight = running.len(),
         "worker stopping; giving back jobs in flight"
     );
-    cancel.cancel();
     while running.join_next().await.is_some() {}
     Ok(())
 }
@@ -108,18 +117,25 @@ async fn buried(app: &App, job: &JobRow) {
     }
 }
 
-async fn run_one(app: &Arc<App>, job: JobRow, owner: &str, cfg: &WorkerConfig, cancel: Cancel) {
+async fn run_one(
+    app: &Arc<App>,
+    job: JobRow,
+    owner: &str,
+    cfg: &WorkerConfig,
+    shutdown: CancellationToken,
+) {
     let lease = Duration::from_secs(cfg.lease_secs);
-    let span = tracing::info_span!("job", id = %job.id, kind = %job.kind, attempt = job.attempts);
-    let _enter = span.enter();
+    let cancel = Cancel::default();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(cfg.job_timeout_secs);
     tracing::info!("job started");
     let started = std::time::Instant::now();
     // Its own task: a panic in a handler ends this attempt, not the worker.
     let handler = {
-        let (app, job, cancel) = (app.clone(), job.clone(), cancel.clone());
+        let (app, job, cancel, owner) =
+            (app.clone(), job.clone(), cancel.clone(), owner.to_owned());
         tokio::spawn(async move {
             match job.kind.as_str() {
-                MEDIA => media_job::run(&app, &job, cancel).await,
+                MEDIA => media_job::run(&app, &job, &owner, cancel).await,
                 other => Err(JobError::Abort(crate::error::Error::bad_input(format!(
                     "unknown job kind {other:?}"
                 )))),
@@ -129,14 +145,27 @@ async fn run_one(app: &Arc<App>, job: JobRow, owner: &str, cfg: &WorkerConfig, c
     tokio::pin!(handler);
     let mut beat = tokio::time::interval(lease / 3);
     beat.tick().await;
+    let mut beating = true;
     let outcome = loop {
         tokio::select! {
             done = &mut handler => break done,
-            _ = beat.tick() => {
+            _ = shutdown.cancelled(), if !cancel.is_cancelled() => cancel.cancel(),
+            _ = tokio::time::sleep_until(deadline), if beating => {
+                // Hung or far too slow: stop renewing so the lease runs out and the attempt
+                // counts, and ask the job to stop (FFmpeg work checks between packets).
+                tracing::error!(limit_secs = cfg.job_timeout_secs, "job ran past its time limit; abandoning it");
+                beating = false;
+                cancel.cancel();
+            }
+            _ = beat.tick(), if beating => {
                 let until = chrono::Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
                 match app.catalogue.heartbeat_job(job.id, owner, until).await {
                     Ok(true) => {}
-                    Ok(false) => tracing::warn!("lease lost: another worker has this job now"),
+                    Ok(false) => {
+                        tracing::warn!("lease lost: another worker has this job now; stopping this attempt");
+                        beating = false;
+                        cancel.cancel();
+                    }
                     Err(e) => tracing::warn!(error = %e, "cannot renew the lease"),
                 }
             }
@@ -188,17 +217,26 @@ async fn run_one(app: &Arc<App>, job: JobRow, owner: &str, cfg: &WorkerConfig, c
         }
     };
     let dead = matches!(end, JobEnd::Dead { .. });
-    match app.catalogue.finish_job(job.id, owner, &end).await {
-        Ok(true) => {}
-        Ok(false) => tracing::warn!("job was taken back before it ended; its result stands"),
-        Err(e) => tracing::error!(error = %e, "cannot record the end of the job"),
-    }
+    let ended = match app.catalogue.finish_job(job.id, owner, &end).await {
+        Ok(true) => true,
+        Ok(false) => {
+            tracing::warn!("job was taken back before it ended; the other attempt decides");
+            false
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot record the end of the job");
+            false
+        }
+    };
     let secs = started.elapsed().as_secs_f64();
     match error {
         None => tracing::info!(secs, "job ended"),
         Some(e) => tracing::warn!(secs, error = %e, dead, "job failed"),
     }
-    if dead && let Ok(Some(row)) = app.catalogue.job(job.id).await {
+    if dead
+        && ended
+        && let Ok(Some(row)) = app.catalogue.job(job.id).await
+    {
         buried(app, &row).await;
     }
 }

@@ -57,6 +57,10 @@ impl Cancel {
         self.0.store(true, Ordering::SeqCst);
     }
 
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
     pub fn check(&self) -> MediaResult<()> {
         if self.0.load(Ordering::Relaxed) {
             Err(MediaError::Cancelled)

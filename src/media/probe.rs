@@ -93,6 +93,14 @@ pub fn probe(path: &Path, cancel: &Cancel) -> MediaResult<Probe> {
     }
     let mut ictx = match ffmpeg::format::input(path) {
         Ok(ctx) => ctx,
+        // An operating-system error (out of memory, I/O, permissions) is ours to retry; any
+        // other refusal is FFmpeg's verdict on the bytes.
+        Err(e @ ffmpeg::Error::Other { .. }) => {
+            return Err(MediaError::Failed(format!(
+                "opening {}: {e}",
+                path.display()
+            )));
+        }
         Err(e) => return Err(MediaError::Unplayable(diagnose_open(path, &e))),
     };
     let format_name = ictx.format().name().to_owned();

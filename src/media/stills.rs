@@ -69,10 +69,18 @@ impl Grabber {
 
     /// The first picture at or after `at` seconds, or the last picture before the end.
     fn grab(&mut self, at: f64, cancel: &Cancel) -> MediaResult<Option<frame::Video>> {
-        let target = ((at * 1_000_000.0) as i64).rescale(Rational(1, 1_000_000), self.time_base);
+        // Moments count from the file's start time, which need not be zero.
+        // SAFETY: reading a plain field of the open input context.
+        let start = unsafe { (*self.ictx.as_ptr()).start_time };
+        let start = if start == ffmpeg::ffi::AV_NOPTS_VALUE {
+            0
+        } else {
+            start
+        };
+        let micros = start + (at * 1_000_000.0) as i64;
+        let target = micros.rescale(Rational(1, 1_000_000), self.time_base);
         // Seeking can fail on damaged or unindexed files; decoding on from where we are is
         // still right, only slower.
-        let micros = (at * 1_000_000.0) as i64;
         let _ = self.ictx.seek(micros, ..micros + 1);
         self.decoder.flush();
         let mut last: Option<frame::Video> = None;
