@@ -63,7 +63,7 @@ pub enum Command {
         /// Jobs run at once [default: worker.concurrency, 2]
         #[arg(long, value_name = "N")]
         concurrency: Option<usize>,
-        /// Stop once the queue has nothing due, instead of waiting for more
+        /// Stop once no job is queued or running, instead of waiting for more
         #[arg(long)]
         drain: bool,
     },
