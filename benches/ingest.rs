@@ -6,10 +6,14 @@
 //! to choose sizes in GiB, e.g. "1"; BWV_BENCH_RUNS for repetitions, default 5). Runs alternate
 //! between the two sides so that drifts in disk speed hit both.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::{measure, median};
 
 /// Incompressible, non-sparse content, so neither side gets a shortcut.
 fn make_input(path: &Path, bytes: u64) {
@@ -28,24 +32,6 @@ fn make_input(path: &Path, bytes: u64) {
     f.into_inner().unwrap().sync_all().unwrap();
 }
 
-/// Runs a command, returning its wall time and peak RSS in KiB.
-fn measure(cmd: &mut Command) -> (Duration, u64) {
-    let start = Instant::now();
-    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives peak RSS
-    let child = cmd.spawn().expect("spawn");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waiting on our own child pid with valid pointers.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    let elapsed = start.elapsed();
-    assert!(
-        pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{cmd:?} failed"
-    );
-    (elapsed, usage.ru_maxrss as u64)
-}
-
 /// Starts each measurement from the same state: nothing dirty waiting to be written back (the
 /// previous run's flush would otherwise be charged to the next), and, where permitted (root),
 /// an empty page cache so both sides read the input from disk.
@@ -54,11 +40,6 @@ fn settle() {
     let _ = std::fs::write("/proc/sys/vm/drop_caches", "3\n");
     // The disk may still be discarding the previous run's deleted blocks.
     std::thread::sleep(Duration::from_secs(3));
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn main() {

@@ -10,11 +10,14 @@
 //! Run with `cargo bench --bench media` (BWV_BENCH_DIR picks the scratch disk, BWV_BENCH_RUNS
 //! the repetitions, default 3). Runs alternate between the two sides.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bwv::media::{self, Cancel, remux, transcode};
+use common::{measure, median};
 
 const TRANSCODE_SECS: u32 = 10;
 const REMUX_SECS: u32 = 120;
@@ -54,29 +57,6 @@ fn make_clips(dir: &Path) -> (PathBuf, PathBuf) {
         ]);
     }
     (hevc, mkv)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-/// Runs a command to completion; returns wall time and its peak RSS in KiB.
-fn measure(cmd: &mut Command) -> (Duration, u64) {
-    let start = Instant::now();
-    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives peak RSS
-    let child = cmd.spawn().expect("spawn");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waiting on our own child pid with valid pointers.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    let elapsed = start.elapsed();
-    assert!(
-        pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{cmd:?} failed"
-    );
-    (elapsed, usage.ru_maxrss as u64)
 }
 
 fn main() {

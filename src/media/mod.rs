@@ -70,6 +70,37 @@ impl Cancel {
     }
 }
 
+/// Lets libavcodec pick the thread count, as the ffmpeg CLI does.
+pub(crate) fn auto_threads() -> ffmpeg::codec::threading::Config {
+    ffmpeg::codec::threading::Config {
+        kind: ffmpeg::codec::threading::Type::Frame,
+        count: 0,
+        ..Default::default()
+    }
+}
+
+/// Corrupt packets skipped before a file counts as unreadable from there on.
+pub(crate) const MAX_CORRUPT_PACKETS: u32 = 100;
+
+/// Reads the next packet for a copy: false at the end, a few corrupt packets skipped (counted),
+/// any other read error a verdict on the file.
+pub(crate) fn read_packet(
+    ictx: &mut ffmpeg::format::context::Input,
+    packet: &mut ffmpeg::Packet,
+    corrupt: &mut u32,
+    cancel: &Cancel,
+) -> MediaResult<bool> {
+    loop {
+        cancel.check()?;
+        match packet.read(ictx) {
+            Ok(()) => return Ok(true),
+            Err(ffmpeg::Error::Eof) => return Ok(false),
+            Err(ffmpeg::Error::InvalidData) if *corrupt < MAX_CORRUPT_PACKETS => *corrupt += 1,
+            Err(e) => return Err(MediaError::Unplayable(format!("reading the original: {e}"))),
+        }
+    }
+}
+
 /// Loads FFmpeg's registries and keeps its console logging to real errors (the verdicts we
 /// record carry the reasons).
 pub fn init() -> MediaResult<()> {

@@ -11,7 +11,7 @@ use ffmpeg_next as ffmpeg;
 use serde::{Deserialize, Serialize};
 
 use super::boxes::{self, Shape};
-use super::{Cancel, MediaError, MediaResult};
+use super::{Cancel, MAX_CORRUPT_PACKETS, MediaError, MediaResult};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Probe {
@@ -80,9 +80,6 @@ impl Probe {
         self.audio.and_then(|i| self.streams.get(i))
     }
 }
-
-/// Corrupt packets tolerated before a file counts as unreadable from there on.
-const MAX_CORRUPT_PACKETS: u32 = 100;
 
 pub fn probe(path: &Path, cancel: &Cancel) -> MediaResult<Probe> {
     let len = std::fs::metadata(path)

@@ -8,10 +8,7 @@ use ffmpeg_next as ffmpeg;
 use serde_json::json;
 
 use super::probe::Probe;
-use super::{Cancel, MediaError, MediaResult, failed, unplayable};
-
-/// Corrupt packets skipped before giving up on the file.
-const MAX_CORRUPT_PACKETS: u32 = 100;
+use super::{Cancel, MediaError, MediaResult, failed, read_packet, unplayable};
 
 /// Writes `dst`; returns the parameters for the derivative's audit record.
 pub fn remux(
@@ -50,17 +47,7 @@ pub fn remux(
 
     let mut packet = Packet::empty();
     let mut corrupt = 0u32;
-    loop {
-        cancel.check()?;
-        match packet.read(&mut ictx) {
-            Ok(()) => {}
-            Err(ffmpeg::Error::Eof) => break,
-            Err(ffmpeg::Error::InvalidData) if corrupt < MAX_CORRUPT_PACKETS => {
-                corrupt += 1;
-                continue;
-            }
-            Err(e) => return Err(MediaError::Unplayable(format!("reading the original: {e}"))),
-        }
+    while read_packet(&mut ictx, &mut packet, &mut corrupt, cancel)? {
         let input = packet.stream();
         let Some(output) = map.get(input).copied().flatten() else {
             continue;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ffmpeg::codec::{self, threading};
+use ffmpeg::codec;
 use ffmpeg::format::Pixel;
 use ffmpeg::{Packet, Rational, Rescale, frame};
 use ffmpeg_next as ffmpeg;
@@ -12,7 +12,9 @@ use serde_json::json;
 
 use super::graph;
 use super::probe::Probe;
-use super::{Cancel, MediaError, MediaResult, failed, unplayable};
+use super::{
+    Cancel, MAX_CORRUPT_PACKETS, MediaError, MediaResult, auto_threads, failed, unplayable,
+};
 
 /// Poster width (height follows the picture's shape).
 pub const POSTER_WIDTH: u32 = 640;
@@ -49,11 +51,7 @@ impl Grabber {
         let time_base = ist.time_base();
         let mut ctx = codec::context::Context::from_parameters(ist.parameters())
             .map_err(unplayable("reading the video parameters"))?;
-        ctx.set_threading(threading::Config {
-            kind: threading::Type::Frame,
-            count: 0,
-            ..Default::default()
-        });
+        ctx.set_threading(auto_threads());
         let decoder = ctx
             .decoder()
             .video()
@@ -96,7 +94,7 @@ impl Grabber {
                     }
                     if self.decoder.send_packet(&packet).is_err() {
                         corrupt += 1;
-                        if corrupt > 100 {
+                        if corrupt > MAX_CORRUPT_PACKETS {
                             break;
                         }
                     }
@@ -104,7 +102,7 @@ impl Grabber {
                 Err(ffmpeg::Error::Eof) => {
                     let _ = self.decoder.send_eof();
                 }
-                Err(ffmpeg::Error::InvalidData) if corrupt < 100 => {
+                Err(ffmpeg::Error::InvalidData) if corrupt < MAX_CORRUPT_PACKETS => {
                     corrupt += 1;
                     continue;
                 }

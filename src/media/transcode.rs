@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ffmpeg::codec::{self, threading};
+use ffmpeg::codec;
 use ffmpeg::format::{Pixel, Sample, sample};
 use ffmpeg::{
     ChannelLayout, Dictionary, Packet, Rational, Rescale, decoder, encoder, filter, frame,
@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::graph;
 use super::probe::Probe;
-use super::{Cancel, MediaError, MediaResult, failed, unplayable};
+use super::{Cancel, MediaError, MediaResult, auto_threads, failed, read_packet, unplayable};
 
 /// Encoder settings; the benchmark passes the same to the ffmpeg CLI.
 #[derive(Debug, Clone)]
@@ -38,16 +38,6 @@ impl Default for Settings {
 const AAC_RATES: &[u32] = &[
     8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000,
 ];
-const MAX_CORRUPT_PACKETS: u32 = 100;
-
-/// Lets libavcodec pick the thread count, as the ffmpeg CLI does.
-fn auto_threads() -> threading::Config {
-    threading::Config {
-        kind: threading::Type::Frame,
-        count: 0,
-        ..Default::default()
-    }
-}
 
 struct VideoPipe {
     input: usize,
@@ -117,17 +107,7 @@ pub fn transcode(
 
     let mut packet = Packet::empty();
     let mut corrupt = 0u32;
-    loop {
-        cancel.check()?;
-        match packet.read(&mut ictx) {
-            Ok(()) => {}
-            Err(ffmpeg::Error::Eof) => break,
-            Err(ffmpeg::Error::InvalidData) if corrupt < MAX_CORRUPT_PACKETS => {
-                corrupt += 1;
-                continue;
-            }
-            Err(e) => return Err(MediaError::Unplayable(format!("reading the original: {e}"))),
-        }
+    while read_packet(&mut ictx, &mut packet, &mut corrupt, cancel)? {
         if let Some(v) = video.as_mut().filter(|v| v.input == packet.stream()) {
             if v.decoder.send_packet(&packet).is_err() {
                 corrupt += 1; // a damaged packet: the decoder conceals, we carry on
