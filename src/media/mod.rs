@@ -79,6 +79,24 @@ pub(crate) fn auto_threads() -> ffmpeg::codec::threading::Config {
     }
 }
 
+/// A threaded decoder for video stream `index`, and the stream's time base.
+pub(crate) fn video_decoder(
+    ictx: &ffmpeg::format::context::Input,
+    index: usize,
+) -> MediaResult<(ffmpeg::decoder::Video, ffmpeg::Rational)> {
+    let ist = ictx
+        .stream(index)
+        .ok_or_else(|| MediaError::Failed(format!("video stream {index} vanished")))?;
+    let mut ctx = ffmpeg::codec::context::Context::from_parameters(ist.parameters())
+        .map_err(unplayable("reading the video parameters"))?;
+    ctx.set_threading(auto_threads());
+    let decoder = ctx
+        .decoder()
+        .video()
+        .map_err(unplayable("no decoder for the video"))?;
+    Ok((decoder, ist.time_base()))
+}
+
 /// Corrupt packets skipped before a file counts as unreadable from there on.
 pub(crate) const MAX_CORRUPT_PACKETS: u32 = 100;
 

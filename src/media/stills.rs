@@ -13,7 +13,7 @@ use serde_json::json;
 use super::graph;
 use super::probe::Probe;
 use super::{
-    Cancel, MAX_CORRUPT_PACKETS, MediaError, MediaResult, auto_threads, failed, unplayable,
+    Cancel, MAX_CORRUPT_PACKETS, MediaError, MediaResult, failed, unplayable, video_decoder,
 };
 
 /// Poster width (height follows the picture's shape).
@@ -45,17 +45,7 @@ impl Grabber {
             .video
             .ok_or_else(|| MediaError::Unplayable("no video stream".into()))?;
         let ictx = ffmpeg::format::input(src).map_err(unplayable("opening the original"))?;
-        let ist = ictx
-            .stream(index)
-            .ok_or_else(|| MediaError::Failed(format!("video stream {index} vanished")))?;
-        let time_base = ist.time_base();
-        let mut ctx = codec::context::Context::from_parameters(ist.parameters())
-            .map_err(unplayable("reading the video parameters"))?;
-        ctx.set_threading(auto_threads());
-        let decoder = ctx
-            .decoder()
-            .video()
-            .map_err(unplayable("no decoder for the video"))?;
+        let (decoder, time_base) = video_decoder(&ictx, index)?;
         Ok(Grabber {
             ictx,
             decoder,

@@ -14,7 +14,9 @@ use serde_json::json;
 
 use super::graph;
 use super::probe::Probe;
-use super::{Cancel, MediaError, MediaResult, auto_threads, failed, read_packet, unplayable};
+use super::{
+    Cancel, MediaError, MediaResult, auto_threads, failed, read_packet, unplayable, video_decoder,
+};
 
 /// Encoder settings; the benchmark passes the same to the ffmpeg CLI.
 #[derive(Debug, Clone)]
@@ -158,17 +160,10 @@ fn open_video(
     settings: &Settings,
     global_header: bool,
 ) -> MediaResult<VideoPipe> {
+    let (decoder, time_base) = video_decoder(ictx, index)?;
     let ist = ictx
         .stream(index)
         .ok_or_else(|| MediaError::Failed(format!("video stream {index} vanished")))?;
-    let time_base = ist.time_base();
-    let mut ctx = codec::context::Context::from_parameters(ist.parameters())
-        .map_err(unplayable("reading the video parameters"))?;
-    ctx.set_threading(auto_threads());
-    let decoder = ctx
-        .decoder()
-        .video()
-        .map_err(unplayable("no decoder for the video"))?;
 
     let mut spec: Vec<&str> = graph::upright(rotation).into_iter().collect();
     spec.push("scale=trunc(iw/2)*2:trunc(ih/2)*2");
@@ -317,6 +312,47 @@ fn sink(graph: &mut filter::Graph) -> MediaResult<filter::Context> {
         .ok_or_else(|| MediaError::Failed("filter graph lost its output".into()))
 }
 
+/// The end of a pipe: everything the filter graph has goes through the encoder to the muxer.
+fn drain<F: std::ops::DerefMut<Target = ffmpeg::Frame>>(
+    mut filtered: F,
+    graph: &mut filter::Graph,
+    encoder: &mut encoder::Encoder,
+    time_base: Rational,
+    output: usize,
+    octx: &mut ffmpeg::format::context::Output,
+    out_tb: &[Rational],
+) -> MediaResult<()> {
+    while sink(graph)?.sink().frame(&mut filtered).is_ok() {
+        // SAFETY: a frame we own. The picture type the source's encoder chose must not force
+        // ours (for sound the field is unused).
+        unsafe {
+            (*filtered.as_mut_ptr()).pict_type = ffmpeg::ffi::AVPictureType::AV_PICTURE_TYPE_NONE;
+        }
+        encoder.send_frame(&filtered).map_err(failed("encoding"))?;
+        write_packets(encoder, time_base, output, octx, out_tb)?;
+    }
+    Ok(())
+}
+
+/// At the end of the input: flush the filters, then the encoder.
+fn flush<F: std::ops::DerefMut<Target = ffmpeg::Frame>>(
+    filtered: F,
+    graph: &mut filter::Graph,
+    encoder: &mut encoder::Encoder,
+    time_base: Rational,
+    output: usize,
+    octx: &mut ffmpeg::format::context::Output,
+    out_tb: &[Rational],
+) -> MediaResult<()> {
+    source(graph)?
+        .source()
+        .flush()
+        .map_err(failed("flushing the filters"))?;
+    drain(filtered, graph, encoder, time_base, output, octx, out_tb)?;
+    encoder.send_eof().map_err(failed("flushing the encoder"))?;
+    write_packets(encoder, time_base, output, octx, out_tb)
+}
+
 impl VideoPipe {
     /// Moves every frame the decoder has through the filters into the encoder and out.
     fn pump(
@@ -340,23 +376,15 @@ impl VideoPipe {
                 .source()
                 .add(&decoded)
                 .map_err(failed("filtering a picture"))?;
-            self.drain_filter(octx, out_tb)?;
-        }
-        Ok(())
-    }
-
-    fn drain_filter(
-        &mut self,
-        octx: &mut ffmpeg::format::context::Output,
-        out_tb: &[Rational],
-    ) -> MediaResult<()> {
-        let mut filtered = frame::Video::empty();
-        while sink(&mut self.graph)?.sink().frame(&mut filtered).is_ok() {
-            filtered.set_kind(ffmpeg::picture::Type::None);
-            self.encoder
-                .send_frame(&filtered)
-                .map_err(failed("encoding a picture"))?;
-            write_packets(&mut self.encoder, self.time_base, self.output, octx, out_tb)?;
+            drain(
+                frame::Video::empty(),
+                &mut self.graph,
+                &mut self.encoder,
+                self.time_base,
+                self.output,
+                octx,
+                out_tb,
+            )?;
         }
         Ok(())
     }
@@ -368,15 +396,15 @@ impl VideoPipe {
     ) -> MediaResult<()> {
         let _ = self.decoder.send_eof();
         self.pump(octx, out_tb)?;
-        source(&mut self.graph)?
-            .source()
-            .flush()
-            .map_err(failed("flushing the picture filters"))?;
-        self.drain_filter(octx, out_tb)?;
-        self.encoder
-            .send_eof()
-            .map_err(failed("flushing the H.264 encoder"))?;
-        write_packets(&mut self.encoder, self.time_base, self.output, octx, out_tb)
+        flush(
+            frame::Video::empty(),
+            &mut self.graph,
+            &mut self.encoder,
+            self.time_base,
+            self.output,
+            octx,
+            out_tb,
+        )
     }
 }
 
@@ -387,6 +415,7 @@ impl AudioPipe {
         out_tb: &[Rational],
     ) -> MediaResult<()> {
         let mut decoded = frame::Audio::empty();
+        let tb = Rational(1, self.encoder.rate() as i32);
         while self.decoder.receive_frame(&mut decoded).is_ok() {
             // Sound is numbered by samples from where it starts, so resampling and re-framing
             // never drift from the picture.
@@ -401,23 +430,15 @@ impl AudioPipe {
                 .source()
                 .add(&decoded)
                 .map_err(failed("filtering sound"))?;
-            self.drain_filter(octx, out_tb)?;
-        }
-        Ok(())
-    }
-
-    fn drain_filter(
-        &mut self,
-        octx: &mut ffmpeg::format::context::Output,
-        out_tb: &[Rational],
-    ) -> MediaResult<()> {
-        let tb = Rational(1, self.encoder.rate() as i32);
-        let mut filtered = frame::Audio::empty();
-        while sink(&mut self.graph)?.sink().frame(&mut filtered).is_ok() {
-            self.encoder
-                .send_frame(&filtered)
-                .map_err(failed("encoding sound"))?;
-            write_packets(&mut self.encoder, tb, self.output, octx, out_tb)?;
+            drain(
+                frame::Audio::empty(),
+                &mut self.graph,
+                &mut self.encoder,
+                tb,
+                self.output,
+                octx,
+                out_tb,
+            )?;
         }
         Ok(())
     }
@@ -429,15 +450,15 @@ impl AudioPipe {
     ) -> MediaResult<()> {
         let _ = self.decoder.send_eof();
         self.pump(octx, out_tb)?;
-        source(&mut self.graph)?
-            .source()
-            .flush()
-            .map_err(failed("flushing the sound filters"))?;
-        self.drain_filter(octx, out_tb)?;
-        self.encoder
-            .send_eof()
-            .map_err(failed("flushing the AAC encoder"))?;
         let tb = Rational(1, self.encoder.rate() as i32);
-        write_packets(&mut self.encoder, tb, self.output, octx, out_tb)
+        flush(
+            frame::Audio::empty(),
+            &mut self.graph,
+            &mut self.encoder,
+            tb,
+            self.output,
+            octx,
+            out_tb,
+        )
     }
 }
