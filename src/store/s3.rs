@@ -574,49 +574,14 @@ impl S3Store {
         }
     }
 
-    /// Downloads an object to `dest`, hashing it on the way: bytes that do not match their
-    /// address are refused, so nothing is ever derived from a damaged original.
-    pub async fn download(&self, sha256: &Sha256Digest, dest: &std::path::Path) -> Result<u64> {
+    /// Reads an object through, hashing it and copying it to `copy` if given; `None` when the
+    /// object does not exist.
+    async fn read_through(
+        &self,
+        sha256: &Sha256Digest,
+        mut copy: Option<(&mut tokio::fs::File, &std::path::Path)>,
+    ) -> Result<Option<(Sha256Digest, u64)>> {
         use tokio::io::AsyncWriteExt;
-        let out = self
-            .client
-            .get_object()
-            .bucket(self.bucket())
-            .key(self.key(sha256))
-            .send()
-            .await
-            .map_err(|e| s3_error(format!("reading object {sha256}"), e))?;
-        let mut file = tokio::fs::File::create(dest)
-            .await
-            .context(|| format!("creating {}", dest.display()))?;
-        let mut body = out.body;
-        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
-        let mut size = 0u64;
-        while let Some(chunk) = body
-            .try_next()
-            .await
-            .map_err(|e| s3_error(format!("reading object {sha256}"), e))?
-        {
-            sha2::Digest::update(&mut hasher, &chunk);
-            size += chunk.len() as u64;
-            file.write_all(&chunk)
-                .await
-                .context(|| format!("writing {}", dest.display()))?;
-        }
-        file.flush()
-            .await
-            .context(|| format!("writing {}", dest.display()))?;
-        let got = Sha256Digest(sha2::Digest::finalize(hasher).into());
-        if &got != sha256 {
-            return Err(Error::new(
-                Code::ChecksumMismatch,
-                format!("object {sha256} in the bucket hashes to {got}: it is damaged"),
-            ));
-        }
-        Ok(size)
-    }
-
-    pub async fn rehash(&self, sha256: &Sha256Digest) -> Result<Option<(Sha256Digest, u64)>> {
         let out = match self
             .client
             .get_object()
@@ -639,11 +604,43 @@ impl S3Store {
         {
             sha2::Digest::update(&mut hasher, &chunk);
             size += chunk.len() as u64;
+            if let Some((file, path)) = copy.as_mut() {
+                file.write_all(&chunk)
+                    .await
+                    .context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        if let Some((file, path)) = copy {
+            file.flush()
+                .await
+                .context(|| format!("writing {}", path.display()))?;
         }
         Ok(Some((
             Sha256Digest(sha2::Digest::finalize(hasher).into()),
             size,
         )))
+    }
+
+    /// Downloads an object to `dest`, hashing it on the way: bytes that do not match their
+    /// address are refused, so nothing is ever derived from a damaged original.
+    pub async fn download(&self, sha256: &Sha256Digest, dest: &std::path::Path) -> Result<u64> {
+        let mut file = tokio::fs::File::create(dest)
+            .await
+            .context(|| format!("creating {}", dest.display()))?;
+        match self.read_through(sha256, Some((&mut file, dest))).await? {
+            None => Err(Error::not_found(format!(
+                "object {sha256} is not in the bucket"
+            ))),
+            Some((got, _)) if &got != sha256 => Err(Error::new(
+                Code::ChecksumMismatch,
+                format!("object {sha256} in the bucket hashes to {got}: it is damaged"),
+            )),
+            Some((_, size)) => Ok(size),
+        }
+    }
+
+    pub async fn rehash(&self, sha256: &Sha256Digest) -> Result<Option<(Sha256Digest, u64)>> {
+        self.read_through(sha256, None).await
     }
 
     pub async fn list(&self) -> Result<Vec<Sha256Digest>> {
