@@ -52,6 +52,7 @@ impl App {
             audit: &self.audit,
             initial_retention_days: self.config.store.s3.object_lock.initial_retention_days,
             media_attempts: self.config.worker.max_attempts,
+            categories: &self.config.categories,
         }
     }
 

@@ -70,6 +70,18 @@ pub enum Command {
     /// The job queue: what is waiting, running, done or dead
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Record a review decision: the recording is evidential or non-evidential
+    Classify {
+        recording: Uuid,
+        #[arg(value_parser = ["evidential", "non-evidential"])]
+        classification: String,
+        /// Why; required to make footage non-evidential (kept in the audit chain)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Cases and the footage linked to them as exhibits
+    #[command(subcommand)]
+    Case(CaseCommand),
     /// Register an officer (staff number) whose footage docks may upload
     #[command(name = "officer-add")]
     OfficerAdd {
@@ -129,6 +141,50 @@ pub enum RecordingsCommand {
     },
     /// One recording with its clips and audit history
     Show { id: Uuid },
+}
+
+/// A date (`2027-05-01`, midnight UTC) or an RFC 3339 time.
+fn parse_date_or_time(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    parse_rfc3339(s).map_err(|_| format!("{s:?} is not a date like 2027-05-01 or an RFC 3339 time"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Open a case
+    Open {
+        urn: String,
+        /// The offence, as charged or under investigation
+        #[arg(long)]
+        offence: String,
+        /// Officer in the case (staff number)
+        #[arg(long)]
+        oic: String,
+    },
+    /// Link a recording to a case as an exhibit (default reference: the producing officer's
+    /// initials and the next number, e.g. AB/3)
+    Link {
+        urn: String,
+        recording: Uuid,
+        #[arg(long, value_name = "REF")]
+        exhibit: Option<String>,
+    },
+    /// Record the case's progress
+    Update {
+        urn: String,
+        #[arg(long, value_parser = ["open", "charged", "nfa", "acquitted", "convicted", "closed"])]
+        status: Option<String>,
+        /// Release date of the sentence, after a conviction
+        #[arg(long, value_parser = parse_date_or_time, value_name = "DATE")]
+        sentence_release: Option<DateTime<Utc>>,
+        /// An appeal is under way (on) or over (off)
+        #[arg(long, value_parser = ["on", "off"])]
+        appeal: Option<String>,
+    },
+    /// A case with its exhibits
+    Show { urn: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Classification;
 use crate::error::{Code, Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -260,20 +261,37 @@ impl Default for TusConfig {
 pub struct Category {
     pub id: String,
     pub name: String,
+    /// What footage filed under this category is, at source; none: it waits for review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
+}
+
+/// The classification at source of footage filed under `category`: by the categories table, the
+/// name compared without regard to case; unknown or unmapped categories stay unreviewed.
+pub fn classification_at_source(categories: &[Category], category: Option<&str>) -> Classification {
+    category
+        .and_then(|name| {
+            categories
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(name.trim()))
+        })
+        .and_then(|c| c.classification)
+        .unwrap_or(Classification::Unreviewed)
 }
 
 impl Category {
     fn defaults() -> Vec<Category> {
         [
-            ("1", "Arrest"),
-            ("2", "Stop and search"),
-            ("3", "Public order"),
-            ("4", "Test recording"),
+            ("1", "Arrest", Some(Classification::Evidential)),
+            ("2", "Stop and search", Some(Classification::Evidential)),
+            ("3", "Public order", None),
+            ("4", "Test recording", Some(Classification::NonEvidential)),
         ]
         .into_iter()
-        .map(|(id, name)| Category {
+        .map(|(id, name, classification)| Category {
             id: id.into(),
             name: name.into(),
+            classification,
         })
         .collect()
     }

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod cases;
 pub mod catalogue;
 pub mod cli;
 pub mod commands;

@@ -52,6 +52,7 @@ async fn add_recording(c: &Catalogue, sha: Sha256Digest) -> Uuid {
         recorded_at: bwv::domain::now(),
         recorded_at_source: "operator",
         category: Some("Arrest".into()),
+        classification: bwv::domain::Classification::Unreviewed,
         status: "stored",
         flags: vec!["zero-length".into()],
         metadata: serde_json::json!({"k": "v"}),

@@ -61,10 +61,12 @@ on_both_backends!(a_dock_delivers_a_recording, |env: Env| {
     assert_eq!(done["officer_id"], "5512");
     assert_eq!(done["device_serial"], "W110-0001");
     assert_eq!(done["source"], "axis");
+    assert_eq!(done["category"], "Arrest", "the camera's category is kept");
     assert_eq!(
-        done["category"], "Arrest",
-        "the camera's category is kept as classification at source"
+        done["classification"], "evidential",
+        "and maps to a classification at source"
     );
+    assert_eq!(open["classification"], "unreviewed");
     assert_eq!(done["recorded_at"], "2025-11-25T10:14:30Z");
     let clips_stored: Vec<&str> = done["clips"]
         .as_array()

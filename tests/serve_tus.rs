@@ -65,6 +65,7 @@ on_both_backends!(an_upload_becomes_a_recording, |env: Env| {
     assert_eq!(rec["recording"]["clips"][0]["sha256"], out["sha256"]);
     assert_eq!(rec["recording"]["source"], "tus");
     assert_eq!(rec["recording"]["category"], "Arrest");
+    assert_eq!(rec["recording"]["classification"], "evidential");
     assert_eq!(rec["recording"]["clips"][0]["original_name"], "clip.mp4");
     let events: Vec<&str> = rec["audit"]
         .as_array()

@@ -21,6 +21,8 @@ use crate::error::{Code, Error, Result, ResultExt};
 
 mod audit_log;
 mod axis;
+mod cases;
+mod classification;
 mod docks;
 mod jobs;
 mod media;
@@ -29,6 +31,8 @@ mod uploads;
 
 pub use audit_log::{AppendedLeaf, LeafRow, LogState, StoredCheckpoint};
 pub use axis::{AxisContainer, AxisObject, GnssPoint, Metadata};
+pub use cases::{CaseRow, ExhibitRow};
+pub use classification::ClassificationRow;
 pub use docks::Dock;
 pub use jobs::{JobEnd, JobRow, NewJob, Reclaimed};
 pub use media::{ClipMedia, DerivativeRow, NewDerivative};

@@ -7,7 +7,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Catalogue, Tx, on_pool, on_tx};
-use crate::domain::{Clip, Recording, Sha256Digest, Source};
+use crate::domain::{Classification, Clip, Recording, Sha256Digest, Source};
 use crate::error::{Error, Result, ResultExt};
 
 #[derive(Debug, Clone)]
@@ -21,6 +21,7 @@ pub struct NewRecording {
     pub recorded_at: DateTime<Utc>,
     pub recorded_at_source: &'static str,
     pub category: Option<String>,
+    pub classification: Classification,
     pub status: &'static str,
     pub flags: Vec<String>,
     pub metadata: serde_json::Value,
@@ -207,7 +208,8 @@ impl Tx {
             sqlx::query(
                 "INSERT INTO recordings (id, officer_id, device_serial, source, external_ref, \
                  recorded_at, recorded_at_source, category, status, flags, metadata, created_at, \
-                 dock_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 dock_id, classification) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(r.id)
             .bind(&r.officer_id)
@@ -222,6 +224,7 @@ impl Tx {
             .bind(Json(&r.metadata))
             .bind(crate::domain::now())
             .bind(r.dock_id)
+            .bind(r.classification.as_str())
             .execute(c)
             .await
             .map(|r| r.rows_affected())

@@ -1,6 +1,7 @@
 //! What each subcommand does and prints. `main.rs` only parses and dispatches here.
 
 pub mod audit;
+pub mod cases;
 pub mod dock;
 pub mod fsck;
 pub mod ingest;
@@ -91,5 +92,20 @@ pub async fn run(cli: Cli) -> Result<bool> {
             worker::run(App::open(config).await?, concurrency, drain, &out).await
         }
         Command::Jobs(cmd) => jobs::run(App::open(config).await?, cmd, &out).await,
+        Command::Classify {
+            recording,
+            classification,
+            reason,
+        } => {
+            cases::classify(
+                App::open(config).await?,
+                recording,
+                &classification,
+                reason.as_deref(),
+                &out,
+            )
+            .await
+        }
+        Command::Case(cmd) => cases::run(App::open(config).await?, cmd, &out).await,
     }
 }

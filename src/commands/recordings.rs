@@ -105,7 +105,13 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                 .map(|l| json!({"index": l.idx, "seq": l.item_seq, "event": l.event, "ts": l.ts}))
                 .collect();
             let derivatives = app.catalogue.derivatives(id).await?;
-            let v = json!({"recording": r, "derivatives": derivatives, "audit": events});
+            let classifications = app.catalogue.classification_history(id).await?;
+            let v = json!({
+                "recording": r,
+                "derivatives": derivatives,
+                "classifications": classifications,
+                "audit": events,
+            });
             out.record(&v, || {
                 let mut s = summary(&r);
                 s.push_str(&format!(
@@ -137,6 +143,19 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                                 .unwrap_or_default()
                         ));
                     }
+                }
+                for c in &classifications {
+                    s.push_str(&format!(
+                        "\n  classified {} ({}) by {} at {}{}",
+                        c.classification,
+                        c.basis,
+                        c.actor,
+                        c.created_at.to_rfc3339(),
+                        c.reason
+                            .as_deref()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default()
+                    ));
                 }
                 for l in &history {
                     s.push_str(&format!(

@@ -26,7 +26,7 @@ impl Source {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Classification {
     Unreviewed,
@@ -40,6 +40,15 @@ impl Classification {
             Classification::Unreviewed => "unreviewed",
             Classification::Evidential => "evidential",
             Classification::NonEvidential => "non-evidential",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Classification> {
+        match s {
+            "unreviewed" => Some(Classification::Unreviewed),
+            "evidential" => Some(Classification::Evidential),
+            "non-evidential" => Some(Classification::NonEvidential),
+            _ => None,
         }
     }
 }

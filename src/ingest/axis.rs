@@ -15,7 +15,7 @@ use crate::catalogue::{
     AxisContainer, AxisObject, Dock, GnssPoint, Metadata, NewClip, NewRecording, NewSighting,
 };
 use crate::config::AxisConfig;
-use crate::domain::{RecordingStatus, Source};
+use crate::domain::{Classification, RecordingStatus, Source};
 use crate::error::{Code, Error, Result};
 use crate::store::{Input, PutOptions, PutOutcome};
 
@@ -361,6 +361,7 @@ pub async fn open_container(
             .unwrap_or(now),
         recorded_at_source: "camera",
         category: None,
+        classification: Classification::Unreviewed,
         status: RecordingStatus::Incomplete.as_str(),
         flags: if rejected {
             vec!["rejected-content".into()]
@@ -716,7 +717,21 @@ async fn finalize(
     for clip in &recording.clips {
         crate::jobs::enqueue_media(tx, clip.id, ingestor.media_attempts).await?;
     }
-    let mut event = EventDraft::new("ingest", dock_actor(dock), "recording", recording.id);
+    let category = category.or_else(|| recording.category.clone());
+    let classification =
+        crate::config::classification_at_source(ingestor.categories, category.as_deref());
+    let actor = dock_actor(dock);
+    if classification != Classification::Unreviewed {
+        tx.classify(
+            recording.id,
+            classification,
+            "camera-category",
+            category.as_deref(),
+            &actor.id,
+        )
+        .await?;
+    }
+    let mut event = EventDraft::new("ingest", actor, "recording", recording.id);
     event.objects = objects
         .iter()
         .map(|o| ObjectRef {
@@ -731,7 +746,7 @@ async fn finalize(
     let mut result = json!({
         "officer": recording.officer_id,
         "recorded_at": crate::audit::record::format_ts(started.unwrap_or(recording.recorded_at)),
-        "classification": "unreviewed",
+        "classification": classification.as_str(),
         "status": "stored",
         "clips": clips,
         "flags": flags,

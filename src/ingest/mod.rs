@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::audit::AuditLog;
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
 use crate::catalogue::{Catalogue, NewClip, NewRecording, NewSighting, Tx};
-use crate::domain::{RecordingStatus, Sha256Digest, Source};
+use crate::domain::{Classification, RecordingStatus, Sha256Digest, Source};
 use crate::error::{Code, Error, Result};
 use crate::store::{Input, Progress, PutOptions, Store};
 
@@ -32,6 +32,8 @@ pub struct Ingestor<'a> {
     pub initial_retention_days: u32,
     /// Attempts the media job of each new clip gets before it is dead.
     pub media_attempts: u32,
+    /// The categories table: what a camera's category makes footage at source.
+    pub categories: &'a [crate::config::Category],
 }
 
 /// Who and what a recording is, as the door was told.
@@ -206,6 +208,8 @@ impl Ingestor<'_> {
             Vec::new()
         };
         let status = RecordingStatus::Stored.as_str();
+        let classification =
+            crate::config::classification_at_source(self.categories, req.category.as_deref());
         tx.insert_object(&put.sha256, put.size).await?;
         tx.insert_recording(&NewRecording {
             id,
@@ -217,6 +221,7 @@ impl Ingestor<'_> {
             recorded_at: req.recorded_at,
             recorded_at_source: req.recorded_at_source,
             category: req.category.clone(),
+            classification,
             status,
             flags: flags.clone(),
             metadata: json!({}),
@@ -233,6 +238,16 @@ impl Ingestor<'_> {
         })
         .await?;
         tx.insert_sighting(&sighting(id, false)).await?;
+        if classification != Classification::Unreviewed {
+            tx.classify(
+                id,
+                classification,
+                "camera-category",
+                req.category.as_deref(),
+                &req.actor.id,
+            )
+            .await?;
+        }
         crate::jobs::enqueue_media(&mut tx, clip_id, self.media_attempts).await?;
         let mut event = EventDraft::new("ingest", req.actor.clone(), "recording", id);
         event.objects.push(object);
@@ -240,7 +255,7 @@ impl Ingestor<'_> {
         event.result = Some(json!({
             "officer": req.officer,
             "recorded_at": crate::audit::record::format_ts(req.recorded_at),
-            "classification": "unreviewed",
+            "classification": classification.as_str(),
             "status": status,
             "flags": flags,
         }));

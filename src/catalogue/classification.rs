@@ -1,0 +1,88 @@
+//! Classification decisions: the current one on the recording, every one (with its basis,
+//! reason and actor) in the history table.
+
+use uuid::Uuid;
+
+use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::domain::Classification;
+use crate::error::{Result, ResultExt};
+
+impl Tx {
+    /// Records a decision and makes it current.
+    pub async fn classify(
+        &mut self,
+        recording: Uuid,
+        classification: Classification,
+        basis: &str,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<()> {
+        let now = crate::domain::now();
+        on_tx!(self, c => {
+            let updated = sqlx::query("UPDATE recordings SET classification = $2 WHERE id = $1")
+                .bind(recording)
+                .bind(classification.as_str())
+                .execute(&mut *c)
+                .await;
+            match updated {
+                Err(e) => Err(e),
+                Ok(_) => sqlx::query(
+                    "INSERT INTO classifications (id, recording_id, classification, basis, reason, \
+                     actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(recording)
+                .bind(classification.as_str())
+                .bind(basis)
+                .bind(reason)
+                .bind(actor)
+                .bind(now)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()),
+            }
+        })
+        .context(|| format!("classifying recording {recording}"))?;
+        Ok(())
+    }
+
+    /// URNs of the active cases (open, charged, or under appeal) the recording is an exhibit in.
+    pub async fn active_cases_of(&mut self, recording: Uuid) -> Result<Vec<String>> {
+        on_tx!(self, c => {
+            sqlx::query_scalar(
+                "SELECT cs.urn FROM exhibits e JOIN cases cs ON cs.id = e.case_id \
+                 WHERE e.recording_id = $1 AND (cs.status IN ('open', 'charged') OR cs.appeal) \
+                 ORDER BY cs.urn",
+            )
+            .bind(recording)
+            .fetch_all(c)
+            .await
+        })
+        .context(|| format!("finding the cases of recording {recording}"))
+    }
+}
+
+/// One decision in a recording's history.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct ClassificationRow {
+    pub classification: String,
+    pub basis: String,
+    pub reason: Option<String>,
+    pub actor: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Catalogue {
+    pub async fn classification_history(&self, recording: Uuid) -> Result<Vec<ClassificationRow>> {
+        on_pool!(self, p => {
+            sqlx::query_as::<_, ClassificationRow>(
+                "SELECT classification, basis, reason, actor, created_at FROM classifications \
+                 WHERE recording_id = $1 ORDER BY created_at, id",
+            )
+            .bind(recording)
+            .fetch_all(p)
+            .await
+        })
+        .context(|| format!("reading the classification history of recording {recording}"))
+    }
+}

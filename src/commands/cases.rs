@@ -1,0 +1,235 @@
+//! `bwv classify` and `bwv case`: review decisions and the cases footage is evidence in. Every
+//! change is written with its audit record in one transaction.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::output::Output;
+use crate::app::App;
+use crate::audit::record::{Actor, EventDraft, format_ts};
+use crate::cases::{check_reference, check_urn, exhibit_prefix, next_reference};
+use crate::catalogue::CaseRow;
+use crate::cli::CaseCommand;
+use crate::domain::Classification;
+use crate::error::{Code, Error, Result};
+use crate::ingest::check_identifier;
+
+pub async fn classify(
+    app: App,
+    recording: Uuid,
+    classification: &str,
+    reason: Option<&str>,
+    out: &Output,
+) -> Result<bool> {
+    let to = Classification::parse(classification)
+        .ok_or_else(|| Error::bad_input(format!("unknown classification {classification:?}")))?;
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if to == Classification::NonEvidential && reason.is_none() {
+        return Err(Error::bad_input(
+            "making footage non-evidential needs --reason: it may then be deleted",
+        ));
+    }
+    let actor = Actor::user(app.config.actor());
+    let r = app
+        .catalogue
+        .recording(recording)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no recording {recording}")))?;
+    let mut tx = app.catalogue.begin().await?;
+    if to == Classification::NonEvidential {
+        let cases = tx.active_cases_of(recording).await?;
+        if !cases.is_empty() {
+            return Err(Error::new(
+                Code::Conflict,
+                format!(
+                    "recording {recording} is an exhibit in active case(s) {}: it cannot be made \
+                     non-evidential while the case needs it",
+                    cases.join(", ")
+                ),
+            ));
+        }
+    }
+    tx.classify(recording, to, "review", reason, &actor.id)
+        .await?;
+    let mut event = EventDraft::new("classification", actor, "recording", recording);
+    let mut result = json!({"from": r.classification, "to": to.as_str(), "basis": "review"});
+    if let Some(reason) = reason {
+        result["reason"] = json!(reason);
+    }
+    event.result = Some(result.clone());
+    tx.append_audit(app.audit.origin(), event).await?;
+    tx.commit().await?;
+    result["recording"] = json!(recording);
+    out.record(&result, || {
+        format!(
+            "recording {recording}: {} -> {}",
+            r.classification,
+            to.as_str()
+        )
+    });
+    app.finish().await?;
+    Ok(true)
+}
+
+fn case_line(c: &CaseRow) -> String {
+    let mut s = format!(
+        "case {}  {}  status {}  OIC {}  opened {}",
+        c.urn,
+        c.offence,
+        c.status,
+        c.oic,
+        c.opened_at.format("%Y-%m-%d")
+    );
+    if let Some(d) = c.sentence_release {
+        s.push_str(&format!("  sentence release {}", d.format("%Y-%m-%d")));
+    }
+    if c.appeal {
+        s.push_str("  under appeal");
+    }
+    s
+}
+
+pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
+    let actor = Actor::user(app.config.actor());
+    match cmd {
+        CaseCommand::Open { urn, offence, oic } => {
+            check_urn(&urn)?;
+            check_identifier("officer", &oic)?;
+            let offence = offence.trim();
+            if offence.is_empty() {
+                return Err(Error::bad_input("--offence must not be empty"));
+            }
+            let mut tx = app.catalogue.begin().await?;
+            tx.ensure_officer(&oic).await?;
+            let case = tx.insert_case(&urn, offence, &oic).await?;
+            let mut event = EventDraft::new("case_opened", actor, "case", case.id);
+            event.result = Some(json!({"urn": urn, "offence": offence, "oic": oic}));
+            tx.append_audit(app.audit.origin(), event).await?;
+            tx.commit().await?;
+            out.record(&case, || format!("opened {}", case_line(&case)));
+        }
+        CaseCommand::Link {
+            urn,
+            recording,
+            exhibit,
+        } => {
+            if let Some(r) = &exhibit {
+                check_reference(r)?;
+            }
+            let r = app
+                .catalogue
+                .recording(recording)
+                .await?
+                .ok_or_else(|| Error::not_found(format!("no recording {recording}")))?;
+            let mut tx = app.catalogue.begin().await?;
+            let case = tx.case_for_update(&urn).await?;
+            if let Some(existing) = tx.exhibit_of(case.id, recording).await? {
+                return Err(Error::new(
+                    Code::Conflict,
+                    format!("recording {recording} is already exhibit {existing} in case {urn}"),
+                ));
+            }
+            let (used, top) = tx.exhibit_references(case.id).await?;
+            let reference = match exhibit {
+                Some(r) if used.iter().any(|u| u.eq_ignore_ascii_case(&r)) => {
+                    return Err(Error::new(
+                        Code::Conflict,
+                        format!("exhibit reference {r} is already used in case {urn}"),
+                    ));
+                }
+                Some(r) => r,
+                None => {
+                    let name = tx.officer_name(&r.officer_id).await?;
+                    next_reference(&exhibit_prefix(name.as_deref(), &r.officer_id), &used)
+                }
+            };
+            let item_number = top + 1;
+            tx.insert_exhibit(case.id, recording, &reference, item_number)
+                .await?;
+            let mut event = EventDraft::new("case_linked", actor.clone(), "recording", recording);
+            event.result =
+                Some(json!({"case": urn, "exhibit": reference, "item_number": item_number}));
+            tx.append_audit(app.audit.origin(), event).await?;
+            let mut event = EventDraft::new("exhibit_added", actor, "case", case.id);
+            event.result = Some(json!({
+                "recording": recording.to_string(),
+                "exhibit": reference,
+                "item_number": item_number,
+            }));
+            tx.append_audit(app.audit.origin(), event).await?;
+            tx.commit().await?;
+            let v = json!({"case": urn, "recording": recording, "exhibit": reference, "item_number": item_number});
+            out.record(&v, || {
+                format!("recording {recording} is exhibit {reference} (item {item_number}) in case {urn}")
+            });
+        }
+        CaseCommand::Update {
+            urn,
+            status,
+            sentence_release,
+            appeal,
+        } => {
+            if status.is_none() && sentence_release.is_none() && appeal.is_none() {
+                return Err(Error::bad_input(
+                    "nothing to update: give --status, --sentence-release or --appeal",
+                ));
+            }
+            let mut tx = app.catalogue.begin().await?;
+            let case = tx.case_for_update(&urn).await?;
+            let new_status = status.unwrap_or_else(|| case.status.clone());
+            let release = sentence_release.or(case.sentence_release);
+            let appeal = appeal.map(|a| a == "on").unwrap_or(case.appeal);
+            tx.update_case(case.id, &new_status, release, appeal)
+                .await?;
+            let mut event = EventDraft::new("case_updated", actor, "case", case.id);
+            let mut result = json!({
+                "urn": urn,
+                "status": new_status,
+                "previous_status": case.status,
+                "appeal": appeal,
+            });
+            if let Some(d) = release {
+                result["sentence_release"] = json!(format_ts(d));
+            }
+            event.result = Some(result);
+            tx.append_audit(app.audit.origin(), event).await?;
+            tx.commit().await?;
+            let updated = app
+                .catalogue
+                .case(&urn)
+                .await?
+                .ok_or_else(|| Error::not_found(format!("no case {urn}")))?;
+            out.record(&updated, || format!("updated {}", case_line(&updated)));
+        }
+        CaseCommand::Show { urn } => {
+            let case = app
+                .catalogue
+                .case(&urn)
+                .await?
+                .ok_or_else(|| Error::not_found(format!("no case {urn}")))?;
+            let exhibits = app.catalogue.exhibits(case.id).await?;
+            let v = json!({"case": case, "exhibits": exhibits});
+            out.record(&v, || {
+                let mut s = case_line(&case);
+                if exhibits.is_empty() {
+                    s.push_str("\n  no exhibits");
+                }
+                for e in &exhibits {
+                    s.push_str(&format!(
+                        "\n  {:<3} {:<10} recording {}  officer {}  recorded {}  {}  {}",
+                        e.item_number,
+                        e.reference,
+                        e.recording_id,
+                        e.officer_id,
+                        e.recorded_at.format("%Y-%m-%d %H:%M"),
+                        e.classification,
+                        e.status
+                    ));
+                }
+                s
+            });
+        }
+    }
+    app.finish().await?;
+    Ok(true)
+}
