@@ -506,6 +506,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_example_configuration_loads_and_maps_categories() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/bwv.example.toml");
+        let config = Config::load(&Overrides {
+            config_file: Some(path),
+            ..Overrides::default()
+        })
+        .expect("deploy/bwv.example.toml is valid");
+        let at_source = |c| classification_at_source(&config.categories, c);
+        assert_eq!(at_source(Some("arrest")), Classification::Evidential);
+        assert_eq!(
+            at_source(Some("Test recording")),
+            Classification::NonEvidential
+        );
+        assert_eq!(at_source(Some("Public order")), Classification::Unreviewed);
+        assert_eq!(at_source(None), Classification::Unreviewed);
+    }
+
+    #[test]
     fn defaults_are_embedded() {
         let c = Config::default();
         assert_eq!(c.database_url(), "sqlite://./bwv-data/bwv.db");
