@@ -82,6 +82,9 @@ pub enum Command {
     /// Cases and the footage linked to them as exhibits
     #[command(subcommand)]
     Case(CaseCommand),
+    /// Legal holds: nothing under a hold in force is deleted
+    #[command(subcommand)]
+    Hold(HoldCommand),
     /// Register an officer (staff number) whose footage docks may upload
     #[command(name = "officer-add")]
     OfficerAdd {
@@ -149,6 +152,31 @@ fn parse_date_or_time(s: &str) -> Result<DateTime<Utc>, String> {
         return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
     }
     parse_rfc3339(s).map_err(|_| format!("{s:?} is not a date like 2027-05-01 or an RFC 3339 time"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HoldCommand {
+    /// Hold a recording (by id) or every recording of a case (by URN)
+    Place {
+        /// A recording id or a case URN
+        target: String,
+        #[arg(long)]
+        reason: String,
+        /// The hold lapses at this date
+        #[arg(long, value_parser = parse_date_or_time, value_name = "DATE")]
+        until: Option<DateTime<Utc>>,
+    },
+    /// Release a hold
+    Release {
+        hold: Uuid,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Holds in force (with --all, released and lapsed ones too)
+    List {
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -144,6 +144,10 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
                 }
             };
             let item_number = top + 1;
+            // Footage joining a held case is held from now on: locked in the store first.
+            if app.catalogue.case_is_held(case.id).await? {
+                super::holds::mirror(&app, &[recording], true).await?;
+            }
             tx.insert_exhibit(case.id, recording, &reference, item_number)
                 .await?;
             let mut event = EventDraft::new("case_linked", actor.clone(), "recording", recording);

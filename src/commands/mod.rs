@@ -4,6 +4,7 @@ pub mod audit;
 pub mod cases;
 pub mod dock;
 pub mod fsck;
+pub mod holds;
 pub mod ingest;
 pub mod jobs;
 pub mod output;
@@ -107,5 +108,6 @@ pub async fn run(cli: Cli) -> Result<bool> {
             .await
         }
         Command::Case(cmd) => cases::run(App::open(config).await?, cmd, &out).await,
+        Command::Hold(cmd) => holds::run(App::open(config).await?, cmd, &out).await,
     }
 }

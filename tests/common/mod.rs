@@ -143,6 +143,42 @@ impl Env {
         }
     }
 
+    /// On the S3 backend, switches to a fresh bucket with Object Lock enabled.
+    pub fn use_object_lock_bucket(&mut self) {
+        if self.bucket.is_none() {
+            return;
+        }
+        let bucket = s3::unique_bucket("bwv-lock");
+        let name = bucket.clone();
+        block_on(move || async move {
+            s3::create_bucket(&s3::moto_client(), &name, true).await;
+        });
+        for (k, v) in self.extra_env.iter_mut() {
+            if k == "BWV_STORE__S3__BUCKET" {
+                *v = bucket.clone();
+            }
+        }
+        self.bucket = Some(bucket);
+    }
+
+    /// The S3 legal hold status of an object ("ON"/"OFF"), or None without Object Lock.
+    pub fn legal_hold(&self, sha: &str) -> Option<String> {
+        let bucket = self.bucket.clone()?;
+        let key = format!("objects/{sha}");
+        block_on(move || async move {
+            let out = s3::moto_client()
+                .get_object_legal_hold()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await
+                .ok()?;
+            out.legal_hold()
+                .and_then(|h| h.status())
+                .map(|s| s.as_str().to_owned())
+        })
+    }
+
     pub fn sqlite() -> Env {
         Env::new(Backend::Sqlite)
     }

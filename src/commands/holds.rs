@@ -1,0 +1,191 @@
+//! `bwv hold`: legal holds, mirrored to S3 Object Lock legal holds where the bucket has Object
+//! Lock. The mirror errs on the safe side: a hold is set on the objects before the catalogue
+//! commits it, and lifted only after the release is committed (and only from objects no other
+//! hold still covers).
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::output::Output;
+use crate::app::App;
+use crate::audit::record::{Actor, EventDraft, format_ts};
+use crate::catalogue::HoldRow;
+use crate::cli::HoldCommand;
+use crate::domain::Sha256Digest;
+use crate::error::{Error, Result};
+
+/// Sets or lifts the store's legal hold on every object of the recordings.
+pub async fn mirror(app: &App, recordings: &[Uuid], on: bool) -> Result<usize> {
+    if !app.store.has_object_lock() {
+        return Ok(0);
+    }
+    let mut n = 0;
+    for r in recordings {
+        for sha in app.catalogue.recording_objects(*r).await? {
+            let sha: Sha256Digest = sha.parse()?;
+            app.store
+                .set_legal_hold(&sha, on)
+                .await
+                .map_err(|e| e.context(format!("recording {r}")))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn line(h: &HoldRow) -> String {
+    let target = match (&h.recording_id, &h.urn) {
+        (Some(r), _) => format!("recording {r}"),
+        (None, Some(urn)) => format!("case {urn}"),
+        _ => "?".into(),
+    };
+    let mut s = format!(
+        "{}  {target}  placed by {} at {}: {}",
+        h.id,
+        h.placed_by,
+        h.placed_at.format("%Y-%m-%d %H:%M"),
+        h.reason
+    );
+    if let Some(u) = h.until {
+        s.push_str(&format!("  until {}", u.format("%Y-%m-%d")));
+    }
+    if let Some(at) = h.released_at {
+        s.push_str(&format!(
+            "  released by {} at {}: {}",
+            h.released_by.as_deref().unwrap_or("?"),
+            at.format("%Y-%m-%d %H:%M"),
+            h.release_reason.as_deref().unwrap_or("")
+        ));
+    }
+    s
+}
+
+fn reason_given(reason: &str) -> Result<&str> {
+    let r = reason.trim();
+    if r.is_empty() {
+        Err(Error::bad_input("--reason must not be empty"))
+    } else {
+        Ok(r)
+    }
+}
+
+pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
+    let actor = Actor::user(app.config.actor());
+    match cmd {
+        HoldCommand::Place {
+            target,
+            reason,
+            until,
+        } => {
+            let reason = reason_given(&reason)?;
+            if until.is_some_and(|u| u <= chrono::Utc::now()) {
+                return Err(Error::bad_input("--until must be in the future"));
+            }
+            // A recording id, or else a case URN.
+            let (recording, case) = match target.parse::<Uuid>() {
+                Ok(id) => {
+                    app.catalogue
+                        .recording(id)
+                        .await?
+                        .ok_or_else(|| Error::not_found(format!("no recording {id}")))?;
+                    (Some(id), None)
+                }
+                Err(_) => {
+                    let case = app.catalogue.case(&target).await?.ok_or_else(|| {
+                        Error::not_found(format!("no recording or case {target:?}"))
+                    })?;
+                    (None, Some(case))
+                }
+            };
+            let covered = match (&recording, &case) {
+                (Some(r), _) => vec![*r],
+                (None, Some(c)) => app.catalogue.case_recordings(c.id).await?,
+                _ => Vec::new(),
+            };
+            let objects = mirror(&app, &covered, true).await?;
+            let mut tx = app.catalogue.begin().await?;
+            let id = tx
+                .insert_hold(
+                    recording,
+                    case.as_ref().map(|c| c.id),
+                    reason,
+                    until,
+                    &actor.id,
+                )
+                .await?;
+            let (kind, item) = match (&recording, &case) {
+                (Some(r), _) => ("recording", *r),
+                (None, Some(c)) => ("case", c.id),
+                _ => return Err(Error::bad_input("a hold needs a recording or a case")),
+            };
+            let mut event = EventDraft::new("hold_placed", actor, kind, item);
+            let mut result =
+                json!({"hold": id.to_string(), "reason": reason, "objects_locked": objects});
+            if let Some(u) = until {
+                result["until"] = json!(format_ts(u));
+            }
+            event.result = Some(result);
+            tx.append_audit(app.audit.origin(), event).await?;
+            tx.commit().await?;
+            let v = json!({"hold": id, "recordings": covered, "objects_locked": objects});
+            out.record(&v, || {
+                format!(
+                    "hold {id} placed on {} recording(s){}",
+                    covered.len(),
+                    if app.store.has_object_lock() {
+                        format!(", {objects} object(s) under S3 legal hold")
+                    } else {
+                        String::new()
+                    }
+                )
+            });
+        }
+        HoldCommand::Release { hold, reason } => {
+            let reason = reason_given(&reason)?;
+            let mut tx = app.catalogue.begin().await?;
+            let h = tx
+                .release_hold(hold, &actor.id, reason)
+                .await?
+                .ok_or_else(|| Error::not_found(format!("no hold {hold} in force")))?;
+            let (kind, item) = match (h.recording_id, h.case_id) {
+                (Some(r), _) => ("recording", r),
+                (None, Some(c)) => ("case", c),
+                _ => return Err(Error::bad_input(format!("hold {hold} has no target"))),
+            };
+            let mut event = EventDraft::new("hold_released", actor, kind, item);
+            event.result = Some(json!({"hold": hold.to_string(), "reason": reason}));
+            tx.append_audit(app.audit.origin(), event).await?;
+            tx.commit().await?;
+            let covered = match (h.recording_id, h.case_id) {
+                (Some(r), _) => vec![r],
+                (None, Some(c)) => app.catalogue.case_recordings(c).await?,
+                _ => Vec::new(),
+            };
+            let mut free = Vec::new();
+            for r in covered {
+                if !app.catalogue.is_held(r).await? {
+                    free.push(r);
+                }
+            }
+            let objects = mirror(&app, &free, false).await?;
+            let v = json!({"hold": hold, "released_recordings": free, "objects_unlocked": objects});
+            out.record(&v, || {
+                format!(
+                    "hold {hold} released; {} recording(s) no longer held",
+                    free.len()
+                )
+            });
+        }
+        HoldCommand::List { all } => {
+            let holds = app.catalogue.holds(all).await?;
+            if holds.is_empty() && !out.json() {
+                println!("no holds{}", if all { "" } else { " in force" });
+            }
+            for h in &holds {
+                out.record(h, || line(h));
+            }
+        }
+    }
+    app.finish().await?;
+    Ok(true)
+}

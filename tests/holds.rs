@@ -1,0 +1,143 @@
+//! Legal holds on recordings and on cases, on both backends; on PostgreSQL + S3 the bucket has
+//! Object Lock and every held object must carry an S3 legal hold, lifted only when no hold
+//! covers it any more.
+
+mod common;
+
+use common::{Backend, Env};
+
+fn ingest(env: &Env, name: &str) -> (String, String) {
+    env.write(name, format!("footage {name}").as_bytes());
+    let path = env.path(name).to_string_lossy().into_owned();
+    let line = env
+        .json_lines(
+            0,
+            &["ingest", "--officer", "4471", "--device", "CAM-1", &path],
+        )
+        .remove(0);
+    (
+        line["recording_id"].as_str().unwrap().to_owned(),
+        line["sha256"].as_str().unwrap().to_owned(),
+    )
+}
+
+on_both_backends!(holds_on_recordings_and_cases, |mut env: Env| {
+    env.use_object_lock_bucket();
+    let locked = |sha: &str| match env.backend {
+        Backend::Postgres => env.legal_hold(sha).as_deref() == Some("ON"),
+        Backend::Sqlite => true,
+    };
+    let unlocked = |sha: &str| match env.backend {
+        Backend::Postgres => env.legal_hold(sha).as_deref() != Some("ON"),
+        Backend::Sqlite => true,
+    };
+    let (a, a_sha) = ingest(&env, "a.mp4");
+    let (b, b_sha) = ingest(&env, "b.mp4");
+    let (c, c_sha) = ingest(&env, "c.mp4");
+    assert!(unlocked(&a_sha));
+
+    let placed = env
+        .json_lines(0, &["hold", "place", &a, "--reason", "IOPC complaint"])
+        .remove(0);
+    let on_a = placed["hold"].as_str().unwrap().to_owned();
+    assert!(
+        locked(&a_sha),
+        "the recording's object is under S3 legal hold"
+    );
+    env.exits(1, &["hold", "place", &a, "--reason", "  "]);
+    env.exits(
+        1,
+        &[
+            "hold",
+            "place",
+            &a,
+            "--reason",
+            "x",
+            "--until",
+            "2020-01-01",
+        ],
+    );
+    env.exits(1, &["hold", "place", "NO-SUCH-CASE", "--reason", "x"]);
+
+    // A hold on a case covers its exhibits, including those linked later.
+    env.ok(&[
+        "case",
+        "open",
+        "01XY1",
+        "--offence",
+        "Theft",
+        "--oic",
+        "4471",
+    ]);
+    env.ok(&["case", "link", "01XY1", &b]);
+    let on_case = env
+        .json_lines(
+            0,
+            &[
+                "hold",
+                "place",
+                "01XY1",
+                "--reason",
+                "Preservation order",
+                "--until",
+                "2099-01-01",
+            ],
+        )
+        .remove(0)["hold"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(locked(&b_sha));
+    assert!(unlocked(&c_sha));
+    env.ok(&["case", "link", "01XY1", &c]);
+    assert!(locked(&c_sha), "footage joining a held case is held");
+    env.ok(&["case", "link", "01XY1", &a]);
+
+    let listed = env.json_lines(0, &["hold", "list"]);
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed
+            .iter()
+            .any(|h| h["urn"] == "01XY1" && h["until"].as_str().unwrap().starts_with("2099-01-01"))
+    );
+
+    // Releasing the case hold frees b and c; a is still held by its own hold.
+    let released = env
+        .json_lines(
+            0,
+            &["hold", "release", &on_case, "--reason", "Order lifted"],
+        )
+        .remove(0);
+    let freed: Vec<&str> = released["released_recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        freed.contains(&b.as_str()) && freed.contains(&c.as_str()) && !freed.contains(&a.as_str()),
+        "{released}"
+    );
+    assert!(unlocked(&b_sha) && unlocked(&c_sha));
+    assert!(locked(&a_sha), "still under its own hold");
+    env.exits(1, &["hold", "release", &on_case, "--reason", "again"]);
+
+    env.ok(&["hold", "release", &on_a, "--reason", "Complaint closed"]);
+    assert!(unlocked(&a_sha));
+    assert!(env.ok(&["hold", "list"]).contains("no holds in force"));
+    let all = env.json_lines(0, &["hold", "list", "--all"]);
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().all(|h| h["released_by"] == "staff:tester"));
+
+    let history: Vec<String> = env.json_lines(0, &["recordings", "show", &a]).remove(0)["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        history,
+        ["ingest", "hold_placed", "case_linked", "hold_released"]
+    );
+    env.ok(&["audit", "verify"]);
+});
