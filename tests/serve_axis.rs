@@ -82,6 +82,19 @@ on_both_backends!(a_dock_delivers_a_recording, |env: Env| {
         .collect();
     assert_eq!(clips_stored, sent, "signed video is kept byte for byte");
     assert_eq!(open["clips"].as_array().unwrap().len(), 1);
+    // Completion queues a media job per clip; the incomplete recording's clip waits.
+    let queued: Vec<String> = env
+        .json_lines(0, &["jobs", "list"])
+        .iter()
+        .map(|j| j["payload"]["clip"].as_str().unwrap().to_owned())
+        .collect();
+    for clip in done["clips"].as_array().unwrap() {
+        assert!(
+            queued.contains(&clip["id"].as_str().unwrap().to_owned()),
+            "{clip}"
+        );
+    }
+    assert!(!queued.contains(&open["clips"][0]["id"].as_str().unwrap().to_owned()));
 
     assert_eq!(env.count("SELECT COUNT(*) FROM gnss_points"), 2);
     assert_eq!(env.count("SELECT COUNT(*) FROM bookmarks"), 1);

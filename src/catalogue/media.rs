@@ -134,6 +134,17 @@ impl Tx {
         Ok(())
     }
 
+    /// The recording's status as this transaction sees it (after `lock_recording`, current).
+    pub async fn recording_status(&mut self, recording: Uuid) -> Result<String> {
+        on_tx!(self, c => {
+            sqlx::query_scalar("SELECT status FROM recordings WHERE id = $1")
+                .bind(recording)
+                .fetch_one(c)
+                .await
+        })
+        .context(|| format!("reading the status of recording {recording}"))
+    }
+
     /// Stores the probe and the verdict on one clip.
     pub async fn set_clip_media(
         &mut self,

@@ -500,6 +500,17 @@ pub async fn put_object(
     let put = ingestor.store.put(input, &opts).await?;
     let md5 = put.md5.map(hex::encode).unwrap_or_default();
     let mut tx = ingestor.catalogue.begin().await?;
+    // Serialised with `finalize` on the recording row: a clip either lands before the recording
+    // completes (and completion queues its media job) or sees it complete (and queues its own).
+    tx.lock_recording(recording.id).await?;
+    let completed =
+        tx.recording_status(recording.id).await? != RecordingStatus::Incomplete.as_str();
+    if container.kind == "recording" && completed {
+        return Err(Error::bad_input(format!(
+            "container {} is already complete",
+            container.name
+        )));
+    }
     tx.insert_object(&put.sha256, put.size).await?;
     let previous = tx
         .put_axis_object(&AxisObject {
@@ -521,8 +532,9 @@ pub async fn put_object(
                     .await?
             {
                 let seq = tx.next_clip_seq(recording.id).await?;
+                let clip_id = Uuid::now_v7();
                 tx.insert_clip(&NewClip {
-                    id: Uuid::now_v7(),
+                    id: clip_id,
                     recording_id: recording.id,
                     seq,
                     sha256: put.sha256,
@@ -530,6 +542,9 @@ pub async fn put_object(
                     original_name: Some(name.to_owned()),
                 })
                 .await?;
+                if completed {
+                    crate::jobs::enqueue_media(&mut tx, clip_id, ingestor.media_attempts).await?;
+                }
             }
             tx.insert_sighting(&NewSighting {
                 sha256: put.sha256,
@@ -661,6 +676,9 @@ async fn finalize(
     dock: &Dock,
     container: &AxisContainer,
 ) -> Result<()> {
+    // Taken before reading the clips, so a clip arriving at the same moment is either read
+    // here or sees the recording complete (see `put_object`).
+    tx.lock_recording(container.recording_id).await?;
     let Some(recording) = ingestor.catalogue.recording(container.recording_id).await? else {
         return Err(Error::not_found(format!(
             "recording of container {}",
