@@ -1,6 +1,7 @@
 """Acts as an Axis docking station: reads a bwv connection file and delivers media files to the
 content destination the way a dock does (python-swiftclient; one recording container per file,
-its clip, then Status: Complete). Used by scripts/run to feed the fixtures.
+its clip, a bookmark when the officer chose a category on the camera, then Status: Complete).
+Used by scripts/run to feed the fixtures.
 
 usage: dock-feed.py CONNECTION_FILE USER_ID CAMERA_SERIAL FILE...
 """
@@ -12,6 +13,15 @@ import time
 
 from swiftclient import client as swift
 from swiftclient.exceptions import ClientException
+
+
+# Categories the demo officer chose on the camera for some recordings (Categories.json ids).
+CHOSEN = {
+    "axis-h264-aac.mkv": ("1", "Arrest"),
+    "h264-aac.mp4": ("2", "Stop and search"),
+    "hevc-aac.mp4": ("3", "Public order"),
+    "prerecord-noaudio.mp4": ("4", "Test recording"),
+}
 
 
 def main():
@@ -33,6 +43,11 @@ def main():
                 "X-Container-Meta-Status": "Transferring", "X-Container-Meta-StartTimeISO": iso,
                 "X-Container-Meta-TriggerOnTimeISO": iso})
             conn.put_object(container, f"{stamp}_{i:04d}_{name}", contents=data, etag=hashlib.md5(data).hexdigest())
+            if name in CHOSEN:
+                cat_id, cat_name = CHOSEN[name]
+                conn.put_object(container, f"bookmark_{stamp}_1", contents=b"", headers={
+                    "X-Object-Meta-CategoryID": cat_id, "X-Object-Meta-CategoryName": cat_name,
+                    "X-Object-Meta-StartTime": iso})
             conn.post_container(container, headers={"X-Container-Meta-Status": "Complete"})
             print(f"delivered  {name:<28} sha256:{hashlib.sha256(data).hexdigest()}")
             delivered += 1
