@@ -5,10 +5,13 @@ use crate::catalogue::Catalogue;
 use crate::config::{Config, StoreBackend, ensure_data_dir};
 use crate::error::Result;
 use crate::ingest::Ingestor;
+use crate::retention::Policy;
 use crate::store::Store;
 
 pub struct App {
     pub config: Config,
+    /// Loaded and checked at start: a bad policy stops every command, not a sweep halfway.
+    pub policy: Policy,
     pub catalogue: Catalogue,
     pub store: Store,
     pub audit: AuditLog,
@@ -22,6 +25,10 @@ impl App {
         let remote_store = match config.store.backend {
             StoreBackend::S3 => Some(Store::open(&config).await?),
             StoreBackend::Fs => None,
+        };
+        let policy = match &config.retention.policy {
+            Some(path) => Policy::load(path)?,
+            None => Policy::builtin()?,
         };
         let url = config.database_url();
         // An embedded catalogue lives in the data directory; a remote one is reached first, so a
@@ -39,6 +46,7 @@ impl App {
         let audit = AuditLog::open(&config)?;
         Ok(App {
             config,
+            policy,
             catalogue,
             store,
             audit,
@@ -53,6 +61,7 @@ impl App {
             initial_retention_days: self.config.store.s3.object_lock.initial_retention_days,
             media_attempts: self.config.worker.max_attempts,
             categories: &self.config.categories,
+            policy: &self.policy,
         }
     }
 

@@ -29,6 +29,7 @@ pub struct Config {
     pub axis: AxisConfig,
     pub tus: TusConfig,
     pub worker: WorkerConfig,
+    pub retention: RetentionConfig,
     /// Categories a camera or dock may attach to footage (Axis `System/Categories.json`).
     pub categories: Vec<Category>,
 }
@@ -137,6 +138,7 @@ impl Default for Config {
             axis: AxisConfig::default(),
             tus: TusConfig::default(),
             worker: WorkerConfig::default(),
+            retention: RetentionConfig::default(),
             categories: Category::defaults(),
         }
     }
@@ -206,6 +208,13 @@ pub struct TusConfig {
     pub expiry_secs: u64,
     /// Largest upload accepted (`Tus-Max-Size`).
     pub max_size_gib: u64,
+}
+
+/// Where the retention policy is; none: the built-in UK defaults (deploy/retention-policy.toml).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    pub policy: Option<PathBuf>,
 }
 
 /// The media workers: how many, how hard they work, and how the queue treats failures.
@@ -387,7 +396,14 @@ impl Config {
                     matches!(section, "data_dir" | "database_url" | "actor")
                         || (matches!(
                             section,
-                            "log" | "store" | "ingest" | "server" | "axis" | "tus" | "worker"
+                            "log"
+                                | "store"
+                                | "ingest"
+                                | "server"
+                                | "axis"
+                                | "tus"
+                                | "worker"
+                                | "retention"
                         ) && key.contains("__"))
                 })
                 .split("__"),

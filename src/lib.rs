@@ -17,4 +17,5 @@ pub mod http;
 pub mod ingest;
 pub mod jobs;
 pub mod media;
+pub mod retention;
 pub mod store;

@@ -87,7 +87,11 @@ impl Tx {
     ) -> Result<()> {
         on_tx!(self, c => {
             sqlx::query(
-                "UPDATE cases SET status = $2, sentence_release = $3, appeal = $4, updated_at = $5 \
+                // The outcome date is when the status first became an outcome; back to open or
+                // charged clears it. (SET expressions read the row as it was.)
+                "UPDATE cases SET status = $2, sentence_release = $3, appeal = $4, updated_at = $5, \
+                 concluded_at = CASE WHEN $2 IN ('open', 'charged') THEN NULL \
+                                     WHEN status = $2 THEN concluded_at ELSE $5 END \
                  WHERE id = $1",
             )
             .bind(id)

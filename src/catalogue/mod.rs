@@ -28,6 +28,7 @@ mod holds;
 mod jobs;
 mod media;
 mod recordings;
+mod retention;
 mod uploads;
 
 pub use audit_log::{AppendedLeaf, LeafRow, LogState, StoredCheckpoint};

@@ -70,6 +70,9 @@ struct RecordingRow {
     status: String,
     flags: Json<Vec<String>>,
     retention_state: String,
+    next_action: Option<String>,
+    next_action_at: Option<DateTime<Utc>>,
+    next_action_rule: Option<String>,
     created_at: DateTime<Utc>,
 }
 
@@ -88,7 +91,8 @@ struct ClipRow {
 }
 
 const RECORDING_COLUMNS: &str = "id, officer_id, device_serial, source, external_ref, recorded_at, \
-     recorded_at_source, category, classification, status, flags, retention_state, created_at";
+     recorded_at_source, category, classification, status, flags, retention_state, created_at, \
+     next_action, next_action_at, next_action_rule";
 const CLIP_COLUMNS: &str = "id, recording_id, seq, sha256, size, original_name, created_at, media_state, media_error, probe";
 
 impl RecordingRow {
@@ -106,6 +110,9 @@ impl RecordingRow {
             status: self.status,
             flags: self.flags.0,
             retention_state: self.retention_state,
+            next_action: self.next_action,
+            next_action_at: self.next_action_at,
+            next_action_rule: self.next_action_rule,
             created_at: self.created_at,
             clips,
         }

@@ -51,6 +51,7 @@ pub async fn classify(
     }
     tx.classify(recording, to, "review", reason, &actor.id)
         .await?;
+    crate::retention::recompute(&mut tx, &app.policy, recording).await?;
     let mut event = EventDraft::new("classification", actor, "recording", recording);
     let mut result = json!({"from": r.classification, "to": to.as_str(), "basis": "review"});
     if let Some(reason) = reason {
@@ -150,6 +151,7 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
             }
             tx.insert_exhibit(case.id, recording, &reference, item_number)
                 .await?;
+            crate::retention::recompute(&mut tx, &app.policy, recording).await?;
             let mut event = EventDraft::new("case_linked", actor.clone(), "recording", recording);
             event.result =
                 Some(json!({"case": urn, "exhibit": reference, "item_number": item_number}));
@@ -185,6 +187,9 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
             let appeal = appeal.map(|a| a == "on").unwrap_or(case.appeal);
             tx.update_case(case.id, &new_status, release, appeal)
                 .await?;
+            for r in tx.exhibit_recordings(case.id).await? {
+                crate::retention::recompute(&mut tx, &app.policy, r).await?;
+            }
             let mut event = EventDraft::new("case_updated", actor, "case", case.id);
             let mut result = json!({
                 "urn": urn,

@@ -113,6 +113,9 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
                     &actor.id,
                 )
                 .await?;
+            for r in &covered {
+                crate::retention::recompute(&mut tx, &app.policy, *r).await?;
+            }
             let (kind, item) = match (&recording, &case) {
                 (Some(r), _) => ("recording", *r),
                 (None, Some(c)) => ("case", c.id),
@@ -152,15 +155,18 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
                 (None, Some(c)) => ("case", c),
                 _ => return Err(Error::bad_input(format!("hold {hold} has no target"))),
             };
+            let covered = match (h.recording_id, h.case_id) {
+                (Some(r), _) => vec![r],
+                (None, Some(c)) => tx.exhibit_recordings(c).await?,
+                _ => Vec::new(),
+            };
+            for r in &covered {
+                crate::retention::recompute(&mut tx, &app.policy, *r).await?;
+            }
             let mut event = EventDraft::new("hold_released", actor, kind, item);
             event.result = Some(json!({"hold": hold.to_string(), "reason": reason}));
             tx.append_audit(app.audit.origin(), event).await?;
             tx.commit().await?;
-            let covered = match (h.recording_id, h.case_id) {
-                (Some(r), _) => vec![r],
-                (None, Some(c)) => app.catalogue.case_recordings(c).await?,
-                _ => Vec::new(),
-            };
             let mut free = Vec::new();
             for r in covered {
                 if !app.catalogue.is_held(r).await? {

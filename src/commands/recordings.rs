@@ -121,6 +121,15 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                     r.category.as_deref().unwrap_or("-"),
                     r.retention_state
                 ));
+                if let Some(action) = &r.next_action {
+                    s.push_str(&format!(
+                        "\n  next: {action} {} (rule {})",
+                        r.next_action_at
+                            .map(|t| format!("on {}", t.format("%Y-%m-%d")))
+                            .unwrap_or_else(|| "with no date set".into()),
+                        r.next_action_rule.as_deref().unwrap_or("-"),
+                    ));
+                }
                 for c in &r.clips {
                     s.push_str(&format!(
                         "\n  clip {}: sha256:{} {} bytes {}",

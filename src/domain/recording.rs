@@ -90,6 +90,10 @@ pub struct Recording {
     pub status: String,
     pub flags: Vec<String>,
     pub retention_state: String,
+    /// What retention does next (`keep`, `review`, `delete`), when, and by which rule.
+    pub next_action: Option<String>,
+    pub next_action_at: Option<DateTime<Utc>>,
+    pub next_action_rule: Option<String>,
     pub created_at: DateTime<Utc>,
     pub clips: Vec<Clip>,
 }

@@ -749,6 +749,7 @@ async fn finalize(
         )
         .await?;
     }
+    crate::retention::recompute(tx, ingestor.policy, recording.id).await?;
     let mut event = EventDraft::new("ingest", actor, "recording", recording.id);
     event.objects = objects
         .iter()

@@ -34,6 +34,7 @@ pub struct Ingestor<'a> {
     pub media_attempts: u32,
     /// The categories table: what a camera's category makes footage at source.
     pub categories: &'a [crate::config::Category],
+    pub policy: &'a crate::retention::Policy,
 }
 
 /// Who and what a recording is, as the door was told.
@@ -249,6 +250,7 @@ impl Ingestor<'_> {
             .await?;
         }
         crate::jobs::enqueue_media(&mut tx, clip_id, self.media_attempts).await?;
+        crate::retention::recompute(&mut tx, self.policy, id).await?;
         let mut event = EventDraft::new("ingest", req.actor.clone(), "recording", id);
         event.objects.push(object);
         event.instrument = Some(instrument);

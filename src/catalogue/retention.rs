@@ -1,0 +1,90 @@
+//! The facts retention rules read, and where their answer is kept (indexed by date, so a sweep
+//! finds what is due without looking at everything).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Tx, on_tx};
+use crate::error::{Error, Result, ResultExt};
+
+/// A linked case as retention sees it: status, outcome date, release date, appeal.
+pub type CaseOutcome = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool);
+
+impl Tx {
+    /// Recording start and classification.
+    pub async fn retention_basics(&mut self, recording: Uuid) -> Result<(DateTime<Utc>, String)> {
+        let row: Option<(DateTime<Utc>, String)> = on_tx!(self, c => {
+            sqlx::query_as("SELECT recorded_at, classification FROM recordings WHERE id = $1")
+                .bind(recording)
+                .fetch_optional(c)
+                .await
+        })
+        .context(|| format!("reading recording {recording}"))?;
+        row.ok_or_else(|| Error::not_found(format!("no recording {recording}")))
+    }
+
+    /// The lapse dates of holds in force on the recording, directly or through its cases.
+    pub async fn hold_lapses(&mut self, recording: Uuid) -> Result<Vec<Option<DateTime<Utc>>>> {
+        on_tx!(self, c => {
+            sqlx::query_scalar(
+                "SELECT h.until FROM holds h WHERE h.released_at IS NULL \
+                 AND (h.until IS NULL OR h.until > $1) \
+                 AND (h.recording_id = $2 OR h.case_id IN \
+                      (SELECT case_id FROM exhibits WHERE recording_id = $2))",
+            )
+            .bind(crate::domain::now())
+            .bind(recording)
+            .fetch_all(c)
+            .await
+        })
+        .context(|| format!("reading holds on recording {recording}"))
+    }
+
+    pub async fn case_outcomes(&mut self, recording: Uuid) -> Result<Vec<CaseOutcome>> {
+        on_tx!(self, c => {
+            sqlx::query_as(
+                "SELECT cs.status, cs.concluded_at, cs.sentence_release, cs.appeal \
+                 FROM exhibits e JOIN cases cs ON cs.id = e.case_id WHERE e.recording_id = $1",
+            )
+            .bind(recording)
+            .fetch_all(c)
+            .await
+        })
+        .context(|| format!("reading the cases of recording {recording}"))
+    }
+
+    /// The recordings linked to a case, as this transaction sees them.
+    pub async fn exhibit_recordings(&mut self, case: Uuid) -> Result<Vec<Uuid>> {
+        on_tx!(self, c => {
+            sqlx::query_scalar("SELECT recording_id FROM exhibits WHERE case_id = $1")
+                .bind(case)
+                .fetch_all(c)
+                .await
+        })
+        .context(|| format!("reading the exhibits of case {case}"))
+    }
+
+    pub async fn set_next_action(
+        &mut self,
+        recording: Uuid,
+        action: &str,
+        at: Option<DateTime<Utc>>,
+        rule: &str,
+    ) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query(
+                "UPDATE recordings SET next_action = $2, next_action_at = $3, next_action_rule = $4 \
+                 WHERE id = $1",
+            )
+            .bind(recording)
+            .bind(action)
+            .bind(at)
+            .bind(rule)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("recording the next action of recording {recording}"))?;
+        Ok(())
+    }
+}

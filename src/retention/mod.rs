@@ -1,0 +1,43 @@
+//! Retention: the policy, the rules that turn a recording's facts into its next action, and
+//! keeping that answer current. Every change that can move a recording's fate (arrival,
+//! classification, a case link or outcome, a hold) recomputes it in the same transaction.
+
+use uuid::Uuid;
+
+use crate::catalogue::Tx;
+use crate::domain::Classification;
+use crate::error::Result;
+
+pub mod policy;
+pub mod rules;
+
+pub use policy::Policy;
+pub use rules::{NextAction, next_action};
+
+/// Recomputes and stores a recording's next action from what the transaction sees.
+pub async fn recompute(tx: &mut Tx, policy: &Policy, recording: Uuid) -> Result<NextAction> {
+    let (recorded_at, classification) = tx.retention_basics(recording).await?;
+    let facts = rules::Facts {
+        recorded_at,
+        classification: Classification::parse(&classification)
+            .unwrap_or(Classification::Unreviewed),
+        holds: tx.hold_lapses(recording).await?,
+        cases: tx
+            .case_outcomes(recording)
+            .await?
+            .into_iter()
+            .map(
+                |(status, concluded_at, sentence_release, appeal)| rules::CaseFacts {
+                    status,
+                    concluded_at,
+                    sentence_release,
+                    appeal,
+                },
+            )
+            .collect(),
+    };
+    let next = next_action(&facts, policy);
+    tx.set_next_action(recording, next.action.as_str(), next.at, next.rule)
+        .await?;
+    Ok(next)
+}

@@ -1,0 +1,240 @@
+//! What happens next to a recording under the policy, from the facts that decide it. Pure: the
+//! same facts always give the same answer, which is what lets a plan be checked and a property
+//! test run over random histories.
+
+use chrono::{DateTime, Duration, Months, Utc};
+use serde::Serialize;
+
+use super::policy::Policy;
+use crate::domain::Classification;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Nothing may happen before `at` (or ever, while `at` is none): look again then.
+    Keep,
+    /// A person decides (records-management review).
+    Review,
+    /// Deleted when due.
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Keep => "keep",
+            Action::Review => "review",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextAction {
+    pub action: Action,
+    pub at: Option<DateTime<Utc>>,
+    pub rule: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseFacts {
+    pub status: String,
+    pub concluded_at: Option<DateTime<Utc>>,
+    pub sentence_release: Option<DateTime<Utc>>,
+    pub appeal: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub recorded_at: DateTime<Utc>,
+    pub classification: Classification,
+    /// The lapse dates of the holds in force on it (none: an open-ended hold).
+    pub holds: Vec<Option<DateTime<Utc>>>,
+    pub cases: Vec<CaseFacts>,
+}
+
+fn days(n: u32) -> Duration {
+    Duration::days(i64::from(n))
+}
+
+pub fn next_action(f: &Facts, p: &Policy) -> NextAction {
+    let keep = |at, rule| NextAction {
+        action: Action::Keep,
+        at,
+        rule,
+    };
+    if !f.holds.is_empty() {
+        // Looked at again when the last hold lapses; never while one is open-ended.
+        let lapse = if f.holds.iter().any(Option::is_none) {
+            None
+        } else {
+            f.holds.iter().flatten().max().copied()
+        };
+        return keep(lapse, "legal-hold");
+    }
+    if f.cases
+        .iter()
+        .any(|c| matches!(c.status.as_str(), "open" | "charged") || c.appeal)
+    {
+        return keep(None, "case-active");
+    }
+    // Every linked case has its outcome: the most protective one decides.
+    let mut latest: Option<(DateTime<Utc>, &'static str)> = None;
+    for c in &f.cases {
+        let Some(concluded) = c.concluded_at else {
+            return keep(None, "case-outcome-date-unknown");
+        };
+        let (until, rule) = match c.status.as_str() {
+            "convicted" => {
+                let minimum = concluded
+                    .checked_add_months(Months::new(p.convicted_keep_months))
+                    .unwrap_or(concluded);
+                (
+                    c.sentence_release.map_or(minimum, |r| r.max(minimum)),
+                    "cpia-convicted",
+                )
+            }
+            "nfa" => (concluded + days(p.nfa_review_after_days), "case-nfa"),
+            "acquitted" => (
+                concluded + days(p.acquitted_review_after_days),
+                "case-acquitted",
+            ),
+            _ => (concluded + days(p.closed_review_after_days), "case-closed"),
+        };
+        if latest.is_none_or(|(t, _)| until > t) {
+            latest = Some((until, rule));
+        }
+    }
+    if let Some((at, rule)) = latest {
+        return NextAction {
+            action: Action::Review,
+            at: Some(at),
+            rule,
+        };
+    }
+    match f.classification {
+        Classification::Evidential => NextAction {
+            action: Action::Review,
+            at: Some(f.recorded_at + days(p.evidential_unlinked_review_after_days)),
+            rule: "evidential-unlinked",
+        },
+        Classification::NonEvidential => NextAction {
+            action: Action::Delete,
+            at: Some(f.recorded_at + days(p.non_evidential_delete_after_days)),
+            rule: "non-evidential",
+        },
+        Classification::Unreviewed => NextAction {
+            action: Action::Delete,
+            at: Some(f.recorded_at + days(p.unreviewed_delete_after_days)),
+            rule: "unreviewed",
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn facts(classification: Classification) -> Facts {
+        Facts {
+            recorded_at: t("2026-01-01T10:00:00Z"),
+            classification,
+            holds: vec![],
+            cases: vec![],
+        }
+    }
+
+    fn case(
+        status: &str,
+        concluded: Option<&str>,
+        release: Option<&str>,
+        appeal: bool,
+    ) -> CaseFacts {
+        CaseFacts {
+            status: status.into(),
+            concluded_at: concluded.map(t),
+            sentence_release: release.map(t),
+            appeal,
+        }
+    }
+
+    #[test]
+    fn footage_without_a_case_follows_its_classification() {
+        let p = Policy::builtin().unwrap();
+        let n = next_action(&facts(Classification::NonEvidential), &p);
+        assert_eq!(
+            (n.action, n.at, n.rule),
+            (
+                Action::Delete,
+                Some(t("2026-02-01T10:00:00Z")),
+                "non-evidential"
+            )
+        );
+        let n = next_action(&facts(Classification::Unreviewed), &p);
+        assert_eq!((n.action, n.rule), (Action::Delete, "unreviewed"));
+        let n = next_action(&facts(Classification::Evidential), &p);
+        assert_eq!(
+            (n.action, n.at),
+            (Action::Review, Some(t("2026-04-01T10:00:00Z")))
+        );
+    }
+
+    #[test]
+    fn cases_keep_footage_whatever_its_classification() {
+        let p = Policy::builtin().unwrap();
+        let mut f = facts(Classification::NonEvidential);
+        f.cases.push(case("charged", None, None, false));
+        assert_eq!(next_action(&f, &p).action, Action::Keep);
+        // Convicted: the later of release and conviction + 6 months.
+        f.cases[0] = case(
+            "convicted",
+            Some("2026-03-01T00:00:00Z"),
+            Some("2026-05-01T00:00:00Z"),
+            false,
+        );
+        assert_eq!(next_action(&f, &p).at, Some(t("2026-09-01T00:00:00Z")));
+        f.cases[0].sentence_release = Some(t("2030-01-01T00:00:00Z"));
+        let n = next_action(&f, &p);
+        assert_eq!(
+            (n.action, n.at, n.rule),
+            (
+                Action::Review,
+                Some(t("2030-01-01T00:00:00Z")),
+                "cpia-convicted"
+            )
+        );
+        // An appeal keeps it, however old the conviction.
+        f.cases[0].appeal = true;
+        assert_eq!(next_action(&f, &p).rule, "case-active");
+        // Two cases: the most protective decides.
+        f.cases[0] = case("nfa", Some("2026-03-01T00:00:00Z"), None, false);
+        f.cases
+            .push(case("acquitted", Some("2026-06-01T00:00:00Z"), None, false));
+        let n = next_action(&f, &p);
+        assert_eq!(
+            (n.rule, n.at),
+            ("case-acquitted", Some(t("2027-06-01T00:00:00Z")))
+        );
+    }
+
+    #[test]
+    fn holds_win_over_everything() {
+        let p = Policy::builtin().unwrap();
+        let mut f = facts(Classification::NonEvidential);
+        f.holds = vec![
+            Some(t("2027-01-01T00:00:00Z")),
+            Some(t("2026-06-01T00:00:00Z")),
+        ];
+        let n = next_action(&f, &p);
+        assert_eq!(
+            (n.action, n.at, n.rule),
+            (Action::Keep, Some(t("2027-01-01T00:00:00Z")), "legal-hold")
+        );
+        f.holds.push(None);
+        assert_eq!(next_action(&f, &p).at, None);
+    }
+}

@@ -1,0 +1,204 @@
+//! Each recording's next retention action follows every change that affects it, on both
+//! backends: arrival, classification, case link and outcome, appeal, holds; and the policy file
+//! is the force's own, checked when bwv starts.
+
+mod common;
+
+use common::Env;
+use serde_json::Value;
+
+fn ingest(env: &Env, name: &str, category: Option<&str>) -> String {
+    env.write(name, format!("footage {name}").as_bytes());
+    let path = env.path(name).to_string_lossy().into_owned();
+    let mut args = vec![
+        "ingest",
+        "--officer",
+        "4471",
+        "--device",
+        "CAM-1",
+        "--recorded-at",
+        "2026-01-01T10:00:00Z",
+        &path,
+    ];
+    if let Some(c) = category {
+        args.extend_from_slice(&["--category", c]);
+    }
+    env.json_lines(0, &args)[0]["recording_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// (action, date, rule) of a recording.
+fn next(env: &Env, id: &str) -> (String, String, String) {
+    let r: Value = env.json_lines(0, &["recordings", "show", id]).remove(0)["recording"].clone();
+    (
+        r["next_action"].as_str().unwrap_or("-").to_owned(),
+        r["next_action_at"]
+            .as_str()
+            .map_or("-".to_owned(), |t| t[..10].to_owned()),
+        r["next_action_rule"].as_str().unwrap_or("-").to_owned(),
+    )
+}
+
+fn is(a: &str, d: &str, r: &str) -> (String, String, String) {
+    (a.to_owned(), d.to_owned(), r.to_owned())
+}
+
+on_both_backends!(next_actions_follow_every_change, |env: Env| {
+    let id = ingest(&env, "a.mp4", None);
+    assert_eq!(next(&env, &id), is("delete", "2026-02-01", "unreviewed"));
+    env.ok(&["classify", &id, "evidential"]);
+    assert_eq!(
+        next(&env, &id),
+        is("review", "2026-04-01", "evidential-unlinked")
+    );
+    env.ok(&[
+        "classify",
+        &id,
+        "non-evidential",
+        "--reason",
+        "nothing relevant",
+    ]);
+    assert_eq!(
+        next(&env, &id),
+        is("delete", "2026-02-01", "non-evidential")
+    );
+
+    // Linked to a case it is kept whatever its classification, until the outcome says.
+    env.ok(&[
+        "case",
+        "open",
+        "01AA1",
+        "--offence",
+        "Assault",
+        "--oic",
+        "4471",
+    ]);
+    env.ok(&["case", "link", "01AA1", &id]);
+    assert_eq!(next(&env, &id), is("keep", "-", "case-active"));
+    env.ok(&[
+        "case",
+        "update",
+        "01AA1",
+        "--status",
+        "convicted",
+        "--sentence-release",
+        "2030-01-01",
+    ]);
+    assert_eq!(
+        next(&env, &id),
+        is("review", "2030-01-01", "cpia-convicted")
+    );
+    env.ok(&["case", "update", "01AA1", "--appeal", "on"]);
+    assert_eq!(next(&env, &id), is("keep", "-", "case-active"));
+    env.ok(&["case", "update", "01AA1", "--appeal", "off"]);
+    assert_eq!(
+        next(&env, &id).2,
+        "cpia-convicted",
+        "the conviction date did not move"
+    );
+
+    // A hold wins over everything; released, the case rule applies again.
+    let hold = env
+        .json_lines(
+            0,
+            &[
+                "hold",
+                "place",
+                &id,
+                "--reason",
+                "complaint",
+                "--until",
+                "2099-06-01",
+            ],
+        )
+        .remove(0)["hold"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(next(&env, &id), is("keep", "2099-06-01", "legal-hold"));
+    env.ok(&["hold", "release", &hold, "--reason", "closed"]);
+    assert_eq!(
+        next(&env, &id),
+        is("review", "2030-01-01", "cpia-convicted")
+    );
+
+    // NFA on a second case does not shorten what the conviction needs.
+    let other = ingest(&env, "b.mp4", Some("Arrest"));
+    assert_eq!(
+        next(&env, &other),
+        is("review", "2026-04-01", "evidential-unlinked")
+    );
+    env.ok(&[
+        "case",
+        "open",
+        "01BB2",
+        "--offence",
+        "Theft",
+        "--oic",
+        "4471",
+    ]);
+    env.ok(&["case", "link", "01BB2", &other]);
+    env.ok(&["case", "link", "01BB2", &id]);
+    env.ok(&["case", "update", "01BB2", "--status", "nfa"]);
+    assert_eq!(
+        next(&env, &id),
+        is("review", "2030-01-01", "cpia-convicted")
+    );
+    assert_eq!(next(&env, &other).2, "case-nfa");
+    let human = env.ok(&["recordings", "show", &id]);
+    assert!(
+        human.contains("next: review on 2030-01-01 (rule cpia-convicted)"),
+        "{human}"
+    );
+    env.ok(&["audit", "verify"]);
+});
+
+on_both_backends!(
+    the_policy_is_the_forces_own_and_checked_at_start,
+    |env: Env| {
+        let builtin = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/retention-policy.toml"
+        ))
+        .unwrap();
+        let ours = builtin.replace(
+            "non_evidential_delete_after_days = 31",
+            "non_evidential_delete_after_days = 10",
+        );
+        std::fs::write(env.path("policy.toml"), &ours).unwrap();
+        std::fs::write(
+            env.path("bwv.toml"),
+            "[retention]\npolicy = \"policy.toml\"\n",
+        )
+        .unwrap();
+        let id = ingest(&env, "t.mp4", Some("Test recording"));
+        assert_eq!(
+            next(&env, &id),
+            is("delete", "2026-01-11", "non-evidential")
+        );
+
+        let bad = builtin.replace("convicted_keep_months = 6", "convicted_keep_months = 0");
+        std::fs::write(env.path("policy.toml"), &bad).unwrap();
+        let out = env.exits(1, &["recordings", "list"]);
+        let err = common::stderr(&out);
+        let line = bad
+            .lines()
+            .position(|l| l.starts_with("convicted_keep_months"))
+            .unwrap()
+            + 1;
+        assert!(
+            err.contains(&format!("policy.toml line {line}"))
+                && err.contains("cases.convicted_keep_months"),
+            "{err}"
+        );
+        std::fs::write(
+            env.path("policy.toml"),
+            builtin.replace("[cases]", "[cases]\nspeling = 1"),
+        )
+        .unwrap();
+        let err = common::stderr(&env.exits(1, &["recordings", "list"]));
+        assert!(err.contains("speling") && err.contains("line"), "{err}");
+    }
+);
