@@ -147,6 +147,10 @@ on_both_backends!(next_actions_follow_every_change, |env: Env| {
         is("review", "2030-01-01", "cpia-convicted")
     );
     assert_eq!(next(&env, &other).2, "case-nfa");
+    // Closing the convicted case later keeps the conviction's date and release.
+    env.ok(&["case", "update", "01AA1", "--status", "closed"]);
+    assert_eq!(next(&env, &id), is("review", "2030-01-01", "case-closed"));
+    env.ok(&["case", "update", "01AA1", "--status", "convicted"]);
     let human = env.ok(&["recordings", "show", &id]);
     assert!(
         human.contains("next: review on 2030-01-01 (rule cpia-convicted)"),

@@ -87,11 +87,12 @@ impl Tx {
     ) -> Result<()> {
         on_tx!(self, c => {
             sqlx::query(
-                // The outcome date is when the status first became an outcome; back to open or
-                // charged clears it. (SET expressions read the row as it was.)
+                // The outcome date is when the case first left open/charged for an outcome;
+                // moving between outcomes keeps it, back to open or charged clears it. (SET
+                // expressions read the row as it was.)
                 "UPDATE cases SET status = $2, sentence_release = $3, appeal = $4, updated_at = $5, \
                  concluded_at = CASE WHEN $2 IN ('open', 'charged') THEN NULL \
-                                     WHEN status = $2 THEN concluded_at ELSE $5 END \
+                                     WHEN concluded_at IS NOT NULL THEN concluded_at ELSE $5 END \
                  WHERE id = $1",
             )
             .bind(id)

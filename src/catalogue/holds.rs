@@ -108,48 +108,6 @@ impl Catalogue {
         .context(|| "listing holds".into())
     }
 
-    /// Whether a hold in force covers the recording, directly or through a case it is in.
-    pub async fn is_held(&self, recording: Uuid) -> Result<bool> {
-        let sql = format!(
-            "SELECT COUNT(*) FROM holds h WHERE {IN_FORCE} AND (h.recording_id = $2 OR h.case_id IN \
-             (SELECT case_id FROM exhibits WHERE recording_id = $2))"
-        );
-        let n: i64 = on_pool!(self, p => {
-            sqlx::query_scalar(&sql)
-                .bind(crate::domain::now())
-                .bind(recording)
-                .fetch_one(p)
-                .await
-        })
-        .context(|| format!("checking holds on recording {recording}"))?;
-        Ok(n > 0)
-    }
-
-    /// Whether a hold in force is on the case itself.
-    pub async fn case_is_held(&self, case: Uuid) -> Result<bool> {
-        let sql = format!("SELECT COUNT(*) FROM holds h WHERE {IN_FORCE} AND h.case_id = $2");
-        let n: i64 = on_pool!(self, p => {
-            sqlx::query_scalar(&sql)
-                .bind(crate::domain::now())
-                .bind(case)
-                .fetch_one(p)
-                .await
-        })
-        .context(|| format!("checking holds on case {case}"))?;
-        Ok(n > 0)
-    }
-
-    /// The recordings linked to a case.
-    pub async fn case_recordings(&self, case: Uuid) -> Result<Vec<Uuid>> {
-        on_pool!(self, p => {
-            sqlx::query_scalar("SELECT recording_id FROM exhibits WHERE case_id = $1 ORDER BY item_number")
-                .bind(case)
-                .fetch_all(p)
-                .await
-        })
-        .context(|| format!("listing the recordings of case {case}"))
-    }
-
     /// Every stored object of a recording: its clips' originals and their derivatives.
     pub async fn recording_objects(&self, recording: Uuid) -> Result<Vec<String>> {
         on_pool!(self, p => {

@@ -23,6 +23,22 @@ impl Tx {
         row.ok_or_else(|| Error::not_found(format!("no recording {recording}")))
     }
 
+    /// Whether a hold in force is on the case itself, as this transaction sees it.
+    pub async fn case_held(&mut self, case: Uuid) -> Result<bool> {
+        let n: i64 = on_tx!(self, c => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM holds h WHERE h.released_at IS NULL \
+                 AND (h.until IS NULL OR h.until > $1) AND h.case_id = $2",
+            )
+            .bind(crate::domain::now())
+            .bind(case)
+            .fetch_one(c)
+            .await
+        })
+        .context(|| format!("checking holds on case {case}"))?;
+        Ok(n > 0)
+    }
+
     /// The lapse dates of holds in force on the recording, directly or through its cases.
     pub async fn hold_lapses(&mut self, recording: Uuid) -> Result<Vec<Option<DateTime<Utc>>>> {
         on_tx!(self, c => {
@@ -70,16 +86,18 @@ impl Tx {
         action: &str,
         at: Option<DateTime<Utc>>,
         rule: &str,
+        policy_sha256: &str,
     ) -> Result<()> {
         on_tx!(self, c => {
             sqlx::query(
-                "UPDATE recordings SET next_action = $2, next_action_at = $3, next_action_rule = $4 \
-                 WHERE id = $1",
+                "UPDATE recordings SET next_action = $2, next_action_at = $3, next_action_rule = $4, \
+                 next_action_policy = $5 WHERE id = $1",
             )
             .bind(recording)
             .bind(action)
             .bind(at)
             .bind(rule)
+            .bind(policy_sha256)
             .execute(c)
             .await
             .map(|r| r.rows_affected())

@@ -30,12 +30,10 @@ pub async fn classify(
         ));
     }
     let actor = Actor::user(app.config.actor());
-    let r = app
-        .catalogue
-        .recording(recording)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no recording {recording}")))?;
     let mut tx = app.catalogue.begin().await?;
+    // Locked and read inside the transaction: a concurrent link or reclassification waits.
+    tx.lock_recording(recording).await?;
+    let (_, from) = tx.retention_basics(recording).await?;
     if to == Classification::NonEvidential {
         let cases = tx.active_cases_of(recording).await?;
         if !cases.is_empty() {
@@ -53,7 +51,7 @@ pub async fn classify(
         .await?;
     crate::retention::recompute(&mut tx, &app.policy, recording).await?;
     let mut event = EventDraft::new("classification", actor, "recording", recording);
-    let mut result = json!({"from": r.classification, "to": to.as_str(), "basis": "review"});
+    let mut result = json!({"from": from, "to": to.as_str(), "basis": "review"});
     if let Some(reason) = reason {
         result["reason"] = json!(reason);
     }
@@ -62,11 +60,7 @@ pub async fn classify(
     tx.commit().await?;
     result["recording"] = json!(recording);
     out.record(&result, || {
-        format!(
-            "recording {recording}: {} -> {}",
-            r.classification,
-            to.as_str()
-        )
+        format!("recording {recording}: {from} -> {}", to.as_str())
     });
     app.finish().await?;
     Ok(true)
@@ -146,7 +140,8 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
             };
             let item_number = top + 1;
             // Footage joining a held case is held from now on: locked in the store first.
-            if app.catalogue.case_is_held(case.id).await? {
+            let held = tx.case_held(case.id).await?;
+            if held {
                 super::holds::mirror(&app, &[recording], true).await?;
             }
             tx.insert_exhibit(case.id, recording, &reference, item_number)
@@ -164,6 +159,9 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
             }));
             tx.append_audit(app.audit.origin(), event).await?;
             tx.commit().await?;
+            if held {
+                super::holds::sync(&app, &[recording]).await?;
+            }
             let v = json!({"case": urn, "recording": recording, "exhibit": reference, "item_number": item_number});
             out.record(&v, || {
                 format!("recording {recording} is exhibit {reference} (item {item_number}) in case {urn}")

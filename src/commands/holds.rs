@@ -33,6 +33,27 @@ pub async fn mirror(app: &App, recordings: &[Uuid], on: bool) -> Result<usize> {
     Ok(n)
 }
 
+/// Brings the store's legal holds on these recordings' objects into line with the catalogue,
+/// under the recordings' row locks and after the change that moved them has committed: the
+/// change that commits last also syncs last, so the store ends as the catalogue says. Returns
+/// the recordings no hold covers any more.
+pub async fn sync(app: &App, recordings: &[Uuid]) -> Result<Vec<Uuid>> {
+    let mut sorted = recordings.to_vec();
+    sorted.sort();
+    let mut tx = app.catalogue.begin().await?;
+    let mut free = Vec::new();
+    for r in sorted {
+        tx.lock_recording(r).await?;
+        let held = !tx.hold_lapses(r).await?.is_empty();
+        mirror(app, &[r], held).await?;
+        if !held {
+            free.push(r);
+        }
+    }
+    tx.commit().await?;
+    Ok(free)
+}
+
 fn line(h: &HoldRow) -> String {
     let target = match (&h.recording_id, &h.urn) {
         (Some(r), _) => format!("recording {r}"),
@@ -81,29 +102,35 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
             if until.is_some_and(|u| u <= chrono::Utc::now()) {
                 return Err(Error::bad_input("--until must be in the future"));
             }
-            // A recording id, or else a case URN.
+            let mut tx = app.catalogue.begin().await?;
+            // A recording id, or else a case URN; the target is locked, and a case's exhibits
+            // read, inside the transaction, so a link racing with the hold is covered.
             let (recording, case) = match target.parse::<Uuid>() {
                 Ok(id) => {
-                    app.catalogue
-                        .recording(id)
-                        .await?
-                        .ok_or_else(|| Error::not_found(format!("no recording {id}")))?;
+                    tx.lock_recording(id).await?;
+                    tx.retention_basics(id).await?;
                     (Some(id), None)
                 }
                 Err(_) => {
-                    let case = app.catalogue.case(&target).await?.ok_or_else(|| {
-                        Error::not_found(format!("no recording or case {target:?}"))
-                    })?;
+                    let case = match tx.case_for_update(&target).await {
+                        Ok(case) => case,
+                        Err(e) if e.code() == crate::error::Code::NotFound => {
+                            return Err(Error::not_found(format!(
+                                "no recording or case {target:?}"
+                            )));
+                        }
+                        Err(e) => return Err(e),
+                    };
                     (None, Some(case))
                 }
             };
-            let covered = match (&recording, &case) {
-                (Some(r), _) => vec![*r],
-                (None, Some(c)) => app.catalogue.case_recordings(c.id).await?,
-                _ => Vec::new(),
+            let (kind, item, covered) = match (&recording, &case) {
+                (Some(r), _) => ("recording", *r, vec![*r]),
+                (None, Some(c)) => ("case", c.id, tx.exhibit_recordings(c.id).await?),
+                _ => return Err(Error::bad_input("a hold needs a recording or a case")),
             };
+            // Locked in the store before the catalogue says so.
             let objects = mirror(&app, &covered, true).await?;
-            let mut tx = app.catalogue.begin().await?;
             let id = tx
                 .insert_hold(
                     recording,
@@ -116,11 +143,6 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
             for r in &covered {
                 crate::retention::recompute(&mut tx, &app.policy, *r).await?;
             }
-            let (kind, item) = match (&recording, &case) {
-                (Some(r), _) => ("recording", *r),
-                (None, Some(c)) => ("case", c.id),
-                _ => return Err(Error::bad_input("a hold needs a recording or a case")),
-            };
             let mut event = EventDraft::new("hold_placed", actor, kind, item);
             let mut result =
                 json!({"hold": id.to_string(), "reason": reason, "objects_locked": objects});
@@ -130,6 +152,7 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
             event.result = Some(result);
             tx.append_audit(app.audit.origin(), event).await?;
             tx.commit().await?;
+            sync(&app, &covered).await?;
             let v = json!({"hold": id, "recordings": covered, "objects_locked": objects});
             out.record(&v, || {
                 format!(
@@ -150,15 +173,10 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
                 .release_hold(hold, &actor.id, reason)
                 .await?
                 .ok_or_else(|| Error::not_found(format!("no hold {hold} in force")))?;
-            let (kind, item) = match (h.recording_id, h.case_id) {
-                (Some(r), _) => ("recording", r),
-                (None, Some(c)) => ("case", c),
+            let (kind, item, covered) = match (h.recording_id, h.case_id) {
+                (Some(r), _) => ("recording", r, vec![r]),
+                (None, Some(c)) => ("case", c, tx.exhibit_recordings(c).await?),
                 _ => return Err(Error::bad_input(format!("hold {hold} has no target"))),
-            };
-            let covered = match (h.recording_id, h.case_id) {
-                (Some(r), _) => vec![r],
-                (None, Some(c)) => tx.exhibit_recordings(c).await?,
-                _ => Vec::new(),
             };
             for r in &covered {
                 crate::retention::recompute(&mut tx, &app.policy, *r).await?;
@@ -167,14 +185,9 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
             event.result = Some(json!({"hold": hold.to_string(), "reason": reason}));
             tx.append_audit(app.audit.origin(), event).await?;
             tx.commit().await?;
-            let mut free = Vec::new();
-            for r in covered {
-                if !app.catalogue.is_held(r).await? {
-                    free.push(r);
-                }
-            }
-            let objects = mirror(&app, &free, false).await?;
-            let v = json!({"hold": hold, "released_recordings": free, "objects_unlocked": objects});
+            // Lifted in the store only after the release is committed.
+            let free = sync(&app, &covered).await?;
+            let v = json!({"hold": hold, "released_recordings": free});
             out.record(&v, || {
                 format!(
                     "hold {hold} released; {} recording(s) no longer held",

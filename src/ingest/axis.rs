@@ -372,6 +372,8 @@ pub async fn open_container(
     })
     .await?;
     tx.insert_axis_container(&container).await?;
+    // Footage still arriving has a deadline too: a container never completed is unreviewed.
+    crate::retention::recompute(&mut tx, ingestor.policy, recording).await?;
     let mut event = EventDraft::new("transfer_started", dock_actor(dock), "recording", recording);
     event.instrument = Some(
         json!({"name": "bwv", "version": env!("CARGO_PKG_VERSION"), "door": "axis", "device": device}),

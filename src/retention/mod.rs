@@ -15,7 +15,11 @@ pub use policy::Policy;
 pub use rules::{NextAction, next_action};
 
 /// Recomputes and stores a recording's next action from what the transaction sees.
+///
+/// The recording row is locked first (on PostgreSQL; SQLite writers are serial), so two changes
+/// racing on one recording cannot store an answer computed from facts the other has changed.
 pub async fn recompute(tx: &mut Tx, policy: &Policy, recording: Uuid) -> Result<NextAction> {
+    tx.lock_recording(recording).await?;
     let (recorded_at, classification) = tx.retention_basics(recording).await?;
     let facts = rules::Facts {
         recorded_at,
@@ -37,7 +41,13 @@ pub async fn recompute(tx: &mut Tx, policy: &Policy, recording: Uuid) -> Result<
             .collect(),
     };
     let next = next_action(&facts, policy);
-    tx.set_next_action(recording, next.action.as_str(), next.at, next.rule)
-        .await?;
+    tx.set_next_action(
+        recording,
+        next.action.as_str(),
+        next.at,
+        next.rule,
+        &policy.sha256,
+    )
+    .await?;
     Ok(next)
 }

@@ -99,7 +99,18 @@ pub fn next_action(f: &Facts, p: &Policy) -> NextAction {
                 concluded + days(p.acquitted_review_after_days),
                 "case-acquitted",
             ),
-            _ => (concluded + days(p.closed_review_after_days), "case-closed"),
+            // A closed case with a sentence release date was a conviction: CPIA still applies.
+            _ => {
+                let review = concluded + days(p.closed_review_after_days);
+                let cpia = c.sentence_release.map(|r| {
+                    r.max(
+                        concluded
+                            .checked_add_months(Months::new(p.convicted_keep_months))
+                            .unwrap_or(concluded),
+                    )
+                });
+                (cpia.map_or(review, |k| k.max(review)), "case-closed")
+            }
         };
         if latest.is_none_or(|(t, _)| until > t) {
             latest = Some((until, rule));
@@ -210,6 +221,14 @@ mod tests {
         // An appeal keeps it, however old the conviction.
         f.cases[0].appeal = true;
         assert_eq!(next_action(&f, &p).rule, "case-active");
+        // Closed after a conviction: the release date still counts.
+        f.cases[0] = case(
+            "closed",
+            Some("2026-03-01T00:00:00Z"),
+            Some("2035-01-01T00:00:00Z"),
+            false,
+        );
+        assert_eq!(next_action(&f, &p).at, Some(t("2035-01-01T00:00:00Z")));
         // Two cases: the most protective decides.
         f.cases[0] = case("nfa", Some("2026-03-01T00:00:00Z"), None, false);
         f.cases
