@@ -85,6 +85,9 @@ pub enum Command {
     /// Legal holds: nothing under a hold in force is deleted
     #[command(subcommand)]
     Hold(HoldCommand),
+    /// Retention: what is due for deletion or review, and why
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Register an officer (staff number) whose footage docks may upload
     #[command(name = "officer-add")]
     OfficerAdd {
@@ -152,6 +155,19 @@ fn parse_date_or_time(s: &str) -> Result<DateTime<Utc>, String> {
         return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
     }
     parse_rfc3339(s).map_err(|_| format!("{s:?} is not a date like 2027-05-01 or an RFC 3339 time"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// List what is due for deletion or review as of a date (default now), with the rule and
+    /// dates behind each, and record the plan
+    Plan {
+        #[arg(long, value_parser = parse_date_or_time, value_name = "DATE")]
+        as_of: Option<DateTime<Utc>>,
+        /// CSV on standard output, for a spreadsheet
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -206,3 +206,81 @@ on_both_backends!(
         assert!(err.contains("speling") && err.contains("line"), "{err}");
     }
 );
+
+on_both_backends!(a_plan_lists_what_is_due_and_why, |env: Env| {
+    let unreviewed = ingest(&env, "a.mp4", Some("Dog walk, park"));
+    let evidential = ingest(&env, "b.mp4", Some("Arrest"));
+    let test = ingest(&env, "c.mp4", Some("Test recording"));
+    let held = ingest(&env, "d.mp4", None);
+    let linked = ingest(&env, "e.mp4", None);
+    env.ok(&["hold", "place", &held, "--reason", "complaint"]);
+    env.ok(&[
+        "case",
+        "open",
+        "01CC3",
+        "--offence",
+        "Robbery",
+        "--oic",
+        "4471",
+    ]);
+    env.ok(&["case", "link", "01CC3", &linked]);
+    // As if these had been stored before retention existed: no answer yet.
+    env.sql(
+        "UPDATE recordings SET next_action = NULL, next_action_at = NULL, next_action_policy = NULL",
+        "UPDATE recordings SET next_action = NULL, next_action_at = NULL, next_action_policy = NULL",
+    );
+
+    let lines = env.json_lines(0, &["retention", "plan", "--as-of", "2026-03-01"]);
+    let (items, summary) = lines.split_at(lines.len() - 1);
+    let summary = &summary[0];
+    assert_eq!(summary["recomputed"], 5);
+    assert_eq!(
+        (summary["delete"].as_u64(), summary["review"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(summary["policy"], "built-in");
+    assert_eq!(summary["policy_sha256"].as_str().unwrap().len(), 64);
+    let mut due: Vec<(String, String, String)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["recording_id"].as_str().unwrap().to_owned(),
+                i["action"].as_str().unwrap().to_owned(),
+                i["rule"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    due.sort();
+    let mut want = vec![
+        (
+            unreviewed.clone(),
+            "delete".to_owned(),
+            "unreviewed".to_owned(),
+        ),
+        (
+            test.clone(),
+            "delete".to_owned(),
+            "non-evidential".to_owned(),
+        ),
+    ];
+    want.sort();
+    assert_eq!(due, want, "the held and the linked recordings are not due");
+
+    // Later, the evidential one comes up for review; CSV for a spreadsheet.
+    let out = env.ok(&["retention", "plan", "--as-of", "2026-05-01", "--csv"]);
+    let mut reader = csv::Reader::from_reader(out.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 3, "{out}");
+    assert!(
+        rows.iter()
+            .any(|r| &r[0] == evidential.as_str() && &r[1] == "review")
+    );
+    assert!(
+        rows.iter().any(|r| &r[7] == "Dog walk, park"),
+        "quoted: {out}"
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM retention_plans"), 2);
+    assert_eq!(env.count("SELECT COUNT(*) FROM retention_plan_items"), 5);
+    env.exits(2, &["retention", "plan", "--csv", "--json"]);
+    env.ok(&["audit", "verify"]);
+});

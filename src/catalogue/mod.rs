@@ -27,6 +27,7 @@ mod docks;
 mod holds;
 mod jobs;
 mod media;
+mod plans;
 mod recordings;
 mod retention;
 mod uploads;
@@ -39,6 +40,7 @@ pub use docks::Dock;
 pub use holds::HoldRow;
 pub use jobs::{JobEnd, JobRow, NewJob, Reclaimed};
 pub use media::{ClipMedia, DerivativeRow, NewDerivative};
+pub use plans::DueRow;
 pub use recordings::{NewClip, NewRecording, NewSighting, ObjectRow};
 pub use uploads::UploadRow;
 

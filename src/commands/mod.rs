@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod output;
 pub mod recordings;
+pub mod retention;
 pub mod serve;
 pub mod worker;
 
@@ -109,5 +110,6 @@ pub async fn run(cli: Cli) -> Result<bool> {
         }
         Command::Case(cmd) => cases::run(App::open(config).await?, cmd, &out).await,
         Command::Hold(cmd) => holds::run(App::open(config).await?, cmd, &out).await,
+        Command::Retention(cmd) => retention::run(App::open(config).await?, cmd, &out).await,
     }
 }

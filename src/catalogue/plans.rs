@@ -1,0 +1,110 @@
+//! Retention plans: what a sweep would do as of a date, recorded before anything is done.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::error::{Result, ResultExt};
+
+/// A recording due for action, with what a person needs to check the plan.
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct DueRow {
+    pub recording_id: Uuid,
+    pub action: String,
+    pub rule: String,
+    pub due_at: DateTime<Utc>,
+    pub officer_id: String,
+    pub recorded_at: DateTime<Utc>,
+    pub classification: String,
+    pub category: Option<String>,
+}
+
+impl Catalogue {
+    /// Active recordings whose stored answer needs computing again: never computed, computed
+    /// under another policy, or a keep whose date (a hold's lapse) has come.
+    pub async fn stale_next_actions(
+        &self,
+        policy_sha256: &str,
+        as_of: DateTime<Utc>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Uuid>> {
+        on_pool!(self, p => {
+            sqlx::query_scalar(
+                "SELECT id FROM recordings WHERE retention_state = 'active' AND status <> 'incomplete' \
+                 AND (next_action_policy IS NULL OR next_action_policy <> $1 \
+                      OR (next_action = 'keep' AND next_action_at <= $2)) \
+                 AND ($4 IS NULL OR id > $4) ORDER BY id LIMIT $3",
+            )
+            .bind(policy_sha256)
+            .bind(as_of)
+            .bind(limit)
+            .bind(after)
+            .fetch_all(p)
+            .await
+        })
+        .context(|| "finding recordings to recompute".into())
+    }
+
+    /// Active recordings due for deletion or review by `as_of`, soonest first.
+    pub async fn due(&self, as_of: DateTime<Utc>) -> Result<Vec<DueRow>> {
+        on_pool!(self, p => {
+            sqlx::query_as::<_, DueRow>(
+                "SELECT id AS recording_id, next_action AS action, next_action_rule AS rule, \
+                 next_action_at AS due_at, officer_id, recorded_at, classification, category \
+                 FROM recordings WHERE next_action_at <= $1 AND retention_state = 'active' \
+                 AND next_action IN ('delete', 'review') ORDER BY next_action_at, id",
+            )
+            .bind(as_of)
+            .fetch_all(p)
+            .await
+        })
+        .context(|| "listing recordings due for retention".into())
+    }
+}
+
+impl Tx {
+    pub async fn insert_plan(
+        &mut self,
+        as_of: DateTime<Utc>,
+        policy_sha256: &str,
+        actor: &str,
+        items: &[DueRow],
+    ) -> Result<Uuid> {
+        let id = Uuid::now_v7();
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO retention_plans (id, as_of, policy_sha256, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(as_of)
+            .bind(policy_sha256)
+            .bind(actor)
+            .bind(crate::domain::now())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| "recording the retention plan".into())?;
+        for item in items {
+            on_tx!(self, c => {
+                sqlx::query(
+                    "INSERT INTO retention_plan_items (plan_id, recording_id, action, rule, due_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id)
+                .bind(item.recording_id)
+                .bind(&item.action)
+                .bind(&item.rule)
+                .bind(item.due_at)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+            })
+            .context(|| format!("recording plan item {}", item.recording_id))?;
+        }
+        Ok(id)
+    }
+}
