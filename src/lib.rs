@@ -13,6 +13,7 @@ pub mod docks;
 pub mod domain;
 pub mod error;
 pub mod fsck;
+pub mod holds;
 pub mod http;
 pub mod ingest;
 pub mod jobs;

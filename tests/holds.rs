@@ -141,3 +141,31 @@ on_both_backends!(holds_on_recordings_and_cases, |mut env: Env| {
     );
     env.ok(&["audit", "verify"]);
 });
+
+on_both_backends!(derivatives_of_held_footage_are_held_too, |mut env: Env| {
+    env.use_object_lock_bucket();
+    env.extra_env
+        .push(("BWV_WORKER__POLL_MILLIS".into(), "100".into()));
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/media/h264-aac.mp4");
+    let id = env
+        .json_lines(
+            0,
+            &["ingest", "--officer", "4471", "--device", "CAM-1", fixture],
+        )
+        .remove(0)["recording_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.ok(&["hold", "place", &id, "--reason", "preserve"]);
+    env.ok(&["worker", "--drain"]);
+    let shown = env.json_lines(0, &["recordings", "show", &id]).remove(0);
+    let derivatives = shown["derivatives"].as_array().unwrap();
+    assert_eq!(derivatives.len(), 3);
+    if env.backend == Backend::Postgres {
+        for d in derivatives {
+            let sha = d["sha256"].as_str().unwrap();
+            assert_eq!(env.legal_hold(sha).as_deref(), Some("ON"), "{}", d["kind"]);
+        }
+    }
+    env.ok(&["audit", "verify"]);
+});

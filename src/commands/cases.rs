@@ -142,7 +142,7 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
             // Footage joining a held case is held from now on: locked in the store first.
             let held = tx.case_held(case.id).await?;
             if held {
-                super::holds::mirror(&app, &[recording], true).await?;
+                crate::holds::mirror(&app, &[recording], true).await?;
             }
             tx.insert_exhibit(case.id, recording, &reference, item_number)
                 .await?;
@@ -160,7 +160,7 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
             tx.append_audit(app.audit.origin(), event).await?;
             tx.commit().await?;
             if held {
-                super::holds::sync(&app, &[recording]).await?;
+                crate::holds::sync(&app, &[recording]).await?;
             }
             let v = json!({"case": urn, "recording": recording, "exhibit": reference, "item_number": item_number});
             out.record(&v, || {

@@ -1,7 +1,5 @@
-//! `bwv hold`: legal holds, mirrored to S3 Object Lock legal holds where the bucket has Object
-//! Lock. The mirror errs on the safe side: a hold is set on the objects before the catalogue
-//! commits it, and lifted only after the release is committed (and only from objects no other
-//! hold still covers).
+//! `bwv hold`: placing, releasing and listing legal holds (the store mirroring is in
+//! `crate::holds`).
 
 use serde_json::json;
 use uuid::Uuid;
@@ -11,48 +9,8 @@ use crate::app::App;
 use crate::audit::record::{Actor, EventDraft, format_ts};
 use crate::catalogue::HoldRow;
 use crate::cli::HoldCommand;
-use crate::domain::Sha256Digest;
 use crate::error::{Error, Result};
-
-/// Sets or lifts the store's legal hold on every object of the recordings.
-pub async fn mirror(app: &App, recordings: &[Uuid], on: bool) -> Result<usize> {
-    if !app.store.has_object_lock() {
-        return Ok(0);
-    }
-    let mut n = 0;
-    for r in recordings {
-        for sha in app.catalogue.recording_objects(*r).await? {
-            let sha: Sha256Digest = sha.parse()?;
-            app.store
-                .set_legal_hold(&sha, on)
-                .await
-                .map_err(|e| e.context(format!("recording {r}")))?;
-            n += 1;
-        }
-    }
-    Ok(n)
-}
-
-/// Brings the store's legal holds on these recordings' objects into line with the catalogue,
-/// under the recordings' row locks and after the change that moved them has committed: the
-/// change that commits last also syncs last, so the store ends as the catalogue says. Returns
-/// the recordings no hold covers any more.
-pub async fn sync(app: &App, recordings: &[Uuid]) -> Result<Vec<Uuid>> {
-    let mut sorted = recordings.to_vec();
-    sorted.sort();
-    let mut tx = app.catalogue.begin().await?;
-    let mut free = Vec::new();
-    for r in sorted {
-        tx.lock_recording(r).await?;
-        let held = !tx.hold_lapses(r).await?.is_empty();
-        mirror(app, &[r], held).await?;
-        if !held {
-            free.push(r);
-        }
-    }
-    tx.commit().await?;
-    Ok(free)
-}
+use crate::holds::{mirror, sync};
 
 fn line(h: &HoldRow) -> String {
     let target = match (&h.recording_id, &h.urn) {

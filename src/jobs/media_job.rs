@@ -280,6 +280,8 @@ async fn record(
         return Ok(false);
     }
     tx.lock_recording(clip.recording_id).await?;
+    // New derivatives of held footage are held in the store too.
+    let held = app.store.has_object_lock() && !tx.hold_lapses(clip.recording_id).await?.is_empty();
     let mut linked = Vec::new();
     for d in &derivatives {
         if tx.insert_derivative(d).await? {
@@ -330,6 +332,9 @@ async fn record(
     event.result = Some(result);
     tx.append_audit(app.audit.origin(), event).await?;
     tx.commit().await?;
+    if held {
+        crate::holds::sync(app, &[clip.recording_id]).await?;
+    }
     tracing::info!(recording = %clip.recording_id, clip = clip.seq, state, reason, "clip settled");
     Ok(true)
 }
