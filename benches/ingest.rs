@@ -8,29 +8,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{measure, median};
-
-/// Incompressible, non-sparse content, so neither side gets a shortcut.
-fn make_input(path: &Path, bytes: u64) {
-    let mut f = std::io::BufWriter::with_capacity(8 << 20, std::fs::File::create(path).unwrap());
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut block = vec![0u8; 1 << 20];
-    for _ in 0..bytes / block.len() as u64 {
-        for word in block.chunks_exact_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            word.copy_from_slice(&x.to_le_bytes());
-        }
-        f.write_all(&block).unwrap();
-    }
-    f.into_inner().unwrap().sync_all().unwrap();
-}
+use common::{make_input, measure, median};
 
 /// Starts each measurement from the same state: nothing dirty waiting to be written back (the
 /// previous run's flush would otherwise be charged to the next), and, where permitted (root),
@@ -75,7 +57,7 @@ fn main() {
     let mut met = true;
     for gib in sizes {
         let input = work.path().join(format!("footage-{gib}g.mp4"));
-        make_input(&input, gib << 30);
+        make_input(&input, gib << 30, 0);
         let (mut cp_times, mut bwv_times, mut peak) = (Vec::new(), Vec::new(), 0);
         for run in 0..runs {
             let dest = work.path().join("cp-dest.mp4");

@@ -7,31 +7,13 @@
 //! `cargo bench --bench tus` (BWV_BENCH_TUS_MIB sets the single upload's size in MiB,
 //! BWV_BENCH_PARALLEL the number of parallel uploads; BWV_BENCH_RUNS repetitions).
 
-use std::io::Write;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
-fn make_input(path: &Path, bytes: u64, seed: u64) -> String {
-    let mut f = std::io::BufWriter::with_capacity(8 << 20, std::fs::File::create(path).unwrap());
-    let mut hasher = Sha256::new();
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d ^ seed;
-    let mut block = vec![0u8; 1 << 20];
-    for _ in 0..bytes / block.len() as u64 {
-        for word in block.chunks_exact_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            word.copy_from_slice(&x.to_le_bytes());
-        }
-        hasher.update(&block);
-        f.write_all(&block).unwrap();
-    }
-    f.into_inner().unwrap().sync_all().unwrap();
-    hex::encode(hasher.finalize())
-}
+use common::make_input;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

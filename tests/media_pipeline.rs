@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 use common::{Backend, Env};
 use serde_json::Value;
 
+fn want_sha(line: &Value) -> String {
+    line["sha256"].as_str().unwrap().to_owned()
+}
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
@@ -210,6 +214,37 @@ on_both_backends!(every_fixture_settles_as_expected, |mut env: Env| {
             .map(|e| e["event"].as_str().unwrap())
             .collect();
         assert_eq!(events, ["ingest", "media_processed"], "{name}");
+        // The audit record made with them names the original and every derivative, by role.
+        let audit = env.json_lines(
+            0,
+            &["audit", "show", line["recording_id"].as_str().unwrap()],
+        );
+        let processed = &audit.last().unwrap()["record"];
+        assert_eq!(processed["event"], "media_processed", "{name}");
+        let named: BTreeSet<(String, String)> = processed["object"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                (
+                    o["role"].as_str().unwrap().to_owned(),
+                    o["sha256"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let mut want: BTreeSet<(String, String)> = shown["derivatives"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["kind"].as_str().unwrap().to_owned(),
+                    d["sha256"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        want.insert(("original".to_owned(), want_sha(line)));
+        assert_eq!(named, want, "{name}");
     }
     // The originals are untouched and every derivative is accounted for.
     for line in &lines {

@@ -1,6 +1,8 @@
 //! Measuring helpers the benchmarks share.
 #![allow(dead_code)] // each benchmark uses part of it
 
+use std::io::Write;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -25,4 +27,25 @@ pub fn measure(cmd: &mut Command) -> (Duration, u64) {
 pub fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+/// Incompressible, non-sparse content (a xorshift stream), so no side gets a shortcut; the same
+/// seed gives the same bytes. Returns their SHA-256 in hex.
+pub fn make_input(path: &Path, bytes: u64, seed: u64) -> String {
+    let mut f = std::io::BufWriter::with_capacity(8 << 20, std::fs::File::create(path).unwrap());
+    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d ^ seed;
+    let mut block = vec![0u8; 1 << 20];
+    for _ in 0..bytes / block.len() as u64 {
+        for word in block.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            word.copy_from_slice(&x.to_le_bytes());
+        }
+        sha2::Digest::update(&mut hasher, &block);
+        f.write_all(&block).unwrap();
+    }
+    f.into_inner().unwrap().sync_all().unwrap();
+    hex::encode(sha2::Digest::finalize(hasher))
 }

@@ -85,6 +85,37 @@ impl Tx {
         Ok(before.filter(|_| n == 1))
     }
 
+    /// Whether a hold in force is on the case itself, as this transaction sees it.
+    pub async fn case_held(&mut self, case: Uuid) -> Result<bool> {
+        let n: i64 = on_tx!(self, c => {
+            sqlx::query_scalar(&format!(
+                "SELECT COUNT(*) FROM holds h WHERE {IN_FORCE} AND h.case_id = $2"
+            ))
+            .bind(crate::domain::now())
+            .bind(case)
+            .fetch_one(c)
+            .await
+        })
+        .context(|| format!("checking holds on case {case}"))?;
+        Ok(n > 0)
+    }
+
+    /// The lapse dates of holds in force on the recording, directly or through its cases.
+    pub async fn hold_lapses(&mut self, recording: Uuid) -> Result<Vec<Option<DateTime<Utc>>>> {
+        on_tx!(self, c => {
+            sqlx::query_scalar(&format!(
+                "SELECT h.until FROM holds h WHERE {IN_FORCE} \
+                 AND (h.recording_id = $2 OR h.case_id IN \
+                      (SELECT case_id FROM exhibits WHERE recording_id = $2))"
+            ))
+            .bind(crate::domain::now())
+            .bind(recording)
+            .fetch_all(c)
+            .await
+        })
+        .context(|| format!("reading holds on recording {recording}"))
+    }
+
     async fn hold(&mut self, id: Uuid) -> Result<Option<HoldRow>> {
         let sql = format!(
             "SELECT {HOLD_COLUMNS} FROM holds h LEFT JOIN cases c ON c.id = h.case_id WHERE h.id = $1"

@@ -23,39 +23,6 @@ impl Tx {
         row.ok_or_else(|| Error::not_found(format!("no recording {recording}")))
     }
 
-    /// Whether a hold in force is on the case itself, as this transaction sees it.
-    pub async fn case_held(&mut self, case: Uuid) -> Result<bool> {
-        let n: i64 = on_tx!(self, c => {
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM holds h WHERE h.released_at IS NULL \
-                 AND (h.until IS NULL OR h.until > $1) AND h.case_id = $2",
-            )
-            .bind(crate::domain::now())
-            .bind(case)
-            .fetch_one(c)
-            .await
-        })
-        .context(|| format!("checking holds on case {case}"))?;
-        Ok(n > 0)
-    }
-
-    /// The lapse dates of holds in force on the recording, directly or through its cases.
-    pub async fn hold_lapses(&mut self, recording: Uuid) -> Result<Vec<Option<DateTime<Utc>>>> {
-        on_tx!(self, c => {
-            sqlx::query_scalar(
-                "SELECT h.until FROM holds h WHERE h.released_at IS NULL \
-                 AND (h.until IS NULL OR h.until > $1) \
-                 AND (h.recording_id = $2 OR h.case_id IN \
-                      (SELECT case_id FROM exhibits WHERE recording_id = $2))",
-            )
-            .bind(crate::domain::now())
-            .bind(recording)
-            .fetch_all(c)
-            .await
-        })
-        .context(|| format!("reading holds on recording {recording}"))
-    }
-
     pub async fn case_outcomes(&mut self, recording: Uuid) -> Result<Vec<CaseOutcome>> {
         on_tx!(self, c => {
             sqlx::query_as(
