@@ -168,6 +168,47 @@ pub enum RetentionCommand {
         #[arg(long, conflicts_with = "json")]
         csv: bool,
     },
+    /// Approve another user's plan, where two-person approval is configured
+    Approve { plan: Uuid },
+    /// Carry out a plan (a new one as of --as-of, or --plan ID): soft-delete what is due, send
+    /// what is due for review, and purge footage whose grace period is over
+    Sweep {
+        /// Required: a sweep deletes footage
+        #[arg(long)]
+        execute: bool,
+        /// A recorded (and, where required, approved) plan
+        #[arg(long, conflicts_with = "as_of")]
+        plan: Option<Uuid>,
+        /// Judge what is due as of this date (not later than now)
+        #[arg(long, value_parser = parse_date_or_time, value_name = "DATE")]
+        as_of: Option<DateTime<Utc>>,
+    },
+    /// Bring back a soft-deleted recording before it is purged
+    Restore {
+        recording: Uuid,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// The deletion certificate of a purged recording
+    Certificate { recording: Uuid },
+    /// Record a records-management review decision on a recording due for review
+    #[command(group(clap::ArgGroup::new("decision").required(true).args(["retain_until", "group", "dispose"])))]
+    Review {
+        recording: Uuid,
+        /// Keep it until this date, then review again
+        #[arg(long, value_parser = parse_date_or_time, value_name = "DATE")]
+        retain_until: Option<DateTime<Utc>>,
+        /// Keep it for the period of this review group (retention policy `review.groups`)
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
+        /// It is no longer needed: delete it (after the grace period)
+        #[arg(long)]
+        dispose: bool,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Recordings a sweep sent for review, awaiting a decision
+    Reviews,
 }
 
 #[derive(Debug, Subcommand)]

@@ -210,11 +210,14 @@ pub struct TusConfig {
     pub max_size_gib: u64,
 }
 
-/// Where the retention policy is; none: the built-in UK defaults (deploy/retention-policy.toml).
+/// Where the retention policy is (none: the built-in UK defaults, deploy/retention-policy.toml),
+/// and whether deletion needs two people.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionConfig {
     pub policy: Option<PathBuf>,
+    /// A plan must be approved by a second person before a sweep carries it out.
+    pub two_person_approval: bool,
 }
 
 /// The media workers: how many, how hard they work, and how the queue treats failures.

@@ -30,6 +30,9 @@ pub struct Report {
     /// Objects the store holds that no catalogue row points at: bytes from an ingest that died
     /// before its commit. Not damage; the next ingest of the same bytes adopts them.
     pub unreferenced: Vec<String>,
+    /// Objects a purge marked removed that the store still holds: a sweep was interrupted
+    /// between marking and deleting; the next sweep finishes it.
+    pub awaiting_purge: Vec<String>,
 }
 
 pub async fn run(
@@ -42,6 +45,7 @@ pub async fn run(
         ..Default::default()
     };
     let mut known: HashSet<Sha256Digest> = HashSet::new();
+    let mut purged: HashSet<Sha256Digest> = HashSet::new();
     catalogue
         .for_each_object(async |row| {
             let sha: Sha256Digest = row
@@ -50,7 +54,8 @@ pub async fn run(
                 .map_err(|e: Error| e.context("catalogue objects table holds a malformed hash"))?;
             known.insert(sha);
             if row.purged_at.is_some() {
-                return Ok(()); // removed by retention: the row is a tombstone
+                purged.insert(sha); // removed by retention: the row is a tombstone
+                return Ok(());
             }
             let expected_size = row.size as u64;
             let damaged = |found: Option<(Sha256Digest, u64)>| Damaged {
@@ -72,11 +77,15 @@ pub async fn run(
             Ok(())
         })
         .await?;
-    report.unreferenced = store
-        .list()
-        .await?
-        .into_iter()
+    let stored = store.list().await?;
+    report.unreferenced = stored
+        .iter()
         .filter(|s| !known.contains(s))
+        .map(|s| s.to_hex())
+        .collect();
+    report.awaiting_purge = stored
+        .iter()
+        .filter(|s| purged.contains(s))
         .map(|s| s.to_hex())
         .collect();
     report.ok = report.missing.is_empty() && report.corrupt.is_empty();

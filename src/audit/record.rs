@@ -177,6 +177,20 @@ impl Record {
     }
 }
 
+/// Drops the fields whose value is null (records cannot hold null): an absent field says "none".
+pub fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
 /// Floats and nulls are refused: their canonical forms are where JSON implementations disagree.
 fn check_restricted(value: &Value) -> Result<()> {
     match value {

@@ -88,7 +88,8 @@ impl Tx {
         let inserted = on_tx!(self, c => {
             let o = sqlx::query(
                 "INSERT INTO objects (sha256, size, media_type, stored_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (sha256) DO NOTHING",
+                 ON CONFLICT (sha256) DO UPDATE SET purged_at = NULL, stored_at = excluded.stored_at \
+                 WHERE objects.purged_at IS NOT NULL",
             )
             .bind(d.sha256.to_hex())
             .bind(d.size as i64)

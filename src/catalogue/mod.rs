@@ -30,6 +30,7 @@ mod media;
 mod plans;
 mod recordings;
 mod retention;
+mod sweeps;
 mod uploads;
 
 pub use audit_log::{AppendedLeaf, LeafRow, LogState, StoredCheckpoint};
@@ -42,6 +43,7 @@ pub use jobs::{JobEnd, JobRow, NewJob, Reclaimed};
 pub use media::{ClipMedia, DerivativeRow, NewDerivative};
 pub use plans::DueRow;
 pub use recordings::{NewClip, NewRecording, NewSighting, ObjectRow};
+pub use sweeps::{DeletionState, PlanItem, PlanRow, PurgeObject, TombstoneRow};
 pub use uploads::UploadRow;
 
 /// Runs `$body` with `$c` bound to the transaction's connection, once per backend.

@@ -171,7 +171,8 @@ impl Tx {
         Ok(done == 1)
     }
 
-    /// The recording that first brought these bytes in, if any.
+    /// The recording that first brought these bytes in, if any (a purged one no longer counts:
+    /// the same bytes arriving after a purge are new footage).
     /// On PostgreSQL this also takes a transaction lock on the hash, so two doors receiving the
     /// same bytes at once cannot both decide they are new (SQLite writers are already serial).
     pub async fn recording_with_object(&mut self, sha256: &Sha256Digest) -> Result<Option<Uuid>> {
@@ -184,7 +185,9 @@ impl Tx {
         }
         on_tx!(self, c => {
             sqlx::query_scalar(
-                "SELECT recording_id FROM clips WHERE sha256 = $1 ORDER BY created_at, id LIMIT 1",
+                "SELECT c.recording_id FROM clips c JOIN recordings r ON r.id = c.recording_id \
+                 WHERE c.sha256 = $1 AND r.retention_state <> 'purged' \
+                 ORDER BY c.created_at, c.id LIMIT 1",
             )
             .bind(sha256.to_hex())
             .fetch_optional(c)
@@ -197,7 +200,8 @@ impl Tx {
         on_tx!(self, c => {
             sqlx::query(
                 "INSERT INTO objects (sha256, size, stored_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (sha256) DO NOTHING",
+                 ON CONFLICT (sha256) DO UPDATE SET purged_at = NULL, stored_at = excluded.stored_at \
+                 WHERE objects.purged_at IS NOT NULL",
             )
             .bind(sha256.to_hex())
             .bind(size as i64)

@@ -33,6 +33,7 @@ pub async fn classify(
     let mut tx = app.catalogue.begin().await?;
     // Locked and read inside the transaction: a concurrent link or reclassification waits.
     tx.lock_recording(recording).await?;
+    tx.ensure_not_purged(recording).await?;
     let (_, from) = tx.retention_basics(recording).await?;
     if to == Classification::NonEvidential {
         let cases = tx.active_cases_of(recording).await?;
@@ -118,6 +119,8 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
                 .ok_or_else(|| Error::not_found(format!("no recording {recording}")))?;
             let mut tx = app.catalogue.begin().await?;
             let case = tx.case_for_update(&urn).await?;
+            tx.lock_recording(recording).await?;
+            tx.ensure_not_purged(recording).await?;
             if let Some(existing) = tx.exhibit_of(case.id, recording).await? {
                 return Err(Error::new(
                     Code::Conflict,

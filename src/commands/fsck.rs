@@ -34,6 +34,9 @@ pub async fn run(app: App, out: &Output) -> Result<bool> {
         for u in &report.unreferenced {
             s.push_str(&format!("\n  note: sha256:{u} is stored but not catalogued (interrupted ingest; re-ingest adopts it)"));
         }
+        for p in &report.awaiting_purge {
+            s.push_str(&format!("\n  note: sha256:{p} was purged by retention but is still stored (interrupted sweep; the next sweep removes it)"));
+        }
         s
     });
     app.finish().await?;

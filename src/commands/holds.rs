@@ -66,7 +66,7 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
             let (recording, case) = match target.parse::<Uuid>() {
                 Ok(id) => {
                     tx.lock_recording(id).await?;
-                    tx.retention_basics(id).await?;
+                    tx.ensure_not_purged(id).await?;
                     (Some(id), None)
                 }
                 Err(_) => {

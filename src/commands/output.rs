@@ -44,15 +44,26 @@ impl Output {
     /// A byte-count progress bar on stderr, hidden unless stderr is a terminal and output is
     /// for people.
     pub fn progress(&self, total: u64, what: &str) -> ProgressBar {
+        self.bar(
+            total,
+            what,
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+    }
+
+    /// Like [`Output::progress`], counting items instead of bytes.
+    pub fn progress_items(&self, total: u64, what: &str) -> ProgressBar {
+        self.bar(total, what, "{msg} [{bar:30}] {pos}/{len} eta {eta}")
+    }
+
+    fn bar(&self, total: u64, what: &str, template: &str) -> ProgressBar {
         if self.json || !std::io::stderr().is_terminal() {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::new(total);
-        let style = ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+        let style = ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
         bar.set_style(style);
         bar.set_message(what.to_owned());
         bar

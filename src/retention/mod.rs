@@ -8,8 +8,10 @@ use crate::catalogue::Tx;
 use crate::domain::Classification;
 use crate::error::Result;
 
+pub mod plan;
 pub mod policy;
 pub mod rules;
+pub mod sweep;
 
 pub use policy::Policy;
 pub use rules::{NextAction, next_action};
@@ -39,6 +41,13 @@ pub async fn recompute(tx: &mut Tx, policy: &Policy, recording: Uuid) -> Result<
                 },
             )
             .collect(),
+        review: tx
+            .latest_review(recording)
+            .await?
+            .map(|(decided_at, retain_until)| rules::ReviewFacts {
+                decided_at,
+                retain_until,
+            }),
     };
     let next = next_action(&facts, policy);
     tx.set_next_action(

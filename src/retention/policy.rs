@@ -17,6 +17,37 @@ pub const BUILTIN: &str = include_str!("../../deploy/retention-policy.toml");
 struct File {
     footage: Footage,
     cases: Cases,
+    deletion: Deletion,
+    review: Review,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Deletion {
+    grace_days: Spanned<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Review {
+    groups: Vec<GroupFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupFile {
+    name: Spanned<String>,
+    description: String,
+    retain_years: Spanned<u32>,
+}
+
+/// A records-management review group: retaining footage in it means reviewing it again after
+/// `retain_years`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReviewGroup {
+    pub name: String,
+    pub description: String,
+    pub retain_years: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -46,6 +77,9 @@ pub struct Policy {
     pub nfa_review_after_days: u32,
     pub acquitted_review_after_days: u32,
     pub closed_review_after_days: u32,
+    /// Soft-deleted footage is purged this long after deletion.
+    pub grace_days: u32,
+    pub review_groups: Vec<ReviewGroup>,
     /// Hex SHA-256 of the policy file's bytes.
     pub sha256: String,
     /// Where it came from: a path, or `built-in`.
@@ -84,20 +118,48 @@ impl Policy {
                 format!("retention policy {source}{at}: {}", e.message()),
             )
         })?;
-        let check = |field: &str, v: &Spanned<u32>, max: u32| -> Result<u32> {
+        let at_line = |start: usize, message: String| {
+            Error::new(
+                Code::Config,
+                format!(
+                    "retention policy {source} line {}: {message}",
+                    line_of(text, start)
+                ),
+            )
+        };
+        let range = |field: &str, v: &Spanned<u32>, min: u32, max: u32| -> Result<u32> {
             let value = *v.get_ref();
-            if (1..=max).contains(&value) {
+            if (min..=max).contains(&value) {
                 Ok(value)
             } else {
-                Err(Error::new(
-                    Code::Config,
-                    format!(
-                        "retention policy {source} line {}: {field} = {value} must be between 1 and {max}",
-                        line_of(text, v.span().start)
-                    ),
+                Err(at_line(
+                    v.span().start,
+                    format!("{field} = {value} must be between {min} and {max}"),
                 ))
             }
         };
+        let check = |field: &str, v: &Spanned<u32>, max: u32| range(field, v, 1, max);
+        let mut review_groups: Vec<ReviewGroup> = Vec::new();
+        for g in &file.review.groups {
+            let name = g.name.get_ref().trim();
+            if name.is_empty() || review_groups.iter().any(|o| o.name == name) {
+                return Err(at_line(
+                    g.name.span().start,
+                    format!("review.groups name {name:?} must be non-empty and unique"),
+                ));
+            }
+            review_groups.push(ReviewGroup {
+                name: name.to_owned(),
+                description: g.description.clone(),
+                retain_years: check("review.groups.retain_years", &g.retain_years, 100)?,
+            });
+        }
+        if review_groups.is_empty() {
+            return Err(Error::new(
+                Code::Config,
+                format!("retention policy {source}: review.groups must name at least one group"),
+            ));
+        }
         const DAYS: u32 = 100 * 366;
         let (f, c) = (&file.footage, &file.cases);
         Ok(Policy {
@@ -136,6 +198,8 @@ impl Policy {
                 &c.closed_review_after_days,
                 DAYS,
             )?,
+            grace_days: range("deletion.grace_days", &file.deletion.grace_days, 0, 365)?,
+            review_groups,
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
             source: source.to_owned(),
         })
@@ -151,6 +215,8 @@ mod tests {
         let p = Policy::builtin().unwrap();
         assert_eq!(p.non_evidential_delete_after_days, 31);
         assert_eq!(p.convicted_keep_months, 6);
+        assert_eq!(p.grace_days, 7);
+        assert_eq!(p.review_groups.len(), 3);
         assert_eq!(p.sha256, hex::encode(Sha256::digest(BUILTIN.as_bytes())));
     }
 
@@ -182,5 +248,11 @@ mod tests {
         let missing = BUILTIN.replace("unreviewed_delete_after_days = 31\n", "");
         let e = Policy::parse(&missing, "p.toml").unwrap_err().to_string();
         assert!(e.contains("unreviewed_delete_after_days"), "{e}");
+
+        let twice = format!(
+            "{BUILTIN}\n[[review.groups]]\nname = \"3\"\ndescription = \"again\"\nretain_years = 1\n"
+        );
+        let e = Policy::parse(&twice, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("line") && e.contains("\"3\""), "{e}");
     }
 }

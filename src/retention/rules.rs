@@ -44,6 +44,14 @@ pub struct CaseFacts {
     pub appeal: bool,
 }
 
+/// The latest records-management review decision on a recording.
+#[derive(Debug, Clone)]
+pub struct ReviewFacts {
+    pub decided_at: DateTime<Utc>,
+    /// Retain until then (and review again); none: dispose.
+    pub retain_until: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Facts {
     pub recorded_at: DateTime<Utc>,
@@ -51,6 +59,7 @@ pub struct Facts {
     /// The lapse dates of the holds in force on it (none: an open-ended hold).
     pub holds: Vec<Option<DateTime<Utc>>>,
     pub cases: Vec<CaseFacts>,
+    pub review: Option<ReviewFacts>,
 }
 
 fn days(n: u32) -> Duration {
@@ -116,13 +125,38 @@ pub fn next_action(f: &Facts, p: &Policy) -> NextAction {
             latest = Some((until, rule));
         }
     }
-    if let Some((at, rule)) = latest {
-        return NextAction {
+    let base = match latest {
+        Some((at, rule)) => NextAction {
             action: Action::Review,
             at: Some(at),
             rule,
+        },
+        None => by_classification(f, p),
+    };
+    // A reviewer's decision settles a review, unless a case reached an outcome after it (that
+    // outcome's own review comes first). It never brings forward what the rules require.
+    if let (Action::Review, Some(r), Some(floor)) = (base.action, &f.review, base.at)
+        && f.cases
+            .iter()
+            .all(|c| c.concluded_at.is_none_or(|t| t <= r.decided_at))
+    {
+        return match r.retain_until {
+            Some(until) => NextAction {
+                action: Action::Review,
+                at: Some(until.max(floor)),
+                rule: "review-retained",
+            },
+            None => NextAction {
+                action: Action::Delete,
+                at: Some(r.decided_at.max(floor)),
+                rule: "review-dispose",
+            },
         };
     }
+    base
+}
+
+fn by_classification(f: &Facts, p: &Policy) -> NextAction {
     match f.classification {
         Classification::Evidential => NextAction {
             action: Action::Review,
@@ -156,6 +190,7 @@ mod tests {
             classification,
             holds: vec![],
             cases: vec![],
+            review: None,
         }
     }
 
@@ -255,5 +290,49 @@ mod tests {
         );
         f.holds.push(None);
         assert_eq!(next_action(&f, &p).at, None);
+    }
+
+    #[test]
+    fn a_review_decision_settles_a_due_review() {
+        let p = Policy::builtin().unwrap();
+        let mut f = facts(Classification::Evidential);
+        f.review = Some(ReviewFacts {
+            decided_at: t("2026-05-01T00:00:00Z"),
+            retain_until: Some(t("2032-05-01T00:00:00Z")),
+        });
+        let n = next_action(&f, &p);
+        assert_eq!(
+            (n.action, n.at, n.rule),
+            (
+                Action::Review,
+                Some(t("2032-05-01T00:00:00Z")),
+                "review-retained"
+            )
+        );
+        f.review.as_mut().unwrap().retain_until = None;
+        let n = next_action(&f, &p);
+        assert_eq!(
+            (n.action, n.at, n.rule),
+            (
+                Action::Delete,
+                Some(t("2026-05-01T00:00:00Z")),
+                "review-dispose"
+            )
+        );
+        // A conviction after the decision: its CPIA period and review come first.
+        f.cases
+            .push(case("convicted", Some("2026-06-01T00:00:00Z"), None, false));
+        assert_eq!(next_action(&f, &p).rule, "cpia-convicted");
+        // Disposal decided later still waits for the CPIA minimum.
+        f.review.as_mut().unwrap().decided_at = t("2026-07-01T00:00:00Z");
+        let n = next_action(&f, &p);
+        assert_eq!(
+            (n.action, n.at),
+            (Action::Delete, Some(t("2026-12-01T00:00:00Z")))
+        );
+        // Non-evidential footage follows its classification, whatever a reviewer said.
+        let mut g = facts(Classification::NonEvidential);
+        g.review = f.review.clone();
+        assert_eq!(next_action(&g, &p).rule, "non-evidential");
     }
 }

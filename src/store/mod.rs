@@ -254,6 +254,14 @@ impl Store {
         }
     }
 
+    /// Until when the store refuses to delete the object (S3 Object Lock); none elsewhere.
+    pub async fn retain_until(&self, sha256: &Sha256Digest) -> Result<Option<DateTime<Utc>>> {
+        match self {
+            Store::S3(s) if s.has_object_lock() => s.retain_until(sha256).await,
+            _ => Ok(None),
+        }
+    }
+
     /// Mirrors a legal hold onto the object. No-op without Object Lock.
     pub async fn set_legal_hold(&self, sha256: &Sha256Digest, on: bool) -> Result<()> {
         match self {
