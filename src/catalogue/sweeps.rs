@@ -310,7 +310,7 @@ impl Tx {
         &mut self,
         recording: Uuid,
         rule: &str,
-        objects_json: &str,
+        objects: &[PurgeObject],
         deleted_at: DateTime<Utc>,
         now: DateTime<Utc>,
         certificate: &str,
@@ -351,7 +351,7 @@ impl Tx {
             )
             .bind(recording)
             .bind(rule)
-            .bind(objects_json)
+            .bind(sqlx::types::Json(objects))
             .bind(deleted_at)
             .bind(now)
             .bind(certificate)

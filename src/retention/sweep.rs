@@ -277,17 +277,10 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
             "leaf_hash": hex::encode(leaf.leaf_hash),
         },
     });
-    let objects_json = serde_json::to_string(&objects).map_err(|e| {
-        Error::with_source(
-            crate::error::Code::Io,
-            format!("formatting the objects of recording {r}"),
-            e,
-        )
-    })?;
     tx.finish_purge(
         r,
         &rule,
-        &objects_json,
+        &objects,
         deleted_at,
         now,
         &certificate.to_string(),

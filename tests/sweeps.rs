@@ -1,0 +1,397 @@
+//! Retention sweeps on both backends: two-stage deletion with a grace period and restore,
+//! purges that leave a tombstone, a certificate and erasure records, holds that win even after a
+//! plan was made, reviews, two-person approval, and a sweep killed with SIGKILL then rerun.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Env;
+use serde_json::Value;
+
+const OLD: &str = "2026-01-01T10:00:00Z";
+
+fn ingest(env: &Env, name: &str, category: Option<&str>) -> (String, String) {
+    ingest_at(env, name, category, OLD)
+}
+
+fn ingest_at(env: &Env, name: &str, category: Option<&str>, at: &str) -> (String, String) {
+    let bytes = format!("footage {name}");
+    env.write(name, bytes.as_bytes());
+    let path = env.path(name).to_string_lossy().into_owned();
+    let mut args = vec![
+        "ingest",
+        "--officer",
+        "4471",
+        "--device",
+        "CAM-1",
+        "--recorded-at",
+        at,
+        &path,
+    ];
+    if let Some(c) = category {
+        args.extend_from_slice(&["--category", c]);
+    }
+    let id = env.json_lines(0, &args)[0]["recording_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (id, common::sha256_hex(bytes.as_bytes()))
+}
+
+/// Uses the built-in policy with another grace period, and extra `[retention]` settings.
+fn configure(env: &Env, grace_days: u32, retention: &str) {
+    let builtin = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/retention-policy.toml"
+    ))
+    .unwrap();
+    std::fs::write(
+        env.path("policy.toml"),
+        builtin.replace("grace_days = 7", &format!("grace_days = {grace_days}")),
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("bwv.toml"),
+        format!("[retention]\npolicy = \"policy.toml\"\n{retention}"),
+    )
+    .unwrap();
+}
+
+fn state(env: &Env, id: &str) -> String {
+    let r: Value = env.json_lines(0, &["recordings", "show", id]).remove(0)["recording"].clone();
+    r["retention_state"].as_str().unwrap().to_owned()
+}
+
+/// The sweep's per-recording outcomes and its summary.
+fn sweep(env: &Env, extra: &[&str]) -> (Vec<(String, String)>, Value) {
+    let mut args = vec!["retention", "sweep", "--execute"];
+    args.extend_from_slice(extra);
+    let mut lines = env.json_lines(0, &args);
+    let summary = lines.pop().unwrap();
+    let outcomes = lines
+        .iter()
+        .map(|o| {
+            (
+                o["recording_id"].as_str().unwrap().to_owned(),
+                o["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    (outcomes, summary)
+}
+
+fn audit_size(env: &Env) -> i64 {
+    env.count("SELECT COUNT(*) FROM tlog_leaf")
+}
+
+fn fsck(env: &Env) -> Value {
+    env.json_lines(0, &["fsck"]).remove(0)
+}
+
+on_both_backends!(deletion_is_two_stage_and_leaves_proof, |env: Env| {
+    configure(&env, 7, "");
+    let (doomed, doomed_sha) = ingest(&env, "a.mp4", None);
+    let (evidential, _) = ingest(&env, "b.mp4", Some("Arrest"));
+    let (held, held_sha) = ingest(&env, "c.mp4", Some("Test recording"));
+    let (linked, _) = ingest(&env, "d.mp4", None);
+    env.ok(&["hold", "place", &held, "--reason", "complaint"]);
+    env.ok(&[
+        "case",
+        "open",
+        "01DD4",
+        "--offence",
+        "Assault",
+        "--oic",
+        "4471",
+    ]);
+    env.ok(&["case", "link", "01DD4", &linked]);
+    let (_, summary) = sweep(&env, &["--as-of", "2026-11-01"]);
+    assert_eq!(summary["soft_deleted"], 1, "{summary}");
+    assert_eq!(summary["sent_for_review"], 1, "{summary}");
+    assert_eq!(state(&env, &doomed), "soft-deleted");
+    assert_eq!(state(&env, &evidential), "review");
+    assert_eq!(state(&env, &held), "active");
+    assert_eq!(state(&env, &linked), "active");
+    // Within the grace period the bytes are still there, and it can come back.
+    assert!(env.stored_objects().contains(&doomed_sha));
+    let out = env.ok(&["retention", "restore", &doomed, "--reason", "wrong tag"]);
+    assert!(out.contains("still due for deletion"), "{out}");
+    assert_eq!(state(&env, &doomed), "active");
+    env.exits(1, &["retention", "restore", &doomed]);
+    let (outcomes, _) = sweep(&env, &[]);
+    assert_eq!(outcomes, vec![(doomed.clone(), "soft-deleted".to_owned())]);
+    // Nothing else to do: a second sweep changes nothing, not even the log.
+    let before = audit_size(&env);
+    let (outcomes, summary) = sweep(&env, &[]);
+    assert!(
+        outcomes.is_empty() && summary["plan"].is_null(),
+        "{summary}"
+    );
+    assert_eq!(audit_size(&env), before);
+
+    // Grace over: purged. The hold placed on the held one after its plan still protects it.
+    configure(&env, 0, "");
+    let (outcomes, _) = sweep(&env, &[]);
+    assert_eq!(outcomes, vec![(doomed.clone(), "purged".to_owned())]);
+    assert_eq!(state(&env, &doomed), "purged");
+    assert!(!env.stored_objects().contains(&doomed_sha));
+    assert!(env.stored_objects().contains(&held_sha));
+    let cert = env
+        .json_lines(0, &["retention", "certificate", &doomed])
+        .remove(0);
+    assert_eq!(cert["rule"], "unreviewed");
+    assert_eq!(cert["objects"][0]["sha256"], doomed_sha.as_str());
+    assert_eq!(cert["objects"][0]["disposition"], "destroyed");
+    let index = cert["audit"]["index"].as_i64().unwrap();
+    assert_eq!(
+        env.count(&format!(
+            "SELECT COUNT(*) FROM tlog_leaf WHERE idx = {index} AND event = 'recording_purged'"
+        )),
+        1
+    );
+    let human = env.ok(&["retention", "certificate", &doomed]);
+    assert!(human.contains("DELETION CERTIFICATE") && human.contains("destroyed"));
+    env.exits(1, &["retention", "certificate", &held]);
+    // The recording's own history shows both stages of the erasure.
+    let shown = env
+        .json_lines(0, &["recordings", "show", &doomed])
+        .remove(0);
+    let events: Vec<&str> = shown["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert!(
+        events.ends_with(&["recording_deleted", "recording_purged"]),
+        "{events:?}"
+    );
+    // A purged recording cannot be held, linked or reclassified; fsck and the log agree.
+    let err = common::stderr(&env.exits(1, &["hold", "place", &doomed, "--reason", "late"]));
+    assert!(err.contains("purged"), "{err}");
+    env.exits(1, &["case", "link", "01DD4", &doomed]);
+    let report = fsck(&env);
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["awaiting_purge"], serde_json::json!([]));
+    env.ok(&["audit", "verify"]);
+    let before = audit_size(&env);
+    let (outcomes, _) = sweep(&env, &[]);
+    assert!(outcomes.is_empty());
+    assert_eq!(audit_size(&env), before);
+    // The same bytes arriving again are new footage, stored again.
+    let (again, again_sha) = ingest(&env, "a.mp4", None);
+    assert_ne!(again, doomed);
+    assert_eq!(again_sha, doomed_sha);
+    assert!(env.stored_objects().contains(&doomed_sha));
+    assert_eq!(fsck(&env)["ok"], true);
+});
+
+on_both_backends!(a_hold_placed_during_the_grace_period_wins, |env: Env| {
+    configure(&env, 7, "");
+    let (id, sha) = ingest(&env, "a.mp4", None);
+    sweep(&env, &[]);
+    assert_eq!(state(&env, &id), "soft-deleted");
+    env.ok(&["hold", "place", &id, "--reason", "complaint received"]);
+    configure(&env, 0, "");
+    let (outcomes, _) = sweep(&env, &[]);
+    assert_eq!(outcomes, vec![(id.clone(), "restored".to_owned())]);
+    assert_eq!(state(&env, &id), "active");
+    assert!(env.stored_objects().contains(&sha));
+    env.ok(&["audit", "verify"]);
+});
+
+on_both_backends!(reviews_decide_what_happens_after_a_review, |env: Env| {
+    configure(&env, 0, "");
+    let (kept, kept_sha) = ingest(&env, "a.mp4", Some("Arrest"));
+    let (disposed, _) = ingest(&env, "b.mp4", Some("Arrest"));
+    let recent = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339();
+    let (fresh, _) = ingest_at(&env, "c.mp4", Some("Arrest"), &recent);
+    let (_, summary) = sweep(&env, &[]);
+    assert_eq!(summary["sent_for_review"], 2, "{summary}");
+    let waiting = env.json_lines(0, &["retention", "reviews"]);
+    assert_eq!(waiting.len(), 2);
+
+    let err = common::stderr(&env.exits(
+        1,
+        &[
+            "retention",
+            "review",
+            &kept,
+            "--group",
+            "9",
+            "--reason",
+            "x",
+        ],
+    ));
+    assert!(err.contains("groups: 1, 2, 3"), "{err}");
+    env.exits(
+        2,
+        &[
+            "retention",
+            "review",
+            &kept,
+            "--dispose",
+            "--group",
+            "1",
+            "--reason",
+            "x",
+        ],
+    );
+    let out = env.json_lines(
+        0,
+        &[
+            "retention",
+            "review",
+            &kept,
+            "--group",
+            "2",
+            "--reason",
+            "serious offence, suspect at large",
+        ],
+    );
+    assert_eq!(out[0]["next_action"]["rule"], "review-retained");
+    assert_eq!(state(&env, &kept), "active");
+    env.ok(&[
+        "retention",
+        "review",
+        &disposed,
+        "--dispose",
+        "--reason",
+        "no further value",
+    ]);
+    // Not due for review: refused.
+    let err = common::stderr(&env.exits(
+        1,
+        &["retention", "review", &fresh, "--dispose", "--reason", "x"],
+    ));
+    assert!(err.contains("not due for review"), "{err}");
+
+    let (outcomes, _) = sweep(&env, &[]);
+    assert!(outcomes.contains(&(disposed.clone(), "soft-deleted".to_owned())));
+    assert!(outcomes.contains(&(disposed.clone(), "purged".to_owned())));
+    assert_eq!(state(&env, &kept), "active");
+    assert!(env.stored_objects().contains(&kept_sha));
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM retention_reviews WHERE decision = 'retain' AND review_group = '2'"),
+        1
+    );
+    env.ok(&["audit", "verify"]);
+});
+
+on_both_backends!(two_people_are_needed_when_configured, |env: Env| {
+    configure(&env, 0, "two_person_approval = true\n");
+    let (id, _) = ingest(&env, "a.mp4", None);
+    let err = common::stderr(&env.exits(1, &["retention", "sweep", "--execute"]));
+    assert!(err.contains("two-person approval"), "{err}");
+    let lines = env.json_lines(0, &["--actor", "staff:1001", "retention", "plan"]);
+    let plan = lines.last().unwrap()["plan"].as_str().unwrap().to_owned();
+    let err = common::stderr(&env.exits(
+        1,
+        &[
+            "--actor",
+            "staff:1001",
+            "retention",
+            "sweep",
+            "--execute",
+            "--plan",
+            &plan,
+        ],
+    ));
+    assert!(err.contains("approval"), "{err}");
+    let err =
+        common::stderr(&env.exits(1, &["--actor", "staff:1001", "retention", "approve", &plan]));
+    assert!(err.contains("second person"), "{err}");
+    assert_eq!(state(&env, &id), "active");
+    env.ok(&["--actor", "staff:2002", "retention", "approve", &plan]);
+    env.exits(1, &["--actor", "staff:3003", "retention", "approve", &plan]);
+    let (outcomes, _) = sweep(&env, &["--actor", "staff:1001", "--plan", &plan]);
+    assert!(
+        outcomes.contains(&(id.clone(), "purged".to_owned())),
+        "{outcomes:?}"
+    );
+    // Carried out: nothing left in it.
+    let (outcomes, _) = sweep(&env, &["--plan", &plan]);
+    assert!(outcomes.is_empty());
+    // A plan made under another policy is refused.
+    let lines = env.json_lines(0, &["--actor", "staff:1001", "retention", "plan"]);
+    let stale = lines.last().unwrap()["plan"].as_str().unwrap().to_owned();
+    configure(&env, 1, "two_person_approval = true\n");
+    let err = common::stderr(&env.exits(
+        1,
+        &["--actor", "staff:2002", "retention", "approve", &stale],
+    ));
+    assert!(err.contains("make a new plan"), "{err}");
+    let err = common::stderr(&env.exits(1, &["retention", "sweep"]));
+    assert!(err.contains("--execute"), "{err}");
+    env.ok(&["audit", "verify"]);
+});
+
+on_both_backends!(a_sweep_killed_mid_purge_finishes_on_rerun, |env: Env| {
+    configure(&env, 0, "");
+    const N: usize = 60;
+    let mut paths = Vec::new();
+    for i in 0..N {
+        let name = format!("f{i:03}.mp4");
+        env.write(&name, format!("footage number {i}").as_bytes());
+        paths.push(env.path(&name).to_string_lossy().into_owned());
+    }
+    let mut args = vec![
+        "ingest",
+        "--officer",
+        "4471",
+        "--device",
+        "CAM-1",
+        "--recorded-at",
+        OLD,
+    ];
+    args.extend(paths.iter().map(String::as_str));
+    env.ok(&args);
+    assert_eq!(env.stored_objects().len(), N);
+
+    let mut child = env
+        .cmd(&["retention", "sweep", "--execute"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while env.count("SELECT COUNT(*) FROM recordings WHERE retention_state = 'purged'") < 3 {
+        assert!(Instant::now() < deadline, "the sweep never started purging");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the sweep ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let purged = env.count("SELECT COUNT(*) FROM recordings WHERE retention_state = 'purged'");
+    assert!((purged as usize) < N, "killed after the purge finished");
+    // Even half done, no row claims bytes that are gone.
+    let report = fsck(&env);
+    assert_eq!(report["missing"], serde_json::json!([]), "{report}");
+
+    let (_, summary) = sweep(&env, &[]);
+    assert_eq!(summary["failed"], 0, "{summary}");
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM recordings WHERE retention_state = 'purged'"),
+        N as i64
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM tombstones"), N as i64);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM tlog_leaf WHERE event = 'recording_purged'"),
+        N as i64,
+        "one erasure record per recording, none twice"
+    );
+    assert!(env.stored_objects().is_empty(), "no orphaned objects");
+    let report = fsck(&env);
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["unreferenced"], serde_json::json!([]));
+    assert_eq!(report["awaiting_purge"], serde_json::json!([]));
+    env.ok(&["audit", "verify"]);
+    let before = audit_size(&env);
+    let (outcomes, _) = sweep(&env, &[]);
+    assert!(outcomes.is_empty());
+    assert_eq!(audit_size(&env), before);
+});
