@@ -395,3 +395,36 @@ on_both_backends!(a_sweep_killed_mid_purge_finishes_on_rerun, |env: Env| {
     assert!(outcomes.is_empty());
     assert_eq!(audit_size(&env), before);
 });
+
+on_both_backends!(
+    object_lock_defers_a_purge_the_store_would_refuse,
+    |mut env: Env| {
+        env.use_object_lock_bucket();
+        configure(&env, 0, "");
+        let (id, sha) = ingest(&env, "a.mp4", None);
+        let (outcomes, summary) = sweep(&env, &[]);
+        if env.backend == common::Backend::Sqlite {
+            // No Object Lock on a filesystem store: purged at once.
+            assert_eq!(summary["purged"], 1, "{summary}");
+            return;
+        }
+        // The original is retained by the bucket for 31 days from arrival: the purge waits,
+        // changing nothing, and the next sweep tries again.
+        assert!(
+            outcomes.contains(&(id.clone(), "deferred".to_owned())),
+            "{outcomes:?}"
+        );
+        assert_eq!(state(&env, &id), "soft-deleted");
+        assert!(env.stored_objects().contains(&sha));
+        assert_eq!(
+            env.count("SELECT COUNT(*) FROM objects WHERE purged_at IS NOT NULL"),
+            0
+        );
+        let before = audit_size(&env);
+        let (outcomes, _) = sweep(&env, &[]);
+        assert_eq!(outcomes, vec![(id.clone(), "deferred".to_owned())]);
+        assert_eq!(audit_size(&env), before, "a deferral alone changes nothing");
+        assert_eq!(fsck(&env)["ok"], true);
+        env.ok(&["audit", "verify"]);
+    }
+);

@@ -3,6 +3,8 @@
 -- a review falls due.
 ALTER TABLE retention_plan_items ADD COLUMN outcome TEXT;
 ALTER TABLE recordings ADD COLUMN purge_started_at TIMESTAMPTZ;
+-- Finding answers made under another policy without reading every recording.
+CREATE INDEX recordings_next_action_policy ON recordings (next_action_policy);
 CREATE INDEX recordings_soft_deleted ON recordings (deleted_at) WHERE retention_state = 'soft-deleted';
 
 CREATE TABLE retention_reviews (

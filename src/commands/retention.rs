@@ -311,8 +311,9 @@ async fn sweep_cmd(
         "deferred": count("deferred"),
         "failed": count("failed"),
     });
-    // A sweep with nothing to do changes nothing, not even the log.
-    if !outcomes.is_empty() {
+    // A sweep with nothing to do changes nothing, not even the log (a purge the store still
+    // refuses is retried by every sweep; that alone is not worth a record each night).
+    if outcomes.iter().any(|o| o.outcome != "deferred") {
         let (kind, item) = match &plan {
             Some(p) => ("retention-plan", p.id),
             None => ("retention-sweep", Uuid::now_v7()),

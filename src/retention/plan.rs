@@ -11,7 +11,7 @@ use crate::catalogue::DueRow;
 use crate::error::Result;
 
 /// Recomputes stale answers a batch (one transaction) at a time.
-const RECOMPUTE_BATCH: i64 = 1000;
+const RECOMPUTE_BATCH: usize = 1000;
 
 pub struct Plan {
     /// None when nothing was due and the caller asked not to record an empty plan.
@@ -32,27 +32,20 @@ impl Plan {
 }
 
 /// Answers computed under another policy, never computed, or whose hold lapsed by `as_of` are
-/// computed again first, each visited once in id order.
+/// computed again first, in id order.
 pub async fn refresh(app: &App, as_of: DateTime<Utc>) -> Result<usize> {
-    let mut recomputed = 0usize;
-    let mut after = None;
-    loop {
-        let stale = app
-            .catalogue
-            .stale_next_actions(&app.policy.sha256, as_of, after, RECOMPUTE_BATCH)
-            .await?;
-        let Some(last) = stale.last().copied() else {
-            break;
-        };
+    let stale = app
+        .catalogue
+        .stale_next_actions(&app.policy.sha256, as_of)
+        .await?;
+    for batch in stale.chunks(RECOMPUTE_BATCH) {
         let mut tx = app.catalogue.begin().await?;
-        for r in &stale {
+        for r in batch {
             super::recompute(&mut tx, &app.policy, *r).await?;
         }
         tx.commit().await?;
-        recomputed += stale.len();
-        after = Some(last);
     }
-    Ok(recomputed)
+    Ok(stale.len())
 }
 
 pub async fn make(
