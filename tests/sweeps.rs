@@ -167,6 +167,21 @@ on_both_backends!(deletion_is_two_stage_and_leaves_proof, |env: Env| {
         events.ends_with(&["recording_deleted", "recording_purged"]),
         "{events:?}"
     );
+    // Every record that applied a policy names it by its hash (the grace period changed
+    // between the two stages, so the policy did too); the erasure names the certificate's.
+    let policy = cert["policy_sha256"].as_str().unwrap().to_owned();
+    let history = env.json_lines(0, &["audit", "show", &doomed]);
+    for h in &history {
+        let r = &h["record"]["result"];
+        let named = r["policy_sha256"]
+            .as_str()
+            .or(r["retention"]["policy_sha256"].as_str());
+        assert_eq!(named.map(str::len), Some(64), "{h}");
+    }
+    assert_eq!(
+        history.last().unwrap()["record"]["result"]["policy_sha256"],
+        policy.as_str()
+    );
     // A purged recording cannot be held, linked or reclassified; fsck and the log agree.
     let err = common::stderr(&env.exits(1, &["hold", "place", &doomed, "--reason", "late"]));
     assert!(err.contains("purged"), "{err}");

@@ -50,9 +50,14 @@ pub async fn classify(
     }
     tx.classify(recording, to, "review", reason, &actor.id)
         .await?;
-    crate::retention::recompute(&mut tx, &app.policy, recording).await?;
+    let next = crate::retention::recompute(&mut tx, &app.policy, recording).await?;
     let mut event = EventDraft::new("classification", actor, "recording", recording);
-    let mut result = json!({"from": from, "to": to.as_str(), "basis": "review"});
+    let mut result = json!({
+        "from": from,
+        "to": to.as_str(),
+        "basis": "review",
+        "retention": crate::retention::audited(&next, &app.policy),
+    });
     if let Some(reason) = reason {
         result["reason"] = json!(reason);
     }
@@ -149,10 +154,14 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
             }
             tx.insert_exhibit(case.id, recording, &reference, item_number)
                 .await?;
-            crate::retention::recompute(&mut tx, &app.policy, recording).await?;
+            let next = crate::retention::recompute(&mut tx, &app.policy, recording).await?;
             let mut event = EventDraft::new("case_linked", actor.clone(), "recording", recording);
-            event.result =
-                Some(json!({"case": urn, "exhibit": reference, "item_number": item_number}));
+            event.result = Some(json!({
+                "case": urn,
+                "exhibit": reference,
+                "item_number": item_number,
+                "retention": crate::retention::audited(&next, &app.policy),
+            }));
             tx.append_audit(app.audit.origin(), event).await?;
             let mut event = EventDraft::new("exhibit_added", actor, "case", case.id);
             event.result = Some(json!({
@@ -188,8 +197,9 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
             let appeal = appeal.map(|a| a == "on").unwrap_or(case.appeal);
             tx.update_case(case.id, &new_status, release, appeal)
                 .await?;
-            for r in tx.exhibit_recordings(case.id).await? {
-                crate::retention::recompute(&mut tx, &app.policy, r).await?;
+            let exhibits = tx.exhibit_recordings(case.id).await?;
+            for r in &exhibits {
+                crate::retention::recompute(&mut tx, &app.policy, *r).await?;
             }
             let mut event = EventDraft::new("case_updated", actor, "case", case.id);
             let mut result = json!({
@@ -197,6 +207,7 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
                 "status": new_status,
                 "previous_status": case.status,
                 "appeal": appeal,
+                "retention": {"recomputed": exhibits.len(), "policy_sha256": app.policy.sha256},
             });
             if let Some(d) = release {
                 result["sentence_release"] = json!(format_ts(d));

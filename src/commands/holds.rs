@@ -102,8 +102,12 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
                 crate::retention::recompute(&mut tx, &app.policy, *r).await?;
             }
             let mut event = EventDraft::new("hold_placed", actor, kind, item);
-            let mut result =
-                json!({"hold": id.to_string(), "reason": reason, "objects_locked": objects});
+            let mut result = json!({
+                "hold": id.to_string(),
+                "reason": reason,
+                "objects_locked": objects,
+                "retention": {"recomputed": covered.len(), "policy_sha256": app.policy.sha256},
+            });
             if let Some(u) = until {
                 result["until"] = json!(format_ts(u));
             }
@@ -140,7 +144,11 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
                 crate::retention::recompute(&mut tx, &app.policy, *r).await?;
             }
             let mut event = EventDraft::new("hold_released", actor, kind, item);
-            event.result = Some(json!({"hold": hold.to_string(), "reason": reason}));
+            event.result = Some(json!({
+                "hold": hold.to_string(),
+                "reason": reason,
+                "retention": {"recomputed": covered.len(), "policy_sha256": app.policy.sha256},
+            }));
             tx.append_audit(app.audit.origin(), event).await?;
             tx.commit().await?;
             // Lifted in the store only after the release is committed.

@@ -373,13 +373,17 @@ pub async fn open_container(
     .await?;
     tx.insert_axis_container(&container).await?;
     // Footage still arriving has a deadline too: a container never completed is unreviewed.
-    crate::retention::recompute(&mut tx, ingestor.policy, recording).await?;
+    let next = crate::retention::recompute(&mut tx, ingestor.policy, recording).await?;
     let mut event = EventDraft::new("transfer_started", dock_actor(dock), "recording", recording);
     event.instrument = Some(
         json!({"name": "bwv", "version": env!("CARGO_PKG_VERSION"), "door": "axis", "device": device}),
     );
-    event.result =
-        Some(json!({"officer": officer, "container": container.kind, "status": "incomplete"}));
+    event.result = Some(json!({
+        "officer": officer,
+        "container": container.kind,
+        "status": "incomplete",
+        "retention": crate::retention::audited(&next, ingestor.policy),
+    }));
     tx.append_audit(ingestor.audit.origin(), event).await?;
     tx.commit().await?;
     Ok((container, true))
@@ -751,7 +755,7 @@ async fn finalize(
         )
         .await?;
     }
-    crate::retention::recompute(tx, ingestor.policy, recording.id).await?;
+    let next = crate::retention::recompute(tx, ingestor.policy, recording.id).await?;
     let mut event = EventDraft::new("ingest", actor, "recording", recording.id);
     event.objects = objects
         .iter()
@@ -771,6 +775,7 @@ async fn finalize(
         "status": "stored",
         "clips": clips,
         "flags": flags,
+        "retention": crate::retention::audited(&next, ingestor.policy),
     });
     if let Some(c) = &category {
         result["category"] = json!(c);

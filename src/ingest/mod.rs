@@ -250,7 +250,7 @@ impl Ingestor<'_> {
             .await?;
         }
         crate::jobs::enqueue_media(&mut tx, clip_id, self.media_attempts).await?;
-        crate::retention::recompute(&mut tx, self.policy, id).await?;
+        let next = crate::retention::recompute(&mut tx, self.policy, id).await?;
         let mut event = EventDraft::new("ingest", req.actor.clone(), "recording", id);
         event.objects.push(object);
         event.instrument = Some(instrument);
@@ -260,6 +260,7 @@ impl Ingestor<'_> {
             "classification": classification.as_str(),
             "status": status,
             "flags": flags,
+            "retention": crate::retention::audited(&next, self.policy),
         }));
         tx.append_audit(self.audit.origin(), event).await?;
         self.complete_upload(&mut tx, req, id).await?;
