@@ -110,6 +110,11 @@ on_both_backends!(deletion_is_two_stage_and_leaves_proof, |env: Env| {
     assert_eq!(summary["soft_deleted"], 1, "{summary}");
     assert_eq!(summary["sent_for_review"], 1, "{summary}");
     assert_eq!(state(&env, &doomed), "soft-deleted");
+    let shown = env.ok(&["recordings", "show", &doomed]);
+    assert!(
+        shown.contains("recoverable with `bwv retention restore`"),
+        "{shown}"
+    );
     assert_eq!(state(&env, &evidential), "review");
     assert_eq!(state(&env, &held), "active");
     assert_eq!(state(&env, &linked), "active");
@@ -150,6 +155,8 @@ on_both_backends!(deletion_is_two_stage_and_leaves_proof, |env: Env| {
         )),
         1
     );
+    let shown = env.ok(&["recordings", "show", &doomed]);
+    assert!(shown.contains("footage destroyed"), "{shown}");
     let human = env.ok(&["retention", "certificate", &doomed]);
     assert!(human.contains("DELETION CERTIFICATE") && human.contains("destroyed"));
     env.exits(1, &["retention", "certificate", &held]);

@@ -73,6 +73,8 @@ struct RecordingRow {
     next_action: Option<String>,
     next_action_at: Option<DateTime<Utc>>,
     next_action_rule: Option<String>,
+    deleted_at: Option<DateTime<Utc>>,
+    purged_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
 }
 
@@ -92,7 +94,7 @@ struct ClipRow {
 
 const RECORDING_COLUMNS: &str = "id, officer_id, device_serial, source, external_ref, recorded_at, \
      recorded_at_source, category, classification, status, flags, retention_state, created_at, \
-     next_action, next_action_at, next_action_rule";
+     next_action, next_action_at, next_action_rule, deleted_at, purged_at";
 const CLIP_COLUMNS: &str = "id, recording_id, seq, sha256, size, original_name, created_at, media_state, media_error, probe";
 
 impl RecordingRow {
@@ -113,6 +115,8 @@ impl RecordingRow {
             next_action: self.next_action,
             next_action_at: self.next_action_at,
             next_action_rule: self.next_action_rule,
+            deleted_at: self.deleted_at,
+            purged_at: self.purged_at,
             created_at: self.created_at,
             clips,
         }

@@ -181,11 +181,13 @@ impl Tx {
         Ok(n > 0)
     }
 
+    /// Records what became of an item, once: a second sweep racing on the same plan does not
+    /// overwrite the first one's outcome.
     pub async fn item_done(&mut self, plan: Uuid, recording: Uuid, outcome: &str) -> Result<()> {
         on_tx!(self, c => {
             sqlx::query(
                 "UPDATE retention_plan_items SET done_at = $3, outcome = $4 \
-                 WHERE plan_id = $1 AND recording_id = $2",
+                 WHERE plan_id = $1 AND recording_id = $2 AND done_at IS NULL",
             )
             .bind(plan)
             .bind(recording)

@@ -121,6 +121,19 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                     r.category.as_deref().unwrap_or("-"),
                     r.retention_state
                 ));
+                if let (Some(t), None) = (r.deleted_at, r.purged_at) {
+                    s.push_str(&format!(
+                        "\n  deleted {} (recoverable with `bwv retention restore` until purged)",
+                        t.format("%Y-%m-%d %H:%M")
+                    ));
+                }
+                if let Some(t) = r.purged_at {
+                    s.push_str(&format!(
+                        "\n  purged {}: footage destroyed; see `bwv retention certificate {}`",
+                        t.format("%Y-%m-%d %H:%M"),
+                        r.id
+                    ));
+                }
                 if let Some(action) = &r.next_action {
                     s.push_str(&format!(
                         "\n  next: {action} {} (rule {})",

@@ -94,6 +94,9 @@ pub struct Recording {
     pub next_action: Option<String>,
     pub next_action_at: Option<DateTime<Utc>>,
     pub next_action_rule: Option<String>,
+    /// Soft-deleted (recoverable until purged) and purged (only the tombstone is left).
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub purged_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub clips: Vec<Clip>,
 }
