@@ -450,3 +450,97 @@ on_both_backends!(
         env.ok(&["audit", "verify"]);
     }
 );
+
+on_both_backends!(a_purge_takes_everything_a_dock_sent, |env: Env| {
+    configure(&env, 0, "");
+    let secret = env.add_dock("dock-a");
+    let server = env.serve();
+    let clips = [
+        format!(
+            "{}/fixtures/media/segment-0.mp4",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+        format!(
+            "{}/fixtures/media/segment-1.mp4",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    ];
+    let secret = format!("--secret={secret}");
+    common::client(
+        "axis_client.py",
+        &[
+            "full",
+            "--url",
+            &server.url,
+            "--dock",
+            "dock-a",
+            &secret,
+            "--clips",
+            &clips[0],
+            &clips[1],
+        ],
+    );
+    let listed = env.json_lines(0, &["recordings", "list"]);
+    let done = listed.iter().find(|r| r["status"] == "stored").unwrap();
+    let id = done["id"].as_str().unwrap().to_owned();
+    let stored_before = env.stored_objects();
+    env.ok(&[
+        "classify",
+        &id,
+        "non-evidential",
+        "--reason",
+        "training footage",
+    ]);
+    let (outcomes, _) = sweep(&env, &[]);
+    assert!(
+        outcomes.contains(&(id.clone(), "purged".to_owned())),
+        "{outcomes:?}"
+    );
+    // The dock's other recording (never completed, unreviewed) was due too. What each purge
+    // destroyed is gone from the store; bytes one kept because the other still needed them
+    // went with the other; nothing the dock sent is left behind.
+    let purged: Vec<&String> = outcomes
+        .iter()
+        .filter(|(_, o)| o == "purged")
+        .map(|(r, _)| r)
+        .collect();
+    let stored_after = env.stored_objects();
+    let mut destroyed = Vec::new();
+    let mut kept = Vec::new();
+    for r in &purged {
+        let cert = env
+            .json_lines(0, &["retention", "certificate", r])
+            .remove(0);
+        for o in cert["objects"].as_array().unwrap() {
+            let sha = o["sha256"].as_str().unwrap().to_owned();
+            if o["disposition"] == "destroyed" {
+                assert!(!stored_after.contains(&sha), "{o}");
+                destroyed.push((o["role"].as_str().unwrap().to_owned(), sha));
+            } else {
+                kept.push(sha);
+            }
+        }
+    }
+    for sha in &kept {
+        assert!(
+            destroyed.iter().any(|(_, d)| d == sha) || stored_after.contains(sha),
+            "{sha} kept by one purge and lost"
+        );
+    }
+    for role in ["original", "key", "bookmark"] {
+        assert!(
+            destroyed.iter().any(|(r, _)| r == role),
+            "{role} in {destroyed:?}"
+        );
+    }
+    assert_eq!(stored_after.len(), stored_before.len() - destroyed.len());
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM gnss_points"),
+        0,
+        "its GNSS track went with it"
+    );
+    let report = fsck(&env);
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["unreferenced"], serde_json::json!([]), "{report}");
+    env.ok(&["audit", "verify"]);
+});

@@ -139,15 +139,17 @@ impl Catalogue {
         .context(|| "listing holds".into())
     }
 
-    /// Every stored object of a recording: its clips' originals and their derivatives (not
-    /// those a purge removed).
+    /// Every stored object of a recording: its clips' originals, their derivatives, and what its
+    /// dock sent with them (keys, bookmarks, tracks); not those a purge removed.
     pub async fn recording_objects(&self, recording: Uuid) -> Result<Vec<String>> {
         on_pool!(self, p => {
             sqlx::query_scalar(
                 "SELECT x.sha256 FROM (SELECT sha256 FROM clips WHERE recording_id = $1 \
                  UNION SELECT d.sha256 FROM derivatives d JOIN clips c ON c.id = d.clip_id \
-                 WHERE c.recording_id = $1) x JOIN objects o ON o.sha256 = x.sha256 \
-                 WHERE o.purged_at IS NULL",
+                 WHERE c.recording_id = $1 \
+                 UNION SELECT a.sha256 FROM axis_objects a JOIN axis_containers k \
+                 ON k.id = a.container_id WHERE k.recording_id = $1) x \
+                 JOIN objects o ON o.sha256 = x.sha256 WHERE o.purged_at IS NULL",
             )
             .bind(recording)
             .fetch_all(p)

@@ -22,6 +22,8 @@ pub struct ClipMedia {
     pub original_name: Option<String>,
     pub media_state: String,
     pub recording_status: String,
+    /// The recording's retention state, `purging` once its purge has begun.
+    pub retention_state: String,
 }
 
 #[derive(Debug, Clone)]
@@ -52,7 +54,9 @@ impl Catalogue {
         on_pool!(self, p => {
             sqlx::query_as::<_, ClipMedia>(
                 "SELECT c.id, c.recording_id, c.seq, c.sha256, c.size, c.original_name, \
-                 c.media_state, r.status AS recording_status \
+                 c.media_state, r.status AS recording_status, \
+                 CASE WHEN r.purge_started_at IS NOT NULL THEN 'purging' ELSE r.retention_state END \
+                 AS retention_state \
                  FROM clips c JOIN recordings r ON r.id = c.recording_id WHERE c.id = $1",
             )
             .bind(clip)

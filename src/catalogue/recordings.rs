@@ -175,8 +175,8 @@ impl Tx {
         Ok(done == 1)
     }
 
-    /// The recording that first brought these bytes in, if any (a purged one no longer counts:
-    /// the same bytes arriving after a purge are new footage).
+    /// The recording that first brought these bytes in, if any (one purged, or being purged, no
+    /// longer counts: the same bytes arriving then are new footage).
     /// On PostgreSQL this also takes a transaction lock on the hash, so two doors receiving the
     /// same bytes at once cannot both decide they are new (SQLite writers are already serial).
     pub async fn recording_with_object(&mut self, sha256: &Sha256Digest) -> Result<Option<Uuid>> {
@@ -190,7 +190,7 @@ impl Tx {
         on_tx!(self, c => {
             sqlx::query_scalar(
                 "SELECT c.recording_id FROM clips c JOIN recordings r ON r.id = c.recording_id \
-                 WHERE c.sha256 = $1 AND r.retention_state <> 'purged' \
+                 WHERE c.sha256 = $1 AND r.retention_state <> 'purged' AND r.purge_started_at IS NULL \
                  ORDER BY c.created_at, c.id LIMIT 1",
             )
             .bind(sha256.to_hex())

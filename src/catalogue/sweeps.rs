@@ -148,9 +148,10 @@ impl Tx {
     }
 
     pub async fn approve_plan(&mut self, id: Uuid, actor: &str) -> Result<()> {
-        on_tx!(self, c => {
+        let n = on_tx!(self, c => {
             sqlx::query(
-                "UPDATE retention_plans SET approved_by = $2, approved_at = $3 WHERE id = $1",
+                "UPDATE retention_plans SET approved_by = $2, approved_at = $3 WHERE id = $1 \
+                 AND approved_by IS NULL AND executed_at IS NULL AND created_by <> $2",
             )
             .bind(id)
             .bind(actor)
@@ -160,6 +161,12 @@ impl Tx {
             .map(|r| r.rows_affected())
         })
         .context(|| format!("approving retention plan {id}"))?;
+        if n != 1 {
+            return Err(Error::new(
+                Code::Conflict,
+                format!("plan {id} cannot be approved: approved or carried out meanwhile"),
+            ));
+        }
         Ok(())
     }
 
@@ -219,13 +226,17 @@ impl Tx {
     /// left, and one whose purge has begun cannot be saved any more.
     pub async fn ensure_not_purged(&mut self, recording: Uuid) -> Result<()> {
         let s = self.deletion_state(recording).await?;
-        if s.retention_state == "purged" || s.purge_started_at.is_some() {
-            return Err(Error::new(
-                Code::Conflict,
-                format!("recording {recording} has been purged under the retention policy"),
-            ));
-        }
-        Ok(())
+        let gone = if s.retention_state == "purged" {
+            "has been purged"
+        } else if s.purge_started_at.is_some() {
+            "is being purged"
+        } else {
+            return Ok(());
+        };
+        Err(Error::new(
+            Code::Conflict,
+            format!("recording {recording} {gone} under the retention policy"),
+        ))
     }
 
     /// Moves a recording between retention states (`active`, `review`, `soft-deleted`);
@@ -247,27 +258,38 @@ impl Tx {
         Ok(())
     }
 
-    /// The recording's stored objects with whether anything else still needs them.
+    /// The recording's stored objects with whether anything else still needs them: another
+    /// recording whose purge has not begun (a begun purge is never undone), or a disclosure
+    /// excerpt.
     pub async fn purge_objects(&mut self, recording: Uuid) -> Result<Vec<PurgeObject>> {
+        const OTHER: &str =
+            "r2.id <> $1 AND r2.retention_state <> 'purged' AND r2.purge_started_at IS NULL";
+        let sql = format!(
+            "SELECT o.sha256, o.size, x.role, o.purged_at IS NOT NULL AS purged, \
+             (EXISTS (SELECT 1 FROM clips c2 JOIN recordings r2 ON r2.id = c2.recording_id \
+                      WHERE c2.sha256 = o.sha256 AND {OTHER}) \
+              OR EXISTS (SELECT 1 FROM derivatives d2 JOIN clips c2 ON c2.id = d2.clip_id \
+                      JOIN recordings r2 ON r2.id = c2.recording_id \
+                      WHERE d2.sha256 = o.sha256 AND {OTHER}) \
+              OR EXISTS (SELECT 1 FROM derivatives d3 WHERE d3.clip_id IS NULL \
+                      AND (d3.sha256 = o.sha256 OR d3.source_sha256 = o.sha256)) \
+              OR EXISTS (SELECT 1 FROM gnss_tracks g2 JOIN recordings r2 ON r2.id = g2.recording_id \
+                      WHERE g2.sha256 = o.sha256 AND {OTHER}) \
+              OR EXISTS (SELECT 1 FROM axis_objects a2 JOIN axis_containers k2 ON k2.id = a2.container_id \
+                      JOIN recordings r2 ON r2.id = k2.recording_id \
+                      WHERE a2.sha256 = o.sha256 AND {OTHER}) \
+             ) AS shared \
+             FROM (SELECT sha256, 'original' AS role FROM clips WHERE recording_id = $1 \
+                   UNION SELECT d.sha256, d.kind AS role FROM derivatives d \
+                         JOIN clips c ON c.id = d.clip_id WHERE c.recording_id = $1 \
+                   UNION SELECT sha256, 'gnss' AS role FROM gnss_tracks WHERE recording_id = $1 \
+                   UNION SELECT a.sha256, CASE WHEN a.kind = 'clip' THEN 'original' ELSE a.kind END AS role \
+                         FROM axis_objects a JOIN axis_containers k ON k.id = a.container_id \
+                         WHERE k.recording_id = $1) x \
+             JOIN objects o ON o.sha256 = x.sha256 ORDER BY o.sha256, x.role"
+        );
         let mut rows: Vec<PurgeObject> = on_tx!(self, c => {
-            sqlx::query_as::<_, PurgeObject>(
-                "SELECT o.sha256, o.size, x.role, o.purged_at IS NOT NULL AS purged, \
-                 (EXISTS (SELECT 1 FROM clips c2 JOIN recordings r2 ON r2.id = c2.recording_id \
-                          WHERE c2.sha256 = o.sha256 AND r2.id <> $1 AND r2.retention_state <> 'purged') \
-                  OR EXISTS (SELECT 1 FROM derivatives d2 JOIN clips c2 ON c2.id = d2.clip_id \
-                          JOIN recordings r2 ON r2.id = c2.recording_id \
-                          WHERE d2.sha256 = o.sha256 AND r2.id <> $1 AND r2.retention_state <> 'purged') \
-                  OR EXISTS (SELECT 1 FROM derivatives d3 WHERE d3.clip_id IS NULL \
-                          AND (d3.sha256 = o.sha256 OR d3.source_sha256 = o.sha256)) \
-                  OR EXISTS (SELECT 1 FROM gnss_tracks g2 JOIN recordings r2 ON r2.id = g2.recording_id \
-                          WHERE g2.sha256 = o.sha256 AND r2.id <> $1 AND r2.retention_state <> 'purged') \
-                 ) AS shared \
-                 FROM (SELECT sha256, 'original' AS role FROM clips WHERE recording_id = $1 \
-                       UNION SELECT d.sha256, d.kind AS role FROM derivatives d \
-                             JOIN clips c ON c.id = d.clip_id WHERE c.recording_id = $1 \
-                       UNION SELECT sha256, 'gnss' AS role FROM gnss_tracks WHERE recording_id = $1) x \
-                 JOIN objects o ON o.sha256 = x.sha256 ORDER BY o.sha256, x.role",
-            )
+            sqlx::query_as::<_, PurgeObject>(&sql)
             .bind(recording)
             .fetch_all(c)
             .await
@@ -306,8 +328,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Last stage: the recording becomes a tombstone. What the door and the probe said about it
-    /// (which can hold places and names) goes with the footage.
+    /// Last stage: the recording becomes a tombstone. What the door, the probe and the GNSS
+    /// track said about it (places, names) goes with the footage.
     pub async fn finish_purge(
         &mut self,
         recording: Uuid,
@@ -338,6 +360,21 @@ impl Tx {
                 .map(|r| r.rows_affected())
         })
         .context(context)?;
+        for sql in [
+            "DELETE FROM gnss_points WHERE recording_id = $1",
+            "UPDATE axis_containers SET metadata = '{}' WHERE recording_id = $1",
+            "UPDATE axis_objects SET metadata = '{}' WHERE container_id IN \
+             (SELECT id FROM axis_containers WHERE recording_id = $1)",
+        ] {
+            on_tx!(self, c => {
+                sqlx::query(sql)
+                    .bind(recording)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected())
+            })
+            .context(context)?;
+        }
         on_tx!(self, c => {
             sqlx::query("UPDATE bookmarks SET note = NULL, raw = '{}' WHERE recording_id = $1")
                 .bind(recording)

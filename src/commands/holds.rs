@@ -82,11 +82,26 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
                     (None, Some(case))
                 }
             };
-            let (kind, item, covered) = match (&recording, &case) {
+            let (kind, item, mut covered) = match (&recording, &case) {
                 (Some(r), _) => ("recording", *r, vec![*r]),
                 (None, Some(c)) => ("case", c.id, tx.exhibit_recordings(c.id).await?),
                 _ => return Err(Error::bad_input("a hold needs a recording or a case")),
             };
+            // Exhibits whose purge has begun are beyond any hold: said so, not pretended.
+            covered.sort();
+            let mut gone = Vec::new();
+            if case.is_some() {
+                let mut live = Vec::new();
+                for r in covered {
+                    tx.lock_recording(r).await?;
+                    match tx.ensure_not_purged(r).await {
+                        Ok(()) => live.push(r),
+                        Err(e) if e.code() == crate::error::Code::Conflict => gone.push(r),
+                        Err(e) => return Err(e),
+                    }
+                }
+                covered = live;
+            }
             // Locked in the store before the catalogue says so.
             let objects = mirror(&app, &covered, true).await?;
             let id = tx
@@ -108,6 +123,10 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
                 "objects_locked": objects,
                 "retention": {"recomputed": covered.len(), "policy_sha256": app.policy.sha256},
             });
+            if !gone.is_empty() {
+                result["already_purged"] =
+                    json!(gone.iter().map(Uuid::to_string).collect::<Vec<_>>());
+            }
             if let Some(u) = until {
                 result["until"] = json!(format_ts(u));
             }
@@ -115,15 +134,23 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
             tx.append_audit(app.audit.origin(), event).await?;
             tx.commit().await?;
             sync(&app, &covered).await?;
-            let v = json!({"hold": id, "recordings": covered, "objects_locked": objects});
+            let v = json!({"hold": id, "recordings": covered, "objects_locked": objects, "already_purged": gone});
             out.record(&v, || {
                 format!(
-                    "hold {id} placed on {} recording(s){}",
+                    "hold {id} placed on {} recording(s){}{}",
                     covered.len(),
                     if app.store.has_object_lock() {
                         format!(", {objects} object(s) under S3 legal hold")
                     } else {
                         String::new()
+                    },
+                    if gone.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; {} exhibit(s) already purged under the retention policy",
+                            gone.len()
+                        )
                     }
                 )
             });

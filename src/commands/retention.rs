@@ -150,8 +150,8 @@ fn check_policy(app: &App, plan: &crate::catalogue::PlanRow) -> Result<()> {
             format!(
                 "plan {} was made under policy sha256 {}, but the policy in force is {} ({}): make a new plan",
                 plan.id,
-                &plan.policy_sha256[..16],
-                &app.policy.sha256[..16],
+                plan.policy_sha256.get(..16).unwrap_or(&plan.policy_sha256),
+                app.policy.sha256.get(..16).unwrap_or(&app.policy.sha256),
                 app.policy.source
             ),
         ));
@@ -477,6 +477,14 @@ async fn review(
     tx.lock_recording(recording).await?;
     tx.ensure_not_purged(recording).await?;
     let state = tx.deletion_state(recording).await?;
+    if state.retention_state == "soft-deleted" {
+        return Err(Error::new(
+            Code::Conflict,
+            format!(
+                "recording {recording} is deleted (awaiting purge): restore it first with `bwv retention restore {recording}`"
+            ),
+        ));
+    }
     let next = crate::retention::recompute(&mut tx, &app.policy, recording).await?;
     let due =
         next.action == crate::retention::rules::Action::Review && next.at.is_some_and(|t| t <= now);

@@ -60,6 +60,9 @@ pub async fn run(
     if clip.media_state == "playable" {
         return Ok(()); // made by an earlier attempt that lost its lease at the very end
     }
+    if matches!(clip.retention_state.as_str(), "purging" | "purged") {
+        return Ok(()); // the footage is being destroyed: nothing to make copies of
+    }
     let sha: Sha256Digest = clip.sha256.parse().map_err(JobError::Abort)?;
     remove_earlier_attempts(app, job);
     // A directory of this attempt's own: an attempt that lost its lease may still be writing
@@ -158,7 +161,8 @@ async fn process(
     };
     match record(app, clip, sha, made, Some(lease)).await {
         Ok(true) => Ok(()),
-        Ok(false) => Err(JobError::Cancelled), // lost the lease: the attempt that has it decides
+        // Lost the lease (the attempt that has it decides), or the footage is being purged.
+        Ok(false) => Err(JobError::Cancelled),
         Err(e) => Err(JobError::Retry(e)),
     }
 }
@@ -280,6 +284,10 @@ async fn record(
         return Ok(false);
     }
     tx.lock_recording(clip.recording_id).await?;
+    if tx.ensure_not_purged(clip.recording_id).await.is_err() {
+        // Its purge began while we worked: what we made is dropped, not catalogued.
+        return Ok(false);
+    }
     // New derivatives of held footage are held in the store too.
     let held = app.store.has_object_lock() && !tx.hold_lapses(clip.recording_id).await?.is_empty();
     let mut linked = Vec::new();

@@ -147,7 +147,29 @@ async fn restore_in(app: &App, tx: &mut Tx, r: Uuid, reason: &str, actor: &Actor
 pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome> {
     let r = recording;
     let now = crate::domain::now();
-    // Step 1: decide, and mark what goes.
+    // The store's own retention is asked first, outside any transaction (a network round trip
+    // per object must not hold SQLite's write lock): a retained object defers the whole purge.
+    let mut tx = app.catalogue.begin().await?;
+    let objects = tx.purge_objects(r).await?;
+    tx.commit().await?;
+    for o in objects.iter().filter(|o| !o.shared && !o.purged) {
+        let digest: Sha256Digest = o.sha256.parse()?;
+        if let Some(until) = app.store.retain_until(&digest).await?
+            && until > now
+        {
+            return Ok(Outcome::new(
+                r,
+                "deferred",
+                format!(
+                    "object {} is retained by the store until {}",
+                    o.sha256,
+                    format_ts(until)
+                ),
+            ));
+        }
+    }
+
+    // Step 1: decide under the lock, and mark what goes.
     let mut tx = app.catalogue.begin().await?;
     tx.lock_recording(r).await?;
     let state = tx.deletion_state(r).await?;
@@ -160,6 +182,12 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
         ));
     }
     if state.purge_started_at.is_none() {
+        // Restored and deleted again since the list was made: a new grace period runs.
+        let cutoff = purge_cutoff(now, app.policy.grace_days);
+        if state.deleted_at.is_none_or(|d| d > cutoff) {
+            tx.commit().await?;
+            return Ok(Outcome::new(r, "skipped", "grace period not over"));
+        }
         let next = super::recompute(&mut tx, &app.policy, r).await?;
         if next.action != Action::Delete || next.at.is_none_or(|at| at > now) {
             let why = format!("protected since deletion (rule {})", next.rule);
@@ -167,37 +195,66 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
             tx.commit().await?;
             return Ok(Outcome::new(r, "restored", why));
         }
-        let objects = tx.purge_objects(r).await?;
-        let exclusive: Vec<String> = objects
-            .iter()
-            .filter(|o| !o.shared)
-            .map(|o| o.sha256.clone())
-            .collect();
-        for sha in &exclusive {
-            let digest: Sha256Digest = sha.parse()?;
-            if let Some(until) = app.store.retain_until(&digest).await?
-                && until > now
-            {
-                drop(tx); // rolled back: nothing marked
-                return Ok(Outcome::new(
-                    r,
-                    "deferred",
-                    format!(
-                        "object {sha} is retained by the store until {}",
-                        format_ts(until)
-                    ),
-                ));
-            }
-        }
+        let exclusive = unmarked_exclusive(&tx.purge_objects(r).await?);
         tx.start_purge(r, &exclusive).await?;
     }
     tx.commit().await?;
 
-    // Step 2: delete the marked bytes. Repeating this after a kill is harmless.
-    let mut tx = app.catalogue.begin().await?;
-    let objects = tx.purge_objects(r).await?;
-    tx.commit().await?;
     let mut removed = 0u64;
+    // Bytes another recording shared may have become ours alone meanwhile (its purge began):
+    // marked and deleted in another round, so nothing is left behind.
+    for _round in 0..3 {
+        // Step 2: delete the marked bytes. Repeating this after a kill is harmless.
+        let mut tx = app.catalogue.begin().await?;
+        let objects = tx.purge_objects(r).await?;
+        tx.commit().await?;
+        removed += delete_marked(app, r, &objects).await?;
+
+        // Step 3: the tombstone, its certificate, and the erasure record.
+        let mut tx = app.catalogue.begin().await?;
+        tx.lock_recording(r).await?;
+        let state = tx.deletion_state(r).await?;
+        if state.retention_state != "soft-deleted" {
+            tx.commit().await?;
+            return Ok(Outcome::new(
+                r,
+                "skipped",
+                format!("now {}", state.retention_state),
+            ));
+        }
+        let objects = tx.purge_objects(r).await?;
+        let left = unmarked_exclusive(&objects);
+        if !left.is_empty() {
+            tx.start_purge(r, &left).await?;
+            tx.commit().await?;
+            continue;
+        }
+        let rule = finish(app, &mut tx, r, &state, &objects, now, actor).await?;
+        tx.commit().await?;
+        let bytes: i64 = objects.iter().filter(|o| o.purged).map(|o| o.size).sum();
+        return Ok(Outcome::new(
+            r,
+            "purged",
+            format!("{removed} objects, {bytes} bytes removed (rule {rule})"),
+        ));
+    }
+    Err(Error::new(
+        crate::error::Code::Busy,
+        format!("purging recording {r}: its objects keep changing; run the sweep again"),
+    ))
+}
+
+fn unmarked_exclusive(objects: &[PurgeObject]) -> Vec<String> {
+    objects
+        .iter()
+        .filter(|o| !o.shared && !o.purged)
+        .map(|o| o.sha256.clone())
+        .collect()
+}
+
+/// Deletes the marked objects from the store; returns how many were still there.
+async fn delete_marked(app: &App, r: Uuid, objects: &[PurgeObject]) -> Result<u64> {
+    let mut removed = 0;
     for o in objects.iter().filter(|o| o.purged) {
         let digest: Sha256Digest = o.sha256.parse()?;
         // A stale mirror of a lapsed hold would make the store refuse; the catalogue, checked
@@ -217,20 +274,19 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
             removed += 1;
         }
     }
+    Ok(removed)
+}
 
-    // Step 3: the tombstone, its certificate, and the erasure record.
-    let mut tx = app.catalogue.begin().await?;
-    tx.lock_recording(r).await?;
-    let state = tx.deletion_state(r).await?;
-    if state.retention_state != "soft-deleted" {
-        tx.commit().await?;
-        return Ok(Outcome::new(
-            r,
-            "skipped",
-            format!("now {}", state.retention_state),
-        ));
-    }
-    let objects = tx.purge_objects(r).await?;
+/// Writes the erasure record, then the tombstone with a certificate naming that record.
+async fn finish(
+    app: &App,
+    tx: &mut Tx,
+    r: Uuid,
+    state: &crate::catalogue::DeletionState,
+    objects: &[PurgeObject],
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> Result<String> {
     let rule = state.next_action_rule.clone().unwrap_or_else(|| "-".into());
     let deleted_at = state.deleted_at.unwrap_or(now);
     let mut event = stage_event(
@@ -246,15 +302,19 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
             "kept_shared": objects.iter().filter(|o| !o.purged).map(|o| &o.sha256).collect::<Vec<_>>(),
         }),
     );
-    event.objects = objects
-        .iter()
-        .filter(|o| o.purged)
-        .map(|o| ObjectRef {
+    for o in objects.iter().filter(|o| o.purged) {
+        let size = u64::try_from(o.size).map_err(|_| {
+            Error::new(
+                crate::error::Code::Catalogue,
+                format!("object {} of recording {r} has a negative size", o.sha256),
+            )
+        })?;
+        event.objects.push(ObjectRef {
             sha256: o.sha256.clone(),
-            size: u64::try_from(o.size).unwrap_or(0),
+            size,
             role: Some(o.role.clone()),
-        })
-        .collect();
+        });
+    }
     let leaf = tx.append_audit(app.audit.origin(), event).await?;
     let certificate = json!({
         "certificate": "bwv deletion certificate",
@@ -277,22 +337,9 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
             "leaf_hash": hex::encode(leaf.leaf_hash),
         },
     });
-    tx.finish_purge(
-        r,
-        &rule,
-        &objects,
-        deleted_at,
-        now,
-        &certificate.to_string(),
-    )
-    .await?;
-    tx.commit().await?;
-    let bytes: i64 = objects.iter().filter(|o| o.purged).map(|o| o.size).sum();
-    Ok(Outcome::new(
-        r,
-        "purged",
-        format!("{removed} objects, {bytes} bytes removed (rule {rule})"),
-    ))
+    tx.finish_purge(r, &rule, objects, deleted_at, now, &certificate.to_string())
+        .await?;
+    Ok(rule)
 }
 
 fn certificate_object(o: &PurgeObject) -> Value {
