@@ -200,7 +200,17 @@ impl Tx {
         .context(|| format!("looking up object {sha256}"))
     }
 
-    pub async fn insert_object(&mut self, sha256: &Sha256Digest, size: u64) -> Result<()> {
+    /// Catalogues stored bytes. Returns true when the row was a purge's tombstone: the caller
+    /// must make sure the bytes it stored are still there (the purge may have deleted them after
+    /// the store found them present).
+    pub async fn insert_object(&mut self, sha256: &Sha256Digest, size: u64) -> Result<bool> {
+        let was_purged: Option<bool> = on_tx!(self, c => {
+            sqlx::query_scalar("SELECT purged_at IS NOT NULL FROM objects WHERE sha256 = $1")
+                .bind(sha256.to_hex())
+                .fetch_optional(c)
+                .await
+        })
+        .context(|| format!("looking up object {sha256}"))?;
         on_tx!(self, c => {
             sqlx::query(
                 "INSERT INTO objects (sha256, size, stored_at) VALUES ($1, $2, $3) \
@@ -215,7 +225,7 @@ impl Tx {
             .map(|r| r.rows_affected())
         })
         .context(|| format!("cataloguing object {sha256}"))?;
-        Ok(())
+        Ok(was_purged == Some(true))
     }
 
     pub async fn insert_recording(&mut self, r: &NewRecording) -> Result<()> {

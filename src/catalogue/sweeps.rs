@@ -328,6 +328,22 @@ impl Tx {
         Ok(())
     }
 
+    /// Locks an object row a purge marked; false when it is no longer marked (the same bytes
+    /// arrived again and were catalogued).
+    pub async fn hold_purged_object(&mut self, sha256: &str) -> Result<bool> {
+        let n = on_tx!(self, c => {
+            sqlx::query(
+                "UPDATE objects SET purged_at = purged_at WHERE sha256 = $1 AND purged_at IS NOT NULL",
+            )
+            .bind(sha256)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("locking object {sha256}"))?;
+        Ok(n == 1)
+    }
+
     /// Last stage: the recording becomes a tombstone. What the door, the probe and the GNSS
     /// track said about it (places, names) goes with the footage.
     pub async fn finish_purge(

@@ -517,7 +517,9 @@ pub async fn put_object(
             container.name
         )));
     }
-    tx.insert_object(&put.sha256, put.size).await?;
+    ingestor
+        .catalogue_object(&mut tx, &put.sha256, put.size)
+        .await?;
     let previous = tx
         .put_axis_object(&AxisObject {
             id: Uuid::now_v7(),

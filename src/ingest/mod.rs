@@ -24,6 +24,28 @@ pub mod tus;
 pub mod watch;
 
 /// Everything shared by the writers of one process.
+impl Ingestor<'_> {
+    /// Catalogues bytes just stored. Bytes a purge had marked may have been deleted between
+    /// the store finding them present and now (the purge deletes each under the object's row
+    /// lock, which this transaction now holds): then the sender must send them again.
+    pub async fn catalogue_object(
+        &self,
+        tx: &mut crate::catalogue::Tx,
+        sha256: &crate::domain::Sha256Digest,
+        size: u64,
+    ) -> Result<()> {
+        if tx.insert_object(sha256, size).await? && !self.store.exists(sha256).await? {
+            return Err(Error::new(
+                crate::error::Code::Busy,
+                format!(
+                    "object {sha256} arrived while an earlier copy was being purged: send it again"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 pub struct Ingestor<'a> {
     pub catalogue: &'a Catalogue,
     pub store: &'a Store,
@@ -211,7 +233,8 @@ impl Ingestor<'_> {
         let status = RecordingStatus::Stored.as_str();
         let classification =
             crate::config::classification_at_source(self.categories, req.category.as_deref());
-        tx.insert_object(&put.sha256, put.size).await?;
+        self.catalogue_object(&mut tx, &put.sha256, put.size)
+            .await?;
         tx.insert_recording(&NewRecording {
             id,
             officer_id: req.officer.clone(),

@@ -265,6 +265,14 @@ async fn delete_marked(app: &App, r: Uuid, objects: &[PurgeObject]) -> Result<u6
                 .await
                 .map_err(|e| e.context(format!("purging recording {r}")))?;
         }
+        // Under the object's row lock (the write lock on SQLite): bytes arriving again revive
+        // the row in their own transaction, and are then either seen here and kept, or find
+        // themselves deleted and are sent again.
+        let mut tx = app.catalogue.begin().await?;
+        if !tx.hold_purged_object(&o.sha256).await? {
+            tx.commit().await?;
+            continue;
+        }
         if app
             .store
             .delete(&digest)
@@ -273,6 +281,7 @@ async fn delete_marked(app: &App, r: Uuid, objects: &[PurgeObject]) -> Result<u6
         {
             removed += 1;
         }
+        tx.commit().await?;
     }
     Ok(removed)
 }
