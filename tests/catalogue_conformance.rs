@@ -41,7 +41,7 @@ async fn add_recording(c: &Catalogue, sha: Sha256Digest) -> Uuid {
     let mut tx = c.begin().await.unwrap();
     tx.ensure_officer("4471").await.unwrap();
     tx.ensure_device("CAM-1").await.unwrap();
-    tx.insert_object(&sha, 1).await.unwrap();
+    tx.insert_object(&sha, 1, None).await.unwrap();
     tx.insert_recording(&NewRecording {
         id,
         officer_id: "4471".into(),
@@ -116,6 +116,11 @@ async fn recordings_round_trip(env: Env) {
         !tx.ensure_officer("4471").await.unwrap(),
         "already registered"
     );
+    // Bytes catalogued again: only a purge's tombstone counts as revived, and only once.
+    assert!(!tx.insert_object(&sha, 1, None).await.unwrap());
+    assert!(tx.start_purge(id, &[sha.to_hex()]).await.is_ok());
+    assert!(tx.insert_object(&sha, 1, None).await.unwrap(), "revived");
+    assert!(!tx.insert_object(&sha, 1, None).await.unwrap());
     tx.commit().await.unwrap();
 }
 
@@ -206,7 +211,7 @@ async fn concurrent_writers_serialise(env: Env) {
             for _ in 0..10 {
                 let mut tx = c.begin().await.unwrap();
                 let sha = Sha256Digest(*Uuid::now_v7().as_bytes().repeat(2).first_chunk().unwrap());
-                tx.insert_object(&sha, w).await.unwrap();
+                tx.insert_object(&sha, w, None).await.unwrap();
                 tx.append_audit(ORIGIN, event("ingest", Uuid::now_v7(), Some(&sha)))
                     .await
                     .unwrap();

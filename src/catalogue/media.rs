@@ -85,41 +85,27 @@ impl Catalogue {
 }
 
 impl Tx {
-    /// Links a stored derivative to its clip; false when that kind already exists (a retried
-    /// job made it before), which leaves the first one in place.
+    /// Links a stored derivative (its object already catalogued) to its clip; false when that
+    /// kind already exists (a retried job made it before), which leaves the first one in place.
     pub async fn insert_derivative(&mut self, d: &NewDerivative) -> Result<bool> {
         let now = crate::domain::now();
         let inserted = on_tx!(self, c => {
-            let o = sqlx::query(
-                "INSERT INTO objects (sha256, size, media_type, stored_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (sha256) DO UPDATE SET purged_at = NULL, stored_at = excluded.stored_at \
-                 WHERE objects.purged_at IS NOT NULL",
+            sqlx::query(
+                "INSERT INTO derivatives (id, clip_id, source_sha256, sha256, kind, media_type, \
+                 params, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT DO NOTHING",
             )
+            .bind(Uuid::now_v7())
+            .bind(d.clip_id)
+            .bind(d.source_sha256.to_hex())
             .bind(d.sha256.to_hex())
-            .bind(d.size as i64)
+            .bind(d.kind)
             .bind(d.media_type)
+            .bind(Json(&d.params))
             .bind(now)
-            .execute(&mut *c)
-            .await;
-            match o {
-                Err(e) => Err(e),
-                Ok(_) => sqlx::query(
-                    "INSERT INTO derivatives (id, clip_id, source_sha256, sha256, kind, media_type, \
-                     params, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(Uuid::now_v7())
-                .bind(d.clip_id)
-                .bind(d.source_sha256.to_hex())
-                .bind(d.sha256.to_hex())
-                .bind(d.kind)
-                .bind(d.media_type)
-                .bind(Json(&d.params))
-                .bind(now)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()),
-            }
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
         })
         .context(|| format!("linking the {} of clip {}", d.kind, d.clip_id))?;
         Ok(inserted == 1)

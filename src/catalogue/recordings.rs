@@ -202,30 +202,42 @@ impl Tx {
 
     /// Catalogues stored bytes. Returns true when the row was a purge's tombstone: the caller
     /// must make sure the bytes it stored are still there (the purge may have deleted them after
-    /// the store found them present).
-    pub async fn insert_object(&mut self, sha256: &Sha256Digest, size: u64) -> Result<bool> {
-        let was_purged: Option<bool> = on_tx!(self, c => {
-            sqlx::query_scalar("SELECT purged_at IS NOT NULL FROM objects WHERE sha256 = $1")
-                .bind(sha256.to_hex())
-                .fetch_optional(c)
-                .await
-        })
-        .context(|| format!("looking up object {sha256}"))?;
-        on_tx!(self, c => {
+    /// the store found them present). The revival goes first, so on PostgreSQL it waits for a
+    /// purge holding the row and then counts it.
+    pub async fn insert_object(
+        &mut self,
+        sha256: &Sha256Digest,
+        size: u64,
+        media_type: Option<&str>,
+    ) -> Result<bool> {
+        let now = crate::domain::now();
+        let revived = on_tx!(self, c => {
             sqlx::query(
-                "INSERT INTO objects (sha256, size, stored_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (sha256) DO UPDATE SET purged_at = NULL, stored_at = excluded.stored_at \
-                 WHERE objects.purged_at IS NOT NULL",
+                "UPDATE objects SET purged_at = NULL, stored_at = $2 \
+                 WHERE sha256 = $1 AND purged_at IS NOT NULL",
             )
             .bind(sha256.to_hex())
-            .bind(size as i64)
-            .bind(crate::domain::now())
+            .bind(now)
             .execute(c)
             .await
             .map(|r| r.rows_affected())
         })
         .context(|| format!("cataloguing object {sha256}"))?;
-        Ok(was_purged == Some(true))
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO objects (sha256, size, media_type, stored_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (sha256) DO NOTHING",
+            )
+            .bind(sha256.to_hex())
+            .bind(size as i64)
+            .bind(media_type)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("cataloguing object {sha256}"))?;
+        Ok(revived == 1)
     }
 
     pub async fn insert_recording(&mut self, r: &NewRecording) -> Result<()> {

@@ -58,7 +58,7 @@ impl Tx {
         on_tx!(self, c => {
             sqlx::query(
                 "UPDATE recordings SET next_action = $2, next_action_at = $3, next_action_rule = $4, \
-                 next_action_policy = $5 WHERE id = $1",
+                 next_action_policy = $5 WHERE id = $1 AND retention_state <> 'purged'",
             )
             .bind(recording)
             .bind(action)

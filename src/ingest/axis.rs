@@ -509,6 +509,8 @@ pub async fn put_object(
     // Serialised with `finalize` on the recording row: a clip either lands before the recording
     // completes (and completion queues its media job) or sees it complete (and queues its own).
     tx.lock_recording(recording.id).await?;
+    // A container whose recording the retention policy is purging takes nothing more.
+    tx.ensure_not_purged(recording.id).await?;
     let completed =
         tx.recording_status(recording.id).await? != RecordingStatus::Incomplete.as_str();
     if container.kind == "recording" && completed {
@@ -687,6 +689,7 @@ async fn finalize(
     // Taken before reading the clips, so a clip arriving at the same moment is either read
     // here or sees the recording complete (see `put_object`).
     tx.lock_recording(container.recording_id).await?;
+    tx.ensure_not_purged(container.recording_id).await?;
     let Some(recording) = ingestor.catalogue.recording(container.recording_id).await? else {
         return Err(Error::not_found(format!(
             "recording of container {}",

@@ -34,7 +34,7 @@ impl Ingestor<'_> {
         sha256: &crate::domain::Sha256Digest,
         size: u64,
     ) -> Result<()> {
-        if tx.insert_object(sha256, size).await? && !self.store.exists(sha256).await? {
+        if tx.insert_object(sha256, size, None).await? && !self.store.exists(sha256).await? {
             return Err(Error::new(
                 crate::error::Code::Busy,
                 format!(

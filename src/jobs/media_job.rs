@@ -292,6 +292,20 @@ async fn record(
     let held = app.store.has_object_lock() && !tx.hold_lapses(clip.recording_id).await?.is_empty();
     let mut linked = Vec::new();
     for d in &derivatives {
+        // Bytes a purge was deleting may be gone since we stored them: make them again.
+        if tx
+            .insert_object(&d.sha256, d.size, Some(d.media_type))
+            .await?
+            && !app.store.exists(&d.sha256).await?
+        {
+            return Err(Error::new(
+                crate::error::Code::Busy,
+                format!(
+                    "derivative {} was purged as it was made; making it again",
+                    d.sha256
+                ),
+            ));
+        }
         if tx.insert_derivative(d).await? {
             linked.push(d);
         }

@@ -257,14 +257,6 @@ async fn delete_marked(app: &App, r: Uuid, objects: &[PurgeObject]) -> Result<u6
     let mut removed = 0;
     for o in objects.iter().filter(|o| o.purged) {
         let digest: Sha256Digest = o.sha256.parse()?;
-        // A stale mirror of a lapsed hold would make the store refuse; the catalogue, checked
-        // in step 1, says no hold covers this recording.
-        if app.store.has_object_lock() && app.store.exists(&digest).await? {
-            app.store
-                .set_legal_hold(&digest, false)
-                .await
-                .map_err(|e| e.context(format!("purging recording {r}")))?;
-        }
         // Under the object's row lock (the write lock on SQLite): bytes arriving again revive
         // the row in their own transaction, and are then either seen here and kept, or find
         // themselves deleted and are sent again.
@@ -272,6 +264,15 @@ async fn delete_marked(app: &App, r: Uuid, objects: &[PurgeObject]) -> Result<u6
         if !tx.hold_purged_object(&o.sha256).await? {
             tx.commit().await?;
             continue;
+        }
+        // A stale mirror of a lapsed hold would make the store refuse; the catalogue, checked
+        // in step 1, says no hold covers this recording, and the row lock says nothing else
+        // needs these bytes.
+        if app.store.has_object_lock() && app.store.exists(&digest).await? {
+            app.store
+                .set_legal_hold(&digest, false)
+                .await
+                .map_err(|e| e.context(format!("purging recording {r}")))?;
         }
         if app
             .store
