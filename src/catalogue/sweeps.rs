@@ -328,6 +328,20 @@ impl Tx {
         Ok(())
     }
 
+    pub async fn object_catalogued(
+        &mut self,
+        sha256: &crate::domain::Sha256Digest,
+    ) -> Result<bool> {
+        let found: i64 = on_tx!(self, c => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM objects WHERE sha256 = $1")
+                .bind(sha256.to_hex())
+                .fetch_one(c)
+                .await
+        })
+        .context(|| format!("looking up object {sha256}"))?;
+        Ok(found > 0)
+    }
+
     /// Locks an object row a purge marked; false when it is no longer marked (the same bytes
     /// arrived again and were catalogued).
     pub async fn hold_purged_object(&mut self, sha256: &str) -> Result<bool> {

@@ -285,7 +285,15 @@ async fn record(
     }
     tx.lock_recording(clip.recording_id).await?;
     if tx.ensure_not_purged(clip.recording_id).await.is_err() {
-        // Its purge began while we worked: what we made is dropped, not catalogued.
+        // Its purge began while we worked: what we made is not catalogued, and must not
+        // outlive the footage (where the store still retains it, fsck lists it unreferenced).
+        for d in &derivatives {
+            if !tx.object_catalogued(&d.sha256).await?
+                && let Err(e) = app.store.delete(&d.sha256).await
+            {
+                tracing::warn!("derivative {} of purged clip {}: {e}", d.sha256, clip.id);
+            }
+        }
         return Ok(false);
     }
     // New derivatives of held footage are held in the store too.
