@@ -209,17 +209,55 @@ on_both_backends!(deletion_is_two_stage_and_leaves_proof, |env: Env| {
     assert_eq!(fsck(&env)["ok"], true);
 });
 
-on_both_backends!(a_hold_placed_during_the_grace_period_wins, |env: Env| {
+on_both_backends!(protecting_deleted_footage_brings_it_back, |env: Env| {
     configure(&env, 7, "");
-    let (id, sha) = ingest(&env, "a.mp4", None);
+    let (held, held_sha) = ingest(&env, "a.mp4", None);
+    let (linked, _) = ingest(&env, "b.mp4", None);
+    let (still_doomed, _) = ingest(&env, "c.mp4", None);
     sweep(&env, &[]);
-    assert_eq!(state(&env, &id), "soft-deleted");
-    env.ok(&["hold", "place", &id, "--reason", "complaint received"]);
+    for r in [&held, &linked, &still_doomed] {
+        assert_eq!(state(&env, r), "soft-deleted");
+    }
+    // Held, or linked to a case, during the grace period: restored at once, audited.
+    env.ok(&["hold", "place", &held, "--reason", "complaint received"]);
+    env.ok(&[
+        "case",
+        "open",
+        "01EE5",
+        "--offence",
+        "Theft",
+        "--oic",
+        "4471",
+    ]);
+    env.ok(&["case", "link", "01EE5", &linked]);
+    // Reclassified non-evidential it is still due: it stays deleted.
+    env.ok(&[
+        "classify",
+        &still_doomed,
+        "non-evidential",
+        "--reason",
+        "nothing of note",
+    ]);
+    assert_eq!(state(&env, &held), "active");
+    assert_eq!(state(&env, &linked), "active");
+    assert_eq!(state(&env, &still_doomed), "soft-deleted");
+    let events: Vec<String> = env
+        .json_lines(0, &["audit", "show", &held])
+        .iter()
+        .map(|h| h["record"]["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        events.contains(&"recording_restored".to_owned()),
+        "{events:?}"
+    );
     configure(&env, 0, "");
     let (outcomes, _) = sweep(&env, &[]);
-    assert_eq!(outcomes, vec![(id.clone(), "restored".to_owned())]);
-    assert_eq!(state(&env, &id), "active");
-    assert!(env.stored_objects().contains(&sha));
+    assert_eq!(
+        outcomes,
+        vec![(still_doomed.clone(), "purged".to_owned())],
+        "only the unprotected one goes"
+    );
+    assert!(env.stored_objects().contains(&held_sha));
     env.ok(&["audit", "verify"]);
 });
 

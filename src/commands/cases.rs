@@ -50,6 +50,8 @@ pub async fn classify(
     }
     tx.classify(recording, to, "review", reason, &actor.id)
         .await?;
+    let why = format!("classified {}", to.as_str());
+    crate::retention::sweep::restore_if_protected(&app, &mut tx, recording, &why, &actor).await?;
     let next = crate::retention::recompute(&mut tx, &app.policy, recording).await?;
     let mut event = EventDraft::new("classification", actor, "recording", recording);
     let mut result = json!({
@@ -153,6 +155,9 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
                 crate::holds::mirror(&app, &[recording], true).await?;
             }
             tx.insert_exhibit(case.id, recording, &reference, item_number)
+                .await?;
+            let why = format!("linked to case {urn}");
+            crate::retention::sweep::restore_if_protected(&app, &mut tx, recording, &why, &actor)
                 .await?;
             let next = crate::retention::recompute(&mut tx, &app.policy, recording).await?;
             let mut event = EventDraft::new("case_linked", actor.clone(), "recording", recording);

@@ -115,6 +115,9 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
                 .await?;
             for r in &covered {
                 crate::retention::recompute(&mut tx, &app.policy, *r).await?;
+                let why = format!("held: {reason}");
+                crate::retention::sweep::restore_if_protected(&app, &mut tx, *r, &why, &actor)
+                    .await?;
             }
             let mut event = EventDraft::new("hold_placed", actor, kind, item);
             let mut result = json!({

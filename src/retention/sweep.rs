@@ -124,6 +124,28 @@ pub async fn restore(app: &App, recording: Uuid, reason: &str, actor: &Actor) ->
     tx.commit().await
 }
 
+/// Brings back, in the caller's transaction, soft-deleted footage a change has just protected
+/// (a hold, a case link, a classification): footage that must be kept does not wait in the
+/// recycle bin until its purge notices. Returns whether it did.
+pub async fn restore_if_protected(
+    app: &App,
+    tx: &mut Tx,
+    r: Uuid,
+    why: &str,
+    actor: &Actor,
+) -> Result<bool> {
+    let state = tx.deletion_state(r).await?;
+    if state.retention_state != "soft-deleted" || state.purge_started_at.is_some() {
+        return Ok(false);
+    }
+    let next = super::recompute(tx, &app.policy, r).await?;
+    if next.action == Action::Delete && next.at.is_some_and(|at| at <= crate::domain::now()) {
+        return Ok(false);
+    }
+    restore_in(app, tx, r, why, actor).await?;
+    Ok(true)
+}
+
 async fn restore_in(app: &App, tx: &mut Tx, r: Uuid, reason: &str, actor: &Actor) -> Result<()> {
     tx.set_retention_state(r, "active").await?;
     let next = super::recompute(tx, &app.policy, r).await?;
