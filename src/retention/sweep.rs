@@ -174,21 +174,8 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
     let mut tx = app.catalogue.begin().await?;
     let objects = tx.purge_objects(r).await?;
     tx.commit().await?;
-    for o in objects.iter().filter(|o| !o.shared && !o.purged) {
-        let digest: Sha256Digest = o.sha256.parse()?;
-        if let Some(until) = app.store.retain_until(&digest).await?
-            && until > now
-        {
-            return Ok(Outcome::new(
-                r,
-                "deferred",
-                format!(
-                    "object {} is retained by the store until {}",
-                    o.sha256,
-                    format_ts(until)
-                ),
-            ));
-        }
+    if let Some(deferred) = retained(app, r, &unmarked_exclusive(&objects), now).await? {
+        return Ok(deferred);
     }
 
     // Step 1: decide under the lock, and mark what goes.
@@ -247,6 +234,13 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
         let objects = tx.purge_objects(r).await?;
         let left = unmarked_exclusive(&objects);
         if !left.is_empty() {
+            tx.commit().await?; // nothing written: the store is asked outside the transaction
+            if let Some(deferred) = retained(app, r, &left, now).await? {
+                return Ok(deferred); // the next sweep carries on from here
+            }
+            let mut tx = app.catalogue.begin().await?;
+            tx.lock_recording(r).await?;
+            let left = unmarked_exclusive(&tx.purge_objects(r).await?);
             tx.start_purge(r, &left).await?;
             tx.commit().await?;
             continue;
@@ -264,6 +258,31 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
         crate::error::Code::Busy,
         format!("purging recording {r}: its objects keep changing; run the sweep again"),
     ))
+}
+
+/// A purge the store would refuse (Object Lock retain-until in force) is deferred, not failed.
+async fn retained(
+    app: &App,
+    r: Uuid,
+    shas: &[String],
+    now: DateTime<Utc>,
+) -> Result<Option<Outcome>> {
+    for sha in shas {
+        let digest: Sha256Digest = sha.parse()?;
+        if let Some(until) = app.store.retain_until(&digest).await?
+            && until > now
+        {
+            return Ok(Some(Outcome::new(
+                r,
+                "deferred",
+                format!(
+                    "object {sha} is retained by the store until {}",
+                    format_ts(until)
+                ),
+            )));
+        }
+    }
+    Ok(None)
 }
 
 fn unmarked_exclusive(objects: &[PurgeObject]) -> Vec<String> {
