@@ -169,3 +169,28 @@ on_both_backends!(derivatives_of_held_footage_are_held_too, |mut env: Env| {
     }
     env.ok(&["audit", "verify"]);
 });
+
+on_both_backends!(
+    a_lapsed_hold_is_lifted_in_the_store_by_the_next_plan,
+    |mut env: Env| {
+        env.use_object_lock_bucket();
+        let (a, a_sha) = ingest(&env, "a.mp4");
+        let (b, b_sha) = ingest(&env, "b.mp4");
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
+        env.ok(&["hold", "place", &a, "--reason", "short", "--until", &soon]);
+        env.ok(&["hold", "place", &b, "--reason", "open-ended"]);
+        let on = |sha: &str| env.legal_hold(sha).as_deref() == Some("ON");
+        if env.backend == Backend::Postgres {
+            assert!(on(&a_sha) && on(&b_sha));
+        }
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        env.ok(&["retention", "plan"]);
+        if env.backend == Backend::Postgres {
+            assert!(!on(&a_sha), "the lapsed hold no longer locks the object");
+            assert!(on(&b_sha), "the open-ended one still does");
+        }
+        let shown = env.json_lines(0, &["recordings", "show", &a]).remove(0);
+        assert_ne!(shown["recording"]["next_action_rule"], "legal-hold");
+        env.ok(&["audit", "verify"]);
+    }
+);

@@ -32,19 +32,27 @@ impl Plan {
 }
 
 /// Answers computed under another policy, never computed, or whose hold lapsed by `as_of` are
-/// computed again first, in id order.
+/// computed again first, in id order. Where a hold has lapsed, the store's legal hold (S3
+/// Object Lock) is lifted too, once the catalogue says no other hold covers the footage.
 pub async fn refresh(app: &App, as_of: DateTime<Utc>) -> Result<usize> {
     let stale = app
         .catalogue
         .stale_next_actions(&app.policy.sha256, as_of)
         .await?;
+    let mut lapsed = Vec::new();
     for batch in stale.chunks(RECOMPUTE_BATCH) {
         let mut tx = app.catalogue.begin().await?;
         for r in batch {
-            super::recompute(&mut tx, &app.policy, *r).await?;
+            let was_held = app.store.has_object_lock()
+                && tx.deletion_state(*r).await?.next_action_rule.as_deref() == Some("legal-hold");
+            let next = super::recompute(&mut tx, &app.policy, *r).await?;
+            if was_held && next.rule != "legal-hold" {
+                lapsed.push(*r);
+            }
         }
         tx.commit().await?;
     }
+    crate::holds::sync(app, &lapsed).await?;
     Ok(stale.len())
 }
 
