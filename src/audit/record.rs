@@ -140,8 +140,10 @@ impl Record {
             actor: draft.actor,
             item,
             object: draft.objects,
-            result: draft.result,
-            instrument: draft.instrument,
+            // Callers build results from optional facts; an absent field is how a record says
+            // "none", since the leaf format refuses null.
+            result: draft.result.map(without_nulls),
+            instrument: draft.instrument.map(without_nulls),
             location: draft.location,
             purpose: draft.purpose,
             recipient: draft.recipient,
@@ -178,7 +180,7 @@ impl Record {
 }
 
 /// Drops the fields whose value is null (records cannot hold null): an absent field says "none".
-pub fn without_nulls(value: Value) -> Value {
+fn without_nulls(value: Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
@@ -269,6 +271,15 @@ mod tests {
         v["extra"] = "x".into();
         let extra = serde_json_canonicalizer::to_vec(&v).unwrap();
         assert!(Record::parse(&extra).is_err());
+    }
+
+    #[test]
+    fn drafted_nulls_become_absent_fields() {
+        let mut draft = EventDraft::new("x", Actor::user("staff:1"), "recording", Uuid::now_v7());
+        draft.result = Some(serde_json::json!({"a": null, "b": {"c": null, "d": 1}, "e": [2]}));
+        let r = Record::build("o", draft, sample().item, Utc::now());
+        let v: Value = serde_json::from_slice(&r.canonical_bytes().unwrap()).unwrap();
+        assert_eq!(v["result"], serde_json::json!({"b": {"d": 1}, "e": [2]}));
     }
 
     #[test]

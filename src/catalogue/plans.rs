@@ -20,6 +20,11 @@ pub struct DueRow {
     pub category: Option<String>,
 }
 
+/// The columns of a [`DueRow`], from `recordings`.
+pub(super) const DUE_COLUMNS: &str = "id AS recording_id, next_action AS action, \
+    next_action_rule AS rule, next_action_at AS due_at, officer_id, recorded_at, classification, \
+    category";
+
 impl Catalogue {
     /// Active recordings whose stored answer needs computing again: never computed, computed
     /// under another policy, or a keep whose date (a hold's lapse) has come. Each arm can use an
@@ -54,12 +59,11 @@ impl Catalogue {
     /// Active recordings due for deletion or review by `as_of`, soonest first.
     pub async fn due(&self, as_of: DateTime<Utc>) -> Result<Vec<DueRow>> {
         on_pool!(self, p => {
-            sqlx::query_as::<_, DueRow>(
-                "SELECT id AS recording_id, next_action AS action, next_action_rule AS rule, \
-                 next_action_at AS due_at, officer_id, recorded_at, classification, category \
-                 FROM recordings WHERE next_action_at <= $1 AND retention_state = 'active' \
-                 AND next_action IN ('delete', 'review') ORDER BY next_action_at, id",
-            )
+            sqlx::query_as::<_, DueRow>(&format!(
+                "SELECT {DUE_COLUMNS} FROM recordings WHERE next_action_at <= $1 \
+                 AND retention_state = 'active' AND next_action IN ('delete', 'review') \
+                 ORDER BY next_action_at, id"
+            ))
             .bind(as_of)
             .fetch_all(p)
             .await

@@ -107,11 +107,11 @@ impl Catalogue {
     /// Recordings sent for review and not yet decided.
     pub async fn awaiting_review(&self) -> Result<Vec<super::DueRow>> {
         on_pool!(self, p => {
-            sqlx::query_as::<_, super::DueRow>(
-                "SELECT id AS recording_id, next_action AS action, next_action_rule AS rule, \
-                 next_action_at AS due_at, officer_id, recorded_at, classification, category \
-                 FROM recordings WHERE retention_state = 'review' ORDER BY next_action_at, id",
-            )
+            sqlx::query_as::<_, super::DueRow>(&format!(
+                "SELECT {} FROM recordings WHERE retention_state = 'review' \
+                 ORDER BY next_action_at, id",
+                super::plans::DUE_COLUMNS
+            ))
             .fetch_all(p)
             .await
         })
@@ -382,15 +382,9 @@ impl Tx {
             .map(|r| r.rows_affected())
         })
         .context(context)?;
-        on_tx!(self, c => {
-            sqlx::query("UPDATE clips SET probe = NULL WHERE recording_id = $1")
-                .bind(recording)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-        })
-        .context(context)?;
         for sql in [
+            "UPDATE clips SET probe = NULL WHERE recording_id = $1",
+            "UPDATE bookmarks SET note = NULL, raw = '{}' WHERE recording_id = $1",
             "DELETE FROM gnss_points WHERE recording_id = $1",
             "UPDATE axis_containers SET metadata = '{}' WHERE recording_id = $1",
             "UPDATE axis_objects SET metadata = '{}' WHERE container_id IN \
@@ -405,14 +399,6 @@ impl Tx {
             })
             .context(context)?;
         }
-        on_tx!(self, c => {
-            sqlx::query("UPDATE bookmarks SET note = NULL, raw = '{}' WHERE recording_id = $1")
-                .bind(recording)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-        })
-        .context(context)?;
         on_tx!(self, c => {
             sqlx::query(
                 "INSERT INTO tombstones (recording_id, rule, objects, deleted_at, purged_at, certificate) \

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::output::Output;
 use crate::app::App;
-use crate::audit::record::{Actor, EventDraft, format_ts, without_nulls};
+use crate::audit::record::{Actor, EventDraft, format_ts};
 use crate::cli::RetentionCommand;
 use crate::error::{Code, Error, Result};
 use crate::retention::sweep::{self, Outcome};
@@ -320,7 +320,7 @@ async fn sweep_cmd(
         };
         let mut tx = app.catalogue.begin().await?;
         let mut event = EventDraft::new("retention_swept", actor.clone(), kind, item);
-        event.result = Some(without_nulls(summary.clone()));
+        event.result = Some(summary.clone());
         tx.append_audit(app.audit.origin(), event).await?;
         tx.commit().await?;
     }
@@ -506,7 +506,7 @@ async fn review(
     tx.set_retention_state(recording, "active").await?;
     let next = crate::retention::recompute(&mut tx, &app.policy, recording).await?;
     let mut event = EventDraft::new("retention_reviewed", actor.clone(), "recording", recording);
-    event.result = Some(without_nulls(json!({
+    event.result = Some(json!({
         "review": id,
         "decision": if retain_until.is_some() { "retain" } else { "dispose" },
         "retain_until": retain_until.map(format_ts),
@@ -516,7 +516,7 @@ async fn review(
         "next_action_at": next.at.map(format_ts),
         "rule": next.rule,
         "policy_sha256": app.policy.sha256,
-    })));
+    }));
     tx.append_audit(app.audit.origin(), event).await?;
     tx.commit().await?;
     out.record(

@@ -20,12 +20,12 @@ pub use rules::{NextAction, next_action};
 /// What the policy now says about a recording, for the audit record of the change that moved
 /// it: every record that applies the policy names it by its hash.
 pub fn audited(next: &NextAction, policy: &Policy) -> Value {
-    crate::audit::record::without_nulls(json!({
+    json!({
         "next_action": next.action.as_str(),
         "at": next.at.map(crate::audit::record::format_ts),
         "rule": next.rule,
         "policy_sha256": policy.sha256,
-    }))
+    })
 }
 
 /// Recomputes and stores a recording's next action from what the transaction sees.

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::rules::Action;
 use crate::app::App;
-use crate::audit::record::{Actor, EventDraft, ObjectRef, format_ts, without_nulls};
+use crate::audit::record::{Actor, EventDraft, ObjectRef, format_ts};
 use crate::catalogue::{PlanItem, PlanRow, PurgeObject, Tx};
 use crate::domain::Sha256Digest;
 use crate::error::{Error, Result};
@@ -40,7 +40,7 @@ impl Outcome {
 
 fn stage_event(event: &str, actor: &Actor, recording: Uuid, result: Value) -> EventDraft {
     let mut e = EventDraft::new(event, actor.clone(), "recording", recording);
-    e.result = Some(without_nulls(result));
+    e.result = Some(result);
     e
 }
 
@@ -184,11 +184,7 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
     let state = tx.deletion_state(r).await?;
     if state.retention_state != "soft-deleted" {
         tx.commit().await?;
-        return Ok(Outcome::new(
-            r,
-            "skipped",
-            format!("now {}", state.retention_state),
-        ));
+        return Ok(moved_on(r, &state.retention_state));
     }
     if state.purge_started_at.is_none() {
         // Restored and deleted again since the list was made: a new grace period runs.
@@ -225,11 +221,7 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
         let state = tx.deletion_state(r).await?;
         if state.retention_state != "soft-deleted" {
             tx.commit().await?;
-            return Ok(Outcome::new(
-                r,
-                "skipped",
-                format!("now {}", state.retention_state),
-            ));
+            return Ok(moved_on(r, &state.retention_state));
         }
         let objects = tx.purge_objects(r).await?;
         let left = unmarked_exclusive(&objects);
@@ -258,6 +250,11 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
         crate::error::Code::Busy,
         format!("purging recording {r}: its objects keep changing; run the sweep again"),
     ))
+}
+
+/// Someone else (a restore, a sweep running alongside) moved the recording on.
+fn moved_on(r: Uuid, retention_state: &str) -> Outcome {
+    Outcome::new(r, "skipped", format!("now {retention_state}"))
 }
 
 /// A purge the store would refuse (Object Lock retain-until in force) is deferred, not failed.
