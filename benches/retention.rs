@@ -162,43 +162,52 @@ fn main() {
     );
     let mut met = true;
 
-    // SQLite.
-    let dir = work.path().join("sqlite");
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}/bench.db", dir.display());
-    assert!(
-        bwv(&dir, &url, &["recordings", "list"])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let started = Instant::now();
-    rt.block_on(async {
-        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::raw_sql(&sqlite_generate(total, due, &sha))
-            .execute(&mut c)
-            .await
-            .unwrap();
-    });
-    eprintln!(
-        "sqlite: generated {total} recordings in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let peer = || {
-        rt.block_on(async {
-            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            sqlx::query_scalar::<_, i64>(PEER_SQL)
-                .bind(
-                    chrono::DateTime::parse_from_rfc3339(AS_OF)
-                        .unwrap()
-                        .to_utc(),
-                )
-                .fetch_one(&mut c)
-                .await
+    // One catalogue: schema by bwv itself, rows by the generator, then the timed runs.
+    macro_rules! measure_catalogue {
+        ($name:expr, $conn:ty, $dir:expr, $url:expr, $sql:expr) => {{
+            std::fs::create_dir_all(&$dir).unwrap();
+            assert!(
+                bwv(&$dir, &$url, &["recordings", "list"])
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+            let started = Instant::now();
+            rt.block_on(async {
+                let mut c = <$conn>::connect(&$url).await.unwrap();
+                sqlx::raw_sql(&$sql).execute(&mut c).await.unwrap();
+            });
+            eprintln!(
+                "{}: generated {total} recordings in {:.1} s",
+                $name,
+                started.elapsed().as_secs_f64()
+            );
+            let as_of = chrono::DateTime::parse_from_rfc3339(AS_OF)
                 .unwrap()
-        })
-    };
-    met &= report("sqlite", total, due, run(&dir, &url, peer, due));
+                .to_utc();
+            let peer = || {
+                rt.block_on(async {
+                    let mut c = <$conn>::connect(&$url).await.unwrap();
+                    sqlx::query_scalar::<_, i64>(PEER_SQL)
+                        .bind(as_of)
+                        .fetch_one(&mut c)
+                        .await
+                        .unwrap()
+                })
+            };
+            report($name, total, due, run(&$dir, &$url, peer, due))
+        }};
+    }
+
+    let dir = work.path().join("sqlite");
+    let url = format!("sqlite://{}/bench.db", dir.display());
+    met &= measure_catalogue!(
+        "sqlite",
+        sqlx::SqliteConnection,
+        dir,
+        url,
+        sqlite_generate(total, due, &sha)
+    );
 
     // PostgreSQL, in a database of its own.
     let admin = std::env::var("BWV_BENCH_DATABASE_URL")
@@ -219,41 +228,13 @@ fn main() {
         println!("postgres   skipped: no server at {admin}");
         std::process::exit(if met { 0 } else { 1 });
     }
-    let dir = work.path().join("postgres");
-    std::fs::create_dir_all(&dir).unwrap();
-    assert!(
-        bwv(&dir, &url, &["recordings", "list"])
-            .status()
-            .unwrap()
-            .success()
+    met &= measure_catalogue!(
+        "postgres",
+        sqlx::PgConnection,
+        work.path().join("postgres"),
+        url,
+        postgres_generate(total, due, &sha)
     );
-    let started = Instant::now();
-    rt.block_on(async {
-        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::raw_sql(&postgres_generate(total, due, &sha))
-            .execute(&mut c)
-            .await
-            .unwrap();
-    });
-    eprintln!(
-        "postgres: generated {total} recordings in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let peer = || {
-        rt.block_on(async {
-            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
-            sqlx::query_scalar::<_, i64>(PEER_SQL)
-                .bind(
-                    chrono::DateTime::parse_from_rfc3339(AS_OF)
-                        .unwrap()
-                        .to_utc(),
-                )
-                .fetch_one(&mut c)
-                .await
-                .unwrap()
-        })
-    };
-    met &= report("postgres", total, due, run(&dir, &url, peer, due));
     rt.block_on(async {
         if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
             let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
