@@ -82,6 +82,16 @@ pub enum Command {
     /// Cases and the footage linked to them as exhibits
     #[command(subcommand)]
     Case(CaseCommand),
+    /// Build a CPS disclosure package for a case: exhibits, schedules, continuity, audit proofs
+    Disclose(DiscloseArgs),
+    /// Check a disclosure package offline, trusting only the given log key
+    Verify {
+        /// The package: a directory or a .zip
+        package: PathBuf,
+        /// File with the log's verifier key(s), obtained from the force (never from the package)
+        #[arg(long, value_name = "KEYFILE")]
+        trust: PathBuf,
+    },
     /// Legal holds: nothing under a hold in force is deleted
     #[command(subcommand)]
     Hold(HoldCommand),
@@ -114,6 +124,30 @@ fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("{e}; expected RFC 3339, e.g. 2026-11-25T14:03:00Z"))
+}
+
+#[derive(Debug, Args)]
+pub struct DiscloseArgs {
+    /// The case's URN
+    pub urn: String,
+    /// Where to write the package: a directory, or a ZIP when the name ends in .zip
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Who receives it (kept in the audit log, as the law asks of disclosures)
+    #[arg(long, value_name = "TEXT")]
+    pub recipient: Option<String>,
+    /// Why it is disclosed
+    #[arg(long, value_name = "TEXT")]
+    pub purpose: Option<String>,
+    /// Put the originals in too, bit for bit, beside the playable copies
+    #[arg(long)]
+    pub include_originals: bool,
+    /// An excerpt of an exhibit, cut from its playable copy (repeatable)
+    #[arg(long, value_name = "RECORDING@HH:MM:SS-HH:MM:SS")]
+    pub clip: Vec<crate::disclosure::excerpts::ClipSpec>,
+    /// Where the sensitive schedule (MG6D) goes [default: beside the package, <name>-MG6D-SENSITIVE]
+    #[arg(long, value_name = "DIR")]
+    pub sensitive_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -248,13 +282,28 @@ pub enum CaseCommand {
         #[arg(long)]
         oic: String,
     },
-    /// Link a recording to a case as an exhibit (default reference: the producing officer's
-    /// initials and the next number, e.g. AB/3)
+    /// Link a recording to a case: as an exhibit (default reference: the producing officer's
+    /// initials and the next number, e.g. AB/3), or as unused material for the MG6C, or as
+    /// sensitive material for the MG6D
     Link {
         urn: String,
         recording: Uuid,
         #[arg(long, value_name = "REF")]
         exhibit: Option<String>,
+        /// Relevant but not used as evidence: listed on the MG6C (non-sensitive unused material)
+        #[arg(long, conflicts_with_all = ["exhibit", "sensitive"])]
+        unused: bool,
+        /// Sensitive material, listed only on the MG6D (never in the defence-facing package),
+        /// with the reason it is sensitive
+        #[arg(long, value_name = "REASON", conflicts_with = "exhibit")]
+        sensitive: Option<String>,
+        /// The schedule's description of the material (default: made from the recording)
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        /// For the disclosure officer's report (MG6E): why the material may undermine the
+        /// prosecution case or assist the defence
+        #[arg(long, value_name = "TEXT")]
+        undermines: Option<String>,
     },
     /// Record the case's progress
     Update {

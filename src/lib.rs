@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod disclosure;
 pub mod docks;
 pub mod domain;
 pub mod error;

@@ -189,13 +189,32 @@ pub struct VerifiedCheckpoint {
 
 /// Verifies a signed checkpoint note against one trusted verifier key and the expected origin.
 pub fn verify_checkpoint(note: &[u8], vkey: &str, origin: &str) -> Result<VerifiedCheckpoint> {
-    let verifier = StandardVerifier::new(vkey.trim())
-        .map_err(|e| Error::bad_input(format!("trusted key {vkey:?} is malformed: {e}")))?;
+    verify_checkpoint_by(note, &[vkey], origin)
+}
+
+/// Verifies a signed checkpoint against trusted verifier keys: at least one must have signed
+/// it, and a trusted key's signature that fails rejects it (as Go's `note.Open` does).
+pub fn verify_checkpoint_by(
+    note: &[u8],
+    vkeys: &[&str],
+    origin: &str,
+) -> Result<VerifiedCheckpoint> {
+    let mut verifiers: Vec<Box<dyn signed_note::Verifier>> = Vec::new();
+    for vkey in vkeys {
+        let verifier = StandardVerifier::new(vkey.trim())
+            .map_err(|e| Error::bad_input(format!("trusted key {vkey:?} is malformed: {e}")))?;
+        verifiers.push(Box::new(verifier));
+    }
     let parsed = Note::from_bytes(note)
         .map_err(|e| Error::audit(format!("checkpoint is not a well-formed signed note: {e}")))?;
     parsed
-        .verify(&VerifierList::new(vec![Box::new(verifier)]))
-        .map_err(|e| Error::audit(format!("checkpoint signature does not verify: {e}")))?;
+        .verify(&VerifierList::new(verifiers))
+        .map_err(|e| match e {
+            signed_note::NoteError::UnverifiedNote => {
+                Error::audit("checkpoint is not signed by any trusted key")
+            }
+            e => Error::audit(format!("checkpoint signature does not verify: {e}")),
+        })?;
     let cp = Checkpoint::from_bytes(parsed.text())
         .map_err(|e| Error::audit(format!("checkpoint body is malformed: {e}")))?;
     if cp.origin() != origin {

@@ -31,6 +31,21 @@ pub struct ExhibitRow {
     pub classification: String,
     pub status: String,
     pub created_at: DateTime<Utc>,
+    pub schedule: String,
+    pub schedule_item: i64,
+}
+
+/// A recording joining a case, and the schedule it goes on.
+pub struct NewExhibit<'a> {
+    pub case: Uuid,
+    pub recording: Uuid,
+    pub reference: &'a str,
+    pub item_number: i64,
+    pub schedule: &'a str,
+    pub schedule_item: i64,
+    pub description: Option<&'a str>,
+    pub sensitivity: Option<&'a str>,
+    pub disclosure_note: Option<&'a str>,
 }
 
 const CASE_COLUMNS: &str =
@@ -133,29 +148,49 @@ impl Tx {
         .context(|| format!("reading the exhibits of case {case}"))
     }
 
-    pub async fn insert_exhibit(
-        &mut self,
-        case: Uuid,
-        recording: Uuid,
-        reference: &str,
-        item_number: i64,
-    ) -> Result<()> {
+    /// The next number on one of the case's schedules (never one given before).
+    pub async fn next_schedule_item(&mut self, case: Uuid, schedule: &str) -> Result<i64> {
+        let top: Option<i64> = on_tx!(self, c => {
+            sqlx::query_scalar(
+                "SELECT MAX(schedule_item) FROM exhibits WHERE case_id = $1 AND schedule = $2",
+            )
+            .bind(case)
+            .bind(schedule)
+            .fetch_one(c)
+            .await
+        })
+        .context(|| format!("numbering the {schedule} schedule of case {case}"))?;
+        Ok(top.unwrap_or(0) + 1)
+    }
+
+    pub async fn insert_exhibit(&mut self, e: &NewExhibit<'_>) -> Result<()> {
         on_tx!(self, c => {
             sqlx::query(
-                "INSERT INTO exhibits (id, case_id, recording_id, reference, item_number, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO exhibits (id, case_id, recording_id, reference, item_number, created_at, \
+                 schedule, schedule_item, description, sensitivity, disclosure_note) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(Uuid::now_v7())
-            .bind(case)
-            .bind(recording)
-            .bind(reference)
-            .bind(item_number)
+            .bind(e.case)
+            .bind(e.recording)
+            .bind(e.reference)
+            .bind(e.item_number)
             .bind(crate::domain::now())
+            .bind(e.schedule)
+            .bind(e.schedule_item)
+            .bind(e.description)
+            .bind(e.sensitivity)
+            .bind(e.disclosure_note)
             .execute(c)
             .await
             .map(|r| r.rows_affected())
         })
-        .context(|| format!("linking recording {recording} to case {case} as {reference}"))?;
+        .context(|| {
+            format!(
+                "linking recording {} to case {} as {}",
+                e.recording, e.case, e.reference
+            )
+        })?;
         Ok(())
     }
 
@@ -183,7 +218,7 @@ impl Catalogue {
         on_pool!(self, p => {
             sqlx::query_as::<_, ExhibitRow>(
                 "SELECT e.reference, e.item_number, e.recording_id, r.officer_id, r.recorded_at, \
-                 r.classification, r.status, e.created_at \
+                 r.classification, r.status, e.created_at, e.schedule, e.schedule_item \
                  FROM exhibits e JOIN recordings r ON r.id = e.recording_id \
                  WHERE e.case_id = $1 ORDER BY e.item_number",
             )

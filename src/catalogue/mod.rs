@@ -23,6 +23,7 @@ mod audit_log;
 mod axis;
 mod cases;
 mod classification;
+mod disclosure;
 mod docks;
 mod holds;
 mod jobs;
@@ -35,7 +36,8 @@ mod uploads;
 
 pub use audit_log::{AppendedLeaf, LeafRow, LogState, StoredCheckpoint};
 pub use axis::{AxisContainer, AxisObject, GnssPoint, Metadata};
-pub use cases::{CaseRow, ExhibitRow};
+pub use cases::{CaseRow, ExhibitRow, NewExhibit};
+pub use disclosure::MaterialRow;
 pub use classification::ClassificationRow;
 pub use docks::Dock;
 pub use holds::HoldRow;

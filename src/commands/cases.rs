@@ -8,7 +8,7 @@ use super::output::Output;
 use crate::app::App;
 use crate::audit::record::{Actor, EventDraft, format_ts};
 use crate::cases::{check_reference, check_urn, exhibit_prefix, next_reference};
-use crate::catalogue::CaseRow;
+use crate::catalogue::{CaseRow, NewExhibit};
 use crate::cli::CaseCommand;
 use crate::domain::Classification;
 use crate::error::{Code, Error, Result};
@@ -115,10 +115,34 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
             urn,
             recording,
             exhibit,
+            unused,
+            sensitive,
+            description,
+            undermines,
         } => {
             if let Some(r) = &exhibit {
                 check_reference(r)?;
             }
+            let text = |flag: &str, v: Option<String>| -> Result<Option<String>> {
+                match v.map(|t| t.trim().to_owned()) {
+                    Some(t) if t.is_empty() => {
+                        Err(Error::bad_input(format!("{flag} must not be empty")))
+                    }
+                    Some(t) if t.len() > 2000 => Err(Error::bad_input(format!(
+                        "{flag} is {} bytes; at most 2000",
+                        t.len()
+                    ))),
+                    other => Ok(other),
+                }
+            };
+            let sensitive = text("--sensitive", sensitive)?;
+            let description = text("--description", description)?;
+            let undermines = text("--undermines", undermines)?;
+            let schedule = match (unused, &sensitive) {
+                (_, Some(_)) => "sensitive",
+                (true, None) => "unused",
+                (false, None) => "exhibit",
+            };
             let r = app
                 .catalogue
                 .recording(recording)
@@ -135,6 +159,7 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
                 ));
             }
             let (used, top) = tx.exhibit_references(case.id).await?;
+            let schedule_item = tx.next_schedule_item(case.id, schedule).await?;
             let reference = match exhibit {
                 Some(r) if used.iter().any(|u| u.eq_ignore_ascii_case(&r)) => {
                     return Err(Error::new(
@@ -143,6 +168,10 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
                     ));
                 }
                 Some(r) => r,
+                // Unused and sensitive material is not produced as an exhibit: it is known by
+                // its place on its schedule.
+                None if schedule == "unused" => format!("MG6C-{schedule_item}"),
+                None if schedule == "sensitive" => format!("MG6D-{schedule_item}"),
                 None => {
                     let name = tx.officer_name(&r.officer_id).await?;
                     next_reference(&exhibit_prefix(name.as_deref(), &r.officer_id), &used)
@@ -154,8 +183,18 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
             if held {
                 crate::holds::mirror(&app, &[recording], true).await?;
             }
-            tx.insert_exhibit(case.id, recording, &reference, item_number)
-                .await?;
+            tx.insert_exhibit(&NewExhibit {
+                case: case.id,
+                recording,
+                reference: &reference,
+                item_number,
+                schedule,
+                schedule_item,
+                description: description.as_deref(),
+                sensitivity: sensitive.as_deref(),
+                disclosure_note: undermines.as_deref(),
+            })
+            .await?;
             let why = format!("linked to case {urn}");
             crate::retention::sweep::restore_if_protected(&app, &mut tx, recording, &why, &actor)
                 .await?;
@@ -165,6 +204,7 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
                 "case": urn,
                 "exhibit": reference,
                 "item_number": item_number,
+                "schedule": schedule,
                 "retention": crate::retention::audited(&next, &app.policy),
             }));
             tx.append_audit(app.audit.origin(), event).await?;
@@ -173,15 +213,26 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
                 "recording": recording.to_string(),
                 "exhibit": reference,
                 "item_number": item_number,
+                "schedule": schedule,
             }));
             tx.append_audit(app.audit.origin(), event).await?;
             tx.commit().await?;
             if held {
                 crate::holds::sync(&app, &[recording]).await?;
             }
-            let v = json!({"case": urn, "recording": recording, "exhibit": reference, "item_number": item_number});
-            out.record(&v, || {
-                format!("recording {recording} is exhibit {reference} (item {item_number}) in case {urn}")
+            let v = json!({"case": urn, "recording": recording, "exhibit": reference,
+                "item_number": item_number, "schedule": schedule, "schedule_item": schedule_item});
+            out.record(&v, || match schedule {
+                "exhibit" => format!(
+                    "recording {recording} is exhibit {reference} (item {item_number}) in case {urn}"
+                ),
+                "unused" => format!(
+                    "recording {recording} is unused material, MG6C item {schedule_item}, in case {urn}"
+                ),
+                _ => format!(
+                    "recording {recording} is sensitive material, MG6D item {schedule_item}, in \
+                     case {urn} (never in a defence-facing package)"
+                ),
             });
         }
         CaseCommand::Update {
@@ -242,9 +293,10 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
                 }
                 for e in &exhibits {
                     s.push_str(&format!(
-                        "\n  {:<3} {:<10} recording {}  officer {}  recorded {}  {}  {}",
+                        "\n  {:<3} {:<10} {:<9} recording {}  officer {}  recorded {}  {}  {}",
                         e.item_number,
                         e.reference,
+                        e.schedule,
                         e.recording_id,
                         e.officer_id,
                         e.recorded_at.format("%Y-%m-%d %H:%M"),

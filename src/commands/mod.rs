@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod cases;
+pub mod disclose;
 pub mod dock;
 pub mod fsck;
 pub mod holds;
@@ -29,6 +30,9 @@ pub async fn run(cli: Cli) -> Result<bool> {
         database_url: cli.database_url,
         actor: cli.actor,
     };
+    if let Command::Verify { package, trust } = &cli.command {
+        return disclose::verify(package, trust, &out).await;
+    }
     let config = Config::load(&overrides)?;
     match cli.command {
         Command::Migrate => {
@@ -55,6 +59,9 @@ pub async fn run(cli: Cli) -> Result<bool> {
         Command::Recordings(cmd) => recordings::run(App::open(config).await?, cmd, &out).await,
         Command::Audit(cmd) => audit::run(App::open(config).await?, cmd, &out).await,
         Command::Fsck => fsck::run(App::open(config).await?, &out).await,
+        Command::Disclose(args) => disclose::disclose(App::open(config).await?, args, &out).await,
+        // Answered above, before any configuration is read; kept for the exhaustive match.
+        Command::Verify { package, trust } => disclose::verify(&package, &trust, &out).await,
         Command::Dock(cmd) => dock::run(App::open(config).await?, cmd, &out).await,
         Command::OfficerAdd { id, name } => {
             dock::register(

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ffmpeg_next as ffmpeg;
 
 mod boxes;
+pub mod excerpt;
 mod graph;
 pub mod plan;
 pub mod probe;

@@ -183,7 +183,6 @@ impl Store {
         }
     }
 
-    /// Re-reads an object and hashes it; `None` when it is missing.
     /// A seekable local file with an object's bytes, for FFmpeg: the object itself on the
     /// filesystem store, a verified download into `scratch` from S3 (removed when dropped).
     pub async fn fetch(&self, sha256: &Sha256Digest, scratch: &Path) -> Result<LocalCopy> {
@@ -203,6 +202,26 @@ impl Store {
         }
     }
 
+    /// A blocking reader over an object's bytes, for copying on a blocking thread (it must not
+    /// be read on an async one: an S3 reader waits on the runtime).
+    pub async fn blocking_reader(
+        &self,
+        sha256: &Sha256Digest,
+    ) -> Result<Box<dyn std::io::Read + Send>> {
+        match self {
+            Store::Fs(s) => {
+                let path = s.local_path(sha256)?;
+                let file =
+                    std::fs::File::open(&path).context(|| format!("opening {}", path.display()))?;
+                Ok(Box::new(file))
+            }
+            Store::S3(s) => Ok(Box::new(tokio_util::io::SyncIoBridge::new(
+                s.reader(sha256).await?,
+            ))),
+        }
+    }
+
+    /// Re-reads an object and hashes it; `None` when it is missing.
     pub async fn rehash(&self, sha256: &Sha256Digest) -> Result<Option<(Sha256Digest, u64)>> {
         match self {
             Store::Fs(s) => s.rehash(sha256).await,

@@ -643,6 +643,27 @@ impl S3Store {
         self.read_through(sha256, None).await
     }
 
+    /// The object's bytes as a stream.
+    pub async fn reader(
+        &self,
+        sha256: &Sha256Digest,
+    ) -> Result<impl tokio::io::AsyncRead + Send + Unpin + use<>> {
+        match self
+            .client
+            .get_object()
+            .bucket(self.bucket())
+            .key(self.key(sha256))
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.body.into_async_read()),
+            Err(e) if is_not_found(&e) => Err(Error::not_found(format!(
+                "object {sha256} is not in the bucket"
+            ))),
+            Err(e) => Err(s3_error(format!("reading object {sha256}"), e)),
+        }
+    }
+
     pub async fn list(&self) -> Result<Vec<Sha256Digest>> {
         let prefix = format!("{}objects/", self.settings.prefix);
         let mut pages = self

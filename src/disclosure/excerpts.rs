@@ -1,0 +1,266 @@
+//! Excerpts asked for on the command line (`--clip RECORDING@HH:MM:SS-HH:MM:SS`): each is cut
+//! from the disclosure copy of the clip (camera segment) the range falls in, stored like any
+//! object, linked to its source as a derivative, and audited on the recording's chain, so the
+//! package's audit extract shows where it came from. Asking again for the same range reuses it.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::audit::record::{Actor, EventDraft, ObjectRef};
+use crate::catalogue::{DerivativeRow, NewDerivative};
+use crate::domain::{Recording, Sha256Digest};
+use crate::error::{Code, Error, Result, ResultExt};
+use crate::media;
+use crate::store::{Input, PutOptions};
+
+/// A requested range of a recording, in whole seconds from its start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClipSpec {
+    pub recording: Uuid,
+    pub start: u32,
+    pub end: u32,
+}
+
+fn parse_hms(s: &str) -> Option<u32> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let [h, m, sec] = parts.as_slice() else {
+        return None;
+    };
+    let num = |p: &str, max: u32| -> Option<u32> {
+        (p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse().ok())
+            .flatten()
+            .filter(|v| *v <= max)
+    };
+    Some(num(h, 99)? * 3600 + num(m, 59)? * 60 + num(sec, 59)?)
+}
+
+pub fn hms(seconds: u32) -> String {
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+impl FromStr for ClipSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let usage = || format!("{s:?}: expected RECORDING@HH:MM:SS-HH:MM:SS");
+        let (recording, range) = s.split_once('@').ok_or_else(usage)?;
+        let recording = Uuid::parse_str(recording)
+            .map_err(|_| format!("{s:?}: {recording:?} is not a recording id"))?;
+        let (start, end) = range.split_once('-').ok_or_else(usage)?;
+        let (start, end) = (
+            parse_hms(start).ok_or_else(usage)?,
+            parse_hms(end).ok_or_else(usage)?,
+        );
+        if end <= start {
+            return Err(format!("{s:?}: the end must come after the start"));
+        }
+        Ok(ClipSpec {
+            recording,
+            start,
+            end,
+        })
+    }
+}
+
+impl std::fmt::Display for ClipSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}-{}", self.recording, hms(self.start), hms(self.end))
+    }
+}
+
+/// An excerpt ready to package.
+pub struct Excerpt {
+    pub spec: ClipSpec,
+    pub sha256: String,
+    pub size: u64,
+    pub source_sha256: String,
+    pub original_sha256: String,
+}
+
+/// Scratch space removed when dropped, outside the workers' scratch (which they sweep).
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Finds the clip the range falls in, then reuses or makes the excerpt.
+pub async fn excerpt(
+    app: &App,
+    urn: &str,
+    spec: &ClipSpec,
+    recording: &Recording,
+    derivatives: &[DerivativeRow],
+    actor: &Actor,
+) -> Result<Excerpt> {
+    let mut offset = 0.0;
+    let mut found = None;
+    for clip in &recording.clips {
+        let duration = clip
+            .probe
+            .as_ref()
+            .and_then(|p| p["duration_secs"].as_f64())
+            .ok_or_else(|| {
+                Error::bad_input(format!(
+                    "--clip {spec}: clip {} of the recording has no known duration (media state \
+                     {}): it cannot be cut",
+                    clip.seq, clip.media_state
+                ))
+            })?;
+        let (from, to) = (f64::from(spec.start) - offset, f64::from(spec.end) - offset);
+        if from >= 0.0 && from < duration {
+            if to > duration + 0.5 {
+                return Err(Error::bad_input(format!(
+                    "--clip {spec}: the range runs past the end of camera clip {} (at {}); cut \
+                     each clip's part separately",
+                    clip.seq,
+                    hms((offset + duration) as u32)
+                )));
+            }
+            found = Some((clip, from, to.min(duration)));
+            break;
+        }
+        offset += duration;
+    }
+    let Some((clip, from, to)) = found else {
+        return Err(Error::bad_input(format!(
+            "--clip {spec}: the recording is only {} long",
+            hms(offset as u32)
+        )));
+    };
+    let source = derivatives
+        .iter()
+        .find(|d| d.clip_id == clip.id && d.kind == "disclosure")
+        .ok_or_else(|| {
+            Error::bad_input(format!(
+                "--clip {spec}: clip {} has no playable copy to cut from (media state {})",
+                clip.seq, clip.media_state
+            ))
+        })?;
+    let requested = format!("{}-{}", hms(spec.start), hms(spec.end));
+    let made = |sha: &str, size: u64| Excerpt {
+        spec: spec.clone(),
+        sha256: sha.to_owned(),
+        size,
+        source_sha256: source.sha256.clone(),
+        original_sha256: clip.sha256.to_hex(),
+    };
+    if let Some(earlier) = derivatives.iter().find(|d| {
+        d.kind == "excerpt"
+            && d.source_sha256 == source.sha256
+            && d.params.0["requested"] == json!(requested)
+    }) {
+        return Ok(made(&earlier.sha256, earlier.size as u64));
+    }
+
+    let scratch = Scratch(app.config.data_dir.join(format!("disclose-{}", Uuid::new_v4())));
+    std::fs::create_dir_all(&scratch.0).context(|| format!("creating {}", scratch.0.display()))?;
+    let source_sha: Sha256Digest = source.sha256.parse().map_err(|_| {
+        Error::audit(format!("derivative hash {} is malformed", source.sha256))
+    })?;
+    let local = app.store.fetch(&source_sha, &scratch.0).await?;
+    let dst = scratch.0.join("excerpt.mp4");
+    let (src_path, dst_path) = (local.path.clone(), dst.clone());
+    let params = tokio::task::spawn_blocking(move || {
+        media::init()?;
+        media::excerpt::excerpt(&src_path, &dst_path, from, to, &media::Cancel::default())
+    })
+    .await
+    .map_err(|e| Error::new(Code::Io, format!("the excerpt cutter panicked: {e}")))?
+    .map_err(|e| match e {
+        media::MediaError::Unplayable(m) => Error::bad_input(format!("--clip {spec}: {m}")),
+        other => Error::new(Code::Io, format!("--clip {spec}: {other}")),
+    })?;
+
+    let file = std::fs::File::open(&dst).context(|| format!("opening {}", dst.display()))?;
+    let opts = PutOptions {
+        retain_until: app.ingestor().put_options().retain_until,
+        ..PutOptions::default()
+    };
+    let put = app.store.put(Input::File(file), &opts).await?;
+    let derivative = NewDerivative {
+        clip_id: clip.id,
+        source_sha256: source_sha,
+        sha256: put.sha256,
+        size: put.size,
+        kind: "excerpt",
+        media_type: "video/mp4",
+        params: json!({"tool": media::tool_versions(), "parameters": params, "requested": requested}),
+    };
+
+    let mut tx = app.catalogue.begin().await?;
+    tx.lock_recording(recording.id).await?;
+    tx.ensure_not_purged(recording.id).await?;
+    if tx
+        .insert_object(&put.sha256, put.size, Some("video/mp4"))
+        .await?
+        && !app.store.exists(&put.sha256).await?
+    {
+        return Err(Error::new(
+            Code::Busy,
+            format!("excerpt {} was purged as it was made; run again", put.sha256),
+        ));
+    }
+    tx.insert_derivative(&derivative).await?;
+    let held = app.store.has_object_lock() && !tx.hold_lapses(recording.id).await?.is_empty();
+    let mut event = EventDraft::new("excerpt_made", actor.clone(), "recording", recording.id);
+    event.objects = vec![
+        ObjectRef {
+            sha256: source.sha256.clone(),
+            size: source.size as u64,
+            role: Some("disclosure".into()),
+        },
+        ObjectRef {
+            sha256: put.sha256.to_hex(),
+            size: put.size,
+            role: Some("excerpt".into()),
+        },
+    ];
+    event.instrument = Some(json!({
+        "name": "bwv disclose",
+        "tool": derivative.params["tool"],
+        "parameters": derivative.params["parameters"],
+    }));
+    event.result = Some(json!({"case": urn, "clip": clip.seq, "requested": requested}));
+    tx.append_audit(app.audit.origin(), event).await?;
+    tx.commit().await?;
+    if held {
+        crate::holds::sync(app, &[recording.id]).await?;
+    }
+    Ok(made(&put.sha256.to_hex(), put.size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_specs_are_strict() {
+        let id = Uuid::now_v7();
+        let spec: ClipSpec = format!("{id}@00:01:05-00:02:00").parse().unwrap();
+        assert_eq!((spec.start, spec.end), (65, 120));
+        assert_eq!(spec.to_string(), format!("{id}@00:01:05-00:02:00"));
+        for bad in [
+            format!("{id}"),
+            format!("{id}@1:05-2:00"),
+            format!("{id}@00:02:00-00:01:00"),
+            format!("{id}@00:01:00-00:01:00"),
+            format!("{id}@00:61:00-00:62:00"),
+            "not-a-uuid@00:00:01-00:00:02".to_string(),
+        ] {
+            assert!(bad.parse::<ClipSpec>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! CPS disclosure packages and their offline verification (reference/audit-anchors.md
+//! §5.6-5.7, reference/dems-anchors.md §5.3): the exhibits' media with hashes, the schedules,
+//! and an extract of the audit log that proves, without our database, where every file came
+//! from and that it was disclosed.
+
+pub mod excerpts;
+mod html;
+mod index_page;
+pub mod manifest;
+pub mod package;
+mod reader;
+mod schedules;
+pub mod tlog_proof;
+pub mod verify;
+mod writer;

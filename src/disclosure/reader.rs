@@ -1,0 +1,120 @@
+//! Reads a package, directory or ZIP, for the verifier: never trusting it. Names are checked
+//! before use, symbolic links are refused (a package must not reach outside itself), small files
+//! are read with a size limit, and media is hashed as a stream.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use zip::ZipArchive;
+
+use super::manifest::check_path;
+use super::writer::is_zip;
+
+pub enum Package {
+    Dir(PathBuf),
+    Zip(Box<ZipArchive<File>>),
+}
+
+impl Package {
+    pub fn open(path: &Path) -> Result<Package, String> {
+        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if meta.is_dir() {
+            Ok(Package::Dir(path.to_owned()))
+        } else if is_zip(path) || meta.is_file() {
+            let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let zip = ZipArchive::new(file)
+                .map_err(|e| format!("{} is not a readable ZIP: {e}", path.display()))?;
+            Ok(Package::Zip(Box::new(zip)))
+        } else {
+            Err(format!("{} is neither a directory nor a ZIP", path.display()))
+        }
+    }
+
+    /// Every file in the package, as `/`-separated relative paths.
+    pub fn names(&self) -> Result<Vec<String>, String> {
+        match self {
+            Package::Dir(root) => {
+                let mut out = Vec::new();
+                for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+                    let entry = entry.map_err(|e| e.to_string())?;
+                    if entry.file_type().is_dir() {
+                        continue;
+                    }
+                    let rel = entry
+                        .path()
+                        .strip_prefix(root)
+                        .map_err(|e| e.to_string())?
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    out.push(rel);
+                }
+                Ok(out)
+            }
+            Package::Zip(zip) => Ok(zip
+                .file_names()
+                .filter_map(|n| n.ok())
+                .filter(|n| !n.ends_with('/'))
+                .map(|n| n.into_owned())
+                .collect()),
+        }
+    }
+
+    fn with_reader<T>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&mut dyn Read) -> std::io::Result<T>,
+    ) -> Result<T, String> {
+        check_path(name)?;
+        match self {
+            Package::Dir(root) => {
+                let path = root.join(name);
+                let meta = std::fs::symlink_metadata(&path).map_err(|e| missing(name, e))?;
+                if !meta.file_type().is_file() {
+                    return Err(format!("{name} is not a regular file"));
+                }
+                let mut file = File::open(&path).map_err(|e| missing(name, e))?;
+                f(&mut file).map_err(|e| format!("reading {name}: {e}"))
+            }
+            Package::Zip(zip) => {
+                let mut entry = zip
+                    .by_name(name)
+                    .map_err(|e| format!("{name} is missing: {e}"))?;
+                f(&mut entry).map_err(|e| format!("reading {name}: {e}"))
+            }
+        }
+    }
+
+    /// A small file, whole; larger than `limit` is an error rather than an allocation.
+    pub fn read(&mut self, name: &str, limit: u64) -> Result<Vec<u8>, String> {
+        let bytes = self.with_reader(name, |r| {
+            let mut buf = Vec::new();
+            r.take(limit + 1).read_to_end(&mut buf)?;
+            Ok(buf)
+        })?;
+        if bytes.len() as u64 > limit {
+            return Err(format!("{name} is larger than {limit} bytes"));
+        }
+        Ok(bytes)
+    }
+
+    /// SHA-256 (hex) and size of a file, streamed.
+    pub fn hash(&mut self, name: &str) -> Result<(String, u64), String> {
+        self.with_reader(name, |r| {
+            let mut hasher = Sha256::new();
+            let size = std::io::copy(r, &mut hasher)?;
+            Ok((hex::encode(hasher.finalize()), size))
+        })
+    }
+}
+
+fn missing(name: &str, e: std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        format!("{name} is missing")
+    } else {
+        format!("{name}: {e}")
+    }
+}
