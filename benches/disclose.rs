@@ -34,13 +34,15 @@ fn run(cmd: &mut Command) -> String {
 fn bwv(data: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_bwv"));
     c.arg("--data-dir").arg(data).args(args);
-    c.env_remove("BWV_DATABASE_URL").env("BWV_ACTOR", "staff:bench");
+    c.env_remove("BWV_DATABASE_URL")
+        .env("BWV_ACTOR", "staff:bench");
     c
 }
 
 fn ffmpeg(args: &[&str]) {
     let mut c = Command::new("ffmpeg");
-    c.args(["-hide_banner", "-loglevel", "error", "-y"]).args(args);
+    c.args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args);
     run(&mut c);
 }
 
@@ -94,19 +96,33 @@ fn main() {
     let footage = make_footage(dir);
 
     eprintln!("ingesting {EXHIBITS} originals and making their playable copies ...");
-    run(&mut bwv(&data, &["officer-add", "4471", "--name", "PC Alan Bloggs"]));
+    run(&mut bwv(
+        &data,
+        &["officer-add", "4471", "--name", "PC Alan Bloggs"],
+    ));
     let mut recordings = Vec::new();
     for f in &footage {
         let out = run(&mut bwv(
             &data,
-            &["--json", "ingest", "--officer", "4471", "--device", "CAM-1", f.to_str().unwrap()],
+            &[
+                "--json",
+                "ingest",
+                "--officer",
+                "4471",
+                "--device",
+                "CAM-1",
+                f.to_str().unwrap(),
+            ],
         ));
         let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
         recordings.push(v["recording_id"].as_str().unwrap().to_owned());
     }
     run(&mut bwv(&data, &["worker", "--drain"]));
     for (urn, count) in [("SMALL", EXHIBITS / 2), ("FULL", EXHIBITS)] {
-        run(&mut bwv(&data, &["case", "open", urn, "--offence", "Bench", "--oic", "4471"]));
+        run(&mut bwv(
+            &data,
+            &["case", "open", urn, "--offence", "Bench", "--oic", "4471"],
+        ));
         for r in &recordings[..count] {
             run(&mut bwv(&data, &["case", "link", urn, r]));
         }
@@ -125,9 +141,18 @@ fn main() {
             .as_str()
             .unwrap()
             .to_owned();
-        copies.push(data.join("store").join("objects").join(&sha[..2]).join(&sha[2..4]).join(&sha));
+        copies.push(
+            data.join("store")
+                .join("objects")
+                .join(&sha[..2])
+                .join(&sha[2..4])
+                .join(&sha),
+        );
     }
-    assert!(copies.iter().all(|c| c.is_file()), "store layout: {copies:?}");
+    assert!(
+        copies.iter().all(|c| c.is_file()),
+        "store layout: {copies:?}"
+    );
     let total: u64 = copies.iter().map(|c| c.metadata().unwrap().len()).sum();
 
     let mut ours = Vec::new();
@@ -137,8 +162,7 @@ fn main() {
         let zip = dir.join(format!("bwv-{i}.zip"));
         settle();
         let (t, rss) = measure(
-            bwv(&data, &["disclose", "FULL", "--out", zip.to_str().unwrap()])
-                .stdout(Stdio::null()),
+            bwv(&data, &["disclose", "FULL", "--out", zip.to_str().unwrap()]).stdout(Stdio::null()),
         );
         ours.push(t);
         rss_full = rss_full.max(rss);
@@ -159,7 +183,11 @@ fn main() {
     }
     let small = dir.join("small.zip");
     let (_, rss_small) = measure(
-        bwv(&data, &["disclose", "SMALL", "--out", small.to_str().unwrap()]).stdout(Stdio::null()),
+        bwv(
+            &data,
+            &["disclose", "SMALL", "--out", small.to_str().unwrap()],
+        )
+        .stdout(Stdio::null()),
     );
 
     let (ours, peer) = (median(ours), median(peer));

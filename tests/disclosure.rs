@@ -56,17 +56,20 @@ fn verify(env: &Env, package: &Path, trust: &Path) -> (i32, Value) {
         "--trust",
         trust.to_str().unwrap(),
     ]);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "verify printed no report ({e}): {}",
-            common::stderr(&out)
-        )
-    });
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("verify printed no report ({e}): {}", common::stderr(&out)));
     (out.status.code().unwrap(), report)
 }
 
 /// A copy of the package, damaged by `damage`, must fail verification naming `expect`.
-fn tampered(env: &Env, package: &Path, trust: &Path, name: &str, expect: &str, damage: impl FnOnce(&Path)) {
+fn tampered(
+    env: &Env,
+    package: &Path,
+    trust: &Path,
+    name: &str,
+    expect: &str,
+    damage: impl FnOnce(&Path),
+) {
     let copy = env.path(&format!("tampered-{name}"));
     let status = Command::new("cp")
         .arg("-r")
@@ -80,7 +83,10 @@ fn tampered(env: &Env, package: &Path, trust: &Path, name: &str, expect: &str, d
     assert_eq!(code, 1, "{name}: {report:#}");
     assert_eq!(report["ok"], false, "{name}");
     let failures = report["failures"].to_string();
-    assert!(failures.contains(expect), "{name}: expected {expect:?} in {failures}");
+    assert!(
+        failures.contains(expect),
+        "{name}: expected {expect:?} in {failures}"
+    );
 }
 
 fn manifest(package: &Path) -> Value {
@@ -112,15 +118,44 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
     let informant = ingest(&env, "portrait-rotate90.mp4");
     env.ok(&["worker", "--drain"]);
 
-    env.ok(&["case", "open", "01AB2345626", "--offence", "Assault", "--oic", "4471"]);
-    env.ok(&["case", "link", "01AB2345626", &arrest, "--undermines", "The suspect says he was pushed first"]);
-    env.ok(&["case", "link", "01AB2345626", &second]);
-    env.ok(&["case", "link", "01AB2345626", &street, "--unused", "--description", "Street scene after the arrest"]);
     env.ok(&[
-        "case", "link", "01AB2345626", &informant,
-        "--sensitive", "Shows the covert observation post",
-        "--description", "Footage from the observation post",
-        "--undermines", "Shows the second man leaving",
+        "case",
+        "open",
+        "01AB2345626",
+        "--offence",
+        "Assault",
+        "--oic",
+        "4471",
+    ]);
+    env.ok(&[
+        "case",
+        "link",
+        "01AB2345626",
+        &arrest,
+        "--undermines",
+        "The suspect says he was pushed first",
+    ]);
+    env.ok(&["case", "link", "01AB2345626", &second]);
+    env.ok(&[
+        "case",
+        "link",
+        "01AB2345626",
+        &street,
+        "--unused",
+        "--description",
+        "Street scene after the arrest",
+    ]);
+    env.ok(&[
+        "case",
+        "link",
+        "01AB2345626",
+        &informant,
+        "--sensitive",
+        "Shows the covert observation post",
+        "--description",
+        "Footage from the observation post",
+        "--undermines",
+        "Shows the second man leaving",
     ]);
     let held = env.json_lines(0, &["hold", "place", &arrest, "--reason", "Trial pending"]);
     assert!(held[0]["hold"].is_string(), "{held:?}");
@@ -130,11 +165,22 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
 
     // A directory package, with originals and an excerpt.
     let clip = format!("{arrest}@00:00:01-00:00:02");
-    let built = env.json_lines(0, &[
-        "disclose", "01AB2345626", "--out", "pkg",
-        "--recipient", "CPS Thames and Chiltern", "--purpose", "charging decision",
-        "--include-originals", "--clip", &clip,
-    ]);
+    let built = env.json_lines(
+        0,
+        &[
+            "disclose",
+            "01AB2345626",
+            "--out",
+            "pkg",
+            "--recipient",
+            "CPS Thames and Chiltern",
+            "--purpose",
+            "charging decision",
+            "--include-originals",
+            "--clip",
+            &clip,
+        ],
+    );
     let built = &built[0];
     assert_eq!(built["exhibits"], 2, "{built}");
     assert_eq!(built["unused_scheduled"], 1);
@@ -149,8 +195,16 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
     assert_eq!(report["failures"], serde_json::json!([]));
     assert_eq!(report["warnings"], serde_json::json!([]), "{report:#}");
     assert_eq!(report["exhibits"], serde_json::json!(["AB/1", "AB/2"]));
-    let human = env.ok(&["verify", pkg.to_str().unwrap(), "--trust", trust.to_str().unwrap()]);
-    assert!(human.contains("OK: every file, record and proof verifies"), "{human}");
+    let human = env.ok(&[
+        "verify",
+        pkg.to_str().unwrap(),
+        "--trust",
+        trust.to_str().unwrap(),
+    ]);
+    assert!(
+        human.contains("OK: every file, record and proof verifies"),
+        "{human}"
+    );
     assert!(human.contains("not proven"), "{human}");
 
     // What is inside: the original bit for bit, the copy, the excerpt, schedules, statement.
@@ -164,15 +218,34 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
     let excerpt = files.iter().find(|f| f["role"] == "excerpt").unwrap();
     assert_eq!(excerpt["path"], "media/AB-1/excerpt-000001-000002.mp4");
     let probe = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(pkg.join("media/AB-1/excerpt-000001-000002.mp4"))
         .output()
         .unwrap();
-    let seconds: f64 = String::from_utf8_lossy(&probe.stdout).trim().parse().unwrap();
+    let seconds: f64 = String::from_utf8_lossy(&probe.stdout)
+        .trim()
+        .parse()
+        .unwrap();
     assert!(seconds > 0.5 && seconds < 2.5, "excerpt lasts {seconds} s");
-    for f in ["index.html", "VERIFY.md", "SHA256SUMS", "keys/log.vkey", "schedules/MG6C.csv",
-              "schedules/MG6C.html", "schedules/MG6E.csv", "schedules/MG6E.html",
-              "statements/exhibit-continuity.txt", "audit/checkpoint.txt"] {
+    for f in [
+        "index.html",
+        "VERIFY.md",
+        "SHA256SUMS",
+        "keys/log.vkey",
+        "schedules/MG6C.csv",
+        "schedules/MG6C.html",
+        "schedules/MG6E.csv",
+        "schedules/MG6E.html",
+        "statements/exhibit-continuity.txt",
+        "audit/checkpoint.txt",
+    ] {
         assert!(pkg.join(f).is_file(), "{f}");
     }
     let mg6c = std::fs::read_to_string(pkg.join("schedules/MG6C.csv")).unwrap();
@@ -182,11 +255,20 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
     assert!(mg6e.contains("pushed first"), "{mg6e}");
     let statement = std::fs::read_to_string(pkg.join("statements/exhibit-continuity.txt")).unwrap();
     assert!(statement.contains("as exhibit AB/1"), "{statement}");
-    assert!(statement.contains(original["sha256"].as_str().unwrap()), "{statement}");
+    assert!(
+        statement.contains(original["sha256"].as_str().unwrap()),
+        "{statement}"
+    );
     let index = std::fs::read_to_string(pkg.join("index.html")).unwrap();
     assert!(index.contains("<video controls"), "{index}");
     assert!(index.contains("media/AB-1/disclosure-1.mp4"));
-    let sums = Command::new("sha256sum").arg("-c").arg("--quiet").arg("SHA256SUMS").current_dir(&pkg).status().unwrap();
+    let sums = Command::new("sha256sum")
+        .arg("-c")
+        .arg("--quiet")
+        .arg("SHA256SUMS")
+        .current_dir(&pkg)
+        .status()
+        .unwrap();
     assert!(sums.success());
 
     // Sensitive material never reaches the defence-facing package, in any file.
@@ -197,22 +279,40 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
     }
     let mg6d = std::fs::read_to_string(sensitive.join("MG6D.csv")).unwrap();
     assert!(mg6d.contains("Shows the covert observation post"), "{mg6d}");
-    assert!(std::fs::read_to_string(sensitive.join("MG6E-sensitive-items.csv")).unwrap().contains("second man"));
+    assert!(
+        std::fs::read_to_string(sensitive.join("MG6E-sensitive-items.csv"))
+            .unwrap()
+            .contains("second man")
+    );
 
     // The disclosure itself is audited and its records are in the package.
     let history = env.json_lines(0, &["audit", "show", &arrest]);
-    let disclosed: Vec<&Value> = history.iter().map(|e| &e["record"]).filter(|r| r["event"] == "disclosed").collect();
+    let disclosed: Vec<&Value> = history
+        .iter()
+        .map(|e| &e["record"])
+        .filter(|r| r["event"] == "disclosed")
+        .collect();
     assert_eq!(disclosed.len(), 1, "{history:#?}");
     assert_eq!(disclosed[0]["recipient"], "CPS Thames and Chiltern");
     assert_eq!(disclosed[0]["purpose"], "charging decision");
     assert_eq!(disclosed[0]["manifest_sha256"], built["manifest_sha256"]);
-    let excerpts = history.iter().filter(|e| e["record"]["event"] == "excerpt_made").count();
+    let excerpts = history
+        .iter()
+        .filter(|e| e["record"]["event"] == "excerpt_made")
+        .count();
     assert_eq!(excerpts, 1, "the excerpt is a new derivative, audited");
     let first_id = built["package_id"].as_str().unwrap().to_owned();
 
     // A ZIP of the same case: verifies, stores media uncompressed, keeps the item numbers, and
     // its proofs include the first disclosure.
-    env.ok(&["disclose", "01AB2345626", "--out", "second.zip", "--recipient", "Defence (via CPS)"]);
+    env.ok(&[
+        "disclose",
+        "01AB2345626",
+        "--out",
+        "second.zip",
+        "--recipient",
+        "Defence (via CPS)",
+    ]);
     let zip = env.path("second.zip");
     let (code, report) = verify(&env, &zip, &trust);
     assert_eq!(code, 0, "{report:#}");
@@ -222,7 +322,11 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
         .arg(env.path("second"))
         .output()
         .unwrap();
-    assert!(listing.status.success(), "{}", String::from_utf8_lossy(&listing.stderr));
+    assert!(
+        listing.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&listing.stdout).trim(), "True");
     let second = env.path("second");
     assert_eq!(
@@ -235,54 +339,112 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
         let leaf = std::fs::read_to_string(second.join(format!("audit/leaves/{i}.json"))).unwrap();
         leaf.contains("\"disclosed\"") && leaf.contains(&first_id)
     });
-    assert!(earlier_disclosure, "the first disclosure is in the second package's extract");
+    assert!(
+        earlier_disclosure,
+        "the first disclosure is in the second package's extract"
+    );
     for (path, bytes) in contents(&second) {
         assert!(!contains(&bytes, "observation post"), "leaked into {path}");
     }
 
     // Tampering, each caught and named.
-    tampered(&env, &pkg, &trust, "video", "media/AB-1/disclosure-1.mp4", |p| {
-        let f = p.join("media/AB-1/disclosure-1.mp4");
-        let mut bytes = std::fs::read(&f).unwrap();
-        let middle = bytes.len() / 2;
-        bytes[middle] ^= 0x01;
-        std::fs::write(&f, bytes).unwrap();
-    });
-    tampered(&env, &pkg, &trust, "manifest", "the manifest was changed after disclosure", |p| {
-        let mut m = manifest(p);
-        m["recipient"] = Value::from("CPS Thames and Chiltern (all)");
-        write_manifest(p, &m);
-    });
+    tampered(
+        &env,
+        &pkg,
+        &trust,
+        "video",
+        "media/AB-1/disclosure-1.mp4",
+        |p| {
+            let f = p.join("media/AB-1/disclosure-1.mp4");
+            let mut bytes = std::fs::read(&f).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x01;
+            std::fs::write(&f, bytes).unwrap();
+        },
+    );
+    tampered(
+        &env,
+        &pkg,
+        &trust,
+        "manifest",
+        "the manifest was changed after disclosure",
+        |p| {
+            let mut m = manifest(p);
+            m["recipient"] = Value::from("CPS Thames and Chiltern (all)");
+            write_manifest(p, &m);
+        },
+    );
     let chain = records_of(&pkg, &arrest);
     assert!(chain.len() >= 6, "{chain:?}");
-    tampered(&env, &pkg, &trust, "record-edited", &format!("audit/leaves/{}.json", chain[1]), |p| {
-        let f = p.join(format!("audit/leaves/{}.json", chain[1]));
-        let before = std::fs::read_to_string(&f).unwrap();
-        let after = before.replacen("\"ts\":\"20", "\"ts\":\"19", 1);
-        assert_ne!(before, after, "the edit must change the record");
-        std::fs::write(&f, after).unwrap();
-    });
-    tampered(&env, &pkg, &trust, "record-removed", "record 3 of its chain is missing", |p| {
-        let gone = chain[2];
-        std::fs::remove_file(p.join(format!("audit/leaves/{gone}.json"))).unwrap();
-        std::fs::remove_file(p.join(format!("audit/proofs/{gone}.tlog-proof"))).unwrap();
-        let mut m = manifest(p);
-        m["audit"]["records"].as_array_mut().unwrap().retain(|r| r["index"] != gone);
-        write_manifest(p, &m);
-    });
-    tampered(&env, &pkg, &trust, "record-file-missing", &format!("audit/leaves/{}.json is missing", chain[2]), |p| {
-        std::fs::remove_file(p.join(format!("audit/leaves/{}.json", chain[2]))).unwrap();
-    });
-    tampered(&env, &pkg, &trust, "reordered", "edited, swapped or reordered", |p| {
-        let (a, b) = (p.join(format!("audit/leaves/{}.json", chain[1])), p.join(format!("audit/leaves/{}.json", chain[2])));
-        let (x, y) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
-        std::fs::write(&a, y).unwrap();
-        std::fs::write(&b, x).unwrap();
-    });
+    tampered(
+        &env,
+        &pkg,
+        &trust,
+        "record-edited",
+        &format!("audit/leaves/{}.json", chain[1]),
+        |p| {
+            let f = p.join(format!("audit/leaves/{}.json", chain[1]));
+            let before = std::fs::read_to_string(&f).unwrap();
+            let after = before.replacen("\"ts\":\"20", "\"ts\":\"19", 1);
+            assert_ne!(before, after, "the edit must change the record");
+            std::fs::write(&f, after).unwrap();
+        },
+    );
+    tampered(
+        &env,
+        &pkg,
+        &trust,
+        "record-removed",
+        "record 3 of its chain is missing",
+        |p| {
+            let gone = chain[2];
+            std::fs::remove_file(p.join(format!("audit/leaves/{gone}.json"))).unwrap();
+            std::fs::remove_file(p.join(format!("audit/proofs/{gone}.tlog-proof"))).unwrap();
+            let mut m = manifest(p);
+            m["audit"]["records"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|r| r["index"] != gone);
+            write_manifest(p, &m);
+        },
+    );
+    tampered(
+        &env,
+        &pkg,
+        &trust,
+        "record-file-missing",
+        &format!("audit/leaves/{}.json is missing", chain[2]),
+        |p| {
+            std::fs::remove_file(p.join(format!("audit/leaves/{}.json", chain[2]))).unwrap();
+        },
+    );
+    tampered(
+        &env,
+        &pkg,
+        &trust,
+        "reordered",
+        "edited, swapped or reordered",
+        |p| {
+            let (a, b) = (
+                p.join(format!("audit/leaves/{}.json", chain[1])),
+                p.join(format!("audit/leaves/{}.json", chain[2])),
+            );
+            let (x, y) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+            std::fs::write(&a, y).unwrap();
+            std::fs::write(&b, x).unwrap();
+        },
+    );
     let later_checkpoint = std::fs::read(second.join("audit/checkpoint.txt")).unwrap();
-    tampered(&env, &pkg, &trust, "checkpoint-swapped", "leads to a different checkpoint", move |p| {
-        std::fs::write(p.join("audit/checkpoint.txt"), &later_checkpoint).unwrap();
-    });
+    tampered(
+        &env,
+        &pkg,
+        &trust,
+        "checkpoint-swapped",
+        "leads to a different checkpoint",
+        move |p| {
+            std::fs::write(p.join("audit/checkpoint.txt"), &later_checkpoint).unwrap();
+        },
+    );
 
     // Signed by a key the verifier does not trust: another installation's log key.
     let other = env.path("other-log");
@@ -298,7 +460,12 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
     let other_trust = env.write("other.vkey", &other_key.stdout);
     let (code, report) = verify(&env, &pkg, &other_trust);
     assert_eq!(code, 1);
-    assert!(report["failures"].to_string().contains("not signed by any trusted key"), "{report:#}");
+    assert!(
+        report["failures"]
+            .to_string()
+            .contains("not signed by any trusted key"),
+        "{report:#}"
+    );
     let (code, report) = verify(&env, &zip, &other_trust);
     assert_eq!(code, 1, "{report:#}");
 
@@ -308,37 +475,117 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
 on_both_backends!(bad_requests_change_nothing, |env: Env| {
     env.ok(&["officer-add", "4471", "--name", "PC Alan Bloggs"]);
     let arrest = ingest(&env, "h264-aac.mp4");
-    env.ok(&["case", "open", "01AB", "--offence", "Assault", "--oic", "4471"]);
+    env.ok(&[
+        "case",
+        "open",
+        "01AB",
+        "--offence",
+        "Assault",
+        "--oic",
+        "4471",
+    ]);
     let out = env.exits(1, &["disclose", "01AB", "--out", "p"]);
-    assert!(common::stderr(&out).contains("no exhibits"), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("no exhibits"),
+        "{}",
+        common::stderr(&out)
+    );
     env.ok(&["case", "link", "01AB", &arrest]);
     // Before the worker has made the playable copy.
     let out = env.exits(1, &["disclose", "01AB", "--out", "p"]);
-    assert!(common::stderr(&out).contains("still being processed"), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("still being processed"),
+        "{}",
+        common::stderr(&out)
+    );
     env.ok(&["worker", "--drain"]);
     let before = env.count("SELECT COUNT(*) FROM tlog_leaf");
 
     let out = env.exits(1, &["disclose", "NOPE", "--out", "p"]);
     assert!(common::stderr(&out).contains("no case NOPE"));
     env.exits(2, &["disclose", "01AB", "--out", "p", "--clip", "junk"]);
-    env.exits(2, &["disclose", "01AB", "--out", "p", "--clip", &format!("{arrest}@00:00:05-00:00:01")]);
-    let out = env.exits(1, &["disclose", "01AB", "--out", "p", "--clip", &format!("{arrest}@00:10:00-00:11:00")]);
-    assert!(common::stderr(&out).contains("only 00:00:0"), "{}", common::stderr(&out));
+    env.exits(
+        2,
+        &[
+            "disclose",
+            "01AB",
+            "--out",
+            "p",
+            "--clip",
+            &format!("{arrest}@00:00:05-00:00:01"),
+        ],
+    );
+    let out = env.exits(
+        1,
+        &[
+            "disclose",
+            "01AB",
+            "--out",
+            "p",
+            "--clip",
+            &format!("{arrest}@00:10:00-00:11:00"),
+        ],
+    );
+    assert!(
+        common::stderr(&out).contains("only 00:00:0"),
+        "{}",
+        common::stderr(&out)
+    );
     let stranger = uuid::Uuid::now_v7();
-    let out = env.exits(1, &["disclose", "01AB", "--out", "p", "--clip", &format!("{stranger}@00:00:00-00:00:01")]);
-    assert!(common::stderr(&out).contains("not an exhibit"), "{}", common::stderr(&out));
+    let out = env.exits(
+        1,
+        &[
+            "disclose",
+            "01AB",
+            "--out",
+            "p",
+            "--clip",
+            &format!("{stranger}@00:00:00-00:00:01"),
+        ],
+    );
+    assert!(
+        common::stderr(&out).contains("not an exhibit"),
+        "{}",
+        common::stderr(&out)
+    );
     std::fs::create_dir(env.path("p")).unwrap();
     let out = env.exits(1, &["disclose", "01AB", "--out", "p"]);
-    assert!(common::stderr(&out).contains("already exists"), "{}", common::stderr(&out));
-    let out = env.exits(1, &["disclose", "01AB", "--out", "q", "--sensitive-out", "q/mg6d"]);
-    assert!(common::stderr(&out).contains("must not be inside"), "{}", common::stderr(&out));
-    assert_eq!(env.count("SELECT COUNT(*) FROM tlog_leaf"), before, "nothing was recorded");
+    assert!(
+        common::stderr(&out).contains("already exists"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = env.exits(
+        1,
+        &[
+            "disclose",
+            "01AB",
+            "--out",
+            "q",
+            "--sensitive-out",
+            "q/mg6d",
+        ],
+    );
+    assert!(
+        common::stderr(&out).contains("must not be inside"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM tlog_leaf"),
+        before,
+        "nothing was recorded"
+    );
     assert!(!env.path("q").exists());
 
     // The verifier refuses what is not a package, or a trust file without keys.
     env.write("keys.txt", b"# nothing here\n");
     let out = env.exits(1, &["verify", "p", "--trust", "keys.txt"]);
-    assert!(common::stderr(&out).contains("holds no verifier keys"), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("holds no verifier keys"),
+        "{}",
+        common::stderr(&out)
+    );
     std::fs::write(env.path("trust.vkey"), env.ok(&["audit", "public-key"])).unwrap();
     let out = env.exits(1, &["verify", "p", "--trust", "trust.vkey"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("manifest.json is missing"));

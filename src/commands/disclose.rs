@@ -64,7 +64,12 @@ pub async fn verify(package: &Path, trust: &Path, out: &Output) -> Result<bool> 
     let package = package.to_owned();
     let report = tokio::task::spawn_blocking(move || verify::verify(&package, &keys))
         .await
-        .map_err(|e| Error::new(crate::error::Code::Io, format!("the verifier panicked: {e}")))?;
+        .map_err(|e| {
+            Error::new(
+                crate::error::Code::Io,
+                format!("the verifier panicked: {e}"),
+            )
+        })?;
     out.record(&report, || report.text().trim_end().to_owned());
     Ok(report.ok)
 }

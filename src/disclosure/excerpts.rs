@@ -74,7 +74,13 @@ impl FromStr for ClipSpec {
 
 impl std::fmt::Display for ClipSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{}-{}", self.recording, hms(self.start), hms(self.end))
+        write!(
+            f,
+            "{}@{}-{}",
+            self.recording,
+            hms(self.start),
+            hms(self.end)
+        )
     }
 }
 
@@ -165,11 +171,16 @@ pub async fn excerpt(
         return Ok(made(&earlier.sha256, earlier.size as u64));
     }
 
-    let scratch = Scratch(app.config.data_dir.join(format!("disclose-{}", Uuid::new_v4())));
+    let scratch = Scratch(
+        app.config
+            .data_dir
+            .join(format!("disclose-{}", Uuid::new_v4())),
+    );
     std::fs::create_dir_all(&scratch.0).context(|| format!("creating {}", scratch.0.display()))?;
-    let source_sha: Sha256Digest = source.sha256.parse().map_err(|_| {
-        Error::audit(format!("derivative hash {} is malformed", source.sha256))
-    })?;
+    let source_sha: Sha256Digest = source
+        .sha256
+        .parse()
+        .map_err(|_| Error::audit(format!("derivative hash {} is malformed", source.sha256)))?;
     let local = app.store.fetch(&source_sha, &scratch.0).await?;
     let dst = scratch.0.join("excerpt.mp4");
     let (src_path, dst_path) = (local.path.clone(), dst.clone());
@@ -210,7 +221,10 @@ pub async fn excerpt(
     {
         return Err(Error::new(
             Code::Busy,
-            format!("excerpt {} was purged as it was made; run again", put.sha256),
+            format!(
+                "excerpt {} was purged as it was made; run again",
+                put.sha256
+            ),
         ));
     }
     tx.insert_derivative(&derivative).await?;

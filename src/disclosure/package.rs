@@ -312,7 +312,12 @@ fn documents(
         .chain(docs.iter().map(|(f, _)| f))
         .map(|f| format!("{}  {}\n", f.sha256, f.path))
         .collect();
-    docs.push(entry("SHA256SUMS", "text/plain", "checksums", sums.into_bytes()));
+    docs.push(entry(
+        "SHA256SUMS",
+        "text/plain",
+        "checksums",
+        sums.into_bytes(),
+    ));
     Ok(docs)
 }
 
@@ -510,7 +515,10 @@ pub async fn build(app: &App, req: Request, bar: &ProgressBar) -> Result<Built> 
         .into_iter()
         .map(Material::from)
         .collect();
-    let exhibits: Vec<&Material> = material.iter().filter(|m| m.schedule == "exhibit").collect();
+    let exhibits: Vec<&Material> = material
+        .iter()
+        .filter(|m| m.schedule == "exhibit")
+        .collect();
     if exhibits.is_empty() {
         return Err(Error::bad_input(format!(
             "case {} has no exhibits to disclose (bwv case link {} RECORDING)",
@@ -572,8 +580,7 @@ pub async fn build(app: &App, req: Request, bar: &ProgressBar) -> Result<Built> 
     let docs = documents(&manifest, &material, &exhibits, &header, app.audit.vkey())?;
     manifest.files = docs.iter().map(|(f, _)| f.clone()).collect();
     let core = manifest.to_value().map_err(|e| Error::new(Code::Io, e))?;
-    let core_sha256 =
-        super::manifest::core_sha256(&core).map_err(|e| Error::new(Code::Io, e))?;
+    let core_sha256 = super::manifest::core_sha256(&core).map_err(|e| Error::new(Code::Io, e))?;
 
     let copies: Vec<MediaCopy> = manifest
         .items
@@ -599,7 +606,10 @@ pub async fn build(app: &App, req: Request, bar: &ProgressBar) -> Result<Built> 
     .await?;
 
     let unused = material.iter().filter(|m| m.schedule == "unused").count();
-    let sensitive = material.iter().filter(|m| m.schedule == "sensitive").count();
+    let sensitive = material
+        .iter()
+        .filter(|m| m.schedule == "sensitive")
+        .count();
     let last = record_disclosure(
         app,
         &manifest,

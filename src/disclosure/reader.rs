@@ -28,7 +28,10 @@ impl Package {
                 .map_err(|e| format!("{} is not a readable ZIP: {e}", path.display()))?;
             Ok(Package::Zip(Box::new(zip)))
         } else {
-            Err(format!("{} is neither a directory nor a ZIP", path.display()))
+            Err(format!(
+                "{} is neither a directory nor a ZIP",
+                path.display()
+            ))
         }
     }
 

@@ -141,7 +141,13 @@ pub fn mg6c(material: &[Material]) -> Schedule {
     Schedule {
         form: "MG6C",
         title: "Schedule of relevant non-sensitive unused material",
-        columns: &["Item No.", "Description", "Location", "D / CND / I", "Comment"],
+        columns: &[
+            "Item No.",
+            "Description",
+            "Location",
+            "D / CND / I",
+            "Comment",
+        ],
         rows: on(material, "unused")
             .map(|m| {
                 vec![
@@ -199,7 +205,12 @@ pub fn mg6e(material: &[Material], schedules: &[&str]) -> Schedule {
     Schedule {
         form: "MG6E",
         title: "Disclosure officer's report",
-        columns: &["Schedule", "Item No.", "Description", "Why it may undermine or assist"],
+        columns: &[
+            "Schedule",
+            "Item No.",
+            "Description",
+            "Why it may undermine or assist",
+        ],
         rows: material
             .iter()
             .filter(|m| schedules.contains(&m.schedule.as_str()))

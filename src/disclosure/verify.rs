@@ -131,8 +131,8 @@ struct Verified {
 fn run(path: &Path, trusted: &[String], report: &mut Report) -> Result<(), String> {
     let mut pkg = Package::open(path)?;
     let bytes = pkg.read(MANIFEST_PATH, SMALL)?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{MANIFEST_PATH} is not JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{MANIFEST_PATH} is not JSON: {e}"))?;
     if canonical(&value)? != bytes {
         report.fail(format!(
             "{MANIFEST_PATH} is not in RFC 8785 canonical form: it is not the manifest as written"
@@ -176,8 +176,7 @@ fn run(path: &Path, trusted: &[String], report: &mut Report) -> Result<(), Strin
             "anything recorded after the checkpoint ({} records)",
             checkpoint.size
         ),
-        "records about other items (the case itself, other footage) are not in this extract"
-            .into(),
+        "records about other items (the case itself, other footage) are not in this extract".into(),
         "that the clocks of the recording, uploading and disclosing systems were right".into(),
     ];
     Ok(())
@@ -341,7 +340,9 @@ fn check_item(
 ) {
     let who = format!("exhibit {} (recording {})", item.exhibit, item.recording);
     let Some(first) = chain.first() else {
-        report.fail(format!("{who}: the package holds none of its audit records"));
+        report.fail(format!(
+            "{who}: the package holds none of its audit records"
+        ));
         return;
     };
     let mut previous: Option<&Verified> = None;
@@ -393,7 +394,9 @@ fn check_item(
             })
         };
         let ok = match (f.role.as_str(), &f.original_sha256, &f.source_sha256) {
-            ("original", None, None) => records().any(|r| r.event == "ingest" && has_object(r, &f.sha256, None)),
+            ("original", None, None) => {
+                records().any(|r| r.event == "ingest" && has_object(r, &f.sha256, None))
+            }
             ("excerpt", Some(original), Some(source)) => {
                 records().any(|r| {
                     r.event == "excerpt_made"
@@ -408,9 +411,10 @@ fn check_item(
             (_, Some(original), None) => derived_ok(original),
             _ => false,
         };
-        let from_ingest = f.original_sha256.as_ref().is_none_or(|o| {
-            records().any(|r| r.event == "ingest" && has_object(r, o, None))
-        });
+        let from_ingest = f
+            .original_sha256
+            .as_ref()
+            .is_none_or(|o| records().any(|r| r.event == "ingest" && has_object(r, o, None)));
         if !ok || !from_ingest {
             report.fail(format!(
                 "{who}: {} ({}) is not derived from the ingested original by any record of its chain",
@@ -470,16 +474,95 @@ fn check_holds(who: &str, chain: &[Verified], report: &mut Report) {
             ("hold_released", Some(h)) => {
                 holds.remove(&h);
             }
-            ("recording_deleted" | "recording_purged", _) => {
-                // Timestamps share one format, so they compare as text.
-                if holds.values().any(|u| u.as_ref().is_none_or(|u| *u > r.ts)) {
-                    report.fail(format!(
-                        "{who}: record {} ({}) deletes footage while a hold was in force",
-                        r.item.seq, r.event
-                    ));
-                }
+            // Timestamps share one format, so they compare as text.
+            ("recording_deleted" | "recording_purged", _)
+                if holds.values().any(|u| u.as_ref().is_none_or(|u| *u > r.ts)) =>
+            {
+                report.fail(format!(
+                    "{who}: record {} ({}) deletes footage while a hold was in force",
+                    r.item.seq, r.event
+                ));
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::record::{Actor, EventDraft, ItemLink};
+    use chrono::{Duration, Utc};
+    use serde_json::json;
+
+    fn chain(events: &[(&str, Value, i64)]) -> Vec<Verified> {
+        let id = Uuid::now_v7();
+        let start = Utc::now();
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, (event, result, minutes))| {
+                let mut draft = EventDraft::new(event, Actor::user("staff:1"), "recording", id);
+                draft.result = Some(result.clone());
+                let link = ItemLink {
+                    id,
+                    kind: "recording".into(),
+                    seq: i as u64 + 1,
+                    prev: None,
+                    prev_index: None,
+                };
+                Verified {
+                    index: i as u64,
+                    hash: [0; 32],
+                    record: Record::build("o", draft, link, start + Duration::minutes(*minutes)),
+                }
+            })
+            .collect()
+    }
+
+    fn failures(events: &[(&str, Value, i64)]) -> Vec<String> {
+        let mut report = Report::default();
+        check_holds("exhibit X", &chain(events), &mut report);
+        report.failures
+    }
+
+    #[test]
+    fn deletion_while_held_fails() {
+        let until = crate::audit::record::format_ts(Utc::now() + Duration::minutes(5));
+        let placed = json!({"hold": "h1"});
+        assert_eq!(
+            failures(&[
+                ("hold_placed", placed.clone(), 0),
+                ("recording_deleted", json!({}), 1)
+            ])
+            .len(),
+            1
+        );
+        assert!(
+            failures(&[
+                ("hold_placed", placed.clone(), 0),
+                ("hold_released", placed, 1),
+                ("recording_deleted", json!({}), 2),
+            ])
+            .is_empty()
+        );
+        let lapsing = json!({"hold": "h2", "until": until});
+        assert_eq!(
+            failures(&[
+                ("hold_placed", lapsing.clone(), 0),
+                ("recording_purged", json!({}), 1)
+            ])
+            .len(),
+            1,
+            "deleted before the hold lapsed"
+        );
+        assert!(
+            failures(&[
+                ("hold_placed", lapsing, 0),
+                ("recording_deleted", json!({}), 10)
+            ])
+            .is_empty(),
+            "deleted after it lapsed"
+        );
     }
 }

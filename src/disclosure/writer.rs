@@ -56,8 +56,8 @@ impl PackageWriter {
             )));
         }
         let sink = if is_zip(out) {
-            let file = File::create_new(&partial)
-                .context(|| format!("creating {}", partial.display()))?;
+            let file =
+                File::create_new(&partial).context(|| format!("creating {}", partial.display()))?;
             let stamp = zip::DateTime::from_date_and_time(
                 now.year().clamp(1980, 2107) as u16,
                 now.month() as u8,
@@ -181,5 +181,89 @@ impl Drop for PackageWriter {
                 Sink::Zip(..) => std::fs::remove_file(&self.partial),
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// Zip64 both ways: an entry over 4 GiB, and an entry that starts beyond 4 GiB in the
+    /// archive, read back by the zip crate and by Python's zipfile (which checks every CRC).
+    #[test]
+    fn entries_and_archives_over_4_gib_use_zip64() {
+        // Beside the sources, not in /tmp, which may be a small tmpfs.
+        let dir = tempfile::Builder::new()
+            .prefix(".zip64-test-")
+            .tempdir_in(env!("CARGO_MANIFEST_DIR"))
+            .unwrap();
+        let out = dir.path().join("big.zip");
+        let big = (4u64 << 30) + 12_345;
+        let mut w = PackageWriter::create(&out, Utc::now()).unwrap();
+        let sha = w
+            .add("media/big.bin", big, &mut std::io::repeat(7).take(big))
+            .unwrap();
+        w.add_bytes("after.txt", b"after the big one\n").unwrap();
+        // A short source is refused.
+        assert!(w.add("short.bin", 10, &mut &b"12345"[..]).is_err());
+        w.finish().unwrap();
+        assert!(std::fs::metadata(&out).unwrap().len() > big);
+
+        let mut zip = zip::ZipArchive::new(File::open(&out).unwrap()).unwrap();
+        let mut entry = zip.by_name("media/big.bin").unwrap();
+        assert_eq!(entry.size(), big);
+        let mut hasher = Sha256::new();
+        assert_eq!(std::io::copy(&mut entry, &mut hasher).unwrap(), big);
+        assert_eq!(hex::encode(hasher.finalize()), sha);
+        drop(entry);
+        let mut text = String::new();
+        zip.by_name("after.txt")
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "after the big one\n");
+
+        let python = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\n\
+                 assert z.testzip() is None\n\
+                 print(sorted((i.filename, i.file_size, i.compress_type) for i in z.infolist()))",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            python.status.success(),
+            "{}",
+            String::from_utf8_lossy(&python.stderr)
+        );
+        let listing = String::from_utf8_lossy(&python.stdout);
+        assert!(
+            listing.contains(&format!("('media/big.bin', {big}, 0)")),
+            "{listing}"
+        );
+        assert!(listing.contains("('after.txt', 18, 0)"), "{listing}");
+    }
+
+    #[test]
+    fn a_package_is_never_written_over_and_an_unfinished_one_vanishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("pkg");
+        {
+            let mut w = PackageWriter::create(&out, Utc::now()).unwrap();
+            w.add_bytes("a/b.txt", b"x").unwrap();
+            assert!(w.add_bytes("../escape", b"x").is_err());
+            assert!(dir.path().join("pkg.partial/a/b.txt").is_file());
+        }
+        assert!(!dir.path().join("pkg.partial").exists());
+        assert!(!out.exists());
+        PackageWriter::create(&out, Utc::now())
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert!(out.is_dir());
+        assert!(PackageWriter::create(&out, Utc::now()).is_err());
     }
 }
