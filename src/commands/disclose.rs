@@ -37,11 +37,12 @@ pub async fn disclose(app: App, args: DiscloseArgs, out: &Output) -> Result<bool
     let built = package::build(&app, req, &bar).await?;
     out.record(&built, || {
         format!(
-            "package {} for case written to {}\n  {} exhibit(s), {} file(s), {} bytes of media, \
+            "package {} for case {} written to {}\n  {} exhibit(s), {} file(s), {} bytes of media, \
              {} audit record(s) with proofs under the checkpoint at {}\n  manifest core SHA-256 \
              {} (in each exhibit's `disclosed` audit record)\n  MG6C: {} unused item(s); MG6D \
              (sensitive, {} item(s)) written apart to {}: never send it to the defence",
             built.package_id,
+            built.case,
             built.package.display(),
             built.exhibits,
             built.files,

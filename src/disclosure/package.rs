@@ -48,6 +48,7 @@ pub struct Request {
 
 #[derive(Debug, Serialize)]
 pub struct Built {
+    pub case: String,
     pub package: PathBuf,
     pub sensitive: PathBuf,
     pub package_id: Uuid,
@@ -636,6 +637,7 @@ pub async fn build(app: &App, req: Request, bar: &ProgressBar) -> Result<Built> 
         .map_err(|e| Error::new(Code::Io, format!("the package writer panicked: {e}")))??;
     write_sensitive(&sensitive_out, &material, &header, now)?;
     Ok(Built {
+        case: case.urn.clone(),
         package,
         sensitive: sensitive_out,
         package_id: manifest.package_id,

@@ -150,6 +150,9 @@ fn run(path: &Path, trusted: &[String], report: &mut Report) -> Result<(), Strin
     report.case = Some(manifest.case.urn.clone());
     report.package_id = Some(manifest.package_id);
     report.exhibits = manifest.items.iter().map(|i| i.exhibit.clone()).collect();
+    if manifest.items.is_empty() {
+        return Err(format!("{MANIFEST_PATH} lists no exhibits"));
+    }
     let audit = manifest
         .audit
         .as_ref()
