@@ -89,6 +89,27 @@ fn tampered(
     );
 }
 
+/// Rewrites a ZIP with one byte of one video flipped (CRCs recomputed, as a forger would).
+const FLIP_ONE_ENTRY: &str = r#"
+import sys, zipfile
+src = zipfile.ZipFile(sys.argv[1])
+with zipfile.ZipFile(sys.argv[2], "w") as out:
+    for i in src.infolist():
+        data = bytearray(src.read(i))
+        if i.filename == "media/AB-2/disclosure-1.mp4":
+            data[len(data) // 2] ^= 1
+        out.writestr(i, bytes(data))
+"#;
+
+/// Appends a second entry under a name the package already lists.
+const ADD_A_SECOND_ENTRY: &str = r#"
+import shutil, sys, zipfile, warnings
+warnings.simplefilter("ignore")
+shutil.copy(sys.argv[1], sys.argv[2])
+with zipfile.ZipFile(sys.argv[2], "a") as out:
+    out.writestr("media/AB-2/disclosure-1.mp4", b"another video")
+"#;
+
 fn manifest(package: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(package.join("manifest.json")).unwrap()).unwrap()
 }
@@ -296,11 +317,23 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
     assert_eq!(disclosed[0]["recipient"], "CPS Thames and Chiltern");
     assert_eq!(disclosed[0]["purpose"], "charging decision");
     assert_eq!(disclosed[0]["manifest_sha256"], built["manifest_sha256"]);
-    let excerpts = history
+    let excerpts: Vec<&Value> = history
         .iter()
-        .filter(|e| e["record"]["event"] == "excerpt_made")
-        .count();
-    assert_eq!(excerpts, 1, "the excerpt is a new derivative, audited");
+        .map(|e| &e["record"])
+        .filter(|r| r["event"] == "excerpt_made")
+        .collect();
+    assert_eq!(
+        excerpts.len(),
+        1,
+        "the excerpt is a new derivative, audited"
+    );
+    let cut = &excerpts[0]["instrument"]["parameters"];
+    let at = |k: &str| cut[k].as_str().unwrap().parse::<f64>().unwrap();
+    assert!(at("starts_at_keyframe") <= 1.0, "{cut}");
+    assert!(
+        at("last_packet_at") >= 1.9,
+        "the whole requested range is covered: {cut}"
+    );
     let first_id = built["package_id"].as_str().unwrap().to_owned();
 
     // A ZIP of the same case: verifies, stores media uncompressed, keeps the item numbers, and
@@ -346,6 +379,36 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
     for (path, bytes) in contents(&second) {
         assert!(!contains(&bytes, "observation post"), "leaked into {path}");
     }
+
+    // A ZIP tampered with: one entry's bytes changed, or a second entry under a listed name
+    // (other tools could show that one instead).
+    let rezip = |name: &str, script: &str| -> PathBuf {
+        let out = env.path(name);
+        let status = Command::new("python3")
+            .args(["-c", script])
+            .arg(&zip)
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        out
+    };
+    let flipped = rezip("flipped.zip", FLIP_ONE_ENTRY);
+    let (code, report) = verify(&env, &flipped, &trust);
+    assert_eq!(code, 1);
+    assert!(
+        report["failures"]
+            .to_string()
+            .contains("media/AB-2/disclosure-1.mp4: SHA-256 is"),
+        "{report:#}"
+    );
+    let doubled = rezip("doubled.zip", ADD_A_SECOND_ENTRY);
+    let (code, report) = verify(&env, &doubled, &trust);
+    assert_eq!(code, 1);
+    assert!(
+        report["failures"].to_string().contains("inconsistent"),
+        "{report:#}"
+    );
 
     // Tampering, each caught and named.
     tampered(
@@ -468,6 +531,31 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
     );
     let (code, report) = verify(&env, &zip, &other_trust);
     assert_eq!(code, 1, "{report:#}");
+
+    // Sensitive footage cannot share its chain (which travels with every package it is an
+    // exhibit in) with another case, either way round.
+    env.ok(&[
+        "case",
+        "open",
+        "02CD",
+        "--offence",
+        "Affray",
+        "--oic",
+        "4471",
+    ]);
+    let out = env.exits(1, &["case", "link", "02CD", &informant]);
+    assert!(
+        common::stderr(&out).contains("sensitive material in case 01AB2345626"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = env.exits(1, &["case", "link", "02CD", &arrest, "--sensitive", "x"]);
+    assert!(
+        common::stderr(&out).contains("cannot be linked to a second case"),
+        "{}",
+        common::stderr(&out)
+    );
+    env.ok(&["case", "link", "02CD", &arrest]);
 
     env.ok(&["audit", "verify"]);
 });

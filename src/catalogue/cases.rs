@@ -194,6 +194,20 @@ impl Tx {
         Ok(())
     }
 
+    /// Every case the recording is linked to, with the schedule it is on there.
+    pub async fn links_of(&mut self, recording: Uuid) -> Result<Vec<(String, String)>> {
+        on_tx!(self, c => {
+            sqlx::query_as(
+                "SELECT c.urn, e.schedule FROM exhibits e JOIN cases c ON c.id = e.case_id \
+                 WHERE e.recording_id = $1 ORDER BY c.urn",
+            )
+            .bind(recording)
+            .fetch_all(c)
+            .await
+        })
+        .context(|| format!("reading the cases of recording {recording}"))
+    }
+
     /// The officer's display name, for exhibit initials.
     pub async fn officer_name(&mut self, officer: &str) -> Result<Option<String>> {
         let name: Option<Option<String>> = on_tx!(self, c => {

@@ -158,6 +158,26 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
                     format!("recording {recording} is already exhibit {existing} in case {urn}"),
                 ));
             }
+            // A recording's audit chain travels whole with every package it is an exhibit in, and
+            // names each case it joined: sensitive footage must not share a chain with exhibits.
+            let links = tx.links_of(recording).await?;
+            if let Some((other, on)) = links
+                .iter()
+                .find(|(_, on)| schedule == "sensitive" || on == "sensitive")
+            {
+                let what = if on == "sensitive" {
+                    "sensitive material"
+                } else {
+                    "linked"
+                };
+                return Err(Error::new(
+                    Code::Conflict,
+                    format!(
+                        "recording {recording} is {what} in case {other}: sensitive footage cannot \
+                         be linked to a second case, whose packages would carry its history"
+                    ),
+                ));
+            }
             let (used, top) = tx.exhibit_references(case.id).await?;
             let schedule_item = tx.next_schedule_item(case.id, schedule).await?;
             let reference = match exhibit {
@@ -203,7 +223,6 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
             event.result = Some(json!({
                 "case": urn,
                 "exhibit": reference,
-                "item_number": item_number,
                 "schedule": schedule,
                 "retention": crate::retention::audited(&next, &app.policy),
             }));

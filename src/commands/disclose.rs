@@ -23,6 +23,7 @@ fn text(flag: &str, value: Option<String>) -> Result<Option<String>> {
 pub async fn disclose(app: App, args: DiscloseArgs, out: &Output) -> Result<bool> {
     crate::cases::check_urn(&args.urn)?;
     let mut clips = args.clip;
+    clips.sort_by_key(|c| (c.recording, c.start, c.end));
     clips.dedup();
     let req = Request {
         urn: args.urn,

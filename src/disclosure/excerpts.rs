@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
 use crate::catalogue::{DerivativeRow, NewDerivative};
-use crate::domain::{Recording, Sha256Digest};
+use crate::domain::{Clip, Recording, Sha256Digest};
 use crate::error::{Code, Error, Result, ResultExt};
 use crate::media;
 use crate::store::{Input, PutOptions};
@@ -102,15 +102,23 @@ impl Drop for Scratch {
     }
 }
 
-/// Finds the clip the range falls in, then reuses or makes the excerpt.
-pub async fn excerpt(
-    app: &App,
-    urn: &str,
-    spec: &ClipSpec,
-    recording: &Recording,
-    derivatives: &[DerivativeRow],
-    actor: &Actor,
-) -> Result<Excerpt> {
+/// Where a requested range is: the camera clip it falls in, the range within that clip, and
+/// the playable copy to cut.
+#[derive(Clone, Copy)]
+pub struct Located<'a> {
+    pub spec: &'a ClipSpec,
+    clip: &'a Clip,
+    from: f64,
+    to: f64,
+    source: &'a DerivativeRow,
+}
+
+/// Finds the clip the range falls in. Pure, so every request is checked before anything is made.
+pub fn locate<'a>(
+    spec: &'a ClipSpec,
+    recording: &'a Recording,
+    derivatives: &'a [DerivativeRow],
+) -> Result<Located<'a>> {
     let mut offset = 0.0;
     let mut found = None;
     for clip in &recording.clips {
@@ -155,6 +163,31 @@ pub async fn excerpt(
                 clip.seq, clip.media_state
             ))
         })?;
+    Ok(Located {
+        spec,
+        clip,
+        from,
+        to,
+        source,
+    })
+}
+
+/// Reuses or makes the excerpt.
+pub async fn excerpt(
+    app: &App,
+    urn: &str,
+    located: &Located<'_>,
+    recording: uuid::Uuid,
+    derivatives: &[DerivativeRow],
+    actor: &Actor,
+) -> Result<Excerpt> {
+    let Located {
+        spec,
+        clip,
+        from,
+        to,
+        source,
+    } = *located;
     let requested = format!("{}-{}", hms(spec.start), hms(spec.end));
     let made = |sha: &str, size: u64| Excerpt {
         spec: spec.clone(),
@@ -212,8 +245,8 @@ pub async fn excerpt(
     };
 
     let mut tx = app.catalogue.begin().await?;
-    tx.lock_recording(recording.id).await?;
-    tx.ensure_not_purged(recording.id).await?;
+    tx.lock_recording(recording).await?;
+    tx.ensure_not_purged(recording).await?;
     if tx
         .insert_object(&put.sha256, put.size, Some("video/mp4"))
         .await?
@@ -228,8 +261,8 @@ pub async fn excerpt(
         ));
     }
     tx.insert_derivative(&derivative).await?;
-    let held = app.store.has_object_lock() && !tx.hold_lapses(recording.id).await?.is_empty();
-    let mut event = EventDraft::new("excerpt_made", actor.clone(), "recording", recording.id);
+    let held = app.store.has_object_lock() && !tx.hold_lapses(recording).await?.is_empty();
+    let mut event = EventDraft::new("excerpt_made", actor.clone(), "recording", recording);
     event.objects = vec![
         ObjectRef {
             sha256: source.sha256.clone(),
@@ -251,7 +284,7 @@ pub async fn excerpt(
     tx.append_audit(app.audit.origin(), event).await?;
     tx.commit().await?;
     if held {
-        crate::holds::sync(app, &[recording.id]).await?;
+        crate::holds::sync(app, &[recording]).await?;
     }
     Ok(made(&put.sha256.to_hex(), put.size))
 }

@@ -12,6 +12,7 @@
 //!
 //! Sensitive material (MG6D) is written to a separate directory beside the package.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -119,14 +120,15 @@ struct MediaCopy {
     size: u64,
 }
 
-/// The exhibits' media: what to copy, and the manifest items that list it.
+/// The exhibits' media: what to copy, and the manifest items that list it. Every exhibit and
+/// every requested excerpt is checked before any excerpt is made (making one is audited).
 async fn exhibit_media(
     app: &App,
     req: &Request,
     exhibits: &[&Material],
     actor: &Actor,
 ) -> Result<Vec<Item>> {
-    let mut items = Vec::new();
+    let mut loaded = Vec::new();
     for m in exhibits {
         let rec = app
             .catalogue
@@ -142,20 +144,39 @@ async fn exhibit_media(
                 ),
             ));
         }
+        if let Some(clip) = rec.clips.iter().find(|c| c.media_state == "pending") {
+            return Err(Error::new(
+                Code::Busy,
+                format!(
+                    "exhibit {}: clip {} of recording {} is still being processed; try again \
+                     once `bwv worker` (or `bwv serve`) has made its copy",
+                    m.reference, clip.seq, rec.id
+                ),
+            ));
+        }
         let derivatives = app.catalogue.derivatives(rec.id).await?;
-        let dir = format!("media/{}", m.reference.replace('/', "-"));
+        loaded.push((m, rec, derivatives));
+    }
+    for (_, rec, derivatives) in &loaded {
+        for spec in req.clips.iter().filter(|c| c.recording == rec.id) {
+            excerpts::locate(spec, rec, derivatives)?;
+        }
+    }
+
+    let mut items = Vec::new();
+    let mut dirs = HashSet::new();
+    for (m, rec, derivatives) in &loaded {
+        // References are unique per case, but AB/1 and AB-1 would share a folder.
+        let base = format!("media/{}", m.reference.replace('/', "-"));
+        let dir = if dirs.insert(base.clone()) {
+            base
+        } else {
+            let unique = format!("{base}-item{}", m.schedule_item);
+            dirs.insert(unique.clone());
+            unique
+        };
         let mut files = Vec::new();
         for clip in &rec.clips {
-            if clip.media_state == "pending" {
-                return Err(Error::new(
-                    Code::Busy,
-                    format!(
-                        "exhibit {}: clip {} of recording {} is still being processed; try \
-                         again once `bwv worker` (or `bwv serve`) has made its copy",
-                        m.reference, clip.seq, rec.id
-                    ),
-                ));
-            }
             let original = clip.sha256.to_hex();
             let derived = |kind: &str| {
                 derivatives
@@ -194,7 +215,8 @@ async fn exhibit_media(
             }
         }
         for spec in req.clips.iter().filter(|c| c.recording == rec.id) {
-            let e = excerpts::excerpt(app, &req.urn, spec, &rec, &derivatives, actor).await?;
+            let located = excerpts::locate(spec, rec, derivatives)?;
+            let e = excerpts::excerpt(app, &req.urn, &located, rec.id, derivatives, actor).await?;
             files.push(FileEntry {
                 path: format!(
                     "{dir}/excerpt-{}-{}.mp4",

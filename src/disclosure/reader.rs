@@ -2,6 +2,7 @@
 //! before use, symbolic links are refused (a package must not reach outside itself), small files
 //! are read with a size limit, and media is hashed as a stream.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -24,8 +25,29 @@ impl Package {
             Ok(Package::Dir(path.to_owned()))
         } else if is_zip(path) || meta.is_file() {
             let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let zip = ZipArchive::new(file)
+            let mut zip = ZipArchive::new(file)
                 .map_err(|e| format!("{} is not a readable ZIP: {e}", path.display()))?;
+            // Two entries under one name, or a local entry the directory does not list, would
+            // let other tools show other bytes than the ones verified here.
+            zip.validate_header_consistency().map_err(|e| {
+                format!(
+                    "{}: the ZIP's entries are inconsistent (duplicate names or hidden \
+                     entries): {e}",
+                    path.display()
+                )
+            })?;
+            let mut folded = HashSet::new();
+            for raw in zip.file_names_raw() {
+                let name = std::str::from_utf8(raw)
+                    .map_err(|_| format!("{}: an entry's name is not UTF-8", path.display()))?;
+                if !folded.insert(name.to_lowercase()) {
+                    return Err(format!(
+                        "{}: two entries named {name:?} up to case: unpacked, one would \
+                         overwrite the other",
+                        path.display()
+                    ));
+                }
+            }
             Ok(Package::Zip(Box::new(zip)))
         } else {
             Err(format!(
@@ -66,34 +88,46 @@ impl Package {
         }
     }
 
+    /// Opens `name` and hands its reader and stored size to `f`.
     fn with_reader<T>(
         &mut self,
         name: &str,
-        f: impl FnOnce(&mut dyn Read) -> std::io::Result<T>,
+        f: impl FnOnce(&mut dyn Read, u64) -> std::io::Result<T>,
     ) -> Result<T, String> {
         check_path(name)?;
         match self {
             Package::Dir(root) => {
-                let path = root.join(name);
-                let meta = std::fs::symlink_metadata(&path).map_err(|e| missing(name, e))?;
-                if !meta.file_type().is_file() {
+                // No part of the path may be a link: it could lead out of the package.
+                let mut path = root.clone();
+                let mut meta = None;
+                for part in name.split('/') {
+                    path.push(part);
+                    let m = std::fs::symlink_metadata(&path).map_err(|e| missing(name, e))?;
+                    if m.file_type().is_symlink() {
+                        return Err(format!("{name}: the package holds a link, not the file"));
+                    }
+                    meta = Some(m);
+                }
+                if !meta.is_some_and(|m| m.file_type().is_file()) {
                     return Err(format!("{name} is not a regular file"));
                 }
                 let mut file = File::open(&path).map_err(|e| missing(name, e))?;
-                f(&mut file).map_err(|e| format!("reading {name}: {e}"))
+                let size = file.metadata().map_err(|e| missing(name, e))?.len();
+                f(&mut file, size).map_err(|e| format!("reading {name}: {e}"))
             }
             Package::Zip(zip) => {
                 let mut entry = zip
                     .by_name(name)
                     .map_err(|e| format!("{name} is missing: {e}"))?;
-                f(&mut entry).map_err(|e| format!("reading {name}: {e}"))
+                let size = entry.size();
+                f(&mut entry, size).map_err(|e| format!("reading {name}: {e}"))
             }
         }
     }
 
     /// A small file, whole; larger than `limit` is an error rather than an allocation.
     pub fn read(&mut self, name: &str, limit: u64) -> Result<Vec<u8>, String> {
-        let bytes = self.with_reader(name, |r| {
+        let bytes = self.with_reader(name, |r, _| {
             let mut buf = Vec::new();
             r.take(limit + 1).read_to_end(&mut buf)?;
             Ok(buf)
@@ -104,12 +138,23 @@ impl Package {
         Ok(bytes)
     }
 
-    /// SHA-256 (hex) and size of a file, streamed.
-    pub fn hash(&mut self, name: &str) -> Result<(String, u64), String> {
-        self.with_reader(name, |r| {
+    /// SHA-256 (hex) of a file of `expected` bytes, streamed. A file of another size is
+    /// reported without reading it (a hostile package could hold an endless one).
+    pub fn hash(&mut self, name: &str, expected: u64) -> Result<String, String> {
+        self.with_reader(name, |r, size| {
+            if size != expected {
+                return Err(std::io::Error::other(format!(
+                    "{size} bytes, the manifest says {expected}"
+                )));
+            }
             let mut hasher = Sha256::new();
-            let size = std::io::copy(r, &mut hasher)?;
-            Ok((hex::encode(hasher.finalize()), size))
+            let read = std::io::copy(&mut r.take(expected + 1), &mut hasher)?;
+            if read != expected {
+                return Err(std::io::Error::other(format!(
+                    "{read} bytes read, the manifest says {expected}"
+                )));
+            }
+            Ok(hex::encode(hasher.finalize()))
         })
     }
 }

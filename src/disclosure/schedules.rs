@@ -86,7 +86,8 @@ impl Schedule {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(self.columns).map_err(|e| e.to_string())?;
         for row in &self.rows {
-            w.write_record(row).map_err(|e| e.to_string())?;
+            w.write_record(row.iter().map(|cell| inert(cell)))
+                .map_err(|e| e.to_string())?;
         }
         w.into_inner().map_err(|e| e.to_string())
     }
@@ -129,6 +130,16 @@ impl Schedule {
             h.date.format("%d/%m/%Y")
         ));
         page(&format!("{} {}", self.form, h.urn), &body)
+    }
+}
+
+/// A cell a spreadsheet will show as text: one starting like a formula gets a leading quote
+/// (descriptions are free text, and a schedule is opened in Excel at the CPS).
+fn inert(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
     }
 }
 
@@ -229,8 +240,15 @@ pub fn mg6e(material: &[Material], schedules: &[&str]) -> Schedule {
                 ])
             })
             .collect(),
-        nil: "I have found no material that might reasonably be considered capable of \
-              undermining the case for the prosecution or of assisting the case for the accused.",
+        // Each copy names only the items of its own schedules, so its nil line says no more:
+        // the defence-facing one must not certify that nothing exists anywhere.
+        nil: if schedules.contains(&"sensitive") {
+            "No sensitive item is identified in this report as capable of undermining the case \
+             for the prosecution or of assisting the case for the accused."
+        } else {
+            "No exhibit and no item on the MG6C is identified in this report as capable of \
+             undermining the case for the prosecution or of assisting the case for the accused."
+        },
         notes: "I certify that to the best of my knowledge and belief all relevant material has \
                 been retained and made available to me, and has been scheduled.",
     }
@@ -281,4 +299,50 @@ pub fn continuity(h: &Header, exhibits: &[ExhibitFiles]) -> String {
          its history. Check it with `bwv verify`.\n",
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn material(schedule: &str, description: &str) -> Material {
+        Material {
+            schedule: schedule.into(),
+            schedule_item: 1,
+            reference: "MG6C-1".into(),
+            recording: Uuid::nil(),
+            officer_id: "4471".into(),
+            officer_name: None,
+            device_serial: "CAM-1".into(),
+            recorded_at: Utc::now(),
+            ended_at: None,
+            category: None,
+            description: Some(description.into()),
+            sensitivity: Some("reason".into()),
+            disclosure_note: Some("note".into()),
+        }
+    }
+
+    #[test]
+    fn spreadsheet_formulas_stay_text() {
+        let csv = mg6c(&[material("unused", "=HYPERLINK(\"http://x\")")])
+            .csv()
+            .unwrap();
+        let text = String::from_utf8(csv).unwrap();
+        assert!(text.contains("'=HYPERLINK"), "{text}");
+    }
+
+    #[test]
+    fn the_defence_facing_report_never_certifies_for_sensitive_items() {
+        let all = [material("sensitive", "secret")];
+        let header = Header {
+            urn: "01AB",
+            offence: "x",
+            officer: "staff:1",
+            date: Utc::now(),
+        };
+        let open = mg6e(&all, &["exhibit", "unused"]).html(&header);
+        assert!(!open.contains("secret") && !open.contains("I have found no material"));
+        assert!(mg6e(&all, &["sensitive"]).html(&header).contains("secret"));
+    }
 }

@@ -54,21 +54,32 @@ pub fn excerpt(
     let in_tb: Vec<Rational> = ictx.streams().map(|s| s.time_base()).collect();
     let out_tb: Vec<Rational> = octx.streams().map(|s| s.time_base()).collect();
 
-    let to_micros = |seconds: f64| (seconds * 1e6).round() as i64;
+    // Requested times count from the start of the copy, which a container may place after 0.
+    // SAFETY: reads a plain field of the live input context.
+    let base_us = match unsafe { (*ictx.as_ptr()).start_time } {
+        ffmpeg::ffi::AV_NOPTS_VALUE => 0,
+        t => t,
+    };
+    let to_micros = |seconds: f64| base_us + (seconds * 1e6).round() as i64;
     let start_us = to_micros(start);
     let end_us = to_micros(end);
     ictx.seek(start_us, ..start_us)
         .map_err(failed("seeking to the excerpt's start"))?;
 
     // The first video keyframe read after the seek is where the excerpt begins; every stream is
-    // shifted by its decode time so the excerpt starts at zero.
+    // shifted by its decode time so the excerpt starts at zero. Pictures are taken up to the
+    // end in decode order: every picture shown before the end, and every picture those
+    // reference, is decoded before it (so a few reordered pictures may run just past the end).
     let mut origin_us: Option<i64> = None;
     let mut first_pts_us: Option<i64> = None;
     let mut last_us = 0i64;
+    let mut video_done = false;
+    let mut audio_done = audio.is_none();
     let mut packet = Packet::empty();
     let mut corrupt = 0u32;
     let mut written = 0u64;
-    while read_packet(&mut ictx, &mut packet, &mut corrupt, cancel)? {
+    while !(video_done && audio_done) && read_packet(&mut ictx, &mut packet, &mut corrupt, cancel)?
+    {
         let input = packet.stream();
         let Some(output) = map.get(input).copied().flatten() else {
             continue;
@@ -77,21 +88,24 @@ pub fn excerpt(
         let Some(pts_us) = packet.pts().map(|p| p.rescale(tb, MICROS)) else {
             continue;
         };
+        let dts_us = packet.dts().map_or(pts_us, |d| d.rescale(tb, MICROS));
+        if input == video {
+            if dts_us >= end_us {
+                video_done = true;
+                continue;
+            }
+        } else if pts_us >= end_us {
+            audio_done = true;
+            continue;
+        }
         let origin = match origin_us {
             Some(o) => o,
             None if input == video && packet.is_key() => {
-                let dts_us = packet.dts().map_or(pts_us, |d| d.rescale(tb, MICROS));
                 first_pts_us = Some(pts_us);
                 *origin_us.insert(dts_us)
             }
             None => continue,
         };
-        if pts_us >= end_us {
-            if input == video {
-                break;
-            }
-            continue;
-        }
         if pts_us < origin {
             continue; // sound from before the first picture
         }
@@ -114,7 +128,7 @@ pub fn excerpt(
     };
     octx.write_trailer()
         .map_err(failed("finishing the excerpt"))?;
-    let seconds = |us: i64| format!("{:.3}", us as f64 / 1e6);
+    let seconds = |us: i64| format!("{:.3}", (us - base_us) as f64 / 1e6);
     Ok(json!({
         "mode": "excerpt",
         "container": "mp4",
