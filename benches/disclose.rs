@@ -1,9 +1,10 @@
 //! Packaging footage for disclosure against `zip -0` of the same files, on the same machine in
 //! the same run (target: at most 1.2x its time, in constant memory).
 //!
-//! The footage is real: a high-bitrate 720p H.264/AAC clip made with the ffmpeg CLI, copied
-//! (stream copy, a different title each) into eight distinct originals of about 256 MiB,
-//! ingested and given playable copies by the real worker. Two cases are disclosed: one with four
+//! The footage is real: a constant 80 Mbit/s 720p H.264 clip made with the ffmpeg CLI, its
+//! video copied into eight originals of about 258 MiB, each with its own AAC sound so that
+//! every original and every playable copy is distinct, ingested and given playable copies by
+//! the real worker. Two cases are disclosed: one with four
 //! exhibits (about 1 GiB of copies) and one with eight (about 2 GiB). The timed command is
 //! `bwv disclose CASE --out X.zip`: it re-hashes every byte it copies out of the store, writes
 //! the ZIP, records the disclosure, signs a checkpoint and adds the proofs, then makes the ZIP
@@ -61,15 +62,19 @@ fn make_footage(dir: &Path) -> Vec<PathBuf> {
         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
         "-t", &CLIP_SECS.to_string(),
         "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "80M", "-minrate", "80M",
-        "-maxrate", "80M", "-bufsize", "16M", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "128k", base.to_str().unwrap(),
+        "-maxrate", "80M", "-bufsize", "16M", "-x264-params", "nal-hrd=cbr",
+        "-pix_fmt", "yuv420p", "-an", base.to_str().unwrap(),
     ]);
+    // Each exhibit gets its own sound, so the playable copies (which keep only the streams)
+    // differ too; otherwise zip would be handed one file eight times.
     (0..EXHIBITS)
         .map(|i| {
             let out = dir.join(format!("exhibit-{i}.mp4"));
             ffmpeg(&[
-                "-i", base.to_str().unwrap(), "-c", "copy",
-                "-metadata", &format!("title=exhibit {i}"), out.to_str().unwrap(),
+                "-i", base.to_str().unwrap(),
+                "-f", "lavfi", "-i", &format!("sine=frequency={}:sample_rate=48000", 300 + 40 * i),
+                "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-b:a", "128k",
+                "-shortest", out.to_str().unwrap(),
             ]);
             out
         })
@@ -153,6 +158,8 @@ fn main() {
         copies.iter().all(|c| c.is_file()),
         "store layout: {copies:?}"
     );
+    let distinct: std::collections::HashSet<_> = copies.iter().collect();
+    assert_eq!(distinct.len(), copies.len(), "every exhibit has its own playable copy");
     let total: u64 = copies.iter().map(|c| c.metadata().unwrap().len()).sum();
 
     let mut ours = Vec::new();
