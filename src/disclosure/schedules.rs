@@ -282,7 +282,7 @@ pub fn continuity(h: &Header, exhibits: &[ExhibitFiles]) -> String {
         ));
         for (role, name, sha, size) in &e.files {
             let what = match *role {
-                "original" => "the original recording as uploaded by the camera's dock",
+                "original" => "the original recording, bit for bit as received",
                 "disclosure" => "a playable copy made from the original",
                 "excerpt" => "an excerpt cut from the playable copy",
                 _ => "a still from the recording",
