@@ -159,7 +159,11 @@ fn main() {
         "store layout: {copies:?}"
     );
     let distinct: std::collections::HashSet<_> = copies.iter().collect();
-    assert_eq!(distinct.len(), copies.len(), "every exhibit has its own playable copy");
+    assert_eq!(
+        distinct.len(),
+        copies.len(),
+        "every exhibit has its own playable copy"
+    );
     let total: u64 = copies.iter().map(|c| c.metadata().unwrap().len()).sum();
 
     let mut ours = Vec::new();

@@ -63,7 +63,7 @@ pub fn render(m: &Manifest, exhibits: &[&Material]) -> String {
     for item in &m.items {
         let description = exhibits
             .iter()
-            .find(|e| e.recording == item.recording)
+            .find(|e| e.recording_id == item.recording)
             .map(|e| e.description())
             .unwrap_or_default();
         body.push_str(&format!(

@@ -31,7 +31,6 @@ use super::tlog_proof::TlogProof;
 use super::writer::PackageWriter;
 use crate::app::App;
 use crate::audit::record::{Actor, EventDraft, ObjectRef, format_ts};
-use crate::catalogue::MaterialRow;
 use crate::domain::Sha256Digest;
 use crate::error::{Code, Error, Result};
 
@@ -61,26 +60,6 @@ pub struct Built {
     pub tree_size: u64,
     pub unused_scheduled: usize,
     pub sensitive_scheduled: usize,
-}
-
-impl From<MaterialRow> for Material {
-    fn from(r: MaterialRow) -> Self {
-        Material {
-            schedule: r.schedule,
-            schedule_item: r.schedule_item,
-            reference: r.reference,
-            recording: r.recording_id,
-            officer_id: r.officer_id,
-            officer_name: r.officer_name,
-            device_serial: r.device_serial,
-            recorded_at: r.recorded_at,
-            ended_at: r.ended_at,
-            category: r.category,
-            description: r.description,
-            sensitivity: r.sensitivity,
-            disclosure_note: r.disclosure_note,
-        }
-    }
 }
 
 /// Where the MG6D goes unless told: beside the package, never in it.
@@ -132,9 +111,9 @@ async fn exhibit_media(
     for m in exhibits {
         let rec = app
             .catalogue
-            .recording(m.recording)
+            .recording(m.recording_id)
             .await?
-            .ok_or_else(|| Error::not_found(format!("no recording {}", m.recording)))?;
+            .ok_or_else(|| Error::not_found(format!("no recording {}", m.recording_id)))?;
         if rec.retention_state == "purged" || rec.retention_state == "soft-deleted" {
             return Err(Error::new(
                 Code::Conflict,
@@ -288,7 +267,7 @@ fn documents(
         .items
         .iter()
         .filter_map(|item| {
-            let material = exhibits.iter().find(|e| e.recording == item.recording)?;
+            let material = exhibits.iter().find(|e| e.recording_id == item.recording)?;
             Some(ExhibitFiles {
                 material,
                 files: item
@@ -531,13 +510,7 @@ pub async fn build(app: &App, req: Request, bar: &ProgressBar) -> Result<Built> 
         .case(&req.urn)
         .await?
         .ok_or_else(|| Error::not_found(format!("no case {}", req.urn)))?;
-    let material: Vec<Material> = app
-        .catalogue
-        .case_material(case.id)
-        .await?
-        .into_iter()
-        .map(Material::from)
-        .collect();
+    let material: Vec<Material> = app.catalogue.case_material(case.id).await?;
     let exhibits: Vec<&Material> = material
         .iter()
         .filter(|m| m.schedule == "exhibit")
@@ -549,7 +522,7 @@ pub async fn build(app: &App, req: Request, bar: &ProgressBar) -> Result<Built> 
         )));
     }
     for spec in &req.clips {
-        if !exhibits.iter().any(|e| e.recording == spec.recording) {
+        if !exhibits.iter().any(|e| e.recording_id == spec.recording) {
             return Err(Error::bad_input(format!(
                 "--clip {spec}: recording {} is not an exhibit in case {}",
                 spec.recording, req.urn

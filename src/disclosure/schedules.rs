@@ -4,28 +4,12 @@
 //! report), and the exhibits' continuity in MG11 style.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
+
+pub use crate::catalogue::MaterialRow as Material;
 
 use super::html::{escape, page};
 
-/// One piece of case material as the schedules describe it.
-#[derive(Debug, Clone)]
-pub struct Material {
-    pub schedule: String,
-    pub schedule_item: i64,
-    pub reference: String,
-    pub recording: Uuid,
-    pub officer_id: String,
-    pub officer_name: Option<String>,
-    pub device_serial: String,
-    pub recorded_at: DateTime<Utc>,
-    pub ended_at: Option<DateTime<Utc>>,
-    pub category: Option<String>,
-    pub description: Option<String>,
-    pub sensitivity: Option<String>,
-    pub disclosure_note: Option<String>,
-}
-
+/// The schedules' view of a piece of case material.
 impl Material {
     pub fn officer(&self) -> String {
         match &self.officer_name {
@@ -59,7 +43,7 @@ impl Material {
     }
 
     fn location(&self) -> String {
-        format!("bwv evidence store, recording {}", self.recording)
+        format!("bwv evidence store, recording {}", self.recording_id)
     }
 }
 
@@ -310,7 +294,7 @@ mod tests {
             schedule: schedule.into(),
             schedule_item: 1,
             reference: "MG6C-1".into(),
-            recording: Uuid::nil(),
+            recording_id: uuid::Uuid::nil(),
             officer_id: "4471".into(),
             officer_name: None,
             device_serial: "CAM-1".into(),
