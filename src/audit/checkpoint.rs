@@ -210,9 +210,9 @@ pub fn verify_checkpoint_by(
     parsed
         .verify(&VerifierList::new(verifiers))
         .map_err(|e| match e {
-            signed_note::NoteError::UnverifiedNote => {
-                Error::audit("checkpoint is not signed by any trusted key")
-            }
+            signed_note::NoteError::UnverifiedNote => Error::audit(
+                "checkpoint signature does not verify: it is not signed by any trusted key",
+            ),
             e => Error::audit(format!("checkpoint signature does not verify: {e}")),
         })?;
     let cp = Checkpoint::from_bytes(parsed.text())
