@@ -582,19 +582,9 @@ impl S3Store {
         mut copy: Option<(&mut tokio::fs::File, &std::path::Path)>,
     ) -> Result<Option<(Sha256Digest, u64)>> {
         use tokio::io::AsyncWriteExt;
-        let out = match self
-            .client
-            .get_object()
-            .bucket(self.bucket())
-            .key(self.key(sha256))
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(s3_error(format!("reading object {sha256}"), e)),
+        let Some(mut body) = self.body(sha256).await? else {
+            return Ok(None);
         };
-        let mut body = out.body;
         let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
         let mut size = 0u64;
         while let Some(chunk) = body
@@ -643,11 +633,11 @@ impl S3Store {
         self.read_through(sha256, None).await
     }
 
-    /// The object's bytes as a stream.
-    pub async fn reader(
+    /// The object's bytes, `None` when it does not exist.
+    async fn body(
         &self,
         sha256: &Sha256Digest,
-    ) -> Result<impl tokio::io::AsyncRead + Send + Unpin + use<>> {
+    ) -> Result<Option<aws_sdk_s3::primitives::ByteStream>> {
         match self
             .client
             .get_object()
@@ -656,12 +646,22 @@ impl S3Store {
             .send()
             .await
         {
-            Ok(out) => Ok(out.body.into_async_read()),
-            Err(e) if is_not_found(&e) => Err(Error::not_found(format!(
-                "object {sha256} is not in the bucket"
-            ))),
+            Ok(out) => Ok(Some(out.body)),
+            Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(s3_error(format!("reading object {sha256}"), e)),
         }
+    }
+
+    /// The object's bytes as a stream.
+    pub async fn reader(
+        &self,
+        sha256: &Sha256Digest,
+    ) -> Result<impl tokio::io::AsyncRead + Send + Unpin + use<>> {
+        let body = self
+            .body(sha256)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("object {sha256} is not in the bucket")))?;
+        Ok(body.into_async_read())
     }
 
     pub async fn list(&self) -> Result<Vec<Sha256Digest>> {
