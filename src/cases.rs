@@ -62,6 +62,19 @@ fn plain(what: &str, value: &str, max: usize, extra: &str) -> Result<()> {
     }
 }
 
+/// Optional free text given on the command line (descriptions, reasons, recipients): trimmed,
+/// never empty when given, and at most `max` bytes.
+pub fn optional_text(flag: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
+    match value.map(|v| v.trim().to_owned()) {
+        Some(v) if v.is_empty() => Err(Error::bad_input(format!("{flag} must not be empty"))),
+        Some(v) if v.len() > max => Err(Error::bad_input(format!(
+            "{flag} is {} bytes; at most {max}",
+            v.len()
+        ))),
+        other => Ok(other),
+    }
+}
+
 /// A case URN (e.g. `01AB2345626`): letters, digits and `/ -`.
 pub fn check_urn(urn: &str) -> Result<()> {
     plain("URN", urn, 32, "/-")

@@ -110,6 +110,16 @@ with zipfile.ZipFile(sys.argv[2], "a") as out:
     out.writestr("media/AB-2/disclosure-1.mp4", b"another video")
 "#;
 
+/// Runs bwv, insisting on exit 1 with `needle` in its error output.
+fn refused(env: &Env, args: &[&str], needle: &str) {
+    let out = env.exits(1, args);
+    let err = common::stderr(&out);
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected {needle:?} in {err}"
+    );
+}
+
 fn manifest(package: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(package.join("manifest.json")).unwrap()).unwrap()
 }
@@ -543,17 +553,15 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
         "--oic",
         "4471",
     ]);
-    let out = env.exits(1, &["case", "link", "02CD", &informant]);
-    assert!(
-        common::stderr(&out).contains("sensitive material in case 01AB2345626"),
-        "{}",
-        common::stderr(&out)
+    refused(
+        &env,
+        &["case", "link", "02CD", &informant],
+        "sensitive material in case 01AB2345626",
     );
-    let out = env.exits(1, &["case", "link", "02CD", &arrest, "--sensitive", "x"]);
-    assert!(
-        common::stderr(&out).contains("cannot be linked to a second case"),
-        "{}",
-        common::stderr(&out)
+    refused(
+        &env,
+        &["case", "link", "02CD", &arrest, "--sensitive", "x"],
+        "cannot be linked to a second case",
     );
     env.ok(&["case", "link", "02CD", &arrest]);
 
@@ -572,25 +580,18 @@ on_both_backends!(bad_requests_change_nothing, |env: Env| {
         "--oic",
         "4471",
     ]);
-    let out = env.exits(1, &["disclose", "01AB", "--out", "p"]);
-    assert!(
-        common::stderr(&out).contains("no exhibits"),
-        "{}",
-        common::stderr(&out)
-    );
+    refused(&env, &["disclose", "01AB", "--out", "p"], "no exhibits");
     env.ok(&["case", "link", "01AB", &arrest]);
     // Before the worker has made the playable copy.
-    let out = env.exits(1, &["disclose", "01AB", "--out", "p"]);
-    assert!(
-        common::stderr(&out).contains("still being processed"),
-        "{}",
-        common::stderr(&out)
+    refused(
+        &env,
+        &["disclose", "01AB", "--out", "p"],
+        "still being processed",
     );
     env.ok(&["worker", "--drain"]);
     let before = env.count("SELECT COUNT(*) FROM tlog_leaf");
 
-    let out = env.exits(1, &["disclose", "NOPE", "--out", "p"]);
-    assert!(common::stderr(&out).contains("no case NOPE"));
+    refused(&env, &["disclose", "NOPE", "--out", "p"], "no case NOPE");
     env.exits(2, &["disclose", "01AB", "--out", "p", "--clip", "junk"]);
     env.exits(
         2,
@@ -603,8 +604,8 @@ on_both_backends!(bad_requests_change_nothing, |env: Env| {
             &format!("{arrest}@00:00:05-00:00:01"),
         ],
     );
-    let out = env.exits(
-        1,
+    refused(
+        &env,
         &[
             "disclose",
             "01AB",
@@ -613,15 +614,11 @@ on_both_backends!(bad_requests_change_nothing, |env: Env| {
             "--clip",
             &format!("{arrest}@00:10:00-00:11:00"),
         ],
-    );
-    assert!(
-        common::stderr(&out).contains("only 00:00:0"),
-        "{}",
-        common::stderr(&out)
+        "only 00:00:0",
     );
     let stranger = uuid::Uuid::now_v7();
-    let out = env.exits(
-        1,
+    refused(
+        &env,
         &[
             "disclose",
             "01AB",
@@ -630,21 +627,12 @@ on_both_backends!(bad_requests_change_nothing, |env: Env| {
             "--clip",
             &format!("{stranger}@00:00:00-00:00:01"),
         ],
-    );
-    assert!(
-        common::stderr(&out).contains("not an exhibit"),
-        "{}",
-        common::stderr(&out)
+        "not an exhibit",
     );
     std::fs::create_dir(env.path("p")).unwrap();
-    let out = env.exits(1, &["disclose", "01AB", "--out", "p"]);
-    assert!(
-        common::stderr(&out).contains("already exists"),
-        "{}",
-        common::stderr(&out)
-    );
-    let out = env.exits(
-        1,
+    refused(&env, &["disclose", "01AB", "--out", "p"], "already exists");
+    refused(
+        &env,
         &[
             "disclose",
             "01AB",
@@ -653,11 +641,7 @@ on_both_backends!(bad_requests_change_nothing, |env: Env| {
             "--sensitive-out",
             "q/mg6d",
         ],
-    );
-    assert!(
-        common::stderr(&out).contains("must not be inside"),
-        "{}",
-        common::stderr(&out)
+        "must not be inside",
     );
     assert_eq!(
         env.count("SELECT COUNT(*) FROM tlog_leaf"),
@@ -668,11 +652,10 @@ on_both_backends!(bad_requests_change_nothing, |env: Env| {
 
     // The verifier refuses what is not a package, or a trust file without keys.
     env.write("keys.txt", b"# nothing here\n");
-    let out = env.exits(1, &["verify", "p", "--trust", "keys.txt"]);
-    assert!(
-        common::stderr(&out).contains("holds no verifier keys"),
-        "{}",
-        common::stderr(&out)
+    refused(
+        &env,
+        &["verify", "p", "--trust", "keys.txt"],
+        "holds no verifier keys",
     );
     std::fs::write(env.path("trust.vkey"), env.ok(&["audit", "public-key"])).unwrap();
     let out = env.exits(1, &["verify", "p", "--trust", "trust.vkey"]);
@@ -680,4 +663,33 @@ on_both_backends!(bad_requests_change_nothing, |env: Env| {
     env.write("junk.zip", b"PK not really");
     let out = env.exits(1, &["verify", "junk.zip", "--trust", "trust.vkey"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("not a readable ZIP"));
+
+    // An excerpt of portrait footage keeps the display rotation its playable copy carries.
+    let portrait = ingest(&env, "portrait-rotate90.mp4");
+    env.ok(&["worker", "--drain"]);
+    env.ok(&["case", "link", "01AB", &portrait]);
+    let clip = format!("{portrait}@00:00:00-00:00:01");
+    env.ok(&["disclose", "01AB", "--out", "rotated", "--clip", &clip]);
+    let excerpt = env.path("rotated/media/AB-2/excerpt-000000-000001.mp4");
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-print_format", "json", "-show_streams"])
+        .arg(&excerpt)
+        .output()
+        .unwrap();
+    let probe: Value = serde_json::from_slice(&probe.stdout).unwrap();
+    let video = probe["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .unwrap()
+        .clone();
+    assert!(
+        video["side_data_list"]
+            .to_string()
+            .contains("\"rotation\":-90"),
+        "{video:#}"
+    );
+    let (code, report) = verify(&env, &env.path("rotated"), &env.path("trust.vkey"));
+    assert_eq!(code, 0, "{report:#}");
 });

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::output::Output;
 use crate::app::App;
 use crate::audit::record::{Actor, EventDraft, format_ts};
-use crate::cases::{check_reference, check_urn, exhibit_prefix, next_reference};
+use crate::cases::{check_reference, check_urn, exhibit_prefix, next_reference, optional_text};
 use crate::catalogue::{CaseRow, NewExhibit};
 use crate::cli::CaseCommand;
 use crate::domain::Classification;
@@ -123,21 +123,9 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
             if let Some(r) = &exhibit {
                 check_reference(r)?;
             }
-            let text = |flag: &str, v: Option<String>| -> Result<Option<String>> {
-                match v.map(|t| t.trim().to_owned()) {
-                    Some(t) if t.is_empty() => {
-                        Err(Error::bad_input(format!("{flag} must not be empty")))
-                    }
-                    Some(t) if t.len() > 2000 => Err(Error::bad_input(format!(
-                        "{flag} is {} bytes; at most 2000",
-                        t.len()
-                    ))),
-                    other => Ok(other),
-                }
-            };
-            let sensitive = text("--sensitive", sensitive)?;
-            let description = text("--description", description)?;
-            let undermines = text("--undermines", undermines)?;
+            let sensitive = optional_text("--sensitive", sensitive, 2000)?;
+            let description = optional_text("--description", description, 2000)?;
+            let undermines = optional_text("--undermines", undermines, 2000)?;
             let schedule = match (unused, &sensitive) {
                 (_, Some(_)) => "sensitive",
                 (true, None) => "unused",

@@ -4,21 +4,11 @@ use std::path::Path;
 
 use super::output::Output;
 use crate::app::App;
+use crate::cases::optional_text;
 use crate::cli::DiscloseArgs;
 use crate::disclosure::package::{self, Request};
 use crate::disclosure::verify;
 use crate::error::{Error, Result};
-
-fn text(flag: &str, value: Option<String>) -> Result<Option<String>> {
-    match value.map(|v| v.trim().to_owned()) {
-        Some(v) if v.is_empty() => Err(Error::bad_input(format!("{flag} must not be empty"))),
-        Some(v) if v.len() > 500 => Err(Error::bad_input(format!(
-            "{flag} is {} bytes; at most 500",
-            v.len()
-        ))),
-        other => Ok(other),
-    }
-}
 
 pub async fn disclose(app: App, args: DiscloseArgs, out: &Output) -> Result<bool> {
     crate::cases::check_urn(&args.urn)?;
@@ -29,8 +19,8 @@ pub async fn disclose(app: App, args: DiscloseArgs, out: &Output) -> Result<bool
         urn: args.urn,
         out: args.out,
         sensitive_out: args.sensitive_out,
-        recipient: text("--recipient", args.recipient)?,
-        purpose: text("--purpose", args.purpose)?,
+        recipient: optional_text("--recipient", args.recipient, 500)?,
+        purpose: optional_text("--purpose", args.purpose, 500)?,
         include_originals: args.include_originals,
         clips,
     };

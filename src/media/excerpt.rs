@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use ffmpeg::{Dictionary, Packet, Rational, Rescale, codec, media};
+use ffmpeg::{Dictionary, Packet, Rational, Rescale, media};
 use ffmpeg_next as ffmpeg;
 use serde_json::json;
 
@@ -32,21 +32,8 @@ pub fn excerpt(
         .ok_or_else(|| MediaError::Unplayable("the copy has no video stream".into()))?;
     let audio = ictx.streams().best(media::Type::Audio).map(|s| s.index());
     let mut octx = ffmpeg::format::output_as(dst, "mp4").map_err(failed("creating the excerpt"))?;
-    let mut map: Vec<Option<usize>> = vec![None; ictx.nb_streams() as usize];
-    for (out, index) in std::iter::once(video).chain(audio).enumerate() {
-        let ist = ictx
-            .stream(index)
-            .ok_or_else(|| MediaError::Failed(format!("stream {index} vanished")))?;
-        let mut ost = octx
-            .add_stream(ffmpeg::encoder::find(codec::Id::None))
-            .map_err(failed("adding a stream to the excerpt"))?;
-        ost.set_parameters(ist.parameters());
-        // SAFETY: `ost` is a live stream of `octx`; zero lets the muxer choose the codec tag.
-        unsafe {
-            (*ost.parameters().as_mut_ptr()).codec_tag = 0;
-        }
-        map[index] = Some(out);
-    }
+    let indices: Vec<usize> = std::iter::once(video).chain(audio).collect();
+    let map = super::remux::copy_streams(&ictx, &mut octx, &indices)?;
     let mut opts = Dictionary::new();
     opts.set("movflags", "+faststart");
     octx.write_header_with(opts)

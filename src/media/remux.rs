@@ -19,25 +19,13 @@ pub fn remux(
 ) -> MediaResult<serde_json::Value> {
     let mut ictx = ffmpeg::format::input(src).map_err(unplayable("opening the original"))?;
     let mut octx = ffmpeg::format::output_as(dst, "mp4").map_err(failed("creating the copy"))?;
-    let mut map: Vec<Option<usize>> = vec![None; ictx.nb_streams() as usize];
-    let mut copied = Vec::new();
-    for index in [probe.video, probe.audio].into_iter().flatten() {
-        let ist = ictx
-            .stream(index)
-            .ok_or_else(|| MediaError::Failed(format!("stream {index} vanished")))?;
-        let mut ost = octx
-            .add_stream(ffmpeg::encoder::find(codec::Id::None))
-            .map_err(failed("adding a stream to the copy"))?;
-        ost.set_parameters(ist.parameters());
-        // SAFETY: `ost` is a live stream of `octx`; the source container's codec tag may not
-        // be valid in MP4, and zero lets the muxer choose.
-        unsafe {
-            (*ost.parameters().as_mut_ptr()).codec_tag = 0;
-        }
-        copy_display_matrix(&ist, &mut ost)?;
-        map[index] = Some(copied.len());
-        copied.push(json!({"index": index, "codec": ist.parameters().id().name()}));
-    }
+    let indices: Vec<usize> = [probe.video, probe.audio].into_iter().flatten().collect();
+    let map = copy_streams(&ictx, &mut octx, &indices)?;
+    let copied: Vec<_> = indices
+        .iter()
+        .filter_map(|&i| ictx.stream(i))
+        .map(|s| json!({"index": s.index(), "codec": s.parameters().id().name()}))
+        .collect();
     let mut opts = Dictionary::new();
     opts.set("movflags", "+faststart");
     octx.write_header_with(opts)
@@ -67,6 +55,33 @@ pub fn remux(
         "streams": copied,
         "corrupt_packets_skipped": corrupt,
     }))
+}
+
+/// Adds an untouched copy of each of the input streams `indices` to `octx`, display rotation
+/// included (a portrait clip still plays upright); returns each input stream's output index.
+pub(super) fn copy_streams(
+    ictx: &ffmpeg::format::context::Input,
+    octx: &mut ffmpeg::format::context::Output,
+    indices: &[usize],
+) -> MediaResult<Vec<Option<usize>>> {
+    let mut map: Vec<Option<usize>> = vec![None; ictx.nb_streams() as usize];
+    for (out, &index) in indices.iter().enumerate() {
+        let ist = ictx
+            .stream(index)
+            .ok_or_else(|| MediaError::Failed(format!("stream {index} vanished")))?;
+        let mut ost = octx
+            .add_stream(ffmpeg::encoder::find(codec::Id::None))
+            .map_err(failed("adding a stream to the copy"))?;
+        ost.set_parameters(ist.parameters());
+        // SAFETY: `ost` is a live stream of `octx`; the source container's codec tag may not
+        // be valid in MP4, and zero lets the muxer choose.
+        unsafe {
+            (*ost.parameters().as_mut_ptr()).codec_tag = 0;
+        }
+        copy_display_matrix(&ist, &mut ost)?;
+        map[index] = Some(out);
+    }
+    Ok(map)
 }
 
 fn copy_display_matrix(
