@@ -1,6 +1,9 @@
 """Acts as an Axis docking station: reads a bwv connection file and delivers media files to the
-content destination the way a dock does (python-swiftclient; one recording container per file,
-its clip, a bookmark when the officer chose a category on the camera, then Status: Complete).
+content destination the way a body worn system controller does (python-swiftclient). Like a
+controller, it first registers its user as `Users/<UserUUID>` (a UUID of its own, with the
+force's `UserID` and a display `Name`) and the camera as `Devices/<serial>`, then delivers one
+recording container per file, named `<UserUUID>_<serial>_<TriggerOnTime>`: its clip, a bookmark
+when the officer chose a category on the camera, then Status: Complete.
 Used by scripts/run to feed the fixtures.
 
 usage: dock-feed.py CONNECTION_FILE USER_ID CAMERA_SERIAL FILE...
@@ -10,6 +13,7 @@ import json
 import os
 import sys
 import time
+import uuid
 
 from swiftclient import client as swift
 from swiftclient.exceptions import ClientException
@@ -29,17 +33,23 @@ def main():
     cfg = json.load(open(conn_file))
     conn = swift.Connection(authurl=cfg["AuthenticationTokenURI"][0], user=cfg["BlobAPIUserName"],
                             key=cfg["BlobAPIKey"], auth_version="1", retries=2)
+    # The controller's own id for the officer; recordings name it, never the force's UserID.
+    user_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{cfg['BlobAPIUserName']}/{user}"))
+    conn.put_object("Users", user_uuid, contents=b"", headers={
+        "X-Object-Meta-UserID": user, "X-Object-Meta-Name": "Demo officer", "X-Object-Meta-Active": "True"})
+    conn.put_object("Devices", camera, contents=b"", headers={
+        "X-Object-Meta-Name": "Demo camera", "X-Object-Meta-Model": "W110", "X-Object-Meta-Active": "True"})
     delivered = refused = 0
     for i, path in enumerate(sorted(files)):
         started = time.gmtime(os.path.getmtime(path) + i)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", started)
         iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", started)
-        container = f"{user}_{camera}_{stamp}"
+        container = f"{user_uuid}_{camera}_{stamp}"
         name = os.path.basename(path)
         data = open(path, "rb").read()
         try:
             conn.put_container(container, headers={
-                "X-Container-Meta-UserID": user, "X-Container-Meta-BWCSerialNumber": camera,
+                "X-Container-Meta-UserID": user_uuid, "X-Container-Meta-BWCSerialNumber": camera,
                 "X-Container-Meta-Status": "Transferring", "X-Container-Meta-StartTimeISO": iso,
                 "X-Container-Meta-TriggerOnTimeISO": iso})
             conn.put_object(container, f"{stamp}_{i:04d}_{name}", contents=data, etag=hashlib.md5(data).hexdigest())

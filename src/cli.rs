@@ -113,6 +113,10 @@ pub enum Command {
         #[arg(long)]
         model: Option<String>,
     },
+    /// The officer register, with each docking station's users mapped to officers
+    Officers,
+    /// The camera register, with each docking station's labels for its cameras
+    Devices,
     /// Docking stations: credentials for the network doors
     #[command(subcommand)]
     Dock(DockCommand),

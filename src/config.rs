@@ -158,6 +158,16 @@ pub struct ServerConfig {
     pub token_ttl_secs: u64,
     /// Uploads accepted at once; beyond it docks get 503 with Retry-After.
     pub max_concurrent_uploads: usize,
+    /// Uploads one dock may have in progress at once, so no dock can take every slot.
+    pub max_uploads_per_dock: usize,
+    /// A client has this long to send a request's headers (a new connection, its first request).
+    pub header_timeout_secs: u64,
+    /// An upload whose body sends nothing for this long is cut off (the dock resumes later).
+    pub body_idle_timeout_secs: u64,
+    /// Failed sign-ins (wrong dock secret or token) from one address, and for one dock name,
+    /// within ten minutes before it is locked out for a while (0: never).
+    pub auth_failures_per_source: u32,
+    pub auth_failures_per_dock: u32,
     /// On shutdown, in-flight requests get this long to finish.
     pub shutdown_grace_secs: u64,
     /// Refuse an upload unless the store keeps this much free space after it.
@@ -173,6 +183,11 @@ impl Default for ServerConfig {
             tls_key: None,
             token_ttl_secs: 3600,
             max_concurrent_uploads: 32,
+            max_uploads_per_dock: 8,
+            header_timeout_secs: 30,
+            body_idle_timeout_secs: 60,
+            auth_failures_per_source: 10,
+            auth_failures_per_dock: 20,
             shutdown_grace_secs: 30,
             min_free_mib: 256,
         }
@@ -183,11 +198,16 @@ impl Default for ServerConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AxisConfig {
     pub site_name: String,
-    /// Register users and cameras a dock uploads for without announcing them first.
+    /// Whether docking stations may bring in officers and cameras the force has not registered
+    /// (`bwv officer-add`, `bwv device-add`): a controller's users without a known `UserID`, and
+    /// unknown cameras. Those it brings in are marked as announced by that dock, and statements
+    /// say so. Off: their recordings are refused with 400 and the dock keeps them.
     pub auto_register: bool,
     /// Licence-style limits on registered cameras and users (0 = none); beyond them: 402.
     pub max_devices: u64,
     pub max_users: u64,
+    /// Largest clip (or rejected-content object) accepted.
+    pub max_object_gib: u64,
 }
 
 impl Default for AxisConfig {
@@ -197,6 +217,7 @@ impl Default for AxisConfig {
             auto_register: false,
             max_devices: 0,
             max_users: 0,
+            max_object_gib: 256,
         }
     }
 }
@@ -208,6 +229,8 @@ pub struct TusConfig {
     pub expiry_secs: u64,
     /// Largest upload accepted (`Tus-Max-Size`).
     pub max_size_gib: u64,
+    /// Unfinished uploads one dock may have open at once.
+    pub max_open_uploads_per_dock: u64,
 }
 
 /// Where the retention policy is (none: the built-in UK defaults, deploy/retention-policy.toml),
@@ -264,6 +287,7 @@ impl Default for TusConfig {
         TusConfig {
             expiry_secs: 24 * 3600,
             max_size_gib: 256,
+            max_open_uploads_per_dock: 16,
         }
     }
 }

@@ -54,9 +54,11 @@ async fn hash_secret(secret: String) -> Result<String> {
     .map_err(|e| Error::new(Code::Io, format!("hashing a dock secret: {e}")))?
 }
 
-/// Checks a secret against its stored hash, off the async threads (it is slow on purpose).
-pub async fn verify_secret(secret: String, hash: String) -> bool {
+/// Checks a secret against its stored hash (none: against a decoy), off the async threads (it
+/// is slow on purpose).
+pub async fn verify_secret(secret: String, hash: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || {
+        let hash = hash.unwrap_or_else(|| decoy_hash().to_owned());
         hash.parse::<PasswordHash>()
             .map(|parsed| {
                 Argon2::default()
@@ -160,16 +162,28 @@ async fn active_dock(catalogue: &Catalogue, name: &str) -> Result<Dock> {
     }
 }
 
-/// Checks a dock's name and secret; `None` for anything wrong, without saying what.
+/// A hash no secret matches, checked against when the name is unknown or revoked, so that a
+/// wrong name costs what a wrong secret costs and timing does not tell which docks exist.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        Argon2::default()
+            .hash_password(random_token(32).as_bytes())
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// Checks a dock's name and secret; `None` for anything wrong, without saying what, and in
+/// the same time whatever was wrong.
 pub async fn authenticate(catalogue: &Catalogue, name: &str, secret: &str) -> Result<Option<Dock>> {
-    let Some(dock) = catalogue.dock_by_name(name).await? else {
-        return Ok(None);
-    };
-    if dock.revoked_at.is_some() {
-        return Ok(None);
-    }
-    let ok = verify_secret(secret.to_owned(), dock.secret_hash.clone()).await;
-    Ok(ok.then_some(dock))
+    let dock = catalogue
+        .dock_by_name(name)
+        .await?
+        .filter(|d| d.revoked_at.is_none());
+    let hash = dock.as_ref().map(|d| d.secret_hash.clone());
+    let ok = verify_secret(secret.to_owned(), hash).await;
+    Ok(dock.filter(|_| ok))
 }
 
 /// Issues a session token for an authenticated dock.

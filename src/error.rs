@@ -40,6 +40,8 @@ pub enum Code {
     Gone,
     /// Larger than allowed.
     TooLarge,
+    /// Too many attempts (failed sign-ins, open uploads) from one source or dock; later.
+    RateLimited,
 }
 
 impl Code {
@@ -62,6 +64,7 @@ impl Code {
             Code::Locked => "locked",
             Code::Gone => "gone",
             Code::TooLarge => "too-large",
+            Code::RateLimited => "rate-limited",
         }
     }
 }
@@ -156,6 +159,7 @@ impl<T> ResultExt<T> for std::result::Result<T, std::io::Error> {
                     Code::StorageFull
                 }
                 std::io::ErrorKind::NotFound => Code::NotFound,
+                std::io::ErrorKind::FileTooLarge => Code::TooLarge,
                 _ => Code::Io,
             };
             Error::with_source(code, context(), e)

@@ -19,5 +19,6 @@ pub mod http;
 pub mod ingest;
 pub mod jobs;
 pub mod media;
+pub mod registry;
 pub mod retention;
 pub mod store;

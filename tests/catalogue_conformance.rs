@@ -39,12 +39,13 @@ fn event(kind: &str, item: Uuid, sha: Option<&Sha256Digest>) -> EventDraft {
 async fn add_recording(c: &Catalogue, sha: Sha256Digest) -> Uuid {
     let id = Uuid::now_v7();
     let mut tx = c.begin().await.unwrap();
-    tx.ensure_officer("4471").await.unwrap();
-    tx.ensure_device("CAM-1").await.unwrap();
+    tx.ensure_officer("4471", None).await.unwrap();
+    tx.ensure_device("CAM-1", None, None).await.unwrap();
     tx.insert_object(&sha, 1, None).await.unwrap();
     tx.insert_recording(&NewRecording {
         id,
         officer_id: "4471".into(),
+        officer_label: None,
         device_serial: "CAM-1".into(),
         source: Source::Cli,
         dock_id: None,
@@ -113,7 +114,7 @@ async fn recordings_round_trip(env: Env) {
         None
     );
     assert!(
-        !tx.ensure_officer("4471").await.unwrap(),
+        !tx.ensure_officer("4471", None).await.unwrap(),
         "already registered"
     );
     // Bytes catalogued again: only a purge's tombstone counts as revived, and only once.
@@ -187,7 +188,7 @@ async fn audit_is_atomic_with_the_change(env: Env) {
     let c = open(&env).await;
     let id = Uuid::now_v7();
     let mut tx = c.begin().await.unwrap();
-    tx.ensure_officer("9").await.unwrap();
+    tx.ensure_officer("9", None).await.unwrap();
     tx.append_audit(ORIGIN, event("ingest", id, None))
         .await
         .unwrap();
@@ -196,7 +197,7 @@ async fn audit_is_atomic_with_the_change(env: Env) {
     assert!(c.item_leaves(id).await.unwrap().is_empty());
     let mut tx = c.begin().await.unwrap();
     assert!(
-        tx.ensure_officer("9").await.unwrap(),
+        tx.ensure_officer("9", None).await.unwrap(),
         "the officer row rolled back with its record"
     );
     tx.commit().await.unwrap();
@@ -251,8 +252,8 @@ async fn log_tables_refuse_edits(env: Env) {
     ];
     for sql in attempts {
         let result = match &c {
-            Catalogue::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-            Catalogue::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            Catalogue::Sqlite(p, _) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            Catalogue::Postgres(p, _) => sqlx::query(sql).execute(p).await.map(|_| ()),
         };
         let err = result.expect_err(sql).to_string();
         assert!(err.contains("append-only"), "{sql}: {err}");

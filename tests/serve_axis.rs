@@ -7,8 +7,12 @@ use common::{Env, Server, client};
 use serde_json::Value;
 
 fn axis(server: &Server, secret: &str, scenario: &str, extra: &[&str]) -> Value {
+    axis_as(server, "dock-a", secret, scenario, extra)
+}
+
+fn axis_as(server: &Server, dock: &str, secret: &str, scenario: &str, extra: &[&str]) -> Value {
     let secret = format!("--secret={secret}");
-    let mut args = vec![scenario, "--url", &server.url, "--dock", "dock-a", &secret];
+    let mut args = vec![scenario, "--url", &server.url, "--dock", dock, &secret];
     args.extend_from_slice(extra);
     client("axis_client.py", &args)
 }
@@ -19,6 +23,8 @@ fn fixture(name: &str) -> String {
 
 on_both_backends!(a_dock_delivers_a_recording, |env: Env| {
     let secret = env.add_dock("dock-a");
+    env.ok(&["officer-add", "5512", "--name", "PC Jane Smith"]);
+    env.ok(&["device-add", "W110-0001", "--model", "W110"]);
     let server = env.serve();
     let clips = [fixture("segment-0.mp4"), fixture("segment-1.mp4")];
     let out = axis(&server, &secret, "full", &["--clips", &clips[0], &clips[1]]);
@@ -58,7 +64,10 @@ on_both_backends!(a_dock_delivers_a_recording, |env: Env| {
         .iter()
         .find(|r| r["status"] == "incomplete")
         .expect("an incomplete recording");
+    // Filed under the force's officer its controller's UUID maps to, not under the UUID.
     assert_eq!(done["officer_id"], "5512");
+    assert_eq!(done["officer_label"], "Jane Smith (BWM)");
+    assert_eq!(env.count("SELECT COUNT(*) FROM officers"), 1);
     assert_eq!(done["device_serial"], "W110-0001");
     assert_eq!(done["source"], "axis");
     assert_eq!(done["category"], "Arrest", "the camera's category is kept");
@@ -102,12 +111,21 @@ on_both_backends!(a_dock_delivers_a_recording, |env: Env| {
         env.count("SELECT COUNT(*) FROM axis_objects WHERE kind = 'key'"),
         2
     );
+    // The dock's name for the officer is its label; the force's record is untouched.
     assert_eq!(
         env.count(
             "SELECT COUNT(*) FROM officers WHERE id = '5512' AND display_name = 'PC Jane Smith'"
         ),
         1
     );
+    let officers = env.json_lines(0, &["officers"]);
+    assert_eq!(
+        officers[0]["controller_users"][0]["shown"], "Jane Smith (BWM) (5512)",
+        "shown as Name (UserID): {officers:?}"
+    );
+    assert_eq!(officers[0]["controller_users"][0]["uuid"], out["user_uuid"]);
+    let shown = env.json_lines(0, &["recordings", "show", done["id"].as_str().unwrap()]);
+    assert_eq!(shown[0]["officer"], "PC Jane Smith (5512)");
     let history = env.json_lines(0, &["audit", "show", done["id"].as_str().unwrap()]);
     let events: Vec<&str> = history
         .iter()
@@ -181,6 +199,8 @@ fn licence_limits_answer_402() {
     let mut env = Env::sqlite();
     env.extra_env
         .push(("BWV_AXIS__MAX_DEVICES".into(), "2".into()));
+    env.extra_env
+        .push(("BWV_AXIS__AUTO_REGISTER".into(), "true".into()));
     let secret = env.add_dock("dock-a");
     let server = env.serve();
     let out = axis(&server, &secret, "register", &[]);
@@ -221,4 +241,402 @@ fn a_store_without_room_answers_507_before_accepting() {
     let out = axis(&server, &secret, "big", &[]);
     assert_eq!(out["status"], 507, "{out}");
     assert!(env.files_under(&mount.path().join("objects")).is_empty());
+}
+
+fn deliver(server: &Server, dock: &str, secret: &str, extra: &[&str]) -> Value {
+    let clip = fixture("h264-aac.mp4");
+    let mut args = extra.to_vec();
+    args.extend_from_slice(&["--clips", &clip]);
+    axis_as(server, dock, secret, "deliver", &args)
+}
+
+fn message(v: &Value) -> String {
+    v["message"].as_str().unwrap_or_default().to_owned()
+}
+
+on_both_backends!(controller_users_map_to_officers_per_dock, |env: Env| {
+    let a = env.add_dock("dock-a");
+    let b = env.add_dock("dock-b");
+    env.ok(&["officer-add", "4471", "--name", "PC Jane Smith"]);
+    env.ok(&["device-add", "CAM-1"]);
+    let server = env.serve();
+    let cam = ["--camera", "CAM-1"];
+
+    let first = deliver(
+        &server,
+        "dock-a",
+        &a,
+        &[&cam[..], &["--user", "4471", "--name", "Jane S"]].concat(),
+    );
+    assert_eq!(first["status"], 201, "{first}");
+    let uuid = first["user_uuid"].as_str().unwrap().to_owned();
+
+    // A UUID belongs to the controller that registered it: another dock naming it is refused.
+    let stolen = deliver(
+        &server,
+        "dock-b",
+        &b,
+        &[&cam[..], &["--user-uuid", &uuid]].concat(),
+    );
+    assert_eq!(stolen["status"], 400, "{stolen}");
+    assert!(
+        message(&stolen).contains("has not registered it"),
+        "{stolen}"
+    );
+
+    // A user the controller registered without a UserID, and one whose UserID the force has not
+    // registered: refused (the dock keeps the footage), saying what to do.
+    let nameless = deliver(
+        &server,
+        "dock-a",
+        &a,
+        &[
+            &cam[..],
+            &[
+                "--user",
+                "",
+                "--name",
+                "Temp user",
+                "--stamp",
+                "20251125T150100Z",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(nameless["status"], 400, "{nameless}");
+    assert!(message(&nameless).contains("has no UserID"), "{nameless}");
+    let newcomer = deliver(
+        &server,
+        "dock-a",
+        &a,
+        &[
+            &cam[..],
+            &[
+                "--user",
+                "7777",
+                "--name",
+                "PC New",
+                "--stamp",
+                "20251125T150200Z",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(newcomer["status"], 400, "{newcomer}");
+    assert!(
+        message(&newcomer).contains("bwv officer-add 7777"),
+        "{newcomer}"
+    );
+    let listed = env.ok(&["officers"]);
+    assert!(
+        listed.contains("not an officer: dock-a: PC New (7777)"),
+        "{listed}"
+    );
+
+    // Once the force registers the officer, the same controller user's footage is accepted.
+    env.ok(&["officer-add", "7777", "--name", "PC Newcomer"]);
+    let newcomer_uuid = newcomer["user_uuid"].as_str().unwrap();
+    let again = deliver(
+        &server,
+        "dock-a",
+        &a,
+        &[
+            &cam[..],
+            &["--user-uuid", newcomer_uuid, "--stamp", "20251125T150300Z"],
+        ]
+        .concat(),
+    );
+    assert_eq!(again["status"], 201, "{again}");
+
+    // Renaming a user on the controller changes its label, and the mapping keeps its history.
+    let renamed = axis_as(
+        &server,
+        "dock-a",
+        &a,
+        "put-user",
+        &[
+            "--user-uuid",
+            &uuid,
+            "--user",
+            "4471",
+            "--name",
+            "Jane Smith-Jones",
+        ],
+    );
+    assert_eq!(renamed["status"], 201, "{renamed}");
+    assert_eq!(
+        env.count(&format!(
+            "SELECT COUNT(*) FROM axis_user_history WHERE uuid = '{uuid}'"
+        )),
+        2
+    );
+    // Registering it again unchanged records nothing new.
+    axis_as(
+        &server,
+        "dock-a",
+        &a,
+        "put-user",
+        &[
+            "--user-uuid",
+            &uuid,
+            "--user",
+            "4471",
+            "--name",
+            "Jane Smith-Jones",
+        ],
+    );
+    assert_eq!(
+        env.count(&format!(
+            "SELECT COUNT(*) FROM axis_user_history WHERE uuid = '{uuid}'"
+        )),
+        2
+    );
+    let officers = env.json_lines(0, &["officers"]);
+    let jane = officers
+        .iter()
+        .find(|o| o["officer"]["id"] == "4471")
+        .unwrap();
+    assert_eq!(
+        jane["controller_users"][0]["shown"],
+        "Jane Smith-Jones (4471)"
+    );
+    // Officers exist only as the force registered them: nothing was filed under a UUID.
+    assert_eq!(env.count("SELECT COUNT(*) FROM officers"), 2);
+    env.ok(&["audit", "verify"]);
+});
+
+on_both_backends!(
+    a_dock_cannot_rewrite_the_forces_officers_or_cameras,
+    |env: Env| {
+        let a = env.add_dock("dock-a");
+        let b = env.add_dock("dock-b");
+        env.ok(&["officer-add", "4471", "--name", "PC Jane Smith"]);
+        env.ok(&["device-add", "CAM-1", "--model", "W110"]);
+        let server = env.serve_with(server_port(), &["--workers", "1"]);
+        let clip = fixture("h264-aac.mp4");
+
+        // dock-b says officer 4471 and camera CAM-1 are inactive and renames them with a script.
+        let attack = axis_as(
+            &server,
+            "dock-b",
+            &b,
+            "hostile",
+            &["--user", "4471", "--camera", "CAM-1", "--clips", &clip],
+        );
+        assert_eq!(attack["device"], 201, "{attack}");
+        // Its own recording is filed under the force's officer; the script is only its label.
+        assert_eq!(attack["status"], 201, "{attack}");
+        assert_eq!(
+        env.count("SELECT COUNT(*) FROM officers WHERE id = '4471' AND active AND display_name = 'PC Jane Smith'"),
+        1
+    );
+        assert_eq!(
+            env.count(
+                "SELECT COUNT(*) FROM devices WHERE serial = 'CAM-1' AND active AND model = 'W110'"
+            ),
+            1
+        );
+        // Every other dock still uploads for 4471 on CAM-1.
+        let honest = deliver(
+            &server,
+            "dock-a",
+            &a,
+            &["--user", "4471", "--camera", "CAM-1"],
+        );
+        assert_eq!(honest["status"], 201, "{honest}");
+
+        // A statement names the force's record of the officer, never the dock's label.
+        wait_for_media(&env);
+        let recording = env
+            .json_lines(0, &["recordings", "list"])
+            .into_iter()
+            .find(|r| r["officer_label"] == "<script>alert('officer')</script>")
+            .expect("dock-b's recording");
+        let id = recording["id"].as_str().unwrap();
+        env.ok(&[
+            "case",
+            "open",
+            "01XY0000001",
+            "--offence",
+            "Assault",
+            "--oic",
+            "4471",
+        ]);
+        env.ok(&["case", "link", "01XY0000001", id]);
+        env.ok(&["disclose", "01XY0000001", "--out", "pkg"]);
+        let statement =
+            std::fs::read_to_string(env.path("pkg/statements/exhibit-continuity.txt")).unwrap();
+        assert!(
+            statement.contains("recorded by PC Jane Smith (4471)"),
+            "{statement}"
+        );
+        assert!(!statement.contains("script"), "{statement}");
+        env.ok(&["audit", "verify"]);
+    }
+);
+
+on_both_backends!(
+    auto_register_decides_whether_docks_may_announce_officers,
+    |env: Env| {
+        let a = env.add_dock("dock-a");
+        let server = env.serve();
+        // Off (the default): a controller cannot bring in officers or cameras the force lacks.
+        let refused = deliver(
+            &server,
+            "dock-a",
+            &a,
+            &["--user", "8888", "--camera", "CAM-9"],
+        );
+        assert_eq!(refused["status"], 400, "{refused}");
+        let nameless = deliver(
+            &server,
+            "dock-a",
+            &a,
+            &[
+                "--user",
+                "",
+                "--camera",
+                "CAM-9",
+                "--stamp",
+                "20251125T150100Z",
+            ],
+        );
+        assert_eq!(nameless["status"], 400, "{nameless}");
+        env.ok(&["officer-add", "8888"]);
+        let no_camera = deliver(
+            &server,
+            "dock-a",
+            &a,
+            &[
+                "--user-uuid",
+                refused["user_uuid"].as_str().unwrap(),
+                "--camera",
+                "CAM-9",
+                "--stamp",
+                "20251125T150200Z",
+            ],
+        );
+        assert_eq!(no_camera["status"], 400, "{no_camera}");
+        assert!(
+            message(&no_camera).contains("unknown camera CAM-9"),
+            "{no_camera}"
+        );
+        assert_eq!(env.count("SELECT COUNT(*) FROM devices"), 0);
+        drop(server);
+
+        // On: they are announced, marked as such, and statements say so.
+        let mut env = env;
+        env.extra_env
+            .push(("BWV_AXIS__AUTO_REGISTER".into(), "true".into()));
+        let server = env.serve_with(server_port(), &["--workers", "1"]);
+        let announced = deliver(
+            &server,
+            "dock-a",
+            &a,
+            &[
+                "--user",
+                "9999",
+                "--name",
+                "Pat Doe",
+                "--camera",
+                "CAM-9",
+                "--stamp",
+                "20251125T150300Z",
+            ],
+        );
+        assert_eq!(announced["status"], 201, "{announced}");
+        let nameless = deliver(
+            &server,
+            "dock-a",
+            &a,
+            &[
+                "--user",
+                "",
+                "--name",
+                "Temp user",
+                "--camera",
+                "CAM-9",
+                "--stamp",
+                "20251125T150400Z",
+            ],
+        );
+        assert_eq!(nameless["status"], 201, "{nameless}");
+        assert_eq!(
+        env.count("SELECT COUNT(*) FROM officers WHERE id = '9999' AND registered_by = 'dock' AND announced_by IS NOT NULL"),
+        1
+    );
+        let uuid = nameless["user_uuid"].as_str().unwrap();
+        assert_eq!(
+            env.count(&format!(
+                "SELECT COUNT(*) FROM officers WHERE id = '{uuid}' AND registered_by = 'dock'"
+            )),
+            1,
+            "a user without a UserID is filed under its controller's UUID"
+        );
+        assert_eq!(
+            env.count(
+                "SELECT COUNT(*) FROM devices WHERE serial = 'CAM-9' AND registered_by = 'dock'"
+            ),
+            1
+        );
+        let listed = env.ok(&["officers"]);
+        assert!(
+            listed.contains("9999 (announced by a docking station)"),
+            "{listed}"
+        );
+
+        wait_for_media(&env);
+        let recording = env
+            .json_lines(0, &["recordings", "list"])
+            .into_iter()
+            .find(|r| r["officer_id"] == "9999" && r["status"] == "playable")
+            .expect("the announced officer's recording");
+        env.ok(&[
+            "case",
+            "open",
+            "01XY0000002",
+            "--offence",
+            "Theft",
+            "--oic",
+            "8888",
+        ]);
+        env.ok(&[
+            "case",
+            "link",
+            "01XY0000002",
+            recording["id"].as_str().unwrap(),
+        ]);
+        env.ok(&["disclose", "01XY0000002", "--out", "pkg"]);
+        let statement =
+            std::fs::read_to_string(env.path("pkg/statements/exhibit-continuity.txt")).unwrap();
+        assert!(
+        statement.contains("officer 9999 (announced by a docking station as \"Pat Doe\"; not in the force's officer register)"),
+        "{statement}"
+    );
+        env.ok(&["audit", "verify"]);
+    }
+);
+
+fn server_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until no recording's media is still pending (the server's worker processes them).
+fn wait_for_media(env: &Env) {
+    let start = std::time::Instant::now();
+    loop {
+        let pending = env.count(
+            "SELECT COUNT(*) FROM clips c JOIN recordings r ON r.id = c.recording_id \
+             WHERE c.media_state = 'pending' AND r.status <> 'incomplete'",
+        );
+        if pending == 0 {
+            return;
+        }
+        assert!(start.elapsed().as_secs() < 120, "media still pending");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }

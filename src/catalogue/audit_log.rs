@@ -144,12 +144,12 @@ impl Tx {
     pub async fn append_audit(&mut self, origin: &str, draft: EventDraft) -> Result<AppendedLeaf> {
         let now = crate::domain::now();
         let state: std::result::Result<Option<LogState>, sqlx::Error> = match self {
-            Tx::Sqlite(t) => {
+            Tx::Sqlite(t, _) => {
                 sqlx::query_as("SELECT origin, size, root FROM tlog_state WHERE log_id = 1")
                     .fetch_optional(&mut **t)
                     .await
             }
-            Tx::Postgres(t) => {
+            Tx::Postgres(t, _) => {
                 sqlx::query_as(
                     "SELECT origin, size, root FROM tlog_state WHERE log_id = 1 FOR UPDATE",
                 )
@@ -268,8 +268,8 @@ impl Tx {
                 Round::Done(value) => return Ok(value),
                 Round::Need(missing) => {
                     let found = match self {
-                        Tx::Sqlite(t) => hashes_sqlite(t, &missing).await?,
-                        Tx::Postgres(t) => hashes_pg(t, &missing).await?,
+                        Tx::Sqlite(t, _) => hashes_sqlite(t, &missing).await?,
+                        Tx::Postgres(t, _) => hashes_pg(t, &missing).await?,
                     };
                     absorb(&mut reader, &missing, found)?;
                 }
@@ -365,12 +365,12 @@ impl Catalogue {
                 Round::Done(value) => return Ok(value),
                 Round::Need(missing) => {
                     let found = match self {
-                        Catalogue::Sqlite(p) => {
+                        Catalogue::Sqlite(p, _) => {
                             let mut c =
                                 p.acquire().await.context(|| "reading log hashes".into())?;
                             hashes_sqlite(&mut c, &missing).await?
                         }
-                        Catalogue::Postgres(p) => {
+                        Catalogue::Postgres(p, _) => {
                             let mut c =
                                 p.acquire().await.context(|| "reading log hashes".into())?;
                             hashes_pg(&mut c, &missing).await?

@@ -35,7 +35,46 @@ pub struct AxisObject {
     pub size: i64,
     pub md5: String,
     pub metadata: Json<Metadata>,
+    /// When these bytes arrived under this name.
+    pub updated_at: DateTime<Utc>,
 }
+
+/// Why bytes a dock sent are kept beside, not as, the object of their name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VersionOutcome {
+    /// The dock sent the object again before Complete; the later bytes are current.
+    Superseded,
+    /// The bytes arrived as the container completed, and were refused.
+    RefusedAfterComplete,
+}
+
+impl VersionOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionOutcome::Superseded => "superseded",
+            VersionOutcome::RefusedAfterComplete => "refused-after-complete",
+        }
+    }
+}
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct AxisObjectVersion {
+    pub name: String,
+    pub kind: String,
+    pub sha256: String,
+    pub size: i64,
+    pub received_at: DateTime<Utc>,
+    pub outcome: String,
+    pub outcome_at: DateTime<Utc>,
+}
+
+const VERSION_QUERY: &str = "SELECT name, kind, sha256, size, received_at, outcome, outcome_at \
+     FROM axis_object_versions WHERE container_id = $1 ORDER BY outcome_at, id";
+const VERSION_BY_RECORDING: &str = "SELECT v.name, v.kind, v.sha256, v.size, v.received_at, \
+     v.outcome, v.outcome_at FROM axis_object_versions v \
+     JOIN axis_containers k ON k.id = v.container_id WHERE k.recording_id = $1 \
+     ORDER BY v.outcome_at, v.id";
 
 #[derive(Debug, Clone)]
 pub struct GnssPoint {
@@ -47,13 +86,16 @@ pub struct GnssPoint {
 
 const CONTAINER_COLUMNS: &str =
     "id, dock_id, name, kind, recording_id, metadata, created_at, updated_at";
-const OBJECT_COLUMNS: &str = "id, container_id, name, kind, sha256, size, md5, metadata";
+const OBJECT_COLUMNS: &str =
+    "id, container_id, name, kind, sha256, size, md5, metadata, updated_at";
 
 impl Tx {
-    pub async fn insert_axis_container(&mut self, c: &AxisContainer) -> Result<()> {
-        on_tx!(self, conn => {
+    /// Inserts a container; false when the dock opened one of that name at the same moment.
+    pub async fn insert_axis_container(&mut self, c: &AxisContainer) -> Result<bool> {
+        let n = on_tx!(self, conn => {
             sqlx::query(&format!(
-                "INSERT INTO axis_containers ({CONTAINER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                "INSERT INTO axis_containers ({CONTAINER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (dock_id, name) DO NOTHING"
             ))
             .bind(c.id)
             .bind(c.dock_id)
@@ -68,7 +110,19 @@ impl Tx {
             .map(|r| r.rows_affected())
         })
         .context(|| format!("recording container {}", c.name))?;
-        Ok(())
+        Ok(n == 1)
+    }
+
+    /// A container's metadata as this transaction sees it.
+    pub async fn axis_container_metadata(&mut self, id: Uuid) -> Result<Metadata> {
+        let meta: Json<Metadata> = on_tx!(self, c => {
+            sqlx::query_scalar("SELECT metadata FROM axis_containers WHERE id = $1")
+                .bind(id)
+                .fetch_one(c)
+                .await
+        })
+        .context(|| format!("reading container {id}"))?;
+        Ok(meta.0)
     }
 
     pub async fn set_axis_container_metadata(
@@ -89,26 +143,44 @@ impl Tx {
         Ok(())
     }
 
-    /// Records an object; one with the same name is replaced (the old bytes stay stored and
-    /// audited). Returns the previous object's hash, if any.
-    pub async fn put_axis_object(&mut self, o: &AxisObject) -> Result<Option<String>> {
-        let previous: Option<String> = on_tx!(self, c => {
-            sqlx::query_scalar("SELECT sha256 FROM axis_objects WHERE container_id = $1 AND name = $2")
-                .bind(o.container_id)
-                .bind(&o.name)
-                .fetch_optional(c)
-                .await
-        })
-        .context(|| format!("looking up object {}", o.name))?;
-        let now = crate::domain::now();
+    /// The object of that name in a container, as this transaction sees it.
+    pub async fn axis_object(&mut self, container: Uuid, name: &str) -> Result<Option<AxisObject>> {
         on_tx!(self, c => {
-            sqlx::query(&format!(
-                "INSERT INTO axis_objects ({OBJECT_COLUMNS}, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+            sqlx::query_as(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM axis_objects WHERE container_id = $1 AND name = $2"
+            ))
+            .bind(container)
+            .bind(name)
+            .fetch_optional(c)
+            .await
+        })
+        .context(|| format!("looking up object {name}"))
+    }
+
+    /// Every object of a container, as this transaction sees it.
+    pub async fn axis_objects(&mut self, container: Uuid) -> Result<Vec<AxisObject>> {
+        on_tx!(self, c => {
+            sqlx::query_as(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM axis_objects WHERE container_id = $1 ORDER BY name"
+            ))
+            .bind(container)
+            .fetch_all(c)
+            .await
+        })
+        .context(|| format!("listing objects of container {container}"))
+    }
+
+    /// Records an object as current under its name (a version it replaces is kept by the
+    /// caller with [`Tx::keep_axis_object_version`] first).
+    pub async fn put_axis_object(&mut self, o: &AxisObject) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO axis_objects (id, container_id, name, kind, sha256, size, md5, metadata, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
                  ON CONFLICT (container_id, name) DO UPDATE SET kind = excluded.kind, \
                  sha256 = excluded.sha256, size = excluded.size, md5 = excluded.md5, \
-                 metadata = excluded.metadata, updated_at = excluded.updated_at"
-            ))
+                 metadata = excluded.metadata, updated_at = excluded.updated_at",
+            )
             .bind(o.id)
             .bind(o.container_id)
             .bind(&o.name)
@@ -117,13 +189,56 @@ impl Tx {
             .bind(o.size)
             .bind(&o.md5)
             .bind(&o.metadata)
-            .bind(now)
+            .bind(o.updated_at)
             .execute(c)
             .await
             .map(|r| r.rows_affected())
         })
         .context(|| format!("recording object {}", o.name))?;
-        Ok(previous)
+        Ok(())
+    }
+
+    /// Keeps bytes a dock sent under an object's name that are not the object (any more):
+    /// `superseded` by a later PUT, or `refused-after-complete`.
+    pub async fn keep_axis_object_version(
+        &mut self,
+        o: &AxisObject,
+        outcome: VersionOutcome,
+    ) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO axis_object_versions (id, container_id, name, kind, sha256, size, md5, \
+                 metadata, received_at, outcome, outcome_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(o.container_id)
+            .bind(&o.name)
+            .bind(&o.kind)
+            .bind(&o.sha256)
+            .bind(o.size)
+            .bind(&o.md5)
+            .bind(&o.metadata)
+            .bind(o.updated_at)
+            .bind(outcome.as_str())
+            .bind(crate::domain::now())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("keeping an earlier version of object {}", o.name))?;
+        Ok(())
+    }
+
+    /// The versions kept for a container's objects, oldest first.
+    pub async fn axis_object_versions(
+        &mut self,
+        container: Uuid,
+    ) -> Result<Vec<AxisObjectVersion>> {
+        on_tx!(self, c => {
+            sqlx::query_as(VERSION_QUERY).bind(container).fetch_all(c).await
+        })
+        .context(|| format!("listing kept versions in container {container}"))
     }
 
     pub async fn set_axis_object_metadata(
@@ -169,54 +284,6 @@ impl Tx {
             .map(|r| r.rows_affected())
         })
         .context(|| format!("recording {container}/{name}"))?;
-        Ok(())
-    }
-
-    /// Registers or updates an officer as a dock announced them.
-    pub async fn put_officer(
-        &mut self,
-        id: &str,
-        display_name: Option<&str>,
-        active: bool,
-    ) -> Result<()> {
-        on_tx!(self, c => {
-            sqlx::query(
-                "INSERT INTO officers (id, display_name, active, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, active = excluded.active",
-            )
-            .bind(id)
-            .bind(display_name)
-            .bind(active)
-            .bind(crate::domain::now())
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .context(|| format!("registering officer {id}"))?;
-        Ok(())
-    }
-
-    /// Registers or updates a camera as a dock announced it.
-    pub async fn put_device(
-        &mut self,
-        serial: &str,
-        model: Option<&str>,
-        active: bool,
-    ) -> Result<()> {
-        on_tx!(self, c => {
-            sqlx::query(
-                "INSERT INTO devices (serial, model, active, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (serial) DO UPDATE SET model = excluded.model, active = excluded.active",
-            )
-            .bind(serial)
-            .bind(model)
-            .bind(active)
-            .bind(crate::domain::now())
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .context(|| format!("registering device {serial}"))?;
         Ok(())
     }
 
@@ -396,14 +463,11 @@ impl Catalogue {
         Ok(row.map(|j| j.0))
     }
 
-    /// How many officers and cameras are registered (for licence-style limits).
-    pub async fn registered_counts(&self) -> Result<(u64, u64)> {
-        let (officers, devices): (i64, i64) = on_pool!(self, p => {
-            sqlx::query_as("SELECT (SELECT COUNT(*) FROM officers), (SELECT COUNT(*) FROM devices)")
-                .fetch_one(p)
-                .await
+    /// The versions kept for a recording's container objects, oldest first.
+    pub async fn axis_object_versions_of(&self, recording: Uuid) -> Result<Vec<AxisObjectVersion>> {
+        on_pool!(self, p => {
+            sqlx::query_as(VERSION_BY_RECORDING).bind(recording).fetch_all(p).await
         })
-        .context(|| "counting officers and devices".into())?;
-        Ok((officers as u64, devices as u64))
+        .context(|| format!("listing kept versions of recording {recording}"))
     }
 }

@@ -82,8 +82,8 @@ impl Tx {
     /// status changes are read-modify-write).
     pub async fn case_for_update(&mut self, urn: &str) -> Result<CaseRow> {
         let lock = match self {
-            Tx::Sqlite(_) => "",
-            Tx::Postgres(_) => " FOR UPDATE",
+            Tx::Sqlite(..) => "",
+            Tx::Postgres(..) => " FOR UPDATE",
         };
         let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE urn = $1{lock}");
         let row = on_tx!(self, c => {

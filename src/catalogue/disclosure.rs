@@ -15,7 +15,12 @@ pub struct MaterialRow {
     pub reference: String,
     pub recording_id: Uuid,
     pub officer_id: String,
+    /// The force's name for the officer (docks never write it).
     pub officer_name: Option<String>,
+    /// `force`, or `dock` for an officer only a docking station announced.
+    pub officer_registered_by: String,
+    /// The docking station's name for the officer when the footage arrived.
+    pub officer_label: Option<String>,
     pub device_serial: String,
     pub recorded_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
@@ -31,7 +36,8 @@ impl Catalogue {
         on_pool!(self, p => {
             sqlx::query_as::<_, MaterialRow>(
                 "SELECT e.schedule, e.schedule_item, e.reference, e.recording_id, r.officer_id, \
-                 o.display_name AS officer_name, r.device_serial, r.recorded_at, r.ended_at, \
+                 o.display_name AS officer_name, o.registered_by AS officer_registered_by, \
+                 r.officer_label, r.device_serial, r.recorded_at, r.ended_at, \
                  r.category, e.description, e.sensitivity, e.disclosure_note \
                  FROM exhibits e JOIN recordings r ON r.id = e.recording_id \
                  JOIN officers o ON o.id = r.officer_id \

@@ -5,7 +5,7 @@ use sqlx::FromRow;
 use uuid::Uuid;
 
 use super::{Catalogue, Tx, on_pool, on_tx};
-use crate::error::{Result, ResultExt};
+use crate::error::{Code, Error, Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct Dock {
@@ -51,6 +51,30 @@ impl Tx {
         .await)
         .context(|| format!("changing the secret of dock {id}"))?;
         Ok(())
+    }
+
+    /// Refuses work for a dock revoked since its request began. Checked in the transaction that
+    /// commits the work; on PostgreSQL the dock's row is share-locked, so a revocation waits for
+    /// the work to commit (it came first) rather than being outrun by it.
+    pub async fn ensure_dock_active(&mut self, dock: &Dock) -> Result<()> {
+        let lock = match self {
+            Tx::Sqlite(..) => "",
+            Tx::Postgres(..) => " FOR SHARE",
+        };
+        let revoked: Option<Option<DateTime<Utc>>> = on_tx!(self, c => {
+            sqlx::query_scalar(&format!("SELECT revoked_at FROM docks WHERE id = $1{lock}"))
+                .bind(dock.id)
+                .fetch_optional(c)
+                .await
+        })
+        .context(|| format!("checking dock {}", dock.name))?;
+        match revoked {
+            Some(None) => Ok(()),
+            _ => Err(Error::new(
+                Code::Unauthorized,
+                format!("dock {} was revoked", dock.name),
+            )),
+        }
     }
 
     /// Marks the dock revoked and drops its tokens; true when it was active.
@@ -113,6 +137,18 @@ impl Catalogue {
         .await)
         .context(|| "issuing a dock token".into())?;
         Ok(())
+    }
+
+    /// Whether a dock has been revoked (long uploads ask again as they go).
+    pub async fn dock_revoked(&self, dock: Uuid) -> Result<bool> {
+        let revoked: Option<Option<DateTime<Utc>>> = on_pool!(self, p => {
+            sqlx::query_scalar("SELECT revoked_at FROM docks WHERE id = $1")
+                .bind(dock)
+                .fetch_optional(p)
+                .await
+        })
+        .context(|| format!("checking dock {dock}"))?;
+        Ok(!matches!(revoked, Some(None)))
     }
 
     /// The active dock a live token belongs to.

@@ -148,7 +148,9 @@ impl Catalogue {
                  UNION SELECT d.sha256 FROM derivatives d JOIN clips c ON c.id = d.clip_id \
                  WHERE c.recording_id = $1 \
                  UNION SELECT a.sha256 FROM axis_objects a JOIN axis_containers k \
-                 ON k.id = a.container_id WHERE k.recording_id = $1) x \
+                 ON k.id = a.container_id WHERE k.recording_id = $1 \
+                 UNION SELECT v.sha256 FROM axis_object_versions v JOIN axis_containers k \
+                 ON k.id = v.container_id WHERE k.recording_id = $1) x \
                  JOIN objects o ON o.sha256 = x.sha256 WHERE o.purged_at IS NULL",
             )
             .bind(recording)

@@ -91,8 +91,8 @@ impl Catalogue {
         // SKIP LOCKED lets PostgreSQL workers pass over a row another claim holds; SQLite runs
         // one writer at a time, so the plain subquery is already exclusive.
         let pick = match self {
-            Catalogue::Sqlite(_) => "",
-            Catalogue::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+            Catalogue::Sqlite(..) => "",
+            Catalogue::Postgres(..) => " FOR UPDATE SKIP LOCKED",
         };
         let sql = format!(
             "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \

@@ -115,7 +115,7 @@ impl Tx {
     /// at once would each count the other as still pending and leave the recording unsettled.
     /// (SQLite write transactions are already one at a time.)
     pub async fn lock_recording(&mut self, recording: Uuid) -> Result<()> {
-        if let Tx::Postgres(t) = self {
+        if let Tx::Postgres(t, _) = self {
             sqlx::query("SELECT 1 FROM recordings WHERE id = $1 FOR UPDATE")
                 .bind(recording)
                 .execute(&mut **t)

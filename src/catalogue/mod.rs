@@ -8,6 +8,7 @@
 //! database per crate.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Connection;
@@ -16,6 +17,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Postgres, Sqlite, Transaction};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Code, Error, Result, ResultExt};
 
@@ -30,12 +32,13 @@ mod jobs;
 mod media;
 mod plans;
 mod recordings;
+mod registry;
 mod retention;
 mod sweeps;
 mod uploads;
 
 pub use audit_log::{AppendedLeaf, LeafRow, LogState, StoredCheckpoint};
-pub use axis::{AxisContainer, AxisObject, GnssPoint, Metadata};
+pub use axis::{AxisContainer, AxisObject, AxisObjectVersion, GnssPoint, Metadata, VersionOutcome};
 pub use cases::{CaseRow, ExhibitRow, NewExhibit};
 pub use classification::ClassificationRow;
 pub use disclosure::MaterialRow;
@@ -45,6 +48,7 @@ pub use jobs::{JobEnd, JobRow, NewJob, Reclaimed};
 pub use media::{ClipMedia, DerivativeRow, NewDerivative};
 pub use plans::DueRow;
 pub use recordings::{NewClip, NewRecording, NewSighting, ObjectRow};
+pub use registry::{AxisUser, DeviceRow, OfficerRow};
 pub use sweeps::{DeletionState, PlanItem, PlanRow, PurgeObject, TombstoneRow};
 pub use uploads::UploadRow;
 
@@ -52,11 +56,11 @@ pub use uploads::UploadRow;
 macro_rules! on_tx {
     ($tx:expr, $c:ident => $body:expr) => {
         match $tx {
-            $crate::catalogue::Tx::Sqlite(t) => {
+            $crate::catalogue::Tx::Sqlite(t, _) => {
                 let $c = &mut **t;
                 $body
             }
-            $crate::catalogue::Tx::Postgres(t) => {
+            $crate::catalogue::Tx::Postgres(t, _) => {
                 let $c = &mut **t;
                 $body
             }
@@ -68,27 +72,38 @@ macro_rules! on_tx {
 macro_rules! on_pool {
     ($cat:expr, $p:ident => $body:expr) => {
         match $cat {
-            $crate::catalogue::Catalogue::Sqlite($p) => $body,
-            $crate::catalogue::Catalogue::Postgres($p) => $body,
+            $crate::catalogue::Catalogue::Sqlite($p, _) => $body,
+            $crate::catalogue::Catalogue::Postgres($p, _) => $body,
         }
     };
 }
 
 pub(crate) use {on_pool, on_tx};
 
+/// A pool, and the gate its write transactions pass (see [`Catalogue::begin`]).
 #[derive(Clone, Debug)]
 pub enum Catalogue {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
+    Sqlite(SqlitePool, Arc<Semaphore>),
+    Postgres(PgPool, Arc<Semaphore>),
 }
 
-/// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE` so that the write lock is
-/// taken up front and never upgraded (an upgrade can fail with SQLITE_BUSY regardless of the
-/// busy timeout).
+/// A write transaction, holding its place at the gate until it ends. On SQLite it starts with
+/// `BEGIN IMMEDIATE` so that the write lock is taken up front and never upgraded (an upgrade can
+/// fail with SQLITE_BUSY regardless of the busy timeout).
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
+    Sqlite(Transaction<'static, Sqlite>, OwnedSemaphorePermit),
+    Postgres(Transaction<'static, Postgres>, OwnedSemaphorePermit),
 }
+
+/// SQLite connections: writers take one at a time, the rest serve reads.
+const SQLITE_CONNECTIONS: u32 = 8;
+/// PostgreSQL connections, and how many of them write transactions may hold at once: the rest
+/// are always there for reads, so a writer that reads (or a health check) is never starved by
+/// writers queueing on the audit log's lock.
+const PG_CONNECTIONS: u32 = 16;
+const PG_WRITERS: usize = 8;
+/// How long a write waits for its turn before the caller is told the catalogue is busy.
+const WRITER_WAIT: Duration = Duration::from_secs(60);
 
 /// Hides the password in a database URL before it goes into a message.
 pub fn redact_url(url: &str) -> String {
@@ -102,6 +117,38 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// The catalogue holds who recorded what, where: readable by bwv's own user only. SQLite gives
+/// its -wal and -shm files the database file's mode, so making the file first is enough; older
+/// ones are tightened.
+fn private_database(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") {
+        return Ok(());
+    }
+    if let Err(e) = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(e).context(|| format!("creating SQLite catalogue {}", path.display()));
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = std::path::PathBuf::from(file);
+        match std::fs::metadata(&file) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .context(|| format!("making {} private", file.display()))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl Catalogue {
@@ -125,12 +172,16 @@ impl Catalogue {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true);
+            private_database(opts.get_filename())?;
             let pool = SqlitePoolOptions::new()
-                .max_connections(4)
+                .max_connections(SQLITE_CONNECTIONS)
                 .connect_with(opts)
                 .await
                 .context(|| format!("opening SQLite catalogue {shown}"))?;
-            Ok(Catalogue::Sqlite(pool))
+            // SQLite has one writer. Waiting for it here costs nothing; waiting inside
+            // `BEGIN IMMEDIATE` holds a pooled connection for the whole wait, and enough such
+            // waiters leave no connection for the reads the lock holder itself needs.
+            Ok(Catalogue::Sqlite(pool, Arc::new(Semaphore::new(1))))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url).map_err(|e| {
                 Error::with_source(Code::Config, format!("bad PostgreSQL URL {shown}"), e)
@@ -151,12 +202,15 @@ impl Catalogue {
                 .await
                 .context(|| format!("connecting to PostgreSQL catalogue {shown}"))?;
             let pool = PgPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(10))
+                .max_connections(PG_CONNECTIONS)
+                .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts)
                 .await
                 .context(|| format!("connecting to PostgreSQL catalogue {shown}"))?;
-            Ok(Catalogue::Postgres(pool))
+            Ok(Catalogue::Postgres(
+                pool,
+                Arc::new(Semaphore::new(PG_WRITERS)),
+            ))
         } else {
             Err(Error::new(
                 Code::Config,
@@ -167,15 +221,15 @@ impl Catalogue {
 
     pub fn backend(&self) -> &'static str {
         match self {
-            Catalogue::Sqlite(_) => "sqlite",
-            Catalogue::Postgres(_) => "postgres",
+            Catalogue::Sqlite(..) => "sqlite",
+            Catalogue::Postgres(..) => "postgres",
         }
     }
 
     /// Applies pending migrations; returns the versions now applied, in order.
     pub async fn migrate(&self) -> Result<Vec<i64>> {
         let applied = match self {
-            Catalogue::Sqlite(p) => {
+            Catalogue::Sqlite(p, _) => {
                 sqlx::migrate!("./migrations/sqlite")
                     .run(p)
                     .await
@@ -186,7 +240,7 @@ impl Catalogue {
                     .fetch_all(p)
                     .await
             }
-            Catalogue::Postgres(p) => {
+            Catalogue::Postgres(p, _) => {
                 sqlx::migrate!("./migrations/postgres")
                     .run(p)
                     .await
@@ -201,15 +255,34 @@ impl Catalogue {
         applied.context(|| "listing applied migrations".into())
     }
 
+    /// Starts a write transaction once the gate lets it through.
     pub async fn begin(&self) -> Result<Tx> {
+        let gate = match self {
+            Catalogue::Sqlite(_, g) | Catalogue::Postgres(_, g) => g.clone(),
+        };
+        let permit = tokio::time::timeout(WRITER_WAIT, gate.acquire_owned())
+            .await
+            .ok()
+            .and_then(|p| p.ok())
+            .ok_or_else(|| {
+                Error::new(
+                    Code::Busy,
+                    format!(
+                        "the catalogue is busy: no turn to write within {} s",
+                        WRITER_WAIT.as_secs()
+                    ),
+                )
+            })?;
         match self {
-            Catalogue::Sqlite(p) => Ok(Tx::Sqlite(
+            Catalogue::Sqlite(p, _) => Ok(Tx::Sqlite(
                 p.begin_with("BEGIN IMMEDIATE")
                     .await
                     .context(|| "starting transaction".into())?,
+                permit,
             )),
-            Catalogue::Postgres(p) => Ok(Tx::Postgres(
+            Catalogue::Postgres(p, _) => Ok(Tx::Postgres(
                 p.begin().await.context(|| "starting transaction".into())?,
+                permit,
             )),
         }
     }
@@ -222,8 +295,8 @@ impl Catalogue {
 impl Tx {
     pub async fn commit(self) -> Result<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await,
-            Tx::Postgres(t) => t.commit().await,
+            Tx::Sqlite(t, _) => t.commit().await,
+            Tx::Postgres(t, _) => t.commit().await,
         }
         .context(|| "committing transaction".into())
     }

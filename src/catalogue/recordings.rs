@@ -14,6 +14,8 @@ use crate::error::{Error, Result, ResultExt};
 pub struct NewRecording {
     pub id: Uuid,
     pub officer_id: String,
+    /// The docking station's name for the officer, when it gave one (a label, not a record).
+    pub officer_label: Option<String>,
     pub device_serial: String,
     pub source: Source,
     pub dock_id: Option<Uuid>,
@@ -60,6 +62,7 @@ pub struct ObjectRow {
 struct RecordingRow {
     id: Uuid,
     officer_id: String,
+    officer_label: Option<String>,
     device_serial: String,
     source: String,
     external_ref: Option<String>,
@@ -92,7 +95,7 @@ struct ClipRow {
     probe: Option<Json<serde_json::Value>>,
 }
 
-const RECORDING_COLUMNS: &str = "id, officer_id, device_serial, source, external_ref, recorded_at, \
+const RECORDING_COLUMNS: &str = "id, officer_id, officer_label, device_serial, source, external_ref, recorded_at, \
      recorded_at_source, category, classification, status, flags, retention_state, created_at, \
      next_action, next_action_at, next_action_rule, deleted_at, purged_at";
 const CLIP_COLUMNS: &str = "id, recording_id, seq, sha256, size, original_name, created_at, media_state, media_error, probe";
@@ -102,6 +105,7 @@ impl RecordingRow {
         Recording {
             id: self.id,
             officer_id: self.officer_id,
+            officer_label: self.officer_label,
             device_serial: self.device_serial,
             source: self.source,
             external_ref: self.external_ref,
@@ -145,42 +149,12 @@ impl ClipRow {
 }
 
 impl Tx {
-    /// Registers an officer on first sight; returns true when the row is new.
-    pub async fn ensure_officer(&mut self, id: &str) -> Result<bool> {
-        let done = on_tx!(self, c => {
-            sqlx::query("INSERT INTO officers (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-                .bind(id)
-                .bind(crate::domain::now())
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-        })
-        .context(|| format!("registering officer {id}"))?;
-        Ok(done == 1)
-    }
-
-    /// Registers a device on first sight; returns true when the row is new.
-    pub async fn ensure_device(&mut self, serial: &str) -> Result<bool> {
-        let done = on_tx!(self, c => {
-            sqlx::query(
-                "INSERT INTO devices (serial, created_at) VALUES ($1, $2) ON CONFLICT (serial) DO NOTHING",
-            )
-            .bind(serial)
-            .bind(crate::domain::now())
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .context(|| format!("registering device {serial}"))?;
-        Ok(done == 1)
-    }
-
     /// The recording that first brought these bytes in, if any (one purged, or being purged, no
     /// longer counts: the same bytes arriving then are new footage).
     /// On PostgreSQL this also takes a transaction lock on the hash, so two doors receiving the
     /// same bytes at once cannot both decide they are new (SQLite writers are already serial).
     pub async fn recording_with_object(&mut self, sha256: &Sha256Digest) -> Result<Option<Uuid>> {
-        if let Tx::Postgres(t) = self {
+        if let Tx::Postgres(t, _) = self {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
                 .bind(sha256.to_hex())
                 .execute(&mut **t)
@@ -245,8 +219,8 @@ impl Tx {
             sqlx::query(
                 "INSERT INTO recordings (id, officer_id, device_serial, source, external_ref, \
                  recorded_at, recorded_at_source, category, status, flags, metadata, created_at, \
-                 dock_id, classification) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 dock_id, classification, officer_label) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(r.id)
             .bind(&r.officer_id)
@@ -262,6 +236,7 @@ impl Tx {
             .bind(crate::domain::now())
             .bind(r.dock_id)
             .bind(r.classification.as_str())
+            .bind(&r.officer_label)
             .execute(c)
             .await
             .map(|r| r.rows_affected())
@@ -318,30 +293,48 @@ impl Tx {
     }
 }
 
+/// Reads one recording with its clips: `$first` and `$second` are the executors for the two
+/// statements (the pool twice, or a transaction's connection reborrowed).
+macro_rules! read_recording {
+    ($first:expr, $second:expr, $id:expr) => {{
+        let id: Uuid = $id;
+        let row: Option<RecordingRow> = sqlx::query_as(&format!(
+            "SELECT {RECORDING_COLUMNS} FROM recordings WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional($first)
+        .await
+        .context(|| format!("reading recording {id}"))?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let clips: Vec<ClipRow> = sqlx::query_as(&format!(
+                    "SELECT {CLIP_COLUMNS} FROM clips WHERE recording_id = $1 ORDER BY seq"
+                ))
+                .bind(id)
+                .fetch_all($second)
+                .await
+                .context(|| format!("reading clips of recording {id}"))?;
+                let clips = clips
+                    .into_iter()
+                    .map(ClipRow::into_clip)
+                    .collect::<Result<_>>()?;
+                Ok(Some(row.into_recording(clips)))
+            }
+        }
+    }};
+}
+
+impl Tx {
+    /// A recording as this transaction sees it (after `lock_recording`, current).
+    pub async fn recording(&mut self, id: Uuid) -> Result<Option<Recording>> {
+        on_tx!(self, c => read_recording!(&mut *c, &mut *c, id))
+    }
+}
+
 impl Catalogue {
     pub async fn recording(&self, id: Uuid) -> Result<Option<Recording>> {
-        let row: Option<RecordingRow> = on_pool!(self, p => {
-            sqlx::query_as(&format!("SELECT {RECORDING_COLUMNS} FROM recordings WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(p)
-                .await
-        })
-        .context(|| format!("reading recording {id}"))?;
-        let Some(row) = row else { return Ok(None) };
-        let clips: Vec<ClipRow> = on_pool!(self, p => {
-            sqlx::query_as(&format!(
-                "SELECT {CLIP_COLUMNS} FROM clips WHERE recording_id = $1 ORDER BY seq"
-            ))
-            .bind(id)
-            .fetch_all(p)
-            .await
-        })
-        .context(|| format!("reading clips of recording {id}"))?;
-        let clips = clips
-            .into_iter()
-            .map(ClipRow::into_clip)
-            .collect::<Result<_>>()?;
-        Ok(Some(row.into_recording(clips)))
+        on_pool!(self, p => read_recording!(p, p, id))
     }
 
     /// Recordings, newest first.

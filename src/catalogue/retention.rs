@@ -11,10 +11,13 @@ use crate::error::{Error, Result, ResultExt};
 pub type CaseOutcome = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool);
 
 impl Tx {
-    /// Recording start and classification.
-    pub async fn retention_basics(&mut self, recording: Uuid) -> Result<(DateTime<Utc>, String)> {
-        let row: Option<(DateTime<Utc>, String)> = on_tx!(self, c => {
-            sqlx::query_as("SELECT recorded_at, classification FROM recordings WHERE id = $1")
+    /// Recording start, arrival and classification.
+    pub async fn retention_basics(
+        &mut self,
+        recording: Uuid,
+    ) -> Result<(DateTime<Utc>, DateTime<Utc>, String)> {
+        let row: Option<(DateTime<Utc>, DateTime<Utc>, String)> = on_tx!(self, c => {
+            sqlx::query_as("SELECT recorded_at, created_at, classification FROM recordings WHERE id = $1")
                 .bind(recording)
                 .fetch_optional(c)
                 .await

@@ -134,7 +134,7 @@ impl Catalogue {
 
 impl Tx {
     pub async fn plan_for_update(&mut self, id: Uuid) -> Result<PlanRow> {
-        let lock = if matches!(self, Tx::Postgres(_)) {
+        let lock = if matches!(self, Tx::Postgres(..)) {
             " FOR UPDATE"
         } else {
             ""
@@ -278,6 +278,9 @@ impl Tx {
               OR EXISTS (SELECT 1 FROM axis_objects a2 JOIN axis_containers k2 ON k2.id = a2.container_id \
                       JOIN recordings r2 ON r2.id = k2.recording_id \
                       WHERE a2.sha256 = o.sha256 AND {OTHER}) \
+              OR EXISTS (SELECT 1 FROM axis_object_versions v2 JOIN axis_containers k2 ON k2.id = v2.container_id \
+                      JOIN recordings r2 ON r2.id = k2.recording_id \
+                      WHERE v2.sha256 = o.sha256 AND {OTHER}) \
              ) AS shared \
              FROM (SELECT sha256, 'original' AS role FROM clips WHERE recording_id = $1 \
                    UNION SELECT d.sha256, d.kind AS role FROM derivatives d \
@@ -285,6 +288,9 @@ impl Tx {
                    UNION SELECT sha256, 'gnss' AS role FROM gnss_tracks WHERE recording_id = $1 \
                    UNION SELECT a.sha256, CASE WHEN a.kind = 'clip' THEN 'original' ELSE a.kind END AS role \
                          FROM axis_objects a JOIN axis_containers k ON k.id = a.container_id \
+                         WHERE k.recording_id = $1 \
+                   UNION SELECT v.sha256, CASE WHEN v.kind = 'clip' THEN 'original' ELSE v.kind END AS role \
+                         FROM axis_object_versions v JOIN axis_containers k ON k.id = v.container_id \
                          WHERE k.recording_id = $1) x \
              JOIN objects o ON o.sha256 = x.sha256 ORDER BY o.sha256, x.role"
         );
@@ -388,6 +394,8 @@ impl Tx {
             "DELETE FROM gnss_points WHERE recording_id = $1",
             "UPDATE axis_containers SET metadata = '{}' WHERE recording_id = $1",
             "UPDATE axis_objects SET metadata = '{}' WHERE container_id IN \
+             (SELECT id FROM axis_containers WHERE recording_id = $1)",
+            "UPDATE axis_object_versions SET metadata = '{}' WHERE container_id IN \
              (SELECT id FROM axis_containers WHERE recording_id = $1)",
         ] {
             on_tx!(self, c => {

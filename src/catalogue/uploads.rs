@@ -51,6 +51,31 @@ impl Tx {
         Ok(())
     }
 
+    /// The dock's unfinished uploads, and the bytes every unfinished upload has yet to send.
+    /// On PostgreSQL the dock's row is locked first, so two creations by one dock count each
+    /// other (SQLite writers are one at a time).
+    pub async fn open_uploads(&mut self, dock: Uuid) -> Result<(u64, u64)> {
+        if let Tx::Postgres(t, _) = self {
+            sqlx::query("SELECT 1 FROM docks WHERE id = $1 FOR UPDATE")
+                .bind(dock)
+                .execute(&mut **t)
+                .await
+                .context(|| format!("locking dock {dock}"))?;
+        }
+        let (mine, claimed): (i64, i64) = on_tx!(self, c => {
+            sqlx::query_as(
+                "SELECT CAST(COALESCE(SUM(CASE WHEN dock_id = $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(length - upload_offset), 0) AS BIGINT) \
+                 FROM uploads WHERE state = 'receiving'",
+            )
+            .bind(dock)
+            .fetch_one(c)
+            .await
+        })
+        .context(|| "counting unfinished uploads".into())?;
+        Ok((mine.max(0) as u64, claimed.max(0) as u64))
+    }
+
     /// Ends an upload (completed, terminated, expired); only a receiving upload can end.
     pub async fn end_upload(
         &mut self,

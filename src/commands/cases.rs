@@ -34,7 +34,7 @@ pub async fn classify(
     // Locked and read inside the transaction: a concurrent link or reclassification waits.
     tx.lock_recording(recording).await?;
     tx.ensure_not_purged(recording).await?;
-    let (_, from) = tx.retention_basics(recording).await?;
+    let (_, _, from) = tx.retention_basics(recording).await?;
     if to == Classification::NonEvidential {
         let cases = tx.active_cases_of(recording).await?;
         if !cases.is_empty() {
@@ -103,7 +103,7 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
                 return Err(Error::bad_input("--offence must not be empty"));
             }
             let mut tx = app.catalogue.begin().await?;
-            tx.ensure_officer(&oic).await?;
+            tx.ensure_officer(&oic, None).await?;
             let case = tx.insert_case(&urn, offence, &oic).await?;
             let mut event = EventDraft::new("case_opened", actor, "case", case.id);
             event.result = Some(json!({"urn": urn, "offence": offence, "oic": oic}));

@@ -95,37 +95,6 @@ pub async fn run(app: App, cmd: DockCommand, out: &Output) -> Result<bool> {
     Ok(true)
 }
 
-/// Registers an officer or a camera by hand (docks may also announce them), audited on the
-/// registry's own chain.
-pub async fn register(
-    app: App,
-    what: &str,
-    id: &str,
-    label: Option<&str>,
-    out: &Output,
-) -> Result<bool> {
-    crate::ingest::check_identifier(what, id)?;
-    let mut tx = app.catalogue.begin().await?;
-    if what == "officer" {
-        tx.put_officer(id, label, true).await?;
-    } else {
-        tx.put_device(id, label, true).await?;
-    }
-    let actor = Actor::user(app.config.actor());
-    let mut event = crate::audit::record::EventDraft::new(
-        "registry_updated",
-        actor,
-        "registry",
-        uuid::Uuid::nil(),
-    );
-    event.result = Some(json!({ what: id, "active": true }));
-    tx.append_audit(app.audit.origin(), event).await?;
-    tx.commit().await?;
-    out.record(&json!({ what: id }), || format!("{what} {id} registered"));
-    app.finish().await?;
-    Ok(true)
-}
-
 /// The connection file carries a secret: readable by its owner only.
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod output;
 pub mod recordings;
+pub mod register;
 pub mod retention;
 pub mod serve;
 pub mod worker;
@@ -64,25 +65,13 @@ pub async fn run(cli: Cli) -> Result<bool> {
         Command::Verify { package, trust } => disclose::verify(&package, &trust, &out).await,
         Command::Dock(cmd) => dock::run(App::open(config).await?, cmd, &out).await,
         Command::OfficerAdd { id, name } => {
-            dock::register(
-                App::open(config).await?,
-                "officer",
-                &id,
-                name.as_deref(),
-                &out,
-            )
-            .await
+            register::add_officer(App::open(config).await?, &id, name.as_deref(), &out).await
         }
         Command::DeviceAdd { serial, model } => {
-            dock::register(
-                App::open(config).await?,
-                "device",
-                &serial,
-                model.as_deref(),
-                &out,
-            )
-            .await
+            register::add_device(App::open(config).await?, &serial, model.as_deref(), &out).await
         }
+        Command::Officers => register::officers(App::open(config).await?, &out).await,
+        Command::Devices => register::devices(App::open(config).await?, &out).await,
         Command::Serve {
             listen,
             no_workers,

@@ -6,6 +6,7 @@ use crate::cli::RecordingsCommand;
 use crate::domain::{Clip, Recording};
 use crate::error::{Error, Result};
 use crate::media::Probe;
+use crate::registry::{OfficerName, RegisteredBy};
 
 fn summary(r: &Recording) -> String {
     let size: u64 = r.clips.iter().map(|c| c.size).sum();
@@ -106,14 +107,29 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                 .collect();
             let derivatives = app.catalogue.derivatives(id).await?;
             let classifications = app.catalogue.classification_history(id).await?;
+            let kept = app.catalogue.axis_object_versions_of(id).await?;
+            let officer = app.catalogue.officer_row(&r.officer_id).await?;
+            let officer_shown = OfficerName {
+                id: &r.officer_id,
+                force_name: officer.as_ref().and_then(|o| o.display_name.as_deref()),
+                registered_by: match &officer {
+                    Some(o) => RegisteredBy::parse(&o.registered_by)?,
+                    None => RegisteredBy::Dock,
+                },
+                dock_label: r.officer_label.as_deref(),
+            }
+            .display();
             let v = json!({
                 "recording": r,
+                "officer": officer_shown,
                 "derivatives": derivatives,
                 "classifications": classifications,
+                "kept_versions": kept,
                 "audit": events,
             });
             out.record(&v, || {
                 let mut s = summary(&r);
+                s.push_str(&format!("\n  officer {officer_shown}"));
                 s.push_str(&format!(
                     "\n  source {}  recorded_at from {}  category {}  retention {}",
                     r.source,
@@ -165,6 +181,17 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                                 .unwrap_or_default()
                         ));
                     }
+                }
+                for k in &kept {
+                    s.push_str(&format!(
+                        "\n  kept {} {} of {}: sha256:{} {} bytes, received {}",
+                        k.outcome,
+                        k.kind,
+                        k.name,
+                        k.sha256,
+                        k.size,
+                        k.received_at.to_rfc3339()
+                    ));
                 }
                 for c in &classifications {
                     s.push_str(&format!(

@@ -111,21 +111,30 @@ pub async fn run(
     out.record(&serde_json::json!({"listening": public_url}), || {
         format!("bwv serving on {public_url}")
     });
-    let service = http::router(state.clone()).into_make_service();
+    let service = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    // A client that sends its headers a byte at a time, or nothing at all, is cut off: first
+    // requests (including protocol detection) and every later one on a kept-alive connection.
+    let headers_within = Duration::from_secs(state.app.config.server.header_timeout_secs.max(1));
     let served = match tls {
         Some(tls) => {
-            axum_server::from_tcp_rustls(listener, tls)
+            let mut server = axum_server::from_tcp_rustls(listener, tls)
                 .map_err(|e| Error::with_source(Code::Io, "starting the TLS listener", e))?
-                .handle(handle)
-                .serve(service)
-                .await
+                .first_request_timeout(headers_within);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(headers_within);
+            server.handle(handle).serve(service).await
         }
         None => {
-            axum_server::from_tcp(listener)
+            let mut server = axum_server::from_tcp(listener)
                 .map_err(|e| Error::with_source(Code::Io, "starting the listener", e))?
-                .handle(handle)
-                .serve(service)
-                .await
+                .first_request_timeout(headers_within);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(headers_within);
+            server.handle(handle).serve(service).await
         }
     };
     background.abort();

@@ -7,6 +7,7 @@ pub mod excerpts;
 mod html;
 mod index_page;
 pub mod manifest;
+pub mod names;
 pub mod package;
 mod reader;
 mod schedules;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use zip::ZipArchive;
 
-use super::manifest::check_path;
+use super::names::check_path;
 use super::writer::is_zip;
 
 pub enum Package {
@@ -57,34 +57,21 @@ impl Package {
         }
     }
 
-    /// Every file in the package, as `/`-separated relative paths.
-    pub fn names(&self) -> Result<Vec<String>, String> {
+    /// Every entry of the package as an extractor would see it, in order, with anything that
+    /// makes it other than a plain stored file or folder.
+    pub fn entries(&mut self) -> Result<Vec<Entry>, String> {
         match self {
-            Package::Dir(root) => {
-                let mut out = Vec::new();
-                for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
-                    let entry = entry.map_err(|e| e.to_string())?;
-                    if entry.file_type().is_dir() {
-                        continue;
-                    }
-                    let rel = entry
-                        .path()
-                        .strip_prefix(root)
-                        .map_err(|e| e.to_string())?
-                        .components()
-                        .map(|c| c.as_os_str().to_string_lossy())
-                        .collect::<Vec<_>>()
-                        .join("/");
-                    out.push(rel);
+            Package::Dir(root) => dir_entries(root),
+            Package::Zip(zip) => {
+                let mut out = Vec::with_capacity(zip.len());
+                for i in 0..zip.len() {
+                    let f = zip
+                        .by_index_raw(i)
+                        .map_err(|e| format!("reading ZIP entry {i}: {e}"))?;
+                    out.push(zip_entry(&f));
                 }
                 Ok(out)
             }
-            Package::Zip(zip) => Ok(zip
-                .file_names()
-                .filter_map(|n| n.ok())
-                .filter(|n| !n.ends_with('/'))
-                .map(|n| n.into_owned())
-                .collect()),
         }
     }
 
@@ -157,6 +144,105 @@ impl Package {
             Ok(hex::encode(hasher.finalize()))
         })
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Folder,
+}
+
+/// One entry: its name (`/`-separated, relative, no trailing `/`), what it is, and why it is
+/// not a plain file or folder, if it is not.
+#[derive(Debug)]
+pub struct Entry {
+    pub name: String,
+    pub kind: EntryKind,
+    pub problem: Option<String>,
+}
+
+fn zip_entry<R: Read>(f: &zip::read::ZipFile<'_, R>) -> Entry {
+    let (raw, mut problem) = match std::str::from_utf8(f.name_raw()) {
+        Ok(n) => (n.to_owned(), None),
+        Err(_) => (
+            String::from_utf8_lossy(f.name_raw()).into_owned(),
+            Some("has a name that is not UTF-8".to_owned()),
+        ),
+    };
+    let kind = if raw.ends_with('/') {
+        EntryKind::Folder
+    } else {
+        EntryKind::File
+    };
+    let stored = f.compression() == zip::CompressionMethod::Stored;
+    let second_name = f
+        .extra_data_fields()
+        .any(|x| matches!(x, zip::extra_fields::ExtraField::UnicodePath(_)));
+    problem = problem.or_else(|| {
+        if f.is_symlink() {
+            Some("is a symbolic link".into())
+        } else if f.encrypted() {
+            Some("is encrypted".into())
+        } else if second_name {
+            Some("carries a second name (an Info-ZIP Unicode Path field) an extractor may use instead".into())
+        } else if kind == EntryKind::File && !stored {
+            Some(format!(
+                "is compressed ({}): a package stores every file as it is",
+                f.compression()
+            ))
+        } else if kind == EntryKind::Folder && f.size() != 0 {
+            Some("is a folder with content".into())
+        } else {
+            None
+        }
+    });
+    let name = match kind {
+        EntryKind::Folder => raw.trim_end_matches('/').to_owned(),
+        EntryKind::File => raw,
+    };
+    Entry {
+        name,
+        kind,
+        problem,
+    }
+}
+
+/// A directory package's entries, never following a link.
+fn dir_entries(root: &Path) -> Result<Vec<Entry>, String> {
+    let mut out = Vec::new();
+    for item in walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let item = item.map_err(|e| format!("listing the package: {e}"))?;
+        let rel = item.path().strip_prefix(root).map_err(|e| e.to_string())?;
+        let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+        let (name, mut problem) = match parts {
+            Some(p) => (p.join("/"), None),
+            None => (
+                rel.to_string_lossy().into_owned(),
+                Some("has a name that is not UTF-8".to_owned()),
+            ),
+        };
+        let ft = item.file_type();
+        let kind = if ft.is_dir() {
+            EntryKind::Folder
+        } else {
+            EntryKind::File
+        };
+        if ft.is_symlink() {
+            problem = Some("is a symbolic link".into());
+        } else if !ft.is_dir() && !ft.is_file() {
+            problem = Some("is not a regular file".into());
+        }
+        out.push(Entry {
+            name,
+            kind,
+            problem,
+        });
+    }
+    Ok(out)
 }
 
 fn missing(name: &str, e: std::io::Error) -> String {

@@ -8,14 +8,21 @@ use chrono::{DateTime, Utc};
 pub use crate::catalogue::MaterialRow as Material;
 
 use super::html::{escape, page};
+use crate::registry::{OfficerName, RegisteredBy};
 
 /// The schedules' view of a piece of case material.
 impl Material {
+    /// The force's record of the officer; a dock's name for them only as a marked label.
     pub fn officer(&self) -> String {
-        match &self.officer_name {
-            Some(n) => format!("{n} ({})", self.officer_id),
-            None => format!("officer {}", self.officer_id),
+        OfficerName {
+            id: &self.officer_id,
+            force_name: self.officer_name.as_deref(),
+            // An unknown registrar is shown as the weaker claim.
+            registered_by: RegisteredBy::parse(&self.officer_registered_by)
+                .unwrap_or(RegisteredBy::Dock),
+            dock_label: self.officer_label.as_deref(),
         }
+        .display()
     }
 
     pub fn when(&self) -> String {
@@ -297,6 +304,8 @@ mod tests {
             recording_id: uuid::Uuid::nil(),
             officer_id: "4471".into(),
             officer_name: None,
+            officer_registered_by: "force".into(),
+            officer_label: None,
             device_serial: "CAM-1".into(),
             recorded_at: Utc::now(),
             ended_at: None,

@@ -2,7 +2,7 @@
 //! key proves (reference/audit-anchors.md §5.7). Every check runs and every failure is
 //! reported, each naming the file and what is wrong with it; the verdict fails on any one.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use base64::Engine;
@@ -12,9 +12,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::manifest::{
-    AuditExtract, MANIFEST_PATH, MANIFEST_VERSION, Manifest, canonical, check_path, core_sha256,
+    AuditExtract, MANIFEST_PATH, MANIFEST_VERSION, Manifest, canonical, core_sha256,
 };
-use super::reader::Package;
+use super::names::{Layout, check_path};
+use super::reader::{EntryKind, Package};
 use super::tlog_proof::TlogProof;
 use crate::audit::checkpoint::{VerifiedCheckpoint, verify_checkpoint_by};
 use crate::audit::merkle::{leaf_hash, verify_inclusion};
@@ -215,11 +216,26 @@ fn checkpoint(
     Ok((cp, bytes))
 }
 
-/// Every listed file is there with its hash and size, streamed; files nobody listed are named.
+/// Every listed file is there with its hash and size, streamed; and the package holds nothing
+/// else: every entry is exactly one listed file or a folder one implies, stored as it is.
 fn check_files(pkg: &mut Package, manifest: &Manifest, report: &mut Report) {
-    let mut listed: HashSet<String> = HashSet::from([MANIFEST_PATH.to_owned()]);
+    let mut listed: Vec<&str> = vec![MANIFEST_PATH];
+    listed.extend(manifest.all_files().map(|f| f.path.as_str()));
+    if let Some(audit) = &manifest.audit {
+        listed.push(&audit.checkpoint);
+        for r in &audit.records {
+            listed.push(&r.leaf);
+            listed.push(&r.proof);
+        }
+    }
+    let layout = match Layout::new(listed) {
+        Ok(layout) => layout,
+        Err(e) => {
+            report.fail(format!("{MANIFEST_PATH}: {e}"));
+            return;
+        }
+    };
     for f in manifest.all_files() {
-        listed.insert(f.path.clone());
         match pkg.hash(&f.path, f.size) {
             Ok(sha) => {
                 report.files_checked += 1;
@@ -234,19 +250,20 @@ fn check_files(pkg: &mut Package, manifest: &Manifest, report: &mut Report) {
             Err(e) => report.fail(e),
         }
     }
-    if let Some(audit) = &manifest.audit {
-        listed.insert(audit.checkpoint.clone());
-        for r in &audit.records {
-            listed.insert(r.leaf.clone());
-            listed.insert(r.proof.clone());
-        }
-    }
-    match pkg.names() {
-        Ok(names) => {
-            for name in names.into_iter().filter(|n| !listed.contains(n)) {
-                report
-                    .warnings
-                    .push(format!("{name} is in the package but not in the manifest"));
+    match pkg.entries() {
+        Ok(entries) => {
+            for e in entries {
+                if let Some(problem) = &e.problem {
+                    report.fail(format!("entry {:?} {problem}", e.name));
+                    continue;
+                }
+                let known = match e.kind {
+                    EntryKind::File => layout.is_file(&e.name),
+                    EntryKind::Folder => layout.is_folder(&e.name),
+                };
+                if !known {
+                    report.fail(layout.refuse(&e.name, e.kind == EntryKind::Folder));
+                }
             }
         }
         Err(e) => report.fail(format!("listing the package: {e}")),

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-use super::manifest::check_path;
+use super::names::check_path;
 use crate::error::{Error, Result, ResultExt};
 
 /// Bytes moved per read: large enough that per-call costs vanish, small enough to stay in cache.

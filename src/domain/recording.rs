@@ -80,6 +80,9 @@ impl RecordingStatus {
 pub struct Recording {
     pub id: Uuid,
     pub officer_id: String,
+    /// The docking station's name for the officer (a label; the force's record is the officer's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub officer_label: Option<String>,
     pub device_serial: String,
     pub source: String,
     pub external_ref: Option<String>,

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -15,7 +15,7 @@ use md5::Digest;
 use serde_json::json;
 
 use super::AppState;
-use super::auth::DockAuth;
+use super::auth::{DockAuth, sign_in, source};
 use super::error::{ApiError, ApiResult};
 use super::health::record_upload;
 use crate::catalogue::{Dock, Metadata};
@@ -52,7 +52,9 @@ fn respond(e: ApiError) -> Response {
     }
 }
 
-async fn auth(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+async fn auth(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
+    let (parts, _) = request.into_parts();
+    let headers = &parts.headers;
     let get = |a: &str, b: &str| {
         headers
             .get(a)
@@ -70,9 +72,7 @@ async fn auth(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Re
         )
         .into());
     };
-    let Some(dock) = docks::authenticate(&state.app.catalogue, &user, &key).await? else {
-        return Err(Error::new(Code::Unauthorized, "unknown dock or wrong key").into());
-    };
+    let dock = sign_in(&state, source(&parts), &user, &key).await?;
     let ttl = chrono::Duration::seconds(state.app.config.server.token_ttl_secs as i64);
     let (token, _) = docks::issue_token(&state.app.catalogue, &dock, ttl).await?;
     let mut resp = StatusCode::OK.into_response();
@@ -194,6 +194,7 @@ async fn object(
                     .map_err(|_| {
                         Error::bad_input("registry objects carry metadata, not content")
                     })?;
+                let _slot = state.upload_slot(&dock)?;
                 door::register(
                     &state.app.ingestor(),
                     &state.app.config.axis,
@@ -262,26 +263,42 @@ async fn put_object(
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if length == Some(0) && kind == Kind::Clip && container.kind == "recording" {
+    let recording_container = container.kind == "recording";
+    if length == Some(0) && kind == Kind::Clip && recording_container {
         return Err(Error::bad_input(format!("clip {name} is empty (zero bytes)")).into());
     }
-    let _slot = state.upload_slot()?;
+    let max = state.app.config.axis.max_object_gib << 30;
+    if let Some(len) = length
+        && len > max
+    {
+        return Err(Error::new(
+            Code::TooLarge,
+            format!("{name} is {len} bytes; at most {max} are accepted"),
+        )
+        .into());
+    }
+    let _slot = state.upload_slot(dock)?;
     state.check_space(length.unwrap_or(0))?;
+    // A body without a length (chunked) may send no more than the store has room for.
+    let limit = match state.room()? {
+        Some(room) => room.min(max),
+        None => max,
+    };
     let ingestor = state.app.ingestor();
     let etag = etag_header(headers)?;
     let started = Instant::now();
-    let content = if kind.read_whole() {
+    let content = if kind.read_whole(recording_container) {
         let bytes = axum::body::to_bytes(body, MAX_SMALL_OBJECT)
             .await
             .map_err(|_| {
                 Error::new(
                     Code::TooLarge,
-                    format!("{name} is larger than {MAX_SMALL_OBJECT} bytes"),
+                    format!("{name} is larger than {MAX_SMALL_OBJECT} bytes (or did not arrive)"),
                 )
             })?;
         Content::Small(bytes.to_vec())
     } else {
-        Content::Stream(body_reader(body))
+        Content::Stream(body_reader(body, limit, name))
     };
     let put = door::put_object(&ingestor, dock, &container, name, meta, content, etag).await?;
     record_upload("axis", put.size, started.elapsed().as_secs_f64());
@@ -292,11 +309,38 @@ async fn put_object(
     Ok(resp)
 }
 
-/// A request body as a blocking reader for the store, which reads on its own thread.
-fn body_reader(body: Body) -> Input {
+/// A request body as a blocking reader for the store, which reads on its own thread; more than
+/// `limit` bytes is an error, not a truncation.
+fn body_reader(body: Body, limit: u64, name: &str) -> Input {
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
-    Input::Stream(Box::new(reader) as Box<dyn Read + Send>)
+    Input::Stream(Box::new(Limited {
+        inner: reader,
+        left: limit,
+        name: name.to_owned(),
+    }) as Box<dyn Read + Send>)
+}
+
+struct Limited<R> {
+    inner: R,
+    left: u64,
+    name: String,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!(
+                    "{} is larger than the store can take now or than is accepted",
+                    self.name
+                ),
+            )
+        })?;
+        Ok(n)
+    }
 }
 
 fn json_object(value: serde_json::Value) -> Response {

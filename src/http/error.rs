@@ -32,6 +32,7 @@ pub fn status_for(code: Code) -> StatusCode {
         // tus checksum extension: 460 Checksum Mismatch.
         Code::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
         Code::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         Code::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
         Code::Store | Code::Catalogue | Code::Audit | Code::Config | Code::Io => {
             StatusCode::INTERNAL_SERVER_ERROR
@@ -54,9 +55,16 @@ impl ApiError {
         };
         let body = serde_json::json!({"error": {"code": code.as_str(), "message": message}});
         let mut resp = (status, Json(body)).into_response();
-        if code == Code::Busy {
-            resp.headers_mut()
-                .insert("retry-after", HeaderValue::from_static("5"));
+        match code {
+            Code::Busy => {
+                resp.headers_mut()
+                    .insert("retry-after", HeaderValue::from_static("5"));
+            }
+            Code::RateLimited => {
+                resp.headers_mut()
+                    .insert("retry-after", HeaderValue::from_static("60"));
+            }
+            _ => {}
         }
         resp
     }

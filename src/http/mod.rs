@@ -5,21 +5,29 @@ pub mod auth;
 pub mod axis;
 pub mod error;
 pub mod health;
+pub mod throttle;
 pub mod tls;
 pub mod tus;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::http::{HeaderName, Request};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tower_http::map_request_body::MapRequestBodyLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutBody;
 use tower_http::trace::TraceLayer;
+use uuid::Uuid;
 
 use crate::app::App;
+use crate::catalogue::Dock;
 use crate::error::{Code, Error, Result};
 
 /// What every handler shares.
@@ -30,6 +38,11 @@ pub struct Shared {
     /// Where tus uploads wait while they arrive.
     pub staging_dir: PathBuf,
     uploads: Arc<Semaphore>,
+    /// Upload slots each dock holds now: no dock may take them all.
+    per_dock: Arc<Mutex<HashMap<Uuid, usize>>>,
+    /// Limits on guessing dock secrets.
+    pub throttle: throttle::Throttle,
+    pub sign_ins: auth::SignIns,
     /// Cancelled when the server is asked to stop: uploads in flight save their progress.
     pub shutdown: CancellationToken,
     pub tus: tus::TusState,
@@ -44,23 +57,59 @@ impl Shared {
         let uploads = Arc::new(Semaphore::new(
             app.config.server.max_concurrent_uploads.max(1),
         ));
+        let throttle = throttle::Throttle::new(
+            app.config.server.auth_failures_per_source,
+            app.config.server.auth_failures_per_dock,
+        );
         Shared {
             app,
             public_url,
             staging_dir,
             uploads,
+            per_dock: Arc::default(),
+            throttle,
+            sign_ins: auth::SignIns::default(),
             shutdown: CancellationToken::new(),
             tus: tus::TusState::default(),
             metrics,
         }
     }
 
-    /// A slot for one upload, or 503 with Retry-After when docks are already using them all.
-    pub fn upload_slot(&self) -> Result<OwnedSemaphorePermit> {
-        self.uploads
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Error::new(Code::Busy, "too many uploads at once; try again shortly"))
+    /// A slot for one upload, or 503 with Retry-After when docks are already using them all or
+    /// this dock already uses its share.
+    pub fn upload_slot(&self, dock: &Dock) -> Result<UploadSlot> {
+        let limit = self.app.config.server.max_uploads_per_dock.max(1);
+        let mut held = self.per_dock.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = held.entry(dock.id).or_default();
+        if *mine >= limit {
+            return Err(Error::new(
+                Code::Busy,
+                format!(
+                    "dock {} already has {limit} uploads in progress; try again shortly",
+                    dock.name
+                ),
+            ));
+        }
+        let permit =
+            self.uploads.clone().try_acquire_owned().map_err(|_| {
+                Error::new(Code::Busy, "too many uploads at once; try again shortly")
+            })?;
+        *mine += 1;
+        Ok(UploadSlot {
+            _permit: permit,
+            dock: dock.id,
+            per_dock: self.per_dock.clone(),
+        })
+    }
+
+    /// How many bytes the store can take now and keep its reserve (none: it does not say).
+    pub fn room(&self) -> Result<Option<u64>> {
+        let reserve = self.app.config.server.min_free_mib << 20;
+        Ok(self
+            .app
+            .store
+            .free_space()?
+            .map(|f| f.saturating_sub(reserve)))
     }
 
     /// Refuses an upload the store has no room for, before a byte is accepted.
@@ -81,7 +130,27 @@ impl Shared {
     }
 }
 
+/// One upload in progress; its slot is given back when it is dropped.
+pub struct UploadSlot {
+    _permit: OwnedSemaphorePermit,
+    dock: Uuid,
+    per_dock: Arc<Mutex<HashMap<Uuid, usize>>>,
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        let mut held = self.per_dock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.dock) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&self.dock);
+            }
+        }
+    }
+}
+
 pub fn router(state: AppState) -> Router {
+    let idle = Duration::from_secs(state.app.config.server.body_idle_timeout_secs.max(1));
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(health::routes())
@@ -98,6 +167,11 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
+        // A body that sends nothing for `idle` is cut off: a dock that lost its link resumes
+        // later, and a client sending a byte a minute cannot hold an upload slot for ever.
+        .layer(MapRequestBodyLayer::new(move |b: Body| {
+            Body::new(TimeoutBody::new(idle, b))
+        }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)

@@ -36,6 +36,8 @@ const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
 const BATCH_BYTES: usize = 1 << 20;
 /// Within one long PATCH, the offset is saved this often, so a kill loses at most this much.
 const CHECKPOINT_BYTES: u64 = 64 << 20;
+/// A long PATCH asks this often whether its dock has been revoked meanwhile.
+const REVOCATION_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Uploads with a PATCH in progress, and the running hash of each upload between PATCHes.
 #[derive(Default)]
@@ -177,6 +179,10 @@ async fn create(
     )
     .await?;
     state.check_space(length)?;
+    let quota = door::Quota {
+        max_open_per_dock: state.app.config.tus.max_open_uploads_per_dock.max(1),
+        room: state.room()?,
+    };
     let upload = door::create(
         &state.app.ingestor(),
         &state.staging_dir,
@@ -184,6 +190,7 @@ async fn create(
         length,
         meta,
         expiry(&state),
+        quota,
     )
     .await?;
     let location = format!("{}/files/{}", state.public_url, upload.id);
@@ -193,7 +200,26 @@ async fn create(
         && (u64_header(&headers, "content-length")?.unwrap_or(0) > 0
             || header(&headers, "transfer-encoding").is_some());
     let mut resp = if has_body {
-        write_and_maybe_finish(&state, &dock, upload, &headers, body).await?
+        // The client learns where the upload is only from this answer: if the bytes do not go
+        // in, nobody can ever resume it, so it is ended at once rather than left to expire.
+        let first = upload.clone();
+        match write_and_maybe_finish(&state, &dock, upload, &headers, body).await {
+            Ok((resp, Ended::Whole | Ended::Stopping)) => resp,
+            Ok((_, Ended::ClientGone)) => {
+                abandon(
+                    &state,
+                    &dock,
+                    &first,
+                    "the client went away before the first bytes arrived",
+                )
+                .await;
+                return Err(Error::bad_input("the upload's body was cut short").into());
+            }
+            Err(e) => {
+                abandon(&state, &dock, &first, &e.0.to_string()).await;
+                return Err(e);
+            }
+        }
     } else {
         let mut resp = StatusCode::CREATED.into_response();
         set(&mut resp, "upload-offset", 0);
@@ -203,6 +229,38 @@ async fn create(
     *resp.status_mut() = StatusCode::CREATED;
     set(&mut resp, "location", location);
     Ok(resp)
+}
+
+/// Ends an upload created with a first body that did not go in (its creator never learnt where
+/// it is).
+async fn abandon(state: &AppState, dock: &Dock, upload: &UploadRow, reason: &str) {
+    let Ok(Some(current)) = state.app.catalogue.upload(upload.id).await else {
+        return;
+    };
+    if let Err(e) = door::end(
+        &state.app.ingestor(),
+        &state.staging_dir,
+        &current,
+        "terminated",
+        "upload_abandoned",
+        door::dock_actor(dock),
+        Some(reason.to_owned()),
+    )
+    .await
+    {
+        tracing::error!(upload = %upload.id, error = %e, "cannot end an abandoned upload");
+    }
+}
+
+/// How a request body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// Every byte the client meant to send this time arrived.
+    Whole,
+    /// The server is stopping; progress is saved.
+    Stopping,
+    /// The connection broke (or went quiet) before the body was complete.
+    ClientGone,
 }
 
 /// The upload, if this dock owns it; another dock's upload does not exist for it.
@@ -271,7 +329,9 @@ async fn patch(
     }
     let u = owned(&state, &dock, &id).await?;
     gone_unless_receiving(&u)?;
-    write_and_maybe_finish(&state, &dock, u, &headers, body).await
+    Ok(write_and_maybe_finish(&state, &dock, u, &headers, body)
+        .await?
+        .0)
 }
 
 /// Appends a request body at the client's offset; when the upload is whole, turns it into a
@@ -282,7 +342,7 @@ async fn write_and_maybe_finish(
     u: UploadRow,
     headers: &HeaderMap,
     body: Body,
-) -> ApiResult<Response> {
+) -> ApiResult<(Response, Ended)> {
     let _busy = state.tus.lock(u.id)?;
     // Re-read under the lock: another request may have moved it on.
     let u = state
@@ -317,11 +377,11 @@ async fn write_and_maybe_finish(
         ))
         .into());
     }
-    let _slot = state.upload_slot()?;
+    let _slot = state.upload_slot(dock)?;
     state.check_space(remaining)?;
     let started = Instant::now();
 
-    let (new_offset, hasher, interrupted) = append(state, &u, body, checksum).await?;
+    let (new_offset, hasher, ended) = append(state, dock, &u, body, checksum).await?;
     let mut resp = if new_offset == u.length as u64 {
         let sha256 = Sha256Digest(hasher.finalize().into());
         let outcome =
@@ -337,7 +397,7 @@ async fn write_and_maybe_finish(
         set(&mut resp, "bwv-recording-id", outcome.recording_id);
         set(&mut resp, "bwv-sha256", outcome.sha256);
         resp
-    } else if interrupted {
+    } else if ended == Ended::Stopping {
         // Stopping: progress is saved; the dock resumes from Upload-Offset later.
         let mut resp = ApiError(Error::new(
             Code::Busy,
@@ -352,7 +412,7 @@ async fn write_and_maybe_finish(
         resp
     };
     set(&mut resp, "upload-offset", new_offset);
-    Ok(resp)
+    Ok((resp, ended))
 }
 
 /// `Upload-Checksum: sha256 <base64>`.
@@ -373,13 +433,14 @@ fn parse_checksum(value: &str) -> Result<[u8; 32]> {
 }
 
 /// Streams the body into the staging file. Returns the durable offset reached, the running hash
-/// there, and whether the server's shutdown cut the body short.
+/// there, and how the body ended. A dock revoked meanwhile is stopped at the next checkpoint.
 async fn append(
     state: &AppState,
+    dock: &Dock,
     u: &UploadRow,
     body: Body,
     checksum: Option<[u8; 32]>,
-) -> Result<(u64, Sha256, bool)> {
+) -> Result<(u64, Sha256, Ended)> {
     let path = door::staging_path(&state.staging_dir, u.id);
     let start = u.upload_offset as u64;
     let cached = state
@@ -399,19 +460,31 @@ async fn append(
     let mut stream = body.into_data_stream();
     let (mut received, mut since_save) = (0u64, 0u64);
     let (mut batch, mut batch_len) = (Vec::new(), 0usize);
-    let mut interrupted = false;
+    let mut ended = Ended::Whole;
     let mut too_long = false;
+    let mut revoked = false;
+    let mut last_check = Instant::now();
     loop {
         let frame = tokio::select! {
             biased;
-            _ = state.shutdown.cancelled() => { interrupted = true; break }
+            _ = state.shutdown.cancelled() => { ended = Ended::Stopping; break }
             frame = stream.next() => frame,
         };
         let bytes = match frame {
             None => break,
             Some(Ok(bytes)) => bytes,
-            Some(Err(_)) => break, // the dock went away: keep what arrived
+            Some(Err(_)) => {
+                ended = Ended::ClientGone; // keep what arrived; the dock resumes from there
+                break;
+            }
         };
+        if last_check.elapsed() >= REVOCATION_CHECK {
+            last_check = Instant::now();
+            if state.app.catalogue.dock_revoked(dock.id).await? {
+                revoked = true;
+                break;
+            }
+        }
         received += bytes.len() as u64;
         if received > limit {
             too_long = true;
@@ -433,6 +506,10 @@ async fn append(
         }
         if checksum.is_none() && since_save >= CHECKPOINT_BYTES {
             since_save = 0;
+            if state.app.catalogue.dock_revoked(dock.id).await? {
+                revoked = true;
+                break;
+            }
             let (reply, answer) = tokio::sync::oneshot::channel();
             if tx.send(door::Append::Sync(reply)).await.is_ok()
                 && let Ok(Ok(durable)) = answer.await
@@ -463,6 +540,12 @@ async fn append(
             e,
         ));
     }
+    if revoked {
+        return Err(Error::new(
+            Code::Unauthorized,
+            format!("dock {} was revoked during the upload", dock.name),
+        ));
+    }
     if too_long {
         return Err(Error::bad_input(format!(
             "the body runs past Upload-Length {}",
@@ -471,7 +554,7 @@ async fn append(
     }
     if let Some(want) = checksum {
         // A checksummed PATCH counts whole or not at all.
-        if interrupted || done.body_sha256 != Some(want) {
+        if ended != Ended::Whole || done.body_sha256 != Some(want) {
             return Err(Error::new(
                 Code::ChecksumMismatch,
                 format!(
@@ -492,7 +575,7 @@ async fn append(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(u.id, (done.offset, done.hasher.clone()));
-    Ok((done.offset, done.hasher, interrupted))
+    Ok((done.offset, done.hasher, ended))
 }
 
 async fn terminate(

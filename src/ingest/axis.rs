@@ -9,14 +9,16 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Ingestor, check_identifier};
+use super::Ingestor;
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
 use crate::catalogue::{
     AxisContainer, AxisObject, Dock, GnssPoint, Metadata, NewClip, NewRecording, NewSighting,
+    VersionOutcome,
 };
 use crate::config::AxisConfig;
 use crate::domain::{Classification, RecordingStatus, Source};
 use crate::error::{Code, Error, Result};
+use crate::registry::{self, ControllerUser, Filed};
 use crate::store::{Input, PutOptions, PutOutcome};
 
 /// Metadata keys as the spec spells them; headers arrive lower-cased.
@@ -158,9 +160,14 @@ impl Kind {
         }
     }
 
-    /// Small objects are read whole (they are parsed); clips are streamed.
-    pub fn read_whole(self) -> bool {
-        !matches!(self, Kind::Clip | Kind::Other)
+    /// Small objects are read whole (they are parsed, and bounded); clips are streamed, and so
+    /// is anything in a rejected-content container, which takes whatever comes.
+    pub fn read_whole(self, recording_container: bool) -> bool {
+        match self {
+            Kind::Clip => false,
+            Kind::Other => recording_container,
+            Kind::Key | Kind::Bookmark | Kind::Gnss => true,
+        }
     }
 }
 
@@ -182,7 +189,8 @@ fn parse_time(meta: &Metadata, iso: &str, epoch: &str) -> Option<DateTime<Utc>> 
         })
 }
 
-/// A registry object (`System/<id>`, `Users/<uuid>`, `Devices/<serial>`).
+/// A registry object (`System/<id>`, `Users/<uuid>`, `Devices/<serial>`). A dock changes only
+/// its own controller's mappings and labels (see `registry`).
 pub async fn register(
     ingestor: &Ingestor<'_>,
     cfg: &AxisConfig,
@@ -192,100 +200,33 @@ pub async fn register(
     meta: &Metadata,
 ) -> Result<()> {
     check_name("object", name)?;
-    let active = meta
-        .get("Active")
-        .is_none_or(|a| !a.eq_ignore_ascii_case("false"));
-    let (officers, devices) = ingestor.catalogue.registered_counts().await?;
-    let mut tx = ingestor.catalogue.begin().await?;
-    let result = match container {
+    check_metadata(meta)?;
+    let (catalogue, audit) = (ingestor.catalogue, ingestor.audit);
+    match container {
         "Users" => {
-            let officer = meta
-                .get("UserID")
-                .cloned()
-                .unwrap_or_else(|| name.to_owned());
-            check_identifier("officer", &officer)?;
-            let new = ingestor.catalogue.officer_active(&officer).await?.is_none();
-            if new && cfg.max_users > 0 && officers >= cfg.max_users {
-                return Err(Error::new(
-                    Code::LimitReached,
-                    format!("the licence allows {} users", cfg.max_users),
-                ));
-            }
-            tx.put_officer(&officer, meta.get("Name").map(String::as_str), active)
-                .await?;
-            json!({"registry": "Users", "officer": officer, "active": active})
+            let user = ControllerUser {
+                uuid: name.to_owned(),
+                name: meta.get("Name").cloned(),
+                // Empty when the controller does not store the force's id for its users.
+                user_id: meta
+                    .get("UserID")
+                    .filter(|id| !id.trim().is_empty())
+                    .cloned(),
+                active: meta
+                    .get("Active")
+                    .is_none_or(|a| !a.eq_ignore_ascii_case("false")),
+            };
+            registry::put_controller_user(catalogue, audit, cfg, dock, &user).await?;
+            Ok(())
         }
-        "Devices" => {
-            check_identifier("device", name)?;
-            let new = ingestor.catalogue.device_active(name).await?.is_none();
-            if new && cfg.max_devices > 0 && devices >= cfg.max_devices {
-                return Err(Error::new(
-                    Code::LimitReached,
-                    format!("the licence allows {} cameras", cfg.max_devices),
-                ));
-            }
-            let model = meta
-                .get("Model")
-                .or_else(|| meta.get("Name"))
-                .map(String::as_str);
-            tx.put_device(name, model, active).await?;
-            json!({"registry": "Devices", "device": name, "active": active})
-        }
-        _ => json!({"registry": "System", "system": name}),
-    };
-    tx.put_axis_registry(dock.id, container, name, meta).await?;
-    let mut event = EventDraft::new("registry_updated", dock_actor(dock), "dock", dock.id);
-    event.result = Some(result);
-    tx.append_audit(ingestor.audit.origin(), event).await?;
-    tx.commit().await
-}
-
-/// Makes sure an officer or camera may upload: known and active, or registered now when docks
-/// may do that (within the licence limits).
-async fn admit(
-    ingestor: &Ingestor<'_>,
-    cfg: &AxisConfig,
-    officer: &str,
-    device: &str,
-) -> Result<()> {
-    check_identifier("officer", officer)?;
-    check_identifier("device", device)?;
-    let (officers, devices) = ingestor.catalogue.registered_counts().await?;
-    for (what, id, active, count, max) in [
-        (
-            "user",
-            officer,
-            ingestor.catalogue.officer_active(officer).await?,
-            officers,
-            cfg.max_users,
-        ),
-        (
-            "camera",
-            device,
-            ingestor.catalogue.device_active(device).await?,
-            devices,
-            cfg.max_devices,
-        ),
-    ] {
-        match active {
-            Some(true) => {}
-            Some(false) => return Err(Error::bad_input(format!("{what} {id} is not active"))),
-            None if !cfg.auto_register => {
-                return Err(Error::bad_input(format!("unknown {what} {id}")));
-            }
-            None if max > 0 && count >= max => {
-                return Err(Error::new(
-                    Code::LimitReached,
-                    format!("the licence allows {max} {what}s"),
-                ));
-            }
-            None => {}
-        }
+        "Devices" => registry::put_controller_device(catalogue, audit, cfg, dock, name, meta).await,
+        _ => registry::put_controller_system(catalogue, audit, dock, name, meta).await,
     }
-    Ok(())
 }
 
 /// Opens a recording container (or a rejected-content one). Returns it and whether it is new.
+/// The container is named `<UserUUID>_<BWCSerialNumber>_<TriggerOnTime>`, where the UUID is the
+/// controller's own id for the user (its `Users/` object); metadata, when sent, wins.
 pub async fn open_container(
     ingestor: &Ingestor<'_>,
     cfg: &AxisConfig,
@@ -295,28 +236,23 @@ pub async fn open_container(
 ) -> Result<(AxisContainer, bool)> {
     check_name("container", name)?;
     check_metadata(&meta)?;
-    if let Some(mut existing) = ingestor.catalogue.axis_container(dock.id, name).await? {
-        existing.metadata.0.extend(meta);
-        let mut tx = ingestor.catalogue.begin().await?;
-        tx.set_axis_container_metadata(existing.id, &existing.metadata.0)
-            .await?;
-        tx.commit().await?;
+    if let Some(existing) = ingestor.catalogue.axis_container(dock.id, name).await? {
+        update_metadata(ingestor, dock, &existing, meta).await?;
         return Ok((existing, false));
     }
     let rejected = name.starts_with("RejectedContent_");
-    // <UserID>_<BWCSerialNumber>_<TriggerOnTime>; metadata, when sent, wins.
     let mut parts = name.rsplitn(3, '_');
     let (_, serial_from_name, user_from_name) = (parts.next(), parts.next(), parts.next());
-    let (officer, device) = if rejected {
-        ("unknown".to_owned(), "unknown".to_owned())
+    let named = if rejected {
+        None
     } else {
-        let officer = meta.get("UserID").map(String::as_str).or(user_from_name);
+        let user = meta.get("UserID").map(String::as_str).or(user_from_name);
         let device = meta
             .get("BWCSerialNumber")
             .map(String::as_str)
             .or(serial_from_name);
-        match (officer, device) {
-            (Some(o), Some(d)) => (o.to_owned(), d.to_owned()),
+        match (user, device) {
+            (Some(u), Some(d)) => Some((u.to_owned(), d.to_owned())),
             _ => {
                 return Err(Error::bad_input(format!(
                     "container {name:?} names no user and camera"
@@ -324,9 +260,6 @@ pub async fn open_container(
             }
         }
     };
-    if !rejected {
-        admit(ingestor, cfg, &officer, &device).await?;
-    }
     let now = crate::domain::now();
     let recording = Uuid::now_v7();
     let container = AxisContainer {
@@ -340,19 +273,28 @@ pub async fn open_container(
         updated_at: now,
     };
     let mut tx = ingestor.catalogue.begin().await?;
-    if rejected {
-        // Content the dock could not deliver normally: kept whatever it is, under placeholders.
-        tx.put_officer(&officer, Some("unknown (rejected content)"), false)
-            .await?;
-        tx.put_device(&device, Some("unknown (rejected content)"), false)
-            .await?;
-    } else {
-        tx.ensure_officer(&officer).await?;
-        tx.ensure_device(&device).await?;
-    }
+    tx.ensure_dock_active(dock).await?;
+    // Content the dock could not deliver normally is kept whatever it is, under placeholders.
+    let (filed, device) = match &named {
+        None => {
+            tx.ensure_placeholders(UNKNOWN, UNKNOWN).await?;
+            let filed = Filed {
+                officer: UNKNOWN.to_owned(),
+                label: None,
+            };
+            (filed, UNKNOWN.to_owned())
+        }
+        Some((user, device)) => {
+            let filed =
+                registry::officer_for_user(&mut tx, ingestor.audit, cfg, dock, user).await?;
+            registry::admit_device(&mut tx, ingestor.audit, cfg, dock, device).await?;
+            (filed, device.clone())
+        }
+    };
     tx.insert_recording(&NewRecording {
         id: recording,
-        officer_id: officer.clone(),
+        officer_id: filed.officer.clone(),
+        officer_label: filed.label.clone(),
         device_serial: device.clone(),
         source: Source::Axis,
         dock_id: Some(dock.id),
@@ -371,23 +313,39 @@ pub async fn open_container(
         metadata: json!(container.metadata.0),
     })
     .await?;
-    tx.insert_axis_container(&container).await?;
+    if !tx.insert_axis_container(&container).await? {
+        // The dock opened it through another request at the same moment: that one stands.
+        drop(tx);
+        let existing = ingestor
+            .catalogue
+            .axis_container(dock.id, name)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("container {name} vanished")))?;
+        return Ok((existing, false));
+    }
     // Footage still arriving has a deadline too: a container never completed is unreviewed.
     let next = crate::retention::recompute(&mut tx, ingestor.policy, recording).await?;
     let mut event = EventDraft::new("transfer_started", dock_actor(dock), "recording", recording);
     event.instrument = Some(
         json!({"name": "bwv", "version": env!("CARGO_PKG_VERSION"), "door": "axis", "device": device}),
     );
-    event.result = Some(json!({
-        "officer": officer,
+    let mut result = json!({
+        "officer": filed.officer,
         "container": container.kind,
         "status": "incomplete",
         "retention": crate::retention::audited(&next, ingestor.policy),
-    }));
+    });
+    if let Some((user, _)) = &named {
+        result["controller_user"] = json!(user);
+    }
+    event.result = Some(result);
     tx.append_audit(ingestor.audit.origin(), event).await?;
     tx.commit().await?;
     Ok((container, true))
 }
+
+/// What rejected content is filed under: nobody can say whose or which camera's it is.
+const UNKNOWN: &str = "unknown";
 
 /// Parses a GNSS track: `{"CoordinateEntries": [{"LocationWKT": "POINT(lon lat)", ...}]}`.
 pub fn parse_gnss(body: &[u8]) -> Result<Vec<GnssPoint>> {
@@ -460,6 +418,10 @@ pub enum Content {
 
 /// Stores one object of a container and catalogues it by kind, audited, in one transaction.
 /// `etag` is the MD5 a Swift client sent: a mismatch stores nothing.
+///
+/// Every byte a dock sends stays accounted for: an object sent again under the same name keeps
+/// its earlier bytes as a superseded version (both may be evidence), and a clip that loses the
+/// race with `Status: Complete` is refused but kept with the recording as refused content.
 pub async fn put_object(
     ingestor: &Ingestor<'_>,
     dock: &Dock,
@@ -472,12 +434,13 @@ pub async fn put_object(
     check_name("object", name)?;
     check_metadata(&meta)?;
     let kind = Kind::of(name, &meta);
+    let recording_container = container.kind == "recording";
     let opts = PutOptions {
         want_md5: true,
         expected_md5: etag,
         // A zero-length clip can never be stored (400), except in a rejected-content container,
         // which must accept whatever comes.
-        reject_empty: kind == Kind::Clip && container.kind == "recording",
+        reject_empty: kind == Kind::Clip && recording_container,
         ..ingestor.put_options()
     };
     let (input, small_body) = match content {
@@ -493,53 +456,69 @@ pub async fn put_object(
         .recording(container.recording_id)
         .await?
         .ok_or_else(|| Error::not_found(format!("recording of container {}", container.name)))?;
-    if container.kind == "recording" && recording.status != RecordingStatus::Incomplete.as_str() {
-        return Err(Error::bad_input(format!(
-            "container {} is already complete",
-            container.name
-        )));
+    if recording_container && recording.status != RecordingStatus::Incomplete.as_str() {
+        return Err(already_complete(container));
     }
     let gnss = match (kind, small_body) {
-        (Kind::Gnss, Some(body)) if container.kind == "recording" => Some(parse_gnss(body)?),
+        (Kind::Gnss, Some(body)) if recording_container => Some(parse_gnss(body)?),
         _ => None,
     };
     let put = ingestor.store.put(input, &opts).await?;
     let md5 = put.md5.map(hex::encode).unwrap_or_default();
+    let object = AxisObject {
+        id: Uuid::now_v7(),
+        container_id: container.id,
+        name: name.to_owned(),
+        kind: kind.as_str().into(),
+        sha256: put.sha256.to_hex(),
+        size: put.size as i64,
+        md5: md5.clone(),
+        metadata: sqlx::types::Json(meta.clone()),
+        updated_at: crate::domain::now(),
+    };
     let mut tx = ingestor.catalogue.begin().await?;
+    tx.ensure_dock_active(dock).await?;
     // Serialised with `finalize` on the recording row: a clip either lands before the recording
-    // completes (and completion queues its media job) or sees it complete (and queues its own).
+    // completes (and completion queues its media job) or sees it complete.
     tx.lock_recording(recording.id).await?;
     // A container whose recording the retention policy is purging takes nothing more.
     tx.ensure_not_purged(recording.id).await?;
     let completed =
         tx.recording_status(recording.id).await? != RecordingStatus::Incomplete.as_str();
-    if container.kind == "recording" && completed {
-        return Err(Error::bad_input(format!(
-            "container {} is already complete",
-            container.name
-        )));
-    }
     ingestor
         .catalogue_object(&mut tx, &put.sha256, put.size)
         .await?;
-    let previous = tx
-        .put_axis_object(&AxisObject {
-            id: Uuid::now_v7(),
-            container_id: container.id,
-            name: name.to_owned(),
-            kind: kind.as_str().into(),
+    let received = |event: &str| {
+        let mut e = EventDraft::new(event, dock_actor(dock), "recording", recording.id);
+        e.objects.push(ObjectRef {
             sha256: put.sha256.to_hex(),
-            size: put.size as i64,
-            md5: md5.clone(),
-            metadata: sqlx::types::Json(meta.clone()),
-        })
-        .await?;
+            size: put.size,
+            role: Some(kind.as_str().into()),
+        });
+        e
+    };
+    if recording_container && completed {
+        tx.keep_axis_object_version(&object, VersionOutcome::RefusedAfterComplete)
+            .await?;
+        let mut event = received("object_refused");
+        event.result = Some(json!({"name": name, "kind": kind.as_str(), "md5": md5,
+            "reason": "the container completed before this object arrived"}));
+        tx.append_audit(ingestor.audit.origin(), event).await?;
+        tx.commit().await?;
+        return Err(already_complete(container));
+    }
+    let previous = tx.axis_object(container.id, name).await?;
+    let superseded = previous.filter(|p| p.sha256 != object.sha256);
+    if let Some(prev) = &superseded {
+        tx.keep_axis_object_version(prev, VersionOutcome::Superseded)
+            .await?;
+    }
+    tx.put_axis_object(&object).await?;
     match kind {
         Kind::Clip => {
-            if previous.is_none()
-                || !tx
-                    .replace_clip(recording.id, name, &put.sha256.to_hex(), put.size)
-                    .await?
+            if !tx
+                .replace_clip(recording.id, name, &put.sha256.to_hex(), put.size)
+                .await?
             {
                 let seq = tx.next_clip_seq(recording.id).await?;
                 let clip_id = Uuid::now_v7();
@@ -593,21 +572,11 @@ pub async fn put_object(
         }
         Kind::Key | Kind::Other => {}
     }
-    let mut event = EventDraft::new(
-        "object_received",
-        dock_actor(dock),
-        "recording",
-        recording.id,
-    );
-    event.objects.push(ObjectRef {
-        sha256: put.sha256.to_hex(),
-        size: put.size,
-        role: Some(kind.as_str().into()),
-    });
+    let mut event = received("object_received");
     let mut result =
         json!({"name": name, "kind": kind.as_str(), "md5": md5, "duplicate": !put.created});
-    if let Some(prev) = previous {
-        result["replaces"] = json!(prev);
+    if let Some(prev) = superseded {
+        result["replaces"] = json!(prev.sha256);
     }
     if let Some(category) = meta.get("CategoryName") {
         result["category"] = json!(category);
@@ -618,7 +587,32 @@ pub async fn put_object(
     Ok(put)
 }
 
-/// Replaces an object's metadata (POST on an object).
+fn already_complete(container: &AxisContainer) -> Error {
+    Error::bad_input(format!("container {} is already complete", container.name))
+}
+
+/// After `Status: Complete` the dock sends nothing more (Axis spec): saying the same again is
+/// a harmless repeat, anything else is refused rather than changing evidence silently.
+fn refuse_change_after_complete(
+    container: &AxisContainer,
+    what: &str,
+    stored: &Metadata,
+    sent: &Metadata,
+) -> Result<()> {
+    match sent.iter().find(|(k, v)| stored.get(*k) != Some(*v)) {
+        None => Ok(()),
+        Some((key, _)) => Err(Error::new(
+            Code::Forbidden,
+            format!(
+                "container {} is complete: {what} metadata {key} can no longer change",
+                container.name
+            ),
+        )),
+    }
+}
+
+/// Replaces an object's metadata (POST on an object), audited; refused once the recording is
+/// complete.
 pub async fn set_object_metadata(
     ingestor: &Ingestor<'_>,
     dock: &Dock,
@@ -628,22 +622,31 @@ pub async fn set_object_metadata(
 ) -> Result<()> {
     check_metadata(&meta)?;
     let mut tx = ingestor.catalogue.begin().await?;
-    if !tx
-        .set_axis_object_metadata(container.id, name, &meta)
-        .await?
-    {
+    tx.ensure_dock_active(dock).await?;
+    tx.lock_recording(container.recording_id).await?;
+    let Some(object) = tx.axis_object(container.id, name).await? else {
         return Err(Error::not_found(format!(
             "no object {name} in container {}",
             container.name
         )));
+    };
+    let complete =
+        tx.recording_status(container.recording_id).await? != RecordingStatus::Incomplete.as_str();
+    if complete && container.kind == "recording" {
+        refuse_change_after_complete(container, "object", &object.metadata.0, &meta)?;
+        if object.metadata.0 == meta {
+            return Ok(());
+        }
     }
+    tx.set_axis_object_metadata(container.id, name, &meta)
+        .await?;
     let mut event = EventDraft::new(
         "metadata_changed",
         dock_actor(dock),
         "recording",
         container.recording_id,
     );
-    event.result = Some(json!({"object": name}));
+    event.result = Some(json!({"object": name, "metadata": meta}));
     tx.append_audit(ingestor.audit.origin(), event).await?;
     tx.commit().await
 }
@@ -657,21 +660,41 @@ pub async fn update_container(
 ) -> Result<()> {
     check_name("container", name)?;
     check_metadata(&meta)?;
-    let mut container = ingestor
+    let container = ingestor
         .catalogue
         .axis_container(dock.id, name)
         .await?
         .ok_or_else(|| Error::not_found(format!("no container {name}")))?;
-    container.metadata.0.extend(meta);
-    let complete = container
-        .metadata
-        .0
+    update_metadata(ingestor, dock, &container, meta).await
+}
+
+/// Merges what the dock says into a container's metadata under the recording's lock, and
+/// completes the recording when it says `Status: Complete`. Once complete, nothing changes.
+async fn update_metadata(
+    ingestor: &Ingestor<'_>,
+    dock: &Dock,
+    container: &AxisContainer,
+    meta: Metadata,
+) -> Result<()> {
+    let mut tx = ingestor.catalogue.begin().await?;
+    tx.ensure_dock_active(dock).await?;
+    tx.lock_recording(container.recording_id).await?;
+    let mut stored = tx.axis_container_metadata(container.id).await?;
+    let status = tx.recording_status(container.recording_id).await?;
+    if status != RecordingStatus::Incomplete.as_str() {
+        return refuse_change_after_complete(container, "container", &stored, &meta);
+    }
+    if !meta.is_empty() {
+        stored.extend(meta);
+        tx.set_axis_container_metadata(container.id, &stored)
+            .await?;
+    }
+    let complete = stored
         .get("Status")
         .is_some_and(|s| s.eq_ignore_ascii_case("complete"));
-    let mut tx = ingestor.catalogue.begin().await?;
-    tx.set_axis_container_metadata(container.id, &container.metadata.0)
-        .await?;
     if complete {
+        let mut container = container.clone();
+        container.metadata.0 = stored;
         finalize(ingestor, &mut tx, dock, &container).await?;
     }
     tx.commit().await
@@ -690,7 +713,7 @@ async fn finalize(
     // here or sees the recording complete (see `put_object`).
     tx.lock_recording(container.recording_id).await?;
     tx.ensure_not_purged(container.recording_id).await?;
-    let Some(recording) = ingestor.catalogue.recording(container.recording_id).await? else {
+    let Some(recording) = tx.recording(container.recording_id).await? else {
         return Err(Error::not_found(format!(
             "recording of container {}",
             container.name
@@ -699,7 +722,8 @@ async fn finalize(
     if recording.status != RecordingStatus::Incomplete.as_str() {
         return Ok(()); // completed before: the dock repeated itself
     }
-    let objects = ingestor.catalogue.axis_objects(container.id).await?;
+    let objects = tx.axis_objects(container.id).await?;
+    let versions = tx.axis_object_versions(container.id).await?;
     let clips = objects.iter().filter(|o| o.kind == "clip").count();
     if clips == 0 && container.kind == "recording" {
         return Err(Error::bad_input(format!(
@@ -728,7 +752,21 @@ async fn finalize(
                 .collect::<Vec<_>>()
         ),
     );
-    let flags = recording.flags.clone();
+    if !versions.is_empty() {
+        info.insert("kept_versions".into(), json!(versions));
+    }
+    let mut flags = recording.flags.clone();
+    let recorded_at = started.unwrap_or(recording.recorded_at);
+    if !crate::retention::plausible_recording_time(
+        recorded_at,
+        recording.created_at,
+        ingestor.policy,
+    ) && !flags
+        .iter()
+        .any(|f| f == crate::retention::IMPLAUSIBLE_TIME)
+    {
+        flags.push(crate::retention::IMPLAUSIBLE_TIME.into());
+    }
     tx.complete_recording(
         recording.id,
         started.unwrap_or(recording.recorded_at),
@@ -769,6 +807,11 @@ async fn finalize(
             size: o.size as u64,
             role: Some(o.kind.clone()),
         })
+        .chain(versions.iter().map(|v| ObjectRef {
+            sha256: v.sha256.clone(),
+            size: v.size as u64,
+            role: Some(format!("{}-{}", v.outcome, v.kind)),
+        }))
         .collect();
     event.instrument = Some(
         json!({"name": "bwv", "version": env!("CARGO_PKG_VERSION"), "door": "axis", "device": recording.device_serial}),

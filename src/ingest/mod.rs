@@ -73,7 +73,7 @@ pub struct IngestRequest {
     pub source_name: Option<String>,
     pub actor: Actor,
     /// The dock that delivered it, for network doors.
-    pub dock: Option<Uuid>,
+    pub dock: Option<crate::catalogue::Dock>,
     /// What the sender says the SHA-256 is: a mismatch stores nothing.
     pub expected_sha256: Option<Sha256Digest>,
     /// Network doors refuse empty content (a dock then keeps the footage for a person to look
@@ -193,8 +193,12 @@ impl Ingestor<'_> {
         });
 
         let mut tx = self.catalogue.begin().await?;
-        tx.ensure_officer(&req.officer).await?;
-        tx.ensure_device(&req.device).await?;
+        if let Some(dock) = &req.dock {
+            tx.ensure_dock_active(dock).await?;
+        }
+        let dock_id = req.dock.as_ref().map(|d| d.id);
+        tx.ensure_officer(&req.officer, dock_id).await?;
+        tx.ensure_device(&req.device, None, dock_id).await?;
         let sighting = |recording_id, duplicate| NewSighting {
             sha256: put.sha256,
             recording_id,
@@ -203,7 +207,7 @@ impl Ingestor<'_> {
             source_name: req.source_name.clone(),
             officer_id: req.officer.clone(),
             device_serial: req.device.clone(),
-            dock_id: req.dock,
+            dock_id,
         };
 
         if let Some(existing) = tx.recording_with_object(&put.sha256).await? {
@@ -225,11 +229,17 @@ impl Ingestor<'_> {
         }
 
         let id = Uuid::now_v7();
-        let flags: Vec<String> = if put.size == 0 {
-            vec!["zero-length".into()]
-        } else {
-            Vec::new()
-        };
+        let mut flags: Vec<String> = Vec::new();
+        if put.size == 0 {
+            flags.push("zero-length".into());
+        }
+        if !crate::retention::plausible_recording_time(
+            req.recorded_at,
+            crate::domain::now(),
+            self.policy,
+        ) {
+            flags.push(crate::retention::IMPLAUSIBLE_TIME.into());
+        }
         let status = RecordingStatus::Stored.as_str();
         let classification =
             crate::config::classification_at_source(self.categories, req.category.as_deref());
@@ -238,9 +248,10 @@ impl Ingestor<'_> {
         tx.insert_recording(&NewRecording {
             id,
             officer_id: req.officer.clone(),
+            officer_label: None,
             device_serial: req.device.clone(),
             source: req.source,
-            dock_id: req.dock,
+            dock_id,
             external_ref: None,
             recorded_at: req.recorded_at,
             recorded_at_source: req.recorded_at_source,

@@ -164,7 +164,16 @@ pub fn staging_path(dir: &Path, id: Uuid) -> PathBuf {
     dir.join(format!("{id}.upload"))
 }
 
-/// Creates an upload: its staging file, its row and its audit record.
+/// What a dock may hold open: unfinished uploads, and bytes declared but not yet sent against
+/// the room the store has.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    pub max_open_per_dock: u64,
+    /// Bytes the store can take now and keep its reserve (none: it does not say).
+    pub room: Option<u64>,
+}
+
+/// Creates an upload: its staging file, its row and its audit record, within the dock's quota.
 pub async fn create(
     ingestor: &Ingestor<'_>,
     staging_dir: &Path,
@@ -172,6 +181,7 @@ pub async fn create(
     length: u64,
     meta: BTreeMap<String, String>,
     expires_at: DateTime<Utc>,
+    quota: Quota,
 ) -> Result<UploadRow> {
     let id = Uuid::now_v7();
     let path = staging_path(staging_dir, id);
@@ -198,6 +208,29 @@ pub async fn create(
     };
     let result = async {
         let mut tx = ingestor.catalogue.begin().await?;
+        tx.ensure_dock_active(dock).await?;
+        let (open, claimed) = tx.open_uploads(dock.id).await?;
+        if open >= quota.max_open_per_dock {
+            return Err(Error::new(
+                Code::RateLimited,
+                format!(
+                    "dock {} already has {open} unfinished uploads (at most {}): finish or \
+                     terminate some first",
+                    dock.name, quota.max_open_per_dock
+                ),
+            ));
+        }
+        if let Some(room) = quota.room
+            && claimed.saturating_add(length) > room
+        {
+            return Err(Error::new(
+                Code::StorageFull,
+                format!(
+                    "the store has room for {room} bytes, unfinished uploads still have \
+                     {claimed} to send, and {length} more do not fit"
+                ),
+            ));
+        }
         tx.insert_upload(&row).await?;
         let mut event = EventDraft::new("upload_started", dock_actor(dock), "upload", id);
         event.result = Some(json!({"length": length, "door": "tus"}));
@@ -383,7 +416,7 @@ pub async fn finish(
         },
         category: d.category.clone(),
         source_name: d.filename.clone(),
-        dock: Some(dock.id),
+        dock: Some(dock.clone()),
         expected_sha256: d.sha256,
         reject_empty: true,
         upload: Some(upload.id),

@@ -15,7 +15,11 @@ pub mod rules;
 pub mod sweep;
 
 pub use policy::Policy;
-pub use rules::{NextAction, next_action};
+pub use rules::{NextAction, next_action, plausible_recording_time};
+
+/// The flag on footage whose recording time is not believable (see
+/// [`rules::plausible_recording_time`]): its periods count from near its arrival instead.
+pub const IMPLAUSIBLE_TIME: &str = "implausible-recorded-at";
 
 /// What the policy now says about a recording, for the audit record of the change that moved
 /// it: every record that applies the policy names it by its hash.
@@ -34,9 +38,10 @@ pub fn audited(next: &NextAction, policy: &Policy) -> Value {
 /// racing on one recording cannot store an answer computed from facts the other has changed.
 pub async fn recompute(tx: &mut Tx, policy: &Policy, recording: Uuid) -> Result<NextAction> {
     tx.lock_recording(recording).await?;
-    let (recorded_at, classification) = tx.retention_basics(recording).await?;
+    let (recorded_at, arrived_at, classification) = tx.retention_basics(recording).await?;
     let facts = rules::Facts {
         recorded_at,
+        arrived_at,
         classification: Classification::parse(&classification)
             .unwrap_or(Classification::Unreviewed),
         holds: tx.hold_lapses(recording).await?,

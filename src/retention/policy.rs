@@ -9,6 +9,9 @@ use toml::Spanned;
 
 use crate::error::{Code, Error, Result};
 
+/// How long before its arrival footage may have been recorded, when a policy does not say.
+const DEFAULT_WINDOW_DAYS: u32 = 7;
+
 /// The built-in policy: UK defaults (31 days for non-evidential footage, CPIA periods).
 pub const BUILTIN: &str = include_str!("../../deploy/retention-policy.toml");
 
@@ -53,6 +56,8 @@ pub struct ReviewGroup {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Footage {
+    #[serde(default)]
+    recorded_at_window_days: Option<Spanned<u32>>,
     non_evidential_delete_after_days: Spanned<u32>,
     unreviewed_delete_after_days: Spanned<u32>,
     evidential_unlinked_review_after_days: Spanned<u32>,
@@ -70,6 +75,9 @@ struct Cases {
 /// The periods, checked.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Policy {
+    /// Periods count from the recording time, but never from earlier than this many days
+    /// before the footage arrived (nor after it arrived).
+    pub recorded_at_window_days: u32,
     pub non_evidential_delete_after_days: u32,
     pub unreviewed_delete_after_days: u32,
     pub evidential_unlinked_review_after_days: u32,
@@ -163,6 +171,10 @@ impl Policy {
         const DAYS: u32 = 100 * 366;
         let (f, c) = (&file.footage, &file.cases);
         Ok(Policy {
+            recorded_at_window_days: match &f.recorded_at_window_days {
+                Some(v) => range("footage.recorded_at_window_days", v, 0, DAYS)?,
+                None => DEFAULT_WINDOW_DAYS,
+            },
             non_evidential_delete_after_days: check(
                 "footage.non_evidential_delete_after_days",
                 &f.non_evidential_delete_after_days,

@@ -54,7 +54,10 @@ pub struct ReviewFacts {
 
 #[derive(Debug, Clone)]
 pub struct Facts {
+    /// When the camera says it recorded the footage.
     pub recorded_at: DateTime<Utc>,
+    /// When the footage reached bwv.
+    pub arrived_at: DateTime<Utc>,
     pub classification: Classification,
     /// The lapse dates of the holds in force on it (none: an open-ended hold).
     pub holds: Vec<Option<DateTime<Utc>>>,
@@ -64,6 +67,31 @@ pub struct Facts {
 
 fn days(n: u32) -> Duration {
     Duration::days(i64::from(n))
+}
+
+/// A camera clock may be a little ahead of ours; more than this is not a plausible recording time.
+const CLOCK_AHEAD: Duration = Duration::days(1);
+
+/// Whether the recording time a camera or dock gave is believable: not long before the footage
+/// arrived (cameras dock every shift), and not after it.
+pub fn plausible_recording_time(
+    recorded_at: DateTime<Utc>,
+    arrived_at: DateTime<Utc>,
+    p: &Policy,
+) -> bool {
+    recorded_at >= arrived_at - days(p.recorded_at_window_days)
+        && recorded_at <= arrived_at + CLOCK_AHEAD
+}
+
+impl Facts {
+    /// Where footage periods are counted from: the recording time, but never earlier than the
+    /// window before arrival nor later than arrival, so a wrong clock (1990, 2090) can neither
+    /// make footage due the day it arrives nor keep it for decades.
+    pub fn counted_from(&self, p: &Policy) -> DateTime<Utc> {
+        self.recorded_at
+            .max(self.arrived_at - days(p.recorded_at_window_days))
+            .min(self.arrived_at)
+    }
 }
 
 pub fn next_action(f: &Facts, p: &Policy) -> NextAction {
@@ -157,20 +185,21 @@ pub fn next_action(f: &Facts, p: &Policy) -> NextAction {
 }
 
 fn by_classification(f: &Facts, p: &Policy) -> NextAction {
+    let from = f.counted_from(p);
     match f.classification {
         Classification::Evidential => NextAction {
             action: Action::Review,
-            at: Some(f.recorded_at + days(p.evidential_unlinked_review_after_days)),
+            at: Some(from + days(p.evidential_unlinked_review_after_days)),
             rule: "evidential-unlinked",
         },
         Classification::NonEvidential => NextAction {
             action: Action::Delete,
-            at: Some(f.recorded_at + days(p.non_evidential_delete_after_days)),
+            at: Some(from + days(p.non_evidential_delete_after_days)),
             rule: "non-evidential",
         },
         Classification::Unreviewed => NextAction {
             action: Action::Delete,
-            at: Some(f.recorded_at + days(p.unreviewed_delete_after_days)),
+            at: Some(from + days(p.unreviewed_delete_after_days)),
             rule: "unreviewed",
         },
     }
@@ -187,6 +216,7 @@ mod tests {
     fn facts(classification: Classification) -> Facts {
         Facts {
             recorded_at: t("2026-01-01T10:00:00Z"),
+            arrived_at: t("2026-01-01T18:00:00Z"),
             classification,
             holds: vec![],
             cases: vec![],
@@ -334,5 +364,38 @@ mod tests {
         let mut g = facts(Classification::NonEvidential);
         g.review = f.review.clone();
         assert_eq!(next_action(&g, &p).rule, "non-evidential");
+    }
+
+    #[test]
+    fn an_implausible_clock_never_makes_footage_due_on_arrival() {
+        let p = Policy::builtin().unwrap();
+        let mut f = facts(Classification::Unreviewed);
+        f.recorded_at = t("1990-01-01T00:00:00Z");
+        let next = next_action(&f, &p);
+        assert_eq!(
+            next.at,
+            Some(
+                f.arrived_at - days(p.recorded_at_window_days)
+                    + days(p.unreviewed_delete_after_days)
+            )
+        );
+        assert!(next.at.unwrap() > f.arrived_at);
+        assert!(!plausible_recording_time(f.recorded_at, f.arrived_at, &p));
+        f.recorded_at = t("2090-01-01T00:00:00Z");
+        assert_eq!(
+            next_action(&f, &p).at,
+            Some(f.arrived_at + days(p.unreviewed_delete_after_days))
+        );
+        assert!(!plausible_recording_time(f.recorded_at, f.arrived_at, &p));
+        let normal = facts(Classification::Unreviewed);
+        assert!(plausible_recording_time(
+            normal.recorded_at,
+            normal.arrived_at,
+            &p
+        ));
+        assert_eq!(
+            next_action(&normal, &p).at,
+            Some(normal.recorded_at + days(p.unreviewed_delete_after_days))
+        );
     }
 }

@@ -35,6 +35,17 @@ def status_of(fn):
         return e.http_status
 
 
+def controller_user(conn, user_id=None, name="PC Jane Smith", active="True"):
+    """Registers a user the way an Axis controller does: `Users/<UserUUID>`, the UUID its own,
+    `UserID` (the force's id) only when it stores one. Returns the UUID recordings will name."""
+    user_uuid = str(uuid.uuid4())
+    headers = {"X-Object-Meta-Name": name, "X-Object-Meta-Active": active}
+    if user_id:
+        headers["X-Object-Meta-UserID"] = user_id
+    conn.put_object("Users", user_uuid, contents=b"", headers=headers)
+    return user_uuid
+
+
 def container_headers(user, camera, status="Transferring", **extra):
     h = {
         "X-Container-Meta-UserID": user,
@@ -67,14 +78,12 @@ def full(args):
         "X-Object-Meta-ConnectionId": "conn-1", "X-Object-Meta-SystemName": "Custody suite docks"})
     headers, _ = conn.get_object("System", "SYSTEM-0001")
     out["system_name"] = requests.utils.unquote(headers.get("x-object-meta-systemname", ""))
-    user_uuid = str(uuid.uuid4())
-    conn.put_object("Users", user_uuid, contents=b"", headers={
-        "X-Object-Meta-UserID": args.user, "X-Object-Meta-Name": "PC Jane Smith", "X-Object-Meta-Active": "True"})
+    user = controller_user(conn, args.user, "Jane Smith (BWM)")
     conn.put_object("Devices", args.camera, contents=b"", headers={
         "X-Object-Meta-Model": "W110", "X-Object-Meta-Name": "Camera 7", "X-Object-Meta-Active": "True"})
 
-    complete = f"{args.user}_{args.camera}_20251125T101500Z"
-    conn.put_container(complete, headers=container_headers(args.user, args.camera))
+    complete = f"{user}_{args.camera}_20251125T101500Z"
+    conn.put_container(complete, headers=container_headers(user, args.camera))
     etags = []
     for i, path in enumerate(args.clips):
         data = open(path, "rb").read()
@@ -96,21 +105,24 @@ def full(args):
     conn.post_container(complete, headers={"X-Container-Meta-Status": "Complete",
                                            "X-Container-Meta-StopTimeISO": "2025-11-25T10:20:00Z"})
 
-    unfinished = f"{args.user}_{args.camera}_20251125T113000Z"
-    conn.put_container(unfinished, headers=container_headers(args.user, args.camera))
+    unfinished = f"{user}_{args.camera}_20251125T113000Z"
+    conn.put_container(unfinished, headers=container_headers(user, args.camera))
     data = open(args.clips[0], "rb").read()
     conn.put_object(unfinished, "20251125T113000Z_rec9.mkv", contents=data)
-    out.update({"complete": complete, "unfinished": unfinished, "clips": etags})
+    out.update({"complete": complete, "unfinished": unfinished, "clips": etags, "user_uuid": user})
     return out
 
 
 def refusals(args):
     conn = connect(args)
     out = {}
-    conn.put_container(f"{args.user}_{args.camera}_20251125T120000Z", headers=container_headers(args.user, args.camera))
-    good = f"{args.user}_{args.camera}_20251125T120000Z"
-    out["unknown_user"] = status_of(lambda: conn.put_container("9999_CAM_20251125T120000Z", headers=container_headers("9999", args.camera)))
-    out["unknown_camera"] = status_of(lambda: conn.put_container(f"{args.user}_NOPE_20251125T120000Z", headers=container_headers(args.user, "NOPE")))
+    user = controller_user(conn, args.user)
+    good = f"{user}_{args.camera}_20251125T120000Z"
+    conn.put_container(good, headers=container_headers(user, args.camera))
+    stranger = str(uuid.uuid4())
+    out["unknown_user"] = status_of(lambda: conn.put_container(f"{stranger}_{args.camera}_20251125T120000Z",
+                                                               headers=container_headers(stranger, args.camera)))
+    out["unknown_camera"] = status_of(lambda: conn.put_container(f"{user}_NOPE_20251125T120000Z", headers=container_headers(user, "NOPE")))
     out["zero_length_clip"] = status_of(lambda: conn.put_object(good, "20251125T120000Z_a.mkv", contents=b""))
     out["etag_mismatch"] = status_of(lambda: conn.put_object(good, "20251125T120000Z_b.mkv", contents=b"clip bytes", etag=md5_of(b"other")))
     out["control_chars_object"] = status_of(lambda: conn.put_object(good, "clip\x01.mkv", contents=b"x"))
@@ -153,8 +165,9 @@ def register(args):
 def busy(args):
     """A second upload while the only slot is taken gets 503 with Retry-After."""
     conn = connect(args)
-    name = f"{args.user}_{args.camera}_20251125T130000Z"
-    conn.put_container(name, headers=container_headers(args.user, args.camera))
+    user = controller_user(conn, args.user)
+    name = f"{user}_{args.camera}_20251125T130000Z"
+    conn.put_container(name, headers=container_headers(user, args.camera))
     url, token = conn.get_auth()
     result = {}
 
@@ -177,9 +190,143 @@ def busy(args):
 def big(args):
     """One clip larger than the store can keep: refused before a byte is accepted."""
     conn = connect(args)
-    name = f"{args.user}_{args.camera}_20251125T140000Z"
-    conn.put_container(name, headers=container_headers(args.user, args.camera))
+    user = controller_user(conn, args.user)
+    name = f"{user}_{args.camera}_20251125T140000Z"
+    conn.put_container(name, headers=container_headers(user, args.camera))
     return {"status": status_of(lambda: conn.put_object(name, "20251125T140000Z_big.mkv", contents=b"z" * (4 << 20)))}
+
+
+def deliver_one(conn, user, camera, clips, stamp="20251125T150000Z", start_iso="2025-11-25T15:00:00Z", **extra):
+    """One recording as a controller delivers it: container, clips, Status: Complete. Returns the
+    container and the status of the step that failed (201 when none did)."""
+    name = f"{user}_{camera}_{stamp}"
+    steps = [
+        ("container", lambda: conn.put_container(name, headers=container_headers(
+            user, camera, StartTimeISO=start_iso, TriggerOnTimeISO=start_iso, **extra))),
+    ]
+    for i, path in enumerate(clips):
+        data = open(path, "rb").read()
+        steps.append((f"clip{i}", lambda i=i, data=data: conn.put_object(
+            name, f"{stamp}_r{i}.mp4", contents=data, etag=md5_of(data))))
+    steps.append(("complete", lambda: conn.post_container(name, headers={"X-Container-Meta-Status": "Complete"})))
+    for step, fn in steps:
+        try:
+            fn()
+        except ClientException as e:
+            return {"container": name, "status": e.http_status, "step": step,
+                    "message": (e.http_response_content or b"").decode(errors="replace")}
+    return {"container": name, "status": 201}
+
+
+def deliver(args):
+    """Registers a user as a controller does (unless --user-uuid names one) and delivers one
+    recording for it."""
+    conn = connect(args)
+    user = args.user_uuid or controller_user(conn, args.user or None, args.name)
+    return {"user_uuid": user, **deliver_one(conn, user, args.camera, args.clips, args.stamp, args.start_iso)}
+
+
+SCRIPT = "<script>alert('officer')</script>"
+
+
+def hostile(args):
+    """What an insider with a dock credential tried: deactivate and rename the force's officer and
+    camera for everyone, then deliver footage under that officer with a script for a name."""
+    conn = connect(args)
+    user = controller_user(conn, args.user, SCRIPT, active="False")
+    out = {"user_uuid": user}
+    out["device"] = status_of(lambda: conn.put_object("Devices", args.camera, contents=b"", headers={
+        "X-Object-Meta-Active": "False", "X-Object-Meta-Name": SCRIPT, "X-Object-Meta-Model": SCRIPT}))
+    out.update(deliver_one(conn, user, args.camera, args.clips, "20251125T160000Z", "2025-11-25T16:00:00Z"))
+    return out
+
+
+def after_complete(args):
+    """Once a container is complete, its metadata and its objects' metadata stay as they were."""
+    conn = connect(args)
+    user = args.user_uuid or controller_user(conn, args.user)
+    done = deliver_one(conn, user, args.camera, args.clips, "20251125T170000Z", "2025-11-25T17:00:00Z")
+    name = done["container"]
+    clip = "20251125T170000Z_r0.mp4"
+    out = {"delivered": done["status"]}
+    out["repeat_complete"] = status_of(lambda: conn.post_container(name, headers={"X-Container-Meta-Status": "Complete"}))
+    out["post_user"] = status_of(lambda: conn.post_container(name, headers={"X-Container-Meta-UserID": "someone-else"}))
+    out["put_start"] = status_of(lambda: conn.put_container(name, headers={
+        "X-Container-Meta-StartTimeISO": "2020-01-01T00:00:00Z", "X-Container-Meta-Status": "Complete"}))
+    out["post_serial"] = status_of(lambda: conn.post_container(name, headers={"X-Container-Meta-BWCSerialNumber": "OTHER"}))
+    out["post_object"] = status_of(lambda: conn.post_object(name, clip, headers={"X-Object-Meta-StartTimeISO": "2020-01-01T00:00:00Z"}))
+    out["container"] = name
+    return out
+
+
+def twice(args):
+    """A clip sent twice under one name before Complete: both sets of bytes are kept."""
+    conn = connect(args)
+    user = args.user_uuid or controller_user(conn, args.user)
+    name = f"{user}_{args.camera}_20251125T180000Z"
+    conn.put_container(name, headers=container_headers(user, args.camera))
+    first, second = (open(p, "rb").read() for p in args.clips[:2])
+    conn.put_object(name, "20251125T180000Z_r0.mp4", contents=first, etag=md5_of(first))
+    conn.put_object(name, "20251125T180000Z_r0.mp4", contents=second, etag=md5_of(second))
+    conn.post_container(name, headers={"X-Container-Meta-Status": "Complete"})
+    return {"container": name, "first": hashlib.sha256(first).hexdigest(), "second": hashlib.sha256(second).hexdigest()}
+
+
+def race(args):
+    """Clips sent while the container completes: each is either part of the recording or refused,
+    and a refused one's bytes stay accounted for."""
+    conn = connect(args)
+    user = args.user_uuid or controller_user(conn, args.user)
+    name = f"{user}_{args.camera}_20251125T190000Z"
+    conn.put_container(name, headers=container_headers(user, args.camera))
+    first = b"first clip " + uuid.uuid4().bytes
+    conn.put_object(name, "20251125T190000Z_first.mp4", contents=first)
+    url, token = conn.get_auth()
+    statuses = {}
+
+    def put(i):
+        data = f"racing clip {i} ".encode() + uuid.uuid4().bytes * 4096
+        r = requests.put(f"{url}/{name}/20251125T190000Z_c{i}.mp4", headers={"X-Auth-Token": token}, data=data)
+        statuses[hashlib.sha256(data).hexdigest()] = r.status_code
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    time.sleep(0.05)
+    completed = status_of(lambda: conn.post_container(name, headers={"X-Container-Meta-Status": "Complete"}))
+    for t in threads:
+        t.join()
+    return {"container": name, "complete": completed, "statuses": statuses}
+
+
+def put_user(args):
+    """A controller registering or updating one of its users."""
+    conn = connect(args)
+    user = args.user_uuid or str(uuid.uuid4())
+    headers = {"X-Object-Meta-Name": args.name, "X-Object-Meta-Active": args.active}
+    if args.user:
+        headers["X-Object-Meta-UserID"] = args.user
+    return {"user_uuid": user, "status": status_of(lambda: conn.put_object("Users", user, contents=b"", headers=headers))}
+
+
+def junk(args):
+    """A non-clip object sent chunked, with no length, is bounded like any small object."""
+    conn = connect(args)
+    user = args.user_uuid or controller_user(conn, args.user)
+    name = f"{user}_{args.camera}_20251125T200000Z"
+    conn.put_container(name, headers=container_headers(user, args.camera))
+    url, token = conn.get_auth()
+
+    def body():
+        for _ in range(100):
+            yield b"j" * (1 << 20)
+
+    try:
+        r = requests.put(f"{url}/{name}/junk.bin", headers={"X-Auth-Token": token}, data=body())
+        status = r.status_code
+    except requests.RequestException:
+        status = "reset"
+    return {"junk": status}
 
 
 def main():
@@ -192,8 +339,15 @@ def main():
     p.add_argument("--camera", default="W110-0001")
     p.add_argument("--clips", nargs="*")
     p.add_argument("--cacert")
+    p.add_argument("--name", default="PC Jane Smith")
+    p.add_argument("--user-uuid")
+    p.add_argument("--stamp", default="20251125T150000Z")
+    p.add_argument("--start-iso", default="2025-11-25T15:00:00Z")
+    p.add_argument("--active", default="True")
     args = p.parse_args()
-    scenarios = {"caps": caps, "full": full, "refusals": refusals, "rejected": rejected, "register": register, "busy": busy, "big": big}
+    scenarios = {"caps": caps, "full": full, "refusals": refusals, "rejected": rejected, "register": register, "busy": busy,
+                 "big": big, "deliver": deliver, "hostile": hostile, "after-complete": after_complete, "twice": twice,
+                 "race": race, "junk": junk, "put-user": put_user}
     print(json.dumps(scenarios[args.scenario](args)))
 
 

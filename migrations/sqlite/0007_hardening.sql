@@ -1,0 +1,61 @@
+-- Hardening against real controllers and hostile docks.
+
+-- The force's own register of officers and cameras, told apart from what a docking station
+-- announced (allowed only with `axis.auto_register`). Statements name the force's record; a
+-- dock's names for people and cameras are labels, kept per dock, never written here.
+ALTER TABLE officers ADD COLUMN registered_by TEXT NOT NULL DEFAULT 'force'
+    CHECK (registered_by IN ('force', 'dock'));
+ALTER TABLE officers ADD COLUMN announced_by BLOB REFERENCES docks(id);
+ALTER TABLE devices ADD COLUMN registered_by TEXT NOT NULL DEFAULT 'force'
+    CHECK (registered_by IN ('force', 'dock'));
+ALTER TABLE devices ADD COLUMN announced_by BLOB REFERENCES docks(id);
+
+-- Each controller's users (Axis `Users/<UserUUID>`). The UUID is the controller's own id for a
+-- person and belongs to that controller only; `user_id` is the force's id for them (Axis
+-- `UserID`, when the controller stores one), `officer_id` whom their footage is filed under
+-- (none while bwv cannot tell).
+CREATE TABLE axis_users (
+    dock_id    BLOB NOT NULL REFERENCES docks(id),
+    uuid       TEXT NOT NULL,
+    name       TEXT,
+    user_id    TEXT,
+    active     BOOLEAN NOT NULL,
+    officer_id TEXT REFERENCES officers(id),
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (dock_id, uuid)
+);
+
+-- Every mapping a controller ever gave, so footage filed under an earlier one can be explained.
+CREATE TABLE axis_user_history (
+    id         BLOB PRIMARY KEY,
+    dock_id    BLOB NOT NULL REFERENCES docks(id),
+    uuid       TEXT NOT NULL,
+    name       TEXT,
+    user_id    TEXT,
+    active     BOOLEAN NOT NULL,
+    officer_id TEXT REFERENCES officers(id),
+    changed_at TEXT NOT NULL
+);
+CREATE INDEX axis_user_history_user ON axis_user_history (dock_id, uuid, changed_at);
+
+-- The docking station's name for the officer when the footage arrived (a label, not a record).
+ALTER TABLE recordings ADD COLUMN officer_label TEXT;
+
+-- Bytes a dock sent under an object's name that are not (or no longer) the object: an earlier
+-- version it replaced before Complete, or a clip refused because Complete won the race. Both
+-- are kept with the recording, and purged with it: they may be evidence.
+CREATE TABLE axis_object_versions (
+    id           BLOB PRIMARY KEY,
+    container_id BLOB NOT NULL REFERENCES axis_containers(id),
+    name         TEXT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('clip', 'key', 'bookmark', 'gnss', 'other')),
+    sha256       TEXT NOT NULL REFERENCES objects(sha256),
+    size         INTEGER NOT NULL,
+    md5          TEXT NOT NULL,
+    metadata     TEXT NOT NULL DEFAULT '{}',
+    received_at  TEXT NOT NULL,
+    outcome      TEXT NOT NULL CHECK (outcome IN ('superseded', 'refused-after-complete')),
+    outcome_at   TEXT NOT NULL
+);
+CREATE INDEX axis_object_versions_container ON axis_object_versions (container_id);
+CREATE INDEX axis_object_versions_sha256 ON axis_object_versions (sha256);
