@@ -241,3 +241,27 @@ fn a_full_disk_mid_write_leaves_no_partial_object() {
     cmd.env("BWV_STORE__PATH", mount.path());
     common::check(&cmd.output().unwrap(), Some(0), &["fsck"]);
 }
+
+#[test]
+fn the_embedded_catalogue_is_readable_by_its_owner_only() {
+    let env = common::Env::sqlite();
+    env.ok(&["migrate"]);
+    env.ok(&["officer-add", "4471"]);
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["bwv.db", "bwv.db-wal", "bwv.db-shm"] {
+        let path = env.data_dir().join(name);
+        if let Ok(meta) = std::fs::metadata(&path) {
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+        } else {
+            assert_ne!(name, "bwv.db", "bwv.db was not created");
+        }
+    }
+    // One made by an older bwv is tightened the next time it is opened.
+    let db = env.data_dir().join("bwv.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    env.ok(&["recordings", "list"]);
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}

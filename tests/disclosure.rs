@@ -110,6 +110,31 @@ with zipfile.ZipFile(sys.argv[2], "a") as out:
     out.writestr("media/AB-2/disclosure-1.mp4", b"another video")
 "#;
 
+/// Appends one entry an extractor might write over or beside the verified files:
+/// `add_entry.py SRC OUT NAME KIND` (KIND: dos, plain, symlink, deflated, folder).
+const ADD_A_HOSTILE_ENTRY: &str = r#"
+import shutil, sys, zipfile, warnings
+warnings.simplefilter("ignore")
+src, out, name, kind = sys.argv[1:5]
+shutil.copy(src, out)
+data = b"other bytes"
+info = zipfile.ZipInfo(name, (2026, 1, 1, 0, 0, 0))
+if kind == "dos":
+    info.create_system = 0
+elif kind == "symlink":
+    info.create_system = 3
+    info.external_attr = 0o120777 << 16
+    data = b"../../../../etc/passwd"
+elif kind == "deflated":
+    info.compress_type = zipfile.ZIP_DEFLATED
+    data = b"\0" * (64 << 20)
+elif kind == "folder":
+    info.external_attr = (0o40755 << 16) | 0x10
+    data = b""
+with zipfile.ZipFile(out, "a") as z:
+    z.writestr(info, data)
+"#;
+
 /// Runs bwv, insisting on exit 1 with `needle` in its error output.
 fn refused(env: &Env, args: &[&str], needle: &str) {
     let out = env.exits(1, args);
@@ -516,6 +541,82 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
         "leads to a different checkpoint",
         move |p| {
             std::fs::write(p.join("audit/checkpoint.txt"), &later_checkpoint).unwrap();
+        },
+    );
+
+    // Entries no listed file accounts for fail verification, naming the entry: each is what
+    // some extractor would write over a verified file, beside it, or outside the package.
+    for (i, (name, kind, expect)) in [
+        ("media\\AB-2\\disclosure-1.mp4", "dos", "backslash"),
+        ("../escaped.txt", "plain", "parent-folder part"),
+        ("/etc/cron.d/x", "plain", "absolute"),
+        ("media/AB-2/link.mp4", "symlink", "symbolic link"),
+        ("bomb.bin", "deflated", "compressed"),
+        ("index.html.", "plain", "trailing dot"),
+        ("index.html ", "plain", "a space"),
+        ("\u{131}ndex.html", "plain", "non-ASCII"),
+        ("index.html:Zone.Identifier", "plain", "colon"),
+        (
+            "index.html/",
+            "folder",
+            "a folder where the manifest lists the file",
+        ),
+        ("INDEX.HTML", "plain", "case-insensitive"),
+        ("CON.txt", "plain", "device name"),
+        ("extra.txt", "plain", "does not list"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = env.path(&format!("hostile-{i}.zip"));
+        let status = Command::new("python3")
+            .args(["-c", ADD_A_HOSTILE_ENTRY])
+            .arg(&zip)
+            .arg(&out)
+            .args([name, kind])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{name}");
+        let (code, report) = verify(&env, &out, &trust);
+        assert_eq!(code, 1, "{name:?} must fail verification: {report:#}");
+        let shown = format!("{:?}", name.trim_end_matches('/'));
+        let named = report["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|f| f.contains(&shown) && f.contains(expect));
+        assert!(
+            named,
+            "{name:?}: expected {shown} and {expect:?} in {:#}",
+            report["failures"]
+        );
+    }
+    // The same rules for a directory package.
+    for (name, expect) in [
+        ("index.html.", "trailing dot"),
+        ("media/AB-1/notes.txt", "does not list"),
+        ("Index.html", "case-insensitive"),
+    ] {
+        tampered(
+            &env,
+            &pkg,
+            &trust,
+            &format!("extra-{}", name.replace('/', "_")),
+            expect,
+            |p| {
+                std::fs::write(p.join(name), b"other bytes").unwrap();
+            },
+        );
+    }
+    tampered(
+        &env,
+        &pkg,
+        &trust,
+        "symlinked-extra",
+        "symbolic link",
+        |p| {
+            std::os::unix::fs::symlink("/etc/passwd", p.join("media/AB-1/passwd")).unwrap();
         },
     );
 

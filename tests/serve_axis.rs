@@ -412,7 +412,7 @@ on_both_backends!(
         let b = env.add_dock("dock-b");
         env.ok(&["officer-add", "4471", "--name", "PC Jane Smith"]);
         env.ok(&["device-add", "CAM-1", "--model", "W110"]);
-        let server = env.serve_with(server_port(), &["--workers", "1"]);
+        let server = env.serve_with(common::free_port(), &["--workers", "1"]);
         let clip = fixture("h264-aac.mp4");
 
         // dock-b says officer 4471 and camera CAM-1 are inactive and renames them with a script.
@@ -528,7 +528,7 @@ on_both_backends!(
         let mut env = env;
         env.extra_env
             .push(("BWV_AXIS__AUTO_REGISTER".into(), "true".into()));
-        let server = env.serve_with(server_port(), &["--workers", "1"]);
+        let server = env.serve_with(common::free_port(), &["--workers", "1"]);
         let announced = deliver(
             &server,
             "dock-a",
@@ -617,14 +617,6 @@ on_both_backends!(
     }
 );
 
-fn server_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Waits until no recording's media is still pending (the server's worker processes them).
 fn wait_for_media(env: &Env) {
     let start = std::time::Instant::now();
@@ -639,4 +631,140 @@ fn wait_for_media(env: &Env) {
         assert!(start.elapsed().as_secs() < 120, "media still pending");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+}
+
+on_both_backends!(a_complete_recording_cannot_be_changed, |env: Env| {
+    let a = env.add_dock("dock-a");
+    env.ok(&["officer-add", "4471"]);
+    env.ok(&["device-add", "CAM-1"]);
+    let server = env.serve();
+    let clip = fixture("h264-aac.mp4");
+    let out = axis(
+        &server,
+        &a,
+        "after-complete",
+        &["--user", "4471", "--camera", "CAM-1", "--clips", &clip],
+    );
+    assert_eq!(out["delivered"], 201, "{out}");
+    // Saying Complete again is a harmless repeat; anything else is refused, not applied.
+    assert_eq!(out["repeat_complete"], 201, "{out}");
+    for change in ["post_user", "put_start", "post_serial", "post_object"] {
+        assert_eq!(out[change], 403, "{change}: {out}");
+    }
+    let recording = &env.json_lines(0, &["recordings", "list"])[0];
+    assert_eq!(recording["recorded_at"], "2025-11-25T17:00:00Z");
+    assert_eq!(recording["device_serial"], "CAM-1");
+    let history = env.json_lines(0, &["audit", "show", recording["id"].as_str().unwrap()]);
+    assert_eq!(
+        history.last().unwrap()["record"]["event"],
+        "ingest",
+        "nothing happened to the recording after it completed"
+    );
+    env.ok(&["audit", "verify"]);
+});
+
+on_both_backends!(a_clip_sent_twice_keeps_both, |env: Env| {
+    let a = env.add_dock("dock-a");
+    env.ok(&["officer-add", "4471"]);
+    env.ok(&["device-add", "CAM-1"]);
+    let server = env.serve();
+    let (one, two) = (fixture("segment-0.mp4"), fixture("segment-1.mp4"));
+    let out = axis(
+        &server,
+        &a,
+        "twice",
+        &["--user", "4471", "--camera", "CAM-1", "--clips", &one, &two],
+    );
+    let recording = &env.json_lines(0, &["recordings", "list"])[0];
+    let id = recording["id"].as_str().unwrap();
+    assert_eq!(recording["clips"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        recording["clips"][0]["sha256"], out["second"],
+        "the later bytes are current"
+    );
+    let shown = &env.json_lines(0, &["recordings", "show", id])[0];
+    let kept = shown["kept_versions"].as_array().unwrap();
+    assert_eq!(kept.len(), 1, "{shown}");
+    assert_eq!(kept[0]["sha256"], out["first"]);
+    assert_eq!(kept[0]["outcome"], "superseded");
+    // Both are stored, and the recording's ingest record vouches for both.
+    let stored = env.stored_objects();
+    for sha in [&out["first"], &out["second"]] {
+        assert!(stored.contains(&sha.as_str().unwrap().to_owned()), "{sha}");
+    }
+    let history = env.json_lines(0, &["audit", "show", id]);
+    let ingest = history.last().unwrap()["record"].to_string();
+    assert!(ingest.contains(out["first"].as_str().unwrap()), "{ingest}");
+    let human = env.ok(&["recordings", "show", id]);
+    assert!(human.contains("kept superseded clip"), "{human}");
+    env.ok(&["fsck"]);
+    env.ok(&["audit", "verify"]);
+});
+
+on_both_backends!(clips_racing_complete_are_never_lost_track_of, |env: Env| {
+    let a = env.add_dock("dock-a");
+    env.ok(&["officer-add", "4471"]);
+    env.ok(&["device-add", "CAM-1"]);
+    let server = env.serve();
+    let out = axis(
+        &server,
+        &a,
+        "race",
+        &["--user", "4471", "--camera", "CAM-1"],
+    );
+    assert_eq!(out["complete"], 201, "{out}");
+    let statuses = out["statuses"].as_object().unwrap();
+    let refused: Vec<&String> = statuses
+        .iter()
+        .filter(|(_, s)| **s == 400)
+        .map(|(sha, _)| sha)
+        .collect();
+    let taken = statuses.values().filter(|s| **s == 201).count();
+    assert_eq!(refused.len() + taken, statuses.len(), "{out}");
+    let recording = &env.json_lines(0, &["recordings", "list"])[0];
+    assert_eq!(recording["clips"].as_array().unwrap().len(), taken + 1);
+    // Every refused clip's bytes are catalogued as refused content of the recording.
+    let shown = &env.json_lines(
+        0,
+        &["recordings", "show", recording["id"].as_str().unwrap()],
+    )[0];
+    let kept: Vec<&str> = shown["kept_versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["outcome"] == "refused-after-complete")
+        .map(|k| k["sha256"].as_str().unwrap())
+        .collect();
+    for sha in &refused {
+        if env.stored_objects().contains(sha) {
+            assert!(
+                kept.contains(&sha.as_str()),
+                "{sha} stored but not catalogued"
+            );
+        }
+    }
+    let fsck = env.json_lines(0, &["fsck"]);
+    assert_eq!(fsck[0]["unreferenced"], serde_json::json!([]), "{fsck:?}");
+    env.ok(&["audit", "verify"]);
+});
+
+#[test]
+fn a_chunked_non_clip_object_is_bounded() {
+    let env = Env::sqlite();
+    let a = env.add_dock("dock-a");
+    env.ok(&["officer-add", "4471"]);
+    env.ok(&["device-add", "CAM-1"]);
+    let server = env.serve();
+    let out = axis(
+        &server,
+        &a,
+        "junk",
+        &["--user", "4471", "--camera", "CAM-1"],
+    );
+    assert!(out["junk"] == 413 || out["junk"] == "reset", "{out}");
+    assert!(
+        env.stored_objects().is_empty(),
+        "{:?}",
+        env.stored_objects()
+    );
 }

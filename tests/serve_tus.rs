@@ -285,3 +285,136 @@ fn termination_and_expiry_remove_uploads_and_are_audited() {
     assert!(env.files_under(&env.data_dir().join("uploads")).is_empty());
     env.ok(&["audit", "verify"]);
 }
+
+#[test]
+fn one_dock_cannot_hold_every_upload_or_all_the_space() {
+    assert!(
+        common::is_root(),
+        "this test mounts a small tmpfs and needs root (CI runs as root)"
+    );
+    let mut env = Env::sqlite();
+    let mount = common::Tmpfs::mount("64m");
+    for (k, v) in [
+        ("BWV_TUS__MAX_OPEN_UPLOADS_PER_DOCK", "3".to_owned()),
+        ("BWV_STORE__PATH", mount.path().display().to_string()),
+        ("BWV_SERVER__MIN_FREE_MIB", "8".to_owned()),
+    ] {
+        env.extra_env.push((k.into(), v));
+    }
+    let (server, dock) = setup(&env);
+    let other = Dock {
+        name: "dock-b".into(),
+        secret: env.add_dock("dock-b"),
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(tus(&server, &dock, "create-len", &["--length", "1000"])["status"].clone());
+    }
+    assert_eq!(
+        statuses,
+        [201, 201, 201, 429],
+        "a dock's open uploads are bounded"
+    );
+    // Declared bytes count against the room the store has, whichever dock declared them.
+    let big = (40u64 << 20).to_string();
+    assert_eq!(
+        tus(&server, &other, "create-len", &["--length", &big])["status"],
+        201
+    );
+    let refused = tus(&server, &other, "create-len", &["--length", &big]);
+    assert_eq!(refused["status"], 507, "{refused}");
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM uploads WHERE state = 'receiving'"),
+        4
+    );
+}
+
+on_both_backends!(
+    a_creation_whose_bytes_fail_leaves_no_upload_behind,
+    |env: Env| {
+        let (server, dock) = setup(&env);
+        let out = tus(&server, &dock, "abandoned", &[]);
+        assert_eq!(out["checksum"], 460, "{out}");
+        // Neither the refused first bytes nor the client that went away left an upload nobody can
+        // resume (it never learnt where it was): each is ended at once, audited.
+        let start = std::time::Instant::now();
+        while env.count("SELECT COUNT(*) FROM uploads WHERE state = 'receiving'") > 0 {
+            assert!(
+                start.elapsed().as_secs() < 10,
+                "an abandoned upload is still open"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert_eq!(
+            env.count("SELECT COUNT(*) FROM uploads WHERE state = 'terminated'"),
+            2
+        );
+        assert_eq!(
+            env.count("SELECT COUNT(*) FROM tlog_leaf WHERE event = 'upload_abandoned'"),
+            2
+        );
+        assert!(env.files_under(&env.data_dir().join("uploads")).is_empty());
+        env.ok(&["audit", "verify"]);
+    }
+);
+
+on_both_backends!(
+    a_patch_outlived_by_its_docks_revocation_stores_nothing,
+    |env: Env| {
+        let (server, dock) = setup(&env);
+        let url = server.url.clone();
+        let secret = dock.secret.clone();
+        let patching = std::thread::spawn(move || {
+            let secret = format!("--secret={secret}");
+            client(
+                "tus_client.py",
+                &["slow-whole", "--url", &url, "--dock", "dock-a", &secret],
+            )
+        });
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        env.ok(&["dock", "revoke", "dock-a"]);
+        let out = patching.join().unwrap();
+        assert_eq!(out["status"], 401, "{out}");
+        assert_eq!(env.count("SELECT COUNT(*) FROM recordings"), 0);
+        env.ok(&["audit", "verify"]);
+    }
+);
+
+on_both_backends!(
+    a_wrong_clock_never_makes_footage_due_on_arrival,
+    |env: Env| {
+        let (server, dock) = setup(&env);
+        let file = env.write("clip.mp4", &common::noise(64 << 10, 9));
+        let out = tus(
+            &server,
+            &dock,
+            "upload",
+            &[
+                "--file",
+                file.to_str().unwrap(),
+                "--meta",
+                "recorded_at=1990-02-01T00:00:00Z",
+            ],
+        );
+        let r = recorded(&env, out["recording_id"].as_str().unwrap());
+        let rec = &r["recording"];
+        assert_eq!(
+            rec["recorded_at"], "1990-02-01T00:00:00Z",
+            "kept as the camera said"
+        );
+        assert!(
+            rec["flags"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("implausible-recorded-at")),
+            "{rec}"
+        );
+        // Counted from a week before arrival at the earliest: due in 24 days, not in 1990.
+        let due =
+            chrono::DateTime::parse_from_rfc3339(rec["next_action_at"].as_str().unwrap()).unwrap();
+        let days = (due.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_days();
+        assert!((23..=24).contains(&days), "due in {days} days: {rec}");
+        let plan = env.json_lines(0, &["retention", "plan"]);
+        assert_eq!(plan.last().unwrap()["delete"], 0, "{plan:?}");
+    }
+);

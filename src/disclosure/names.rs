@@ -23,8 +23,11 @@ fn part_problem(part: &str) -> Option<String> {
     if part.is_empty() {
         return Some("an empty part (// or a leading or trailing /)".into());
     }
-    if part == "." || part == ".." {
-        return Some(format!("a {part:?} part"));
+    if part == ".." {
+        return Some("a parent-folder part (..)".into());
+    }
+    if part == "." {
+        return Some("a current-folder part (.)".into());
     }
     if let Some(c) = part
         .chars()

@@ -210,6 +210,52 @@ def slow_patch(args):
         return {"url": url, "status": None, "error": repr(e)}
 
 
+def slow_whole(args):
+    """One PATCH carrying a whole upload, sent slowly (the test revokes the dock meanwhile)."""
+    size = 4 << 20
+    created = create_raw(args, size)
+    url = created.headers["Location"]
+
+    def body():
+        for _ in range(16):
+            yield b"w" * (256 << 10)
+            time.sleep(0.15)
+
+    r = patch_raw(args, url, 0, body())
+    return {"status": r.status_code, "recording": r.headers.get("Bwv-Recording-Id"), "url": url}
+
+
+def abandoned(args):
+    """Creations whose first bytes never go in: the client never learns where the upload is."""
+    body = b"evidence that will not match"
+    wrong = base64.b64encode(hashlib.sha256(b"something else").digest()).decode()
+    meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in
+                    {"officer": args.officer, "device": args.device}.items())
+    headers = {**auth_headers(args), "Tus-Resumable": "1.0.0", "Upload-Length": str(len(body)),
+               "Upload-Metadata": meta, "Content-Type": "application/offset+octet-stream",
+               "Upload-Checksum": f"sha256 {wrong}"}
+    checksum = requests.post(args.url + "/files/", headers=headers, data=body)
+    # A client that declares a body and goes away after ten bytes.
+    import socket
+    from urllib.parse import urlparse
+    u = urlparse(args.url)
+    s = socket.create_connection((u.hostname, u.port))
+    head = "".join(f"{k}: {v}\r\n" for k, v in {**headers, "Upload-Length": "100000", "Content-Length": "100000"}.items()
+                   if k != "Upload-Checksum")
+    s.sendall(f"POST /files/ HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode() + b"0123456789")
+    time.sleep(0.5)
+    s.close()
+    time.sleep(1.0)
+    return {"checksum": checksum.status_code}
+
+
+def create_len(args):
+    """Creates an upload declaring --length bytes; reports the status."""
+    r = create_raw(args, args.length)
+    return {"status": r.status_code, "url": r.headers.get("Location"),
+            "error": r.json().get("error", {}).get("code") if r.status_code >= 400 else None}
+
+
 def status(args):
     r = head(args, args.upload_url)
     return {"status": r.status_code, "offset": r.headers.get("Upload-Offset")}
@@ -230,11 +276,13 @@ def main():
     p.add_argument("--stop-at", type=int)
     p.add_argument("--upload-url")
     p.add_argument("--meta", action="append")
+    p.add_argument("--length", type=int, default=100)
     args = p.parse_args()
     scenarios = {
         "upload": upload, "partial": partial, "resume": resume, "bad-checksum": bad_checksum,
         "race": race, "many": many, "refused": refused, "terminate": terminate,
         "create-only": create_only, "status": status, "slow-patch": slow_patch,
+        "slow-whole": slow_whole, "abandoned": abandoned, "create-len": create_len,
     }
     print(json.dumps(scenarios[args.scenario](args)))
 

@@ -501,6 +501,15 @@ impl Drop for Tmpfs {
     }
 }
 
+/// A free port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A `bwv serve` child process on a free loopback port, stopped when dropped.
 pub struct Server {
     child: Option<std::process::Child>,
@@ -512,12 +521,7 @@ impl Env {
     /// Starts `bwv serve` with this env's data dir, catalogue and store, and waits until it
     /// answers `/healthz`.
     pub fn serve(&self) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        self.serve_on(port)
+        self.serve_on(free_port())
     }
 
     /// Door tests run the server alone; the media tests start it with its workers.
@@ -526,13 +530,27 @@ impl Env {
     }
 
     pub fn serve_with(&self, port: u16, extra: &[&str]) -> Server {
+        self.serve_to(port, extra, std::process::Stdio::inherit())
+    }
+
+    /// Starts `bwv serve` (door only) with its log written to a file; returns the file too.
+    pub fn serve_logged(&self, extra: &[&str]) -> (Server, PathBuf) {
+        let log = self.path(&format!("serve-{}.log", uuid::Uuid::new_v4().simple()));
+        let file = std::fs::File::create(&log).unwrap();
+        let port = free_port();
+        let mut args = vec!["--no-workers"];
+        args.extend_from_slice(extra);
+        (self.serve_to(port, &args, file.into()), log)
+    }
+
+    fn serve_to(&self, port: u16, extra: &[&str], stderr: std::process::Stdio) -> Server {
         let listen = format!("127.0.0.1:{port}");
         let mut args = vec!["serve", "--listen", &listen];
         args.extend_from_slice(extra);
         let child = self
             .cmd(&args)
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start bwv serve");
         let mut server = Server {
@@ -576,6 +594,17 @@ impl Server {
         let mut out = String::new();
         let _ = s.read_to_string(&mut out);
         out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200")
+    }
+
+    /// Resident memory of the server process, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().expect("server running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
     }
 
     /// kill -9: no chance to save anything.
