@@ -54,21 +54,74 @@ async fn hash_secret(secret: String) -> Result<String> {
     .map_err(|e| Error::new(Code::Io, format!("hashing a dock secret: {e}")))?
 }
 
-/// Checks a secret against its stored hash (none: against a decoy), off the async threads (it
-/// is slow on purpose).
+/// Argon2 checks run on a few threads of their own rather than on the shared blocking pool:
+/// each check takes about 19 MiB, and a thread's allocator keeps what it used, so a flood of
+/// sign-ins across many threads would keep hundreds of MiB. A few threads keep it to a few
+/// checks' worth, and the rest wait their turn.
+struct Checkers {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+}
+
+impl Checkers {
+    fn get() -> &'static Checkers {
+        static CHECKERS: std::sync::OnceLock<Checkers> = std::sync::OnceLock::new();
+        CHECKERS.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+            let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+            for i in 0..threads {
+                let rx = rx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("secret-check-{i}"))
+                    .spawn(move || {
+                        loop {
+                            let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                            match job {
+                                Ok(job) => job(),
+                                Err(_) => return,
+                            }
+                        }
+                    });
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "cannot start a secret-checking thread");
+                }
+            }
+            Checkers {
+                jobs: std::sync::Mutex::new(tx),
+            }
+        })
+    }
+
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let queued = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(Box::new(move || {
+                let _ = tx.send(job());
+            }));
+        queued.ok()?;
+        rx.await.ok()
+    }
+}
+
+/// Checks a secret against its stored hash (none: against a decoy), on the checking threads
+/// (it is slow on purpose).
 pub async fn verify_secret(secret: String, hash: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
-        let hash = hash.unwrap_or_else(|| decoy_hash().to_owned());
-        hash.parse::<PasswordHash>()
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(secret.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+    Checkers::get()
+        .run(move || {
+            let hash = hash.unwrap_or_else(|| decoy_hash().to_owned());
+            hash.parse::<PasswordHash>()
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(secret.as_bytes(), &parsed)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false)
 }
 
 pub fn token_digest(token: &str) -> String {

@@ -2,7 +2,23 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// glibc raises its threshold for serving large allocations with mmap each time one is freed,
+/// so after the first, buffers of several MiB (an Argon2 check's 19 MiB, chunk buffers) come
+/// from a thread's arena and stay there when freed: a burst of sign-ins across threads kept
+/// hundreds of MiB. A fixed threshold hands them back to the system as soon as they are freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_allocations() {
+    // SAFETY: mallopt only changes allocator settings; it runs before any other thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_allocations() {}
+
 fn main() -> ExitCode {
+    return_large_allocations();
     let cli = bwv::cli::Cli::parse();
     let json = cli.json;
     tracing_subscriber::fmt()

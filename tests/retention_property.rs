@@ -82,7 +82,7 @@ impl World {
     fn facts(&self) -> Facts {
         Facts {
             recorded_at: self.recorded_at,
-            arrived_at: self.recorded_at,
+            arrived_at: Some(self.recorded_at),
             classification: self.classification,
             holds: self.holds_in_force(),
             cases: self

@@ -95,7 +95,7 @@ fn stalled_uploads_cannot_starve_other_docks() {
     let mut env = Env::sqlite();
     for (k, v) in [
         ("BWV_SERVER__MAX_UPLOADS_PER_DOCK", "4"),
-        ("BWV_SERVER__BODY_IDLE_TIMEOUT_SECS", "3"),
+        ("BWV_SERVER__BODY_IDLE_TIMEOUT_SECS", "5"),
     ] {
         env.extra_env.push((k.into(), v.into()));
     }
@@ -139,6 +139,7 @@ fn stalled_uploads_cannot_starve_other_docks() {
     assert_eq!(out["same_dock_meanwhile"], 503, "{out}");
     // A body that sends nothing is cut off, and its slot freed.
     assert_eq!(out["stalled_never_cut"], 0, "{out}");
+    assert!(out["waited"].as_f64().unwrap() < 15.0, "{out}");
     assert_eq!(out["same_dock_afterwards"], 201, "{out}");
     env.ok(&["fsck"]);
     env.ok(&["audit", "verify"]);

@@ -491,7 +491,17 @@ on_both_backends!(
 
 on_both_backends!(a_purge_takes_everything_a_dock_sent, |env: Env| {
     configure(&env, 0, "");
+    // The dock's recordings say they were made a year before they arrive; this policy believes
+    // a camera's clock that far back, so they are due now.
+    let policy = env.path("policy.toml");
+    let believing = std::fs::read_to_string(&policy).unwrap().replace(
+        "recorded_at_window_days = 7",
+        "recorded_at_window_days = 3650",
+    );
+    std::fs::write(&policy, believing).unwrap();
     let secret = env.add_dock("dock-a");
+    env.ok(&["officer-add", "5512"]);
+    env.ok(&["device-add", "W110-0001"]);
     let server = env.serve();
     let clips = [
         format!(

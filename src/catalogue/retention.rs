@@ -7,17 +7,17 @@ use uuid::Uuid;
 use super::{Tx, on_tx};
 use crate::error::{Error, Result, ResultExt};
 
+/// Recording start, who gave it, arrival and classification.
+pub type RetentionBasics = (DateTime<Utc>, String, DateTime<Utc>, String);
+
 /// A linked case as retention sees it: status, outcome date, release date, appeal.
 pub type CaseOutcome = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool);
 
 impl Tx {
-    /// Recording start, arrival and classification.
-    pub async fn retention_basics(
-        &mut self,
-        recording: Uuid,
-    ) -> Result<(DateTime<Utc>, DateTime<Utc>, String)> {
-        let row: Option<(DateTime<Utc>, DateTime<Utc>, String)> = on_tx!(self, c => {
-            sqlx::query_as("SELECT recorded_at, created_at, classification FROM recordings WHERE id = $1")
+    /// Recording start, who gave it, arrival and classification.
+    pub async fn retention_basics(&mut self, recording: Uuid) -> Result<RetentionBasics> {
+        let row: Option<RetentionBasics> = on_tx!(self, c => {
+            sqlx::query_as("SELECT recorded_at, recorded_at_source, created_at, classification FROM recordings WHERE id = $1")
                 .bind(recording)
                 .fetch_optional(c)
                 .await

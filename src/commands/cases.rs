@@ -34,7 +34,7 @@ pub async fn classify(
     // Locked and read inside the transaction: a concurrent link or reclassification waits.
     tx.lock_recording(recording).await?;
     tx.ensure_not_purged(recording).await?;
-    let (_, _, from) = tx.retention_basics(recording).await?;
+    let (_, _, _, from) = tx.retention_basics(recording).await?;
     if to == Classification::NonEvidential {
         let cases = tx.active_cases_of(recording).await?;
         if !cases.is_empty() {

@@ -42,7 +42,7 @@ impl Package {
                     .map_err(|_| format!("{}: an entry's name is not UTF-8", path.display()))?;
                 if !folded.insert(name.to_lowercase()) {
                     return Err(format!(
-                        "{}: two entries named {name:?} up to case: unpacked, one would \
+                        "{}: two entries named {name:?} to a case-insensitive filesystem: unpacked, one would \
                          overwrite the other",
                         path.display()
                     ));

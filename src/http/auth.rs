@@ -98,11 +98,7 @@ pub async fn sign_in(state: &Shared, from: IpAddr, name: &str, secret: &str) -> 
     if let Some(dock) = state.sign_ins.recall(state, name, secret).await? {
         return Ok(dock);
     }
-    let checked = state
-        .throttle
-        .verify(docks::authenticate(&state.app.catalogue, name, secret))
-        .await??;
-    match checked {
+    match docks::authenticate(&state.app.catalogue, name, secret).await? {
         Some(dock) => {
             state.throttle.succeeded(from, &dock.name);
             state.sign_ins.remember(name, secret, &dock);

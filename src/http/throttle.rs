@@ -1,15 +1,13 @@
-//! Limits on guessing dock secrets. Every check of a secret is an Argon2 verification (about
-//! 19 MiB and tens of milliseconds): at most a few run at once, whatever arrives. A source that
-//! keeps failing is locked out for a while, doubling each time; a dock name that keeps failing
-//! from anywhere is locked out too, except for the addresses that dock itself signed in from
-//! lately, so an attacker cannot lock a working dock out of its own account.
+//! Limits on guessing dock secrets (each check is an Argon2 verification, which `docks` runs a
+//! few at a time). A source that keeps failing is locked out for a while, doubling each time; a
+//! dock name that keeps failing from anywhere is locked out too, except for the addresses that
+//! dock itself signed in from lately, so an attacker cannot lock a working dock out of its own
+//! account.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use tokio::sync::Semaphore;
 
 use crate::error::{Code, Error, Result};
 
@@ -102,7 +100,6 @@ impl Tables {
 }
 
 pub struct Throttle {
-    verifications: Semaphore,
     per_source: u32,
     per_dock: u32,
     tables: Mutex<Tables>,
@@ -122,9 +119,7 @@ impl Throttle {
     /// `per_source` and `per_dock` failures within ten minutes lock a source or a dock name
     /// out (0: never).
     pub fn new(per_source: u32, per_dock: u32) -> Throttle {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Throttle {
-            verifications: Semaphore::new(cores.clamp(1, 4)),
             per_source: if per_source == 0 {
                 u32::MAX
             } else {
@@ -157,17 +152,6 @@ impl Throttle {
             }
         }
         Ok(())
-    }
-
-    /// Runs one secret verification when a slot is free: a flood of sign-ins queues here
-    /// instead of taking memory and every core.
-    pub async fn verify<T>(&self, check: impl Future<Output = T>) -> Result<T> {
-        let _slot = self
-            .verifications
-            .acquire()
-            .await
-            .map_err(|_| Error::new(Code::Busy, "the server is stopping"))?;
-        Ok(check.await)
     }
 
     /// Counts a failure against the source and, when one was named, the dock.

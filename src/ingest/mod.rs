@@ -233,11 +233,13 @@ impl Ingestor<'_> {
         if put.size == 0 {
             flags.push("zero-length".into());
         }
-        if !crate::retention::plausible_recording_time(
-            req.recorded_at,
-            crate::domain::now(),
-            self.policy,
-        ) {
+        if crate::retention::machine_clock(req.recorded_at_source)
+            && !crate::retention::plausible_recording_time(
+                req.recorded_at,
+                crate::domain::now(),
+                self.policy,
+            )
+        {
             flags.push(crate::retention::IMPLAUSIBLE_TIME.into());
         }
         let status = RecordingStatus::Stored.as_str();

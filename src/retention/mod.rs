@@ -17,6 +17,12 @@ pub mod sweep;
 pub use policy::Policy;
 pub use rules::{NextAction, next_action, plausible_recording_time};
 
+/// Whether a recording time came from a machine's clock (a camera, a dock, a file's time),
+/// which may be wrong, rather than from an operator who stated it.
+pub fn machine_clock(recorded_at_source: &str) -> bool {
+    recorded_at_source != "operator"
+}
+
 /// The flag on footage whose recording time is not believable (see
 /// [`rules::plausible_recording_time`]): its periods count from near its arrival instead.
 pub const IMPLAUSIBLE_TIME: &str = "implausible-recorded-at";
@@ -38,10 +44,11 @@ pub fn audited(next: &NextAction, policy: &Policy) -> Value {
 /// racing on one recording cannot store an answer computed from facts the other has changed.
 pub async fn recompute(tx: &mut Tx, policy: &Policy, recording: Uuid) -> Result<NextAction> {
     tx.lock_recording(recording).await?;
-    let (recorded_at, arrived_at, classification) = tx.retention_basics(recording).await?;
+    let (recorded_at, given_by, arrived_at, classification) =
+        tx.retention_basics(recording).await?;
     let facts = rules::Facts {
         recorded_at,
-        arrived_at,
+        arrived_at: machine_clock(&given_by).then_some(arrived_at),
         classification: Classification::parse(&classification)
             .unwrap_or(Classification::Unreviewed),
         holds: tx.hold_lapses(recording).await?,

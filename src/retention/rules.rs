@@ -54,10 +54,12 @@ pub struct ReviewFacts {
 
 #[derive(Debug, Clone)]
 pub struct Facts {
-    /// When the camera says it recorded the footage.
+    /// When the footage was recorded, as its camera, dock or operator said.
     pub recorded_at: DateTime<Utc>,
-    /// When the footage reached bwv.
-    pub arrived_at: DateTime<Utc>,
+    /// When the footage reached bwv, where a machine gave the recording time (camera, dock,
+    /// file time); none where an operator stated it, which is then taken as said (an archive
+    /// migrated by hand keeps its real dates).
+    pub arrived_at: Option<DateTime<Utc>>,
     pub classification: Classification,
     /// The lapse dates of the holds in force on it (none: an open-ended hold).
     pub holds: Vec<Option<DateTime<Utc>>>,
@@ -88,9 +90,13 @@ impl Facts {
     /// window before arrival nor later than arrival, so a wrong clock (1990, 2090) can neither
     /// make footage due the day it arrives nor keep it for decades.
     pub fn counted_from(&self, p: &Policy) -> DateTime<Utc> {
-        self.recorded_at
-            .max(self.arrived_at - days(p.recorded_at_window_days))
-            .min(self.arrived_at)
+        match self.arrived_at {
+            Some(arrived) => self
+                .recorded_at
+                .max(arrived - days(p.recorded_at_window_days))
+                .min(arrived),
+            None => self.recorded_at,
+        }
     }
 }
 
@@ -216,7 +222,7 @@ mod tests {
     fn facts(classification: Classification) -> Facts {
         Facts {
             recorded_at: t("2026-01-01T10:00:00Z"),
-            arrived_at: t("2026-01-01T18:00:00Z"),
+            arrived_at: Some(t("2026-01-01T18:00:00Z")),
             classification,
             holds: vec![],
             cases: vec![],
@@ -370,29 +376,31 @@ mod tests {
     fn an_implausible_clock_never_makes_footage_due_on_arrival() {
         let p = Policy::builtin().unwrap();
         let mut f = facts(Classification::Unreviewed);
+        let arrived = f.arrived_at.unwrap();
         f.recorded_at = t("1990-01-01T00:00:00Z");
         let next = next_action(&f, &p);
+        let window = days(p.recorded_at_window_days);
         assert_eq!(
             next.at,
-            Some(
-                f.arrived_at - days(p.recorded_at_window_days)
-                    + days(p.unreviewed_delete_after_days)
-            )
+            Some(arrived - window + days(p.unreviewed_delete_after_days))
         );
-        assert!(next.at.unwrap() > f.arrived_at);
-        assert!(!plausible_recording_time(f.recorded_at, f.arrived_at, &p));
+        assert!(next.at.unwrap() > arrived);
+        assert!(!plausible_recording_time(f.recorded_at, arrived, &p));
         f.recorded_at = t("2090-01-01T00:00:00Z");
         assert_eq!(
             next_action(&f, &p).at,
-            Some(f.arrived_at + days(p.unreviewed_delete_after_days))
+            Some(arrived + days(p.unreviewed_delete_after_days))
         );
-        assert!(!plausible_recording_time(f.recorded_at, f.arrived_at, &p));
+        assert!(!plausible_recording_time(f.recorded_at, arrived, &p));
+        // An operator's stated time is taken as said.
+        f.recorded_at = t("2020-01-01T00:00:00Z");
+        f.arrived_at = None;
+        assert_eq!(
+            next_action(&f, &p).at,
+            Some(f.recorded_at + days(p.unreviewed_delete_after_days))
+        );
         let normal = facts(Classification::Unreviewed);
-        assert!(plausible_recording_time(
-            normal.recorded_at,
-            normal.arrived_at,
-            &p
-        ));
+        assert!(plausible_recording_time(normal.recorded_at, arrived, &p));
         assert_eq!(
             next_action(&normal, &p).at,
             Some(normal.recorded_at + days(p.unreviewed_delete_after_days))

@@ -142,7 +142,7 @@ def slow_bodies(args):
     """Uploads that declare 1 MB and send 10 bytes, as many as the dock can open, then what
     another dock and the same dock get meanwhile, and once the stalled ones are cut off."""
     from swiftclient import client as swift
-    conn = swift.Connection(authurl=args.url + "/auth/v1.0", user=args.dock, key=args.secret, auth_version="1")
+    conn = swift.Connection(authurl=args.url + "/auth/v1.0", user=args.dock, key=args.secret, auth_version="1", retries=0)
     user = str(uuid.uuid4())
     conn.put_object("Users", user, contents=b"", headers={"X-Object-Meta-UserID": args.officer, "X-Object-Meta-Name": "PC"})
     container = f"{user}_{args.camera}_20251125T100000Z"
@@ -158,13 +158,15 @@ def slow_bodies(args):
         stalled.append(s)
     time.sleep(1.0)
     for s in stalled:
+        s.settimeout(0.1)
         try:
             head = s.recv(64)
             answers.append(head.split(b" ")[1].decode() if head else "closed")
         except socket.timeout:
             answers.append("waiting")
+        s.settimeout(1.0)
     out = {"stalled": sorted(answers)}
-    other = swift.Connection(authurl=args.url + "/auth/v1.0", user=args.other_dock, key=args.other_secret, auth_version="1")
+    other = swift.Connection(authurl=args.url + "/auth/v1.0", user=args.other_dock, key=args.other_secret, auth_version="1", retries=0)
     other_user = str(uuid.uuid4())
     other.put_object("Users", other_user, contents=b"", headers={"X-Object-Meta-UserID": args.officer, "X-Object-Meta-Name": "PC"})
     other_container = f"{other_user}_{args.camera}_20251125T100000Z"
