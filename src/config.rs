@@ -160,6 +160,8 @@ pub struct ServerConfig {
     pub max_concurrent_uploads: usize,
     /// Uploads one dock may have in progress at once, so no dock can take every slot.
     pub max_uploads_per_dock: usize,
+    /// When every slot is taken, an upload waits this long for one before it gets 503.
+    pub upload_wait_secs: u64,
     /// A client has this long to send a request's headers (a new connection, its first request).
     pub header_timeout_secs: u64,
     /// An upload whose body sends nothing for this long is cut off (the dock resumes later).
@@ -182,8 +184,9 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             token_ttl_secs: 3600,
-            max_concurrent_uploads: 32,
+            max_concurrent_uploads: 64,
             max_uploads_per_dock: 8,
+            upload_wait_secs: 10,
             header_timeout_secs: 30,
             body_idle_timeout_secs: 60,
             auth_failures_per_source: 10,
@@ -231,6 +234,8 @@ pub struct TusConfig {
     pub max_size_gib: u64,
     /// Unfinished uploads one dock may have open at once.
     pub max_open_uploads_per_dock: u64,
+    /// Bytes one dock's unfinished uploads may still have to send, together.
+    pub max_unsent_gib_per_dock: u64,
 }
 
 /// Where the retention policy is (none: the built-in UK defaults, deploy/retention-policy.toml),
@@ -288,6 +293,7 @@ impl Default for TusConfig {
             expiry_secs: 24 * 3600,
             max_size_gib: 256,
             max_open_uploads_per_dock: 16,
+            max_unsent_gib_per_dock: 256,
         }
     }
 }

@@ -59,14 +59,18 @@ async fn hash_secret(secret: String) -> Result<String> {
 /// sign-ins across many threads would keep hundreds of MiB. A few threads keep it to a few
 /// checks' worth, and the rest wait their turn.
 struct Checkers {
-    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+    jobs: std::sync::Mutex<std::sync::mpsc::SyncSender<Box<dyn FnOnce() + Send>>>,
 }
+
+/// Checks waiting for a thread at most; beyond, a sign-in is told to come back (503).
+const CHECKS_WAITING: usize = 64;
 
 impl Checkers {
     fn get() -> &'static Checkers {
         static CHECKERS: std::sync::OnceLock<Checkers> = std::sync::OnceLock::new();
         CHECKERS.get_or_init(|| {
-            let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+            let (tx, rx) =
+                std::sync::mpsc::sync_channel::<Box<dyn FnOnce() + Send>>(CHECKS_WAITING);
             let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
             let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
             for i in 0..threads {
@@ -92,23 +96,23 @@ impl Checkers {
         })
     }
 
-    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let busy = || Error::new(Code::Busy, "too many sign-ins at once; try again shortly");
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let queued = self
-            .jobs
+        self.jobs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .send(Box::new(move || {
+            .try_send(Box::new(move || {
                 let _ = tx.send(job());
-            }));
-        queued.ok()?;
-        rx.await.ok()
+            }))
+            .map_err(|_| busy())?;
+        rx.await.map_err(|_| busy())
     }
 }
 
 /// Checks a secret against its stored hash (none: against a decoy), on the checking threads
-/// (it is slow on purpose).
-pub async fn verify_secret(secret: String, hash: Option<String>) -> bool {
+/// (it is slow on purpose). Busy when too many checks are waiting already.
+pub async fn verify_secret(secret: String, hash: Option<String>) -> Result<bool> {
     Checkers::get()
         .run(move || {
             let hash = hash.unwrap_or_else(|| decoy_hash().to_owned());
@@ -121,7 +125,6 @@ pub async fn verify_secret(secret: String, hash: Option<String>) -> bool {
                 .unwrap_or(false)
         })
         .await
-        .unwrap_or(false)
 }
 
 pub fn token_digest(token: &str) -> String {
@@ -227,15 +230,12 @@ fn decoy_hash() -> &'static str {
     })
 }
 
-/// Checks a dock's name and secret; `None` for anything wrong, without saying what, and in
-/// the same time whatever was wrong.
-pub async fn authenticate(catalogue: &Catalogue, name: &str, secret: &str) -> Result<Option<Dock>> {
-    let dock = catalogue
-        .dock_by_name(name)
-        .await?
-        .filter(|d| d.revoked_at.is_none());
+/// Checks a secret for the dock of that name as the caller found it (none: no such dock);
+/// `None` for anything wrong, without saying what, and in the same time whatever was wrong.
+pub async fn check_secret(dock: Option<Dock>, secret: &str) -> Result<Option<Dock>> {
+    let dock = dock.filter(|d| d.revoked_at.is_none());
     let hash = dock.as_ref().map(|d| d.secret_hash.clone());
-    let ok = verify_secret(secret.to_owned(), hash).await;
+    let ok = verify_secret(secret.to_owned(), hash).await?;
     Ok(dock.filter(|_| ok))
 }
 

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::audit::AuditLog;
 use crate::audit::record::{Actor, EventDraft};
-use crate::catalogue::{AxisUser, Catalogue, Dock, Metadata, Tx};
+use crate::catalogue::{AxisUser, Catalogue, Dock, Metadata, Register, Tx};
 use crate::config::AxisConfig;
 use crate::error::{Code, Error, Result};
 use crate::ingest::check_identifier;
@@ -101,11 +101,20 @@ pub fn axis_user_display(name: Option<&str>, user_id: Option<&str>, uuid: &str) 
     }
 }
 
+/// Characters that reorder the text around them (Unicode bidirectional controls): a label
+/// holding one could make a statement read differently from what it says.
+fn reorders(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
 fn check_label(what: &str, label: Option<&str>) -> Result<()> {
     match label {
         Some(l) if l.chars().count() > MAX_LABEL => Err(Error::bad_input(format!(
             "{what} is {} characters; at most {MAX_LABEL}",
             l.chars().count()
+        ))),
+        Some(l) if l.chars().any(reorders) => Err(Error::bad_input(format!(
+            "{what} holds characters that reorder text"
         ))),
         _ => Ok(()),
     }
@@ -119,53 +128,25 @@ struct ForceRegistration<'a> {
     active: bool,
 }
 
-/// The force registers an officer (or confirms one a dock announced), audited on the register's
-/// own chain.
-pub async fn register_officer(
+/// The force registers an officer or a camera (or confirms one a dock announced), audited on
+/// the register's own chain. `label` is the officer's name or the camera's model.
+pub async fn register(
     catalogue: &Catalogue,
     audit: &AuditLog,
     actor: &Actor,
+    register: Register,
     id: &str,
-    name: Option<&str>,
+    label: Option<&str>,
 ) -> Result<()> {
-    check_identifier("officer", id)?;
-    check_label("the officer's name", name)?;
+    let what = register.one();
+    check_identifier(what, id)?;
+    check_label(&format!("the {what}'s label"), label)?;
     let mut tx = catalogue.begin().await?;
-    tx.register_officer(id, name).await?;
+    tx.register(register, id, label).await?;
     let record = ForceRegistration {
-        registry: "officers",
+        registry: register.as_str(),
         id,
-        name,
-        active: true,
-    };
-    append(
-        &mut tx,
-        audit,
-        actor.clone(),
-        "registry",
-        Uuid::nil(),
-        &record,
-    )
-    .await?;
-    tx.commit().await
-}
-
-/// The force registers a camera (or confirms one a dock announced).
-pub async fn register_device(
-    catalogue: &Catalogue,
-    audit: &AuditLog,
-    actor: &Actor,
-    serial: &str,
-    model: Option<&str>,
-) -> Result<()> {
-    check_identifier("device", serial)?;
-    check_label("the camera's model", model)?;
-    let mut tx = catalogue.begin().await?;
-    tx.register_device(serial, model).await?;
-    let record = ForceRegistration {
-        registry: "cameras",
-        id: serial,
-        name: model,
+        name: label,
         active: true,
     };
     append(
@@ -257,8 +238,23 @@ async fn resolve(
     let id = user.user_id.as_deref().unwrap_or(&user.uuid);
     match tx.officer(id).await? {
         Some(o) => {
-            let own = RegisteredBy::parse(&o.registered_by)? == RegisteredBy::Dock
-                && o.announced_by == Some(dock.id);
+            let by_dock = RegisteredBy::parse(&o.registered_by)? == RegisteredBy::Dock;
+            let own = by_dock && o.announced_by == Some(dock.id);
+            // An officer another dock announced for one of its users without a UserID is named
+            // by that user's UUID: it is that dock's alone, whatever this dock calls it.
+            if by_dock
+                && !own
+                && let Some(other) = o.announced_by
+                && tx
+                    .axis_user(other, &o.id)
+                    .await?
+                    .is_some_and(|u| u.user_id.is_none())
+            {
+                return Err(Error::bad_input(format!(
+                    "user {}: officer {} belongs to another docking station's user",
+                    user.uuid, o.id
+                )));
+            }
             if user.user_id.is_none() && !own {
                 return Err(Error::bad_input(format!(
                     "user {} has no UserID and its UUID is already an officer id that is not \
@@ -276,7 +272,8 @@ async fn resolve(
                     format!("the licence allows {} users", cfg.max_users),
                 ));
             }
-            tx.ensure_officer(id, Some(dock.id)).await?;
+            tx.ensure_registered(Register::Officers, id, None, Some(dock.id))
+                .await?;
             Ok((Some(id.to_owned()), true))
         }
         None => Ok((None, false)),
@@ -453,7 +450,7 @@ async fn announce_device(
         ));
     }
     let get = |k: &str| meta.and_then(|m| m.get(k)).map(String::as_str);
-    tx.ensure_device(serial, get("Model"), Some(dock.id))
+    tx.ensure_registered(Register::Cameras, serial, get("Model"), Some(dock.id))
         .await?;
     let record = CameraRecord {
         registry: "Devices",

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use bwv::audit::merkle::{leaf_hash, verify_consistency, verify_inclusion};
 use bwv::audit::record::{Actor, EventDraft, ObjectRef};
+use bwv::catalogue::Register;
 use bwv::catalogue::{Catalogue, NewClip, NewRecording, NewSighting};
 use bwv::domain::{Sha256Digest, Source};
 use common::{Backend, Env};
@@ -39,8 +40,12 @@ fn event(kind: &str, item: Uuid, sha: Option<&Sha256Digest>) -> EventDraft {
 async fn add_recording(c: &Catalogue, sha: Sha256Digest) -> Uuid {
     let id = Uuid::now_v7();
     let mut tx = c.begin().await.unwrap();
-    tx.ensure_officer("4471", None).await.unwrap();
-    tx.ensure_device("CAM-1", None, None).await.unwrap();
+    tx.ensure_registered(Register::Officers, "4471", None, None)
+        .await
+        .unwrap();
+    tx.ensure_registered(Register::Cameras, "CAM-1", None, None)
+        .await
+        .unwrap();
     tx.insert_object(&sha, 1, None).await.unwrap();
     tx.insert_recording(&NewRecording {
         id,
@@ -114,7 +119,9 @@ async fn recordings_round_trip(env: Env) {
         None
     );
     assert!(
-        !tx.ensure_officer("4471", None).await.unwrap(),
+        !tx.ensure_registered(Register::Officers, "4471", None, None)
+            .await
+            .unwrap(),
         "already registered"
     );
     // Bytes catalogued again: only a purge's tombstone counts as revived, and only once.
@@ -188,7 +195,9 @@ async fn audit_is_atomic_with_the_change(env: Env) {
     let c = open(&env).await;
     let id = Uuid::now_v7();
     let mut tx = c.begin().await.unwrap();
-    tx.ensure_officer("9", None).await.unwrap();
+    tx.ensure_registered(Register::Officers, "9", None, None)
+        .await
+        .unwrap();
     tx.append_audit(ORIGIN, event("ingest", id, None))
         .await
         .unwrap();
@@ -197,7 +206,9 @@ async fn audit_is_atomic_with_the_change(env: Env) {
     assert!(c.item_leaves(id).await.unwrap().is_empty());
     let mut tx = c.begin().await.unwrap();
     assert!(
-        tx.ensure_officer("9", None).await.unwrap(),
+        tx.ensure_registered(Register::Officers, "9", None, None)
+            .await
+            .unwrap(),
         "the officer row rolled back with its record"
     );
     tx.commit().await.unwrap();
@@ -262,6 +273,100 @@ async fn log_tables_refuse_edits(env: Env) {
     assert!(c.init_log("someone.else/v1").await.is_err());
 }
 
+/// A catalogue from before docks' registry objects became labels: what a dock wrote into the
+/// register (names, models, deactivations) is cleared by the upgrade; the force's own is kept.
+async fn upgrade_turns_dock_writes_into_labels(env: Env) {
+    std::fs::create_dir_all(env.data_dir()).unwrap();
+    let url = env.database_url();
+    let dir = match env.backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let mut before = sqlx::migrate::Migrator::new(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dir),
+    )
+    .await
+    .unwrap();
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 7)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    let c = Catalogue::connect(&url).await.unwrap();
+    let (dock, registry) = (
+        Uuid::now_v7(),
+        "INSERT INTO axis_registry (dock_id, container, name, metadata, updated_at) VALUES",
+    );
+    let statements = [
+        format!(
+            "INSERT INTO docks (id, name, secret_hash, created_at) VALUES ({}, 'dock-b', 'x', '2026-01-01T00:00:00Z')",
+            literal(&env, dock)
+        ),
+        // The force's officer, renamed and deactivated by a dock; a camera likewise; and an
+        // officer only the force named.
+        "INSERT INTO officers (id, display_name, active, created_at) VALUES \
+         ('4471', '<script>alert(1)</script>', FALSE, '2026-01-01T00:00:00Z'), \
+         ('5512', 'PC Kept', TRUE, '2026-01-01T00:00:00Z'), \
+         ('unknown', 'unknown (rejected content)', FALSE, '2026-01-01T00:00:00Z')"
+            .into(),
+        "INSERT INTO devices (serial, model, active, created_at) VALUES \
+         ('CAM-1', 'Hacked', FALSE, '2026-01-01T00:00:00Z'), ('CAM-2', 'W110', TRUE, '2026-01-01T00:00:00Z')"
+            .into(),
+        format!(
+            "{registry} ({d}, 'Users', 'u-1', '{{\"UserID\":\"4471\",\"Name\":\"<script>alert(1)</script>\",\"Active\":\"False\"}}', '2026-01-01T00:00:00Z'), \
+             ({d}, 'Devices', 'CAM-1', '{{\"Name\":\"Hacked\",\"Active\":\"False\"}}', '2026-01-01T00:00:00Z')",
+            d = literal(&env, dock)
+        ),
+    ];
+    match &c {
+        Catalogue::Sqlite(p, _) => {
+            before.run(p).await.unwrap();
+            for sql in &statements {
+                sqlx::query(sql).execute(p).await.unwrap();
+            }
+        }
+        Catalogue::Postgres(p, _) => {
+            before.run(p).await.unwrap();
+            for sql in &statements {
+                sqlx::query(sql).execute(p).await.unwrap();
+            }
+        }
+    }
+    c.migrate().await.unwrap();
+    let mut tx = c.begin().await.unwrap();
+    let renamed = tx.officer("4471").await.unwrap().unwrap();
+    assert_eq!(renamed.display_name, None);
+    assert!(renamed.active);
+    assert_eq!(
+        tx.officer("5512")
+            .await
+            .unwrap()
+            .unwrap()
+            .display_name
+            .as_deref(),
+        Some("PC Kept")
+    );
+    assert!(!tx.officer("unknown").await.unwrap().unwrap().active);
+    let camera = tx.device("CAM-1").await.unwrap().unwrap();
+    assert_eq!((camera.model, camera.active), (None, true));
+    assert_eq!(
+        tx.device("CAM-2").await.unwrap().unwrap().model.as_deref(),
+        Some("W110")
+    );
+}
+
+/// A UUID as a SQL literal for the backend (SQLite keeps UUIDs as 16-byte blobs).
+fn literal(env: &Env, id: Uuid) -> String {
+    match env.backend {
+        Backend::Sqlite => format!("X'{}'", id.simple()),
+        Backend::Postgres => format!("'{id}'"),
+    }
+}
+
 macro_rules! both {
     ($($name:ident),*) => {$(
         mod $name {
@@ -282,5 +387,6 @@ both!(
     log_appends_chain_and_prove,
     audit_is_atomic_with_the_change,
     concurrent_writers_serialise,
-    log_tables_refuse_edits
+    log_tables_refuse_edits,
+    upgrade_turns_dock_writes_into_labels
 );

@@ -17,42 +17,48 @@ fn fixture(name: &str) -> String {
     format!("{}/fixtures/media/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-#[test]
-fn secret_guessing_is_bounded_throttled_and_logged() {
-    let env = Env::sqlite();
-    let secret = env.add_dock("dock-a");
-    let (server, log) = env.serve_logged(&[]);
-    let before = server.rss_kib();
-    let out = abuse(&server.url, "dock-a", &secret, "sign-ins", &[]);
-    let after = server.rss_kib();
+on_both_backends!(
+    secret_guessing_is_bounded_throttled_and_logged,
+    |env: Env| {
+        let secret = env.add_dock("dock-a");
+        let (server, log) = env.serve_logged(&[]);
+        let before = server.rss_kib();
+        let out = abuse(&server.url, "dock-a", &secret, "sign-ins", &[]);
+        let after = server.rss_kib();
 
-    assert_eq!(out["dock_first"], 200, "{out}");
-    // 48 guesses at once: each answered (none waits for ever), memory stays bounded because
-    // only a few Argon2 verifications run at a time.
-    let concurrent = out["concurrent"].as_array().unwrap();
-    assert_eq!(concurrent.len(), 48);
-    assert!(concurrent.iter().all(|s| s == 401 || s == 429), "{out}");
-    assert!(
-        after < before + 128 * 1024,
-        "48 concurrent wrong keys took the server from {before} KiB to {after} KiB"
-    );
-    // 200 in a row from one host: locked out after ten, and answered without the slow check.
-    assert_eq!(out["sequential_401"], 10, "{out}");
-    assert_eq!(out["sequential_429"], 190, "{out}");
-    assert_eq!(out["retry_after"], "60");
-    assert!(out["sequential_seconds"].as_f64().unwrap() < 20.0, "{out}");
-    assert_eq!(out["tokens_401"], 10, "{out}");
-    assert_eq!(out["tokens_429"], 20, "{out}");
-    // The dock name is locked out for strangers, never for the dock's own address.
-    assert_eq!(out["dock_again"], 200, "{out}");
-    assert_eq!(out["dock_elsewhere"], 429, "{out}");
-    let logged = std::fs::read_to_string(&log).unwrap();
-    assert!(logged.contains("dock sign-in failed"), "{logged}");
-    assert!(
-        logged.contains("127.0.0.3"),
-        "the failures name their source"
-    );
-}
+        assert_eq!(out["dock_first"], 200, "{out}");
+        // 48 guesses at once: each answered (none waits for ever), memory stays bounded because
+        // only a few Argon2 verifications run at a time.
+        let concurrent = out["concurrent"].as_array().unwrap();
+        assert_eq!(concurrent.len(), 48);
+        assert!(concurrent.iter().all(|s| s == 401 || s == 429), "{out}");
+        assert!(
+            after < before + 128 * 1024,
+            "48 concurrent wrong keys took the server from {before} KiB to {after} KiB"
+        );
+        // 200 in a row from one host: locked out after ten, and answered without the slow check.
+        assert_eq!(out["sequential_401"], 10, "{out}");
+        assert_eq!(out["sequential_429"], 190, "{out}");
+        assert_eq!(out["retry_after"], "60");
+        assert!(out["sequential_seconds"].as_f64().unwrap() < 20.0, "{out}");
+        // Tokens never issued are refused (and counted against their source); a live one never is.
+        assert_eq!(out["tokens_401"], 30, "{out}");
+        let spread = out["spread"].as_array().unwrap();
+        assert!(
+            spread.contains(&Value::from(429)),
+            "the dock name locks: {out}"
+        );
+        // The dock name is locked out for strangers, never for the dock's own address.
+        assert_eq!(out["dock_again"], 200, "{out}");
+        assert_eq!(out["dock_elsewhere"], 429, "{out}");
+        let logged = std::fs::read_to_string(&log).unwrap();
+        assert!(logged.contains("dock sign-in failed"), "{logged}");
+        assert!(
+            logged.contains("127.0.0.3"),
+            "the failures name their source"
+        );
+    }
+);
 
 #[test]
 fn an_unknown_dock_name_costs_what_a_wrong_secret_costs() {
@@ -90,9 +96,8 @@ fn silent_and_dribbling_connections_are_cut_off() {
     }
 }
 
-#[test]
-fn stalled_uploads_cannot_starve_other_docks() {
-    let mut env = Env::sqlite();
+on_both_backends!(stalled_uploads_cannot_starve_other_docks, |env: Env| {
+    let mut env = env;
     for (k, v) in [
         ("BWV_SERVER__MAX_UPLOADS_PER_DOCK", "4"),
         ("BWV_SERVER__BODY_IDLE_TIMEOUT_SECS", "5"),
@@ -143,4 +148,4 @@ fn stalled_uploads_cannot_starve_other_docks() {
     assert_eq!(out["same_dock_afterwards"], 201, "{out}");
     env.ok(&["fsck"]);
     env.ok(&["audit", "verify"]);
-}
+});

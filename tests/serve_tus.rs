@@ -296,6 +296,7 @@ fn one_dock_cannot_hold_every_upload_or_all_the_space() {
     let mount = common::Tmpfs::mount("64m");
     for (k, v) in [
         ("BWV_TUS__MAX_OPEN_UPLOADS_PER_DOCK", "3".to_owned()),
+        ("BWV_TUS__MAX_UNSENT_GIB_PER_DOCK", "1".to_owned()),
         ("BWV_STORE__PATH", mount.path().display().to_string()),
         ("BWV_SERVER__MIN_FREE_MIB", "8".to_owned()),
     ] {
@@ -371,11 +372,23 @@ on_both_backends!(
                 &["slow-whole", "--url", &url, "--dock", "dock-a", &secret],
             )
         });
-        std::thread::sleep(std::time::Duration::from_millis(800));
+        // Revoked once the upload exists and its bytes are arriving.
+        let start = std::time::Instant::now();
+        while env.count("SELECT COUNT(*) FROM uploads") == 0 {
+            assert!(
+                start.elapsed().as_secs() < 30,
+                "the upload was never created"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
         env.ok(&["dock", "revoke", "dock-a"]);
         let out = patching.join().unwrap();
         assert_eq!(out["status"], 401, "{out}");
         assert_eq!(env.count("SELECT COUNT(*) FROM recordings"), 0);
+        // Nothing was stored for it either.
+        let fsck = env.json_lines(0, &["fsck"]);
+        assert_eq!(fsck[0]["unreferenced"], serde_json::json!([]), "{fsck:?}");
         env.ok(&["audit", "verify"]);
     }
 );

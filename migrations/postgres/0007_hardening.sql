@@ -10,6 +10,23 @@ ALTER TABLE devices ADD COLUMN registered_by TEXT NOT NULL DEFAULT 'force'
     CHECK (registered_by IN ('force', 'dock'));
 ALTER TABLE devices ADD COLUMN announced_by UUID REFERENCES docks(id);
 
+-- Before this version a dock's Users and Devices objects wrote straight into the register.
+-- What a dock sent is a label: names and models that are still a dock's words are cleared (the
+-- force names its officers again with `bwv officer-add`), and what a dock deactivated is active
+-- again (the force had no way to deactivate anything itself; `unknown` is the rejected-content
+-- placeholder, inactive on purpose).
+UPDATE officers SET display_name = NULL
+WHERE display_name IS NOT NULL AND EXISTS (
+    SELECT 1 FROM axis_registry r WHERE r.container = 'Users'
+    AND COALESCE(r.metadata->>'UserID', r.name) = officers.id
+    AND r.metadata->>'Name' = officers.display_name);
+UPDATE officers SET active = TRUE WHERE NOT active AND id <> 'unknown';
+UPDATE devices SET model = NULL
+WHERE model IS NOT NULL AND EXISTS (
+    SELECT 1 FROM axis_registry r WHERE r.container = 'Devices' AND r.name = devices.serial
+    AND (r.metadata->>'Model' = devices.model OR r.metadata->>'Name' = devices.model));
+UPDATE devices SET active = TRUE WHERE NOT active AND serial <> 'unknown';
+
 -- Each controller's users (Axis `Users/<UserUUID>`). The UUID is the controller's own id for a
 -- person and belongs to that controller only; `user_id` is the force's id for them (Axis
 -- `UserID`, when the controller stores one), `officer_id` whom their footage is filed under

@@ -5,7 +5,7 @@ use sqlx::FromRow;
 use uuid::Uuid;
 
 use super::{Catalogue, Tx, on_pool, on_tx};
-use crate::error::{Code, Error, Result, ResultExt};
+use crate::error::{Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct Dock {
@@ -70,10 +70,7 @@ impl Tx {
         .context(|| format!("checking dock {}", dock.name))?;
         match revoked {
             Some(None) => Ok(()),
-            _ => Err(Error::new(
-                Code::Unauthorized,
-                format!("dock {} was revoked", dock.name),
-            )),
+            _ => Err(crate::ingest::revoked(dock)),
         }
     }
 
@@ -122,7 +119,12 @@ impl Catalogue {
     ) -> Result<()> {
         let now = crate::domain::now();
         on_pool!(self, p => async {
-            sqlx::query("DELETE FROM dock_tokens WHERE expires_at < $1").bind(now).execute(p).await?;
+            // Expired tokens are kept a day, so a dock presenting one is told it expired
+            // rather than counted as guessing.
+            sqlx::query("DELETE FROM dock_tokens WHERE expires_at < $1")
+                .bind(now - chrono::Duration::days(1))
+                .execute(p)
+                .await?;
             sqlx::query(
                 "INSERT INTO dock_tokens (token_sha256, dock_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)",
             )
@@ -151,19 +153,40 @@ impl Catalogue {
         Ok(!matches!(revoked, Some(None)))
     }
 
-    /// The active dock a live token belongs to.
-    pub async fn dock_for_token(&self, token_sha256: &str) -> Result<Option<Dock>> {
-        on_pool!(self, p => {
+    /// What a token is: live (with its active dock), expired lately, or unknown.
+    pub async fn token_state(&self, token_sha256: &str) -> Result<TokenState> {
+        #[derive(FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            dock: Dock,
+            expires_at: DateTime<Utc>,
+        }
+        let row: Option<Row> = on_pool!(self, p => {
             sqlx::query_as(
-                "SELECT d.id, d.name, d.secret_hash, d.created_at, d.revoked_at FROM dock_tokens t \
-                 JOIN docks d ON d.id = t.dock_id \
-                 WHERE t.token_sha256 = $1 AND t.expires_at > $2 AND d.revoked_at IS NULL",
+                "SELECT d.id, d.name, d.secret_hash, d.created_at, d.revoked_at, t.expires_at \
+                 FROM dock_tokens t JOIN docks d ON d.id = t.dock_id WHERE t.token_sha256 = $1",
             )
             .bind(token_sha256)
-            .bind(crate::domain::now())
             .fetch_optional(p)
             .await
         })
-        .context(|| "checking a dock token".into())
+        .context(|| "checking a dock token".into())?;
+        Ok(match row {
+            None => TokenState::Unknown,
+            Some(r) if r.dock.revoked_at.is_some() || r.expires_at <= crate::domain::now() => {
+                TokenState::Expired
+            }
+            Some(r) => TokenState::Live(r.dock),
+        })
     }
+}
+
+/// What a presented token turned out to be.
+#[derive(Debug)]
+pub enum TokenState {
+    Live(Dock),
+    /// It was ours but has expired, or its dock was revoked: the dock signs in again.
+    Expired,
+    /// It was never ours.
+    Unknown,
 }

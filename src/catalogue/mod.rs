@@ -42,15 +42,15 @@ pub use axis::{AxisContainer, AxisObject, AxisObjectVersion, GnssPoint, Metadata
 pub use cases::{CaseRow, ExhibitRow, NewExhibit};
 pub use classification::ClassificationRow;
 pub use disclosure::MaterialRow;
-pub use docks::Dock;
+pub use docks::{Dock, TokenState};
 pub use holds::HoldRow;
 pub use jobs::{JobEnd, JobRow, NewJob, Reclaimed};
 pub use media::{ClipMedia, DerivativeRow, NewDerivative};
 pub use plans::DueRow;
 pub use recordings::{NewClip, NewRecording, NewSighting, ObjectRow};
-pub use registry::{AxisUser, DeviceRow, OfficerRow};
+pub use registry::{AxisUser, DeviceRow, OfficerRow, Register};
 pub use sweeps::{DeletionState, PlanItem, PlanRow, PurgeObject, TombstoneRow};
-pub use uploads::UploadRow;
+pub use uploads::{OpenUploads, UploadRow};
 
 /// Runs `$body` with `$c` bound to the transaction's connection, once per backend.
 macro_rules! on_tx {

@@ -47,6 +47,38 @@ impl AxisUser {
     }
 }
 
+/// The force's two registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Register {
+    Officers,
+    Cameras,
+}
+
+impl Register {
+    /// Table, key column, and the column of the force's label (name or model).
+    fn columns(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Register::Officers => ("officers", "id", "display_name"),
+            Register::Cameras => ("devices", "serial", "model"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Register::Officers => "officers",
+            Register::Cameras => "cameras",
+        }
+    }
+
+    /// What one entry is called.
+    pub fn one(self) -> &'static str {
+        match self {
+            Register::Officers => "officer",
+            Register::Cameras => "camera",
+        }
+    }
+}
+
 const OFFICER_COLUMNS: &str = "id, display_name, active, registered_by, announced_by";
 const DEVICE_COLUMNS: &str = "serial, model, active, registered_by, announced_by";
 const AXIS_USER_COLUMNS: &str = "dock_id, uuid, name, user_id, active, officer_id, updated_at";
@@ -83,92 +115,63 @@ impl Tx {
         Ok((officers as u64, devices as u64))
     }
 
-    /// The force registers an officer, or confirms one a dock announced. A name given replaces
-    /// the force's name; none keeps it.
-    pub async fn register_officer(&mut self, id: &str, name: Option<&str>) -> Result<()> {
-        on_tx!(self, c => {
-            sqlx::query(
-                "INSERT INTO officers (id, display_name, active, registered_by, created_at) \
-                 VALUES ($1, $2, TRUE, 'force', $3) \
-                 ON CONFLICT (id) DO UPDATE SET display_name = COALESCE(excluded.display_name, officers.display_name), \
-                 active = TRUE, registered_by = 'force', announced_by = NULL",
-            )
-            .bind(id)
-            .bind(name)
-            .bind(crate::domain::now())
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .context(|| format!("registering officer {id}"))?;
-        Ok(())
-    }
-
-    /// The force registers a camera, or confirms one a dock announced.
-    pub async fn register_device(&mut self, serial: &str, model: Option<&str>) -> Result<()> {
-        on_tx!(self, c => {
-            sqlx::query(
-                "INSERT INTO devices (serial, model, active, registered_by, created_at) \
-                 VALUES ($1, $2, TRUE, 'force', $3) \
-                 ON CONFLICT (serial) DO UPDATE SET model = COALESCE(excluded.model, devices.model), \
-                 active = TRUE, registered_by = 'force', announced_by = NULL",
-            )
-            .bind(serial)
-            .bind(model)
-            .bind(crate::domain::now())
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .context(|| format!("registering camera {serial}"))?;
-        Ok(())
-    }
-
-    /// An officer first seen at a door. `dock` names the docking station that announced it
-    /// (none: the operator did, e.g. `bwv ingest --officer`). An existing officer is untouched.
-    /// Returns true when the row is new.
-    pub async fn ensure_officer(&mut self, id: &str, dock: Option<Uuid>) -> Result<bool> {
-        let by = if dock.is_some() { "dock" } else { "force" };
-        let done = on_tx!(self, c => {
-            sqlx::query(
-                "INSERT INTO officers (id, active, registered_by, announced_by, created_at) \
-                 VALUES ($1, TRUE, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(by)
-            .bind(dock)
-            .bind(crate::domain::now())
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .context(|| format!("registering officer {id}"))?;
-        Ok(done == 1)
-    }
-
-    /// A camera first seen at a door; like [`Tx::ensure_officer`].
-    pub async fn ensure_device(
+    /// The force registers an officer or a camera, or confirms one a dock announced. A label
+    /// given (the officer's name, the camera's model) replaces the force's; none keeps it.
+    pub async fn register(
         &mut self,
-        serial: &str,
-        model: Option<&str>,
+        register: Register,
+        id: &str,
+        label: Option<&str>,
+    ) -> Result<()> {
+        let (table, key, label_column) = register.columns();
+        let sql = format!(
+            "INSERT INTO {table} ({key}, {label_column}, active, registered_by, created_at) \
+             VALUES ($1, $2, TRUE, 'force', $3) \
+             ON CONFLICT ({key}) DO UPDATE SET \
+             {label_column} = COALESCE(excluded.{label_column}, {table}.{label_column}), \
+             active = TRUE, registered_by = 'force', announced_by = NULL"
+        );
+        on_tx!(self, c => {
+            sqlx::query(&sql)
+                .bind(id)
+                .bind(label)
+                .bind(crate::domain::now())
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .context(|| format!("registering {} {id}", register.one()))?;
+        Ok(())
+    }
+
+    /// An officer or camera first seen at a door, with its label if any. `dock` names the
+    /// docking station that announced it (none: the operator did, e.g. `bwv ingest --officer`).
+    /// An existing one is untouched. Returns true when the row is new.
+    pub async fn ensure_registered(
+        &mut self,
+        register: Register,
+        id: &str,
+        label: Option<&str>,
         dock: Option<Uuid>,
     ) -> Result<bool> {
+        let (table, key, label_column) = register.columns();
         let by = if dock.is_some() { "dock" } else { "force" };
+        let sql = format!(
+            "INSERT INTO {table} ({key}, {label_column}, active, registered_by, announced_by, created_at) \
+             VALUES ($1, $2, TRUE, $3, $4, $5) ON CONFLICT ({key}) DO NOTHING"
+        );
         let done = on_tx!(self, c => {
-            sqlx::query(
-                "INSERT INTO devices (serial, model, active, registered_by, announced_by, created_at) \
-                 VALUES ($1, $2, TRUE, $3, $4, $5) ON CONFLICT (serial) DO NOTHING",
-            )
-            .bind(serial)
-            .bind(model)
-            .bind(by)
-            .bind(dock)
-            .bind(crate::domain::now())
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
+            sqlx::query(&sql)
+                .bind(id)
+                .bind(label)
+                .bind(by)
+                .bind(dock)
+                .bind(crate::domain::now())
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
         })
-        .context(|| format!("registering camera {serial}"))?;
+        .context(|| format!("registering {} {id}", register.one()))?;
         Ok(done == 1)
     }
 

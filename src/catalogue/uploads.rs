@@ -7,6 +7,7 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::Dock;
 use super::{Catalogue, Tx, on_pool, on_tx};
 use crate::error::{Result, ResultExt};
 
@@ -22,6 +23,16 @@ pub struct UploadRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+}
+
+/// What a dock, and every dock, has open.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenUploads {
+    pub count: u64,
+    /// Bytes this dock's unfinished uploads have yet to send.
+    pub unsent: u64,
+    /// The same for every dock.
+    pub all_unsent: u64,
 }
 
 const UPLOAD_COLUMNS: &str = "id, dock_id, length, upload_offset, metadata, state, recording_id, \
@@ -51,29 +62,42 @@ impl Tx {
         Ok(())
     }
 
-    /// The dock's unfinished uploads, and the bytes every unfinished upload has yet to send.
-    /// On PostgreSQL the dock's row is locked first, so two creations by one dock count each
-    /// other (SQLite writers are one at a time).
-    pub async fn open_uploads(&mut self, dock: Uuid) -> Result<(u64, u64)> {
-        if let Tx::Postgres(t, _) = self {
-            sqlx::query("SELECT 1 FROM docks WHERE id = $1 FOR UPDATE")
-                .bind(dock)
-                .execute(&mut **t)
+    /// The dock's unfinished uploads and the bytes they have yet to send, and the same for
+    /// every dock. The dock's row is locked first (on PostgreSQL; SQLite writers are one at a
+    /// time), so two creations by one dock count each other, and a dock revoked meanwhile is
+    /// refused: this lock is the only one taken on the row, so it is never upgraded.
+    pub async fn open_uploads(&mut self, dock: &Dock) -> Result<OpenUploads> {
+        let lock = match self {
+            Tx::Sqlite(..) => "",
+            Tx::Postgres(..) => " FOR UPDATE",
+        };
+        let revoked: Option<Option<DateTime<Utc>>> = on_tx!(self, c => {
+            sqlx::query_scalar(&format!("SELECT revoked_at FROM docks WHERE id = $1{lock}"))
+                .bind(dock.id)
+                .fetch_optional(c)
                 .await
-                .context(|| format!("locking dock {dock}"))?;
+        })
+        .context(|| format!("locking dock {}", dock.name))?;
+        if !matches!(revoked, Some(None)) {
+            return Err(crate::ingest::revoked(dock));
         }
-        let (mine, claimed): (i64, i64) = on_tx!(self, c => {
+        let (count, unsent, all_unsent): (i64, i64, i64) = on_tx!(self, c => {
             sqlx::query_as(
                 "SELECT CAST(COALESCE(SUM(CASE WHEN dock_id = $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN dock_id = $1 THEN length - upload_offset ELSE 0 END), 0) AS BIGINT), \
                  CAST(COALESCE(SUM(length - upload_offset), 0) AS BIGINT) \
                  FROM uploads WHERE state = 'receiving'",
             )
-            .bind(dock)
+            .bind(dock.id)
             .fetch_one(c)
             .await
         })
         .context(|| "counting unfinished uploads".into())?;
-        Ok((mine.max(0) as u64, claimed.max(0) as u64))
+        Ok(OpenUploads {
+            count: count.max(0) as u64,
+            unsent: unsent.max(0) as u64,
+            all_unsent: all_unsent.max(0) as u64,
+        })
     }
 
     /// Ends an upload (completed, terminated, expired); only a receiving upload can end.

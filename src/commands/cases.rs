@@ -8,6 +8,7 @@ use super::output::Output;
 use crate::app::App;
 use crate::audit::record::{Actor, EventDraft, format_ts};
 use crate::cases::{check_reference, check_urn, exhibit_prefix, next_reference, optional_text};
+use crate::catalogue::Register;
 use crate::catalogue::{CaseRow, NewExhibit};
 use crate::cli::CaseCommand;
 use crate::domain::Classification;
@@ -103,7 +104,8 @@ pub async fn run(app: App, cmd: CaseCommand, out: &Output) -> Result<bool> {
                 return Err(Error::bad_input("--offence must not be empty"));
             }
             let mut tx = app.catalogue.begin().await?;
-            tx.ensure_officer(&oic, None).await?;
+            tx.ensure_registered(Register::Officers, &oic, None, None)
+                .await?;
             let case = tx.insert_case(&urn, offence, &oic).await?;
             let mut event = EventDraft::new("case_opened", actor, "case", case.id);
             event.result = Some(json!({"urn": urn, "offence": offence, "oic": oic}));

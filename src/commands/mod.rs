@@ -17,6 +17,7 @@ pub mod worker;
 
 use crate::app::App;
 use crate::catalogue::Catalogue;
+use crate::catalogue::Register;
 use crate::cli::{Cli, Command};
 use crate::config::{Config, Overrides, ensure_data_dir};
 use crate::error::Result;
@@ -65,10 +66,12 @@ pub async fn run(cli: Cli) -> Result<bool> {
         Command::Verify { package, trust } => disclose::verify(&package, &trust, &out).await,
         Command::Dock(cmd) => dock::run(App::open(config).await?, cmd, &out).await,
         Command::OfficerAdd { id, name } => {
-            register::add_officer(App::open(config).await?, &id, name.as_deref(), &out).await
+            let app = App::open(config).await?;
+            register::add(app, Register::Officers, &id, name.as_deref(), &out).await
         }
         Command::DeviceAdd { serial, model } => {
-            register::add_device(App::open(config).await?, &serial, model.as_deref(), &out).await
+            let app = App::open(config).await?;
+            register::add(app, Register::Cameras, &serial, model.as_deref(), &out).await
         }
         Command::Officers => register::officers(App::open(config).await?, &out).await,
         Command::Devices => register::devices(App::open(config).await?, &out).await,

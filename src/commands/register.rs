@@ -6,24 +6,22 @@ use serde_json::json;
 use super::output::Output;
 use crate::app::App;
 use crate::audit::record::Actor;
+use crate::catalogue::Register;
 use crate::error::Result;
 use crate::registry::{self, axis_user_display};
 
-pub async fn add_officer(app: App, id: &str, name: Option<&str>, out: &Output) -> Result<bool> {
+/// `bwv officer-add` and `bwv device-add`.
+pub async fn add(
+    app: App,
+    register: Register,
+    id: &str,
+    label: Option<&str>,
+    out: &Output,
+) -> Result<bool> {
     let actor = Actor::user(app.config.actor());
-    registry::register_officer(&app.catalogue, &app.audit, &actor, id, name).await?;
-    out.record(&json!({ "officer": id, "name": name }), || {
-        format!("officer {id} registered")
-    });
-    app.finish().await?;
-    Ok(true)
-}
-
-pub async fn add_device(app: App, serial: &str, model: Option<&str>, out: &Output) -> Result<bool> {
-    let actor = Actor::user(app.config.actor());
-    registry::register_device(&app.catalogue, &app.audit, &actor, serial, model).await?;
-    out.record(&json!({ "device": serial, "model": model }), || {
-        format!("device {serial} registered")
+    registry::register(&app.catalogue, &app.audit, &actor, register, id, label).await?;
+    out.record(&json!({ register.one(): id, "label": label }), || {
+        format!("{} {id} registered", register.one())
     });
     app.finish().await?;
     Ok(true)

@@ -52,8 +52,8 @@ pub async fn run(
         ))
     })?;
     let tls = match (&app.config.server.tls_cert, &app.config.server.tls_key) {
-        (Some(cert), Some(key)) => Some(
-            axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+        (Some(cert), Some(key)) => {
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .map_err(|e| {
                     Error::new(
@@ -64,8 +64,13 @@ pub async fn run(
                             key.display()
                         ),
                     )
-                })?,
-        ),
+                })?;
+            // Offer only what is served: HTTP/1.1.
+            let mut offered = (*config.get_inner()).clone();
+            offered.alpn_protocols = vec![b"http/1.1".to_vec()];
+            config.reload_from_config(Arc::new(offered));
+            Some(config)
+        }
         _ => None,
     };
     let listener = std::net::TcpListener::bind(addr)
@@ -112,29 +117,24 @@ pub async fn run(
         format!("bwv serving on {public_url}")
     });
     let service = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    // A client that sends its headers a byte at a time, or nothing at all, is cut off: first
-    // requests (including protocol detection) and every later one on a kept-alive connection.
+    // A client that sends its headers a byte at a time, or nothing at all, is cut off.
     let headers_within = Duration::from_secs(state.app.config.server.header_timeout_secs.max(1));
     let served = match tls {
         Some(tls) => {
-            let mut server = axum_server::from_tcp_rustls(listener, tls)
-                .map_err(|e| Error::with_source(Code::Io, "starting the TLS listener", e))?
-                .first_request_timeout(headers_within);
-            server
-                .http_builder()
-                .http1()
-                .header_read_timeout(headers_within);
-            server.handle(handle).serve(service).await
+            let server = axum_server::from_tcp_rustls(listener, tls)
+                .map_err(|e| Error::with_source(Code::Io, "starting the TLS listener", e))?;
+            with_timeouts(server, headers_within)
+                .handle(handle)
+                .serve(service)
+                .await
         }
         None => {
-            let mut server = axum_server::from_tcp(listener)
-                .map_err(|e| Error::with_source(Code::Io, "starting the listener", e))?
-                .first_request_timeout(headers_within);
-            server
-                .http_builder()
-                .http1()
-                .header_read_timeout(headers_within);
-            server.handle(handle).serve(service).await
+            let server = axum_server::from_tcp(listener)
+                .map_err(|e| Error::with_source(Code::Io, "starting the listener", e))?;
+            with_timeouts(server, headers_within)
+                .handle(handle)
+                .serve(service)
+                .await
         }
     };
     background.abort();
@@ -153,6 +153,18 @@ pub async fn run(
             .map(|_| ())?,
     }
     Ok(true)
+}
+
+/// A client must send a request's headers within `within`: a new connection its first request
+/// (including the protocol detection), and a kept-alive one each later request.
+/// Only HTTP/1.1 is spoken (docks speak it; HTTP/2 streams would need timeouts of their own).
+fn with_timeouts<A>(
+    server: axum_server::Server<std::net::SocketAddr, A>,
+    within: Duration,
+) -> axum_server::Server<std::net::SocketAddr, A> {
+    let mut server = server.http1_only().first_request_timeout(within);
+    server.http_builder().http1().header_read_timeout(within);
+    server
 }
 
 /// Signs checkpoints while uploads arrive, and removes expired unfinished uploads.

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::{AppState, Shared};
-use crate::catalogue::Dock;
+use crate::catalogue::{Dock, TokenState};
 use crate::docks;
 use crate::error::{Code, Error, Result};
 
@@ -58,21 +58,17 @@ impl SignIns {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn recall(&self, state: &Shared, name: &str, secret: &str) -> Result<Option<Dock>> {
-        let hit = self
-            .map()
-            .get(&Self::key(name, secret))
-            .filter(|(_, _, at)| at.elapsed() < REMEMBER_FOR)
-            .cloned();
-        let Some((id, hash, _)) = hit else {
-            return Ok(None);
-        };
-        Ok(state
-            .app
-            .catalogue
-            .dock_by_name(name)
-            .await?
-            .filter(|d| d.id == id && d.revoked_at.is_none() && d.secret_hash == hash))
+    /// The dock as just looked up, if this name and secret verified for it lately and it still
+    /// has the same secret hash.
+    fn recall(&self, name: &str, secret: &str, dock: Option<&Dock>) -> Option<Dock> {
+        let (id, hash, at) = self.map().get(&Self::key(name, secret)).cloned()?;
+        dock.filter(|d| {
+            at.elapsed() < REMEMBER_FOR
+                && d.id == id
+                && d.revoked_at.is_none()
+                && d.secret_hash == hash
+        })
+        .cloned()
     }
 
     fn remember(&self, name: &str, secret: &str, dock: &Dock) {
@@ -94,11 +90,15 @@ impl SignIns {
 pub async fn sign_in(state: &Shared, from: IpAddr, name: &str, secret: &str) -> Result<Dock> {
     // Only plausible names get a failure count of their own: the table stays small.
     let named = docks::check_name(name).is_ok().then_some(name);
-    state.throttle.admit(from, named)?;
-    if let Some(dock) = state.sign_ins.recall(state, name, secret).await? {
+    let _attempt = state.throttle.admit(from, named)?;
+    let dock = match named {
+        Some(n) => state.app.catalogue.dock_by_name(n).await?,
+        None => None,
+    };
+    if let Some(dock) = state.sign_ins.recall(name, secret, dock.as_ref()) {
         return Ok(dock);
     }
-    match docks::authenticate(&state.app.catalogue, name, secret).await? {
+    match docks::check_secret(dock, secret).await? {
         Some(dock) => {
             state.throttle.succeeded(from, &dock.name);
             state.sign_ins.remember(name, secret, &dock);
@@ -122,18 +122,21 @@ impl FromRequestParts<AppState> for DockAuth {
         let token = header("x-auth-token")
             .or_else(|| header("authorization").and_then(|a| a.strip_prefix("Bearer ")));
         if let Some(token) = token {
-            state.throttle.admit(from, None)?;
+            // A live token is never refused; one never issued counts against its source.
             return match state
                 .app
                 .catalogue
-                .dock_for_token(&docks::token_digest(token.trim()))
+                .token_state(&docks::token_digest(token.trim()))
                 .await?
             {
-                Some(dock) => Ok(DockAuth(dock)),
-                None => {
-                    state
-                        .throttle
-                        .failed(from, None, "unknown or expired token");
+                TokenState::Live(dock) => Ok(DockAuth(dock)),
+                TokenState::Expired => Err(Error::new(
+                    Code::Unauthorized,
+                    "the token has expired; sign in again",
+                )
+                .into()),
+                TokenState::Unknown => {
+                    state.throttle.failed(from, None, "unknown token");
                     Err(unauthorized().into())
                 }
             };

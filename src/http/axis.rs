@@ -194,7 +194,6 @@ async fn object(
                     .map_err(|_| {
                         Error::bad_input("registry objects carry metadata, not content")
                     })?;
-                let _slot = state.upload_slot(&dock)?;
                 door::register(
                     &state.app.ingestor(),
                     &state.app.config.axis,
@@ -277,7 +276,7 @@ async fn put_object(
         )
         .into());
     }
-    let _slot = state.upload_slot(dock)?;
+    let _slot = state.upload_slot(dock).await?;
     state.check_space(length.unwrap_or(0))?;
     // A body without a length (chunked) may send no more than the store has room for.
     let limit = match state.room()? {

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::catalogue::Dock;
-use crate::error::{Code, Error, Result};
+use crate::error::{Code, Error, Result, ResultExt};
 
 /// What every handler shares.
 pub struct Shared {
@@ -75,30 +75,38 @@ impl Shared {
         }
     }
 
-    /// A slot for one upload, or 503 with Retry-After when docks are already using them all or
-    /// this dock already uses its share.
-    pub fn upload_slot(&self, dock: &Dock) -> Result<UploadSlot> {
+    /// A slot for one upload. A burst (a shift change) waits briefly for one to free; 503 with
+    /// Retry-After when none does, or at once when this dock already uses its share.
+    pub async fn upload_slot(&self, dock: &Dock) -> Result<UploadSlot> {
         let limit = self.app.config.server.max_uploads_per_dock.max(1);
-        let mut held = self.per_dock.lock().unwrap_or_else(|e| e.into_inner());
-        let mine = held.entry(dock.id).or_default();
-        if *mine >= limit {
-            return Err(Error::new(
-                Code::Busy,
-                format!(
-                    "dock {} already has {limit} uploads in progress; try again shortly",
-                    dock.name
-                ),
-            ));
+        {
+            let mut held = self.per_dock.lock().unwrap_or_else(|e| e.into_inner());
+            let mine = held.entry(dock.id).or_default();
+            if *mine >= limit {
+                return Err(Error::new(
+                    Code::Busy,
+                    format!(
+                        "dock {} already has {limit} uploads in progress; try again shortly",
+                        dock.name
+                    ),
+                ));
+            }
+            *mine += 1;
         }
-        let permit =
-            self.uploads.clone().try_acquire_owned().map_err(|_| {
-                Error::new(Code::Busy, "too many uploads at once; try again shortly")
-            })?;
-        *mine += 1;
-        Ok(UploadSlot {
-            _permit: permit,
+        // Counted before waiting, so a dock cannot queue more than its share either.
+        let counted = DockShare {
             dock: dock.id,
             per_dock: self.per_dock.clone(),
+        };
+        let wait = Duration::from_secs(self.app.config.server.upload_wait_secs);
+        let permit = tokio::time::timeout(wait, self.uploads.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(|p| p.ok())
+            .ok_or_else(|| Error::new(Code::Busy, "too many uploads at once; try again shortly"))?;
+        Ok(UploadSlot {
+            _permit: permit,
+            _counted: counted,
         })
     }
 
@@ -110,6 +118,16 @@ impl Shared {
             .store
             .free_space()?
             .map(|f| f.saturating_sub(reserve)))
+    }
+
+    /// Room for tus uploads: they wait in the staging folder (on local disk whatever the store)
+    /// before the store takes them, so both must have it.
+    pub fn staging_room(&self) -> Result<u64> {
+        std::fs::create_dir_all(&self.staging_dir)
+            .context(|| format!("creating {}", self.staging_dir.display()))?;
+        let reserve = self.app.config.server.min_free_mib << 20;
+        let staging = crate::store::fs::free_space_at(&self.staging_dir)?.saturating_sub(reserve);
+        Ok(self.room()?.map_or(staging, |store| store.min(staging)))
     }
 
     /// Refuses an upload the store has no room for, before a byte is accepted.
@@ -133,11 +151,16 @@ impl Shared {
 /// One upload in progress; its slot is given back when it is dropped.
 pub struct UploadSlot {
     _permit: OwnedSemaphorePermit,
+    _counted: DockShare,
+}
+
+/// One of a dock's share of upload slots, given back when dropped.
+struct DockShare {
     dock: Uuid,
     per_dock: Arc<Mutex<HashMap<Uuid, usize>>>,
 }
 
-impl Drop for UploadSlot {
+impl Drop for DockShare {
     fn drop(&mut self) {
         let mut held = self.per_dock.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(n) = held.get_mut(&self.dock) {

@@ -72,26 +72,35 @@ struct Tables {
     sources: HashMap<IpAddr, Failures>,
     docks: HashMap<String, Failures>,
     trusted: HashMap<(String, IpAddr), Instant>,
+    /// Sign-ins being checked now, per source.
+    in_flight: HashMap<IpAddr, u32>,
 }
 
+/// Sign-ins a source that failed lately may have being checked at once: a burst of guesses
+/// cannot all pass the lockout check before the first of them fails.
+const IN_FLIGHT_PER_SOURCE: u32 = 4;
+
 impl Tables {
-    /// Keeps the tables bounded: stale entries go first; a flood of live ones is forgotten
-    /// rather than allowed to grow without end.
+    /// Keeps the tables bounded: stale entries go first, then unlocked ones; lockouts in force
+    /// are kept unless even they overflow.
     fn prune(&mut self, now: Instant) {
-        if self.sources.len() > MAX_ENTRIES {
-            self.sources.retain(|_, f| !f.stale(now));
+        fn bound<K: std::hash::Hash + Eq>(table: &mut HashMap<K, Failures>, now: Instant) {
+            if table.len() > MAX_ENTRIES {
+                table.retain(|_, f| !f.stale(now));
+            }
+            if table.len() > MAX_ENTRIES {
+                table.retain(|_, f| f.locked(now).is_some());
+            }
+            if table.len() > MAX_ENTRIES {
+                tracing::warn!("sign-in lockout table full; forgetting its lockouts");
+                table.clear();
+            }
         }
-        if self.docks.len() > MAX_ENTRIES {
-            self.docks.retain(|_, f| !f.stale(now));
-        }
+        bound(&mut self.sources, now);
+        bound(&mut self.docks, now);
         if self.trusted.len() > MAX_ENTRIES {
             self.trusted
                 .retain(|_, at| now.duration_since(*at) < TRUSTED_FOR);
-        }
-        if self.sources.len() > MAX_ENTRIES || self.docks.len() > MAX_ENTRIES {
-            tracing::warn!("sign-in throttle tables full; forgetting recent failures");
-            self.sources.clear();
-            self.docks.clear();
         }
         if self.trusted.len() > MAX_ENTRIES {
             self.trusted.clear();
@@ -134,24 +143,43 @@ impl Throttle {
         self.tables.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Refuses a sign-in before any work when its source, or the dock name from a source the
-    /// dock has not vouched for, is locked out.
-    pub fn admit(&self, source: IpAddr, dock: Option<&str>) -> Result<()> {
+    /// Admits a sign-in for checking, or refuses it before any work: when its source already
+    /// has a few being checked, or when its source or the dock name is locked out. A dock
+    /// signing in from an address it signed in from lately is never locked out. The attempt
+    /// counts as being checked until it is dropped.
+    pub fn admit(&self, source: IpAddr, dock: Option<&str>) -> Result<Attempt<'_>> {
         let now = Instant::now();
-        let t = self.tables();
-        if let Some(wait) = t.sources.get(&source).and_then(|f| f.locked(now)) {
-            return Err(refused(wait, &format!("from {source}")));
-        }
-        if let Some(name) = dock {
-            let vouched = t
-                .trusted
+        let mut t = self.tables();
+        let vouched = dock.is_some_and(|name| {
+            t.trusted
                 .get(&(name.to_owned(), source))
-                .is_some_and(|at| now.duration_since(*at) < TRUSTED_FOR);
-            if !vouched && let Some(wait) = t.docks.get(name).and_then(|f| f.locked(now)) {
+                .is_some_and(|at| now.duration_since(*at) < TRUSTED_FOR)
+        });
+        if !vouched {
+            if let Some(wait) = t.sources.get(&source).and_then(|f| f.locked(now)) {
+                return Err(refused(wait, &format!("from {source}")));
+            }
+            if let Some(name) = dock
+                && let Some(wait) = t.docks.get(name).and_then(|f| f.locked(now))
+            {
                 return Err(refused(wait, &format!("for dock {name:?}")));
             }
         }
-        Ok(())
+        // A source that has failed lately gets its sign-ins checked a few at a time; one that
+        // has not (a station's docks behind one address at a shift change) is not held back.
+        let suspect = t.sources.get(&source).is_some_and(|f| !f.stale(now));
+        let busy = t.in_flight.entry(source).or_default();
+        if suspect && *busy >= IN_FLIGHT_PER_SOURCE {
+            return Err(Error::new(
+                Code::RateLimited,
+                format!("too many sign-ins at once from {source}"),
+            ));
+        }
+        *busy += 1;
+        Ok(Attempt {
+            throttle: self,
+            source,
+        })
     }
 
     /// Counts a failure against the source and, when one was named, the dock.
@@ -185,6 +213,24 @@ impl Throttle {
     }
 }
 
+/// A sign-in being checked.
+pub struct Attempt<'a> {
+    throttle: &'a Throttle,
+    source: IpAddr,
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        let mut t = self.throttle.tables();
+        if let Some(n) = t.in_flight.get_mut(&self.source) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                t.in_flight.remove(&self.source);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,12 +243,14 @@ mod tests {
     fn a_failing_source_is_locked_out_and_others_are_not() {
         let t = Throttle::new(3, 100);
         for _ in 0..3 {
-            t.admit(ip(1), Some("dock-a")).unwrap();
+            let _attempt = t.admit(ip(1), Some("dock-a")).unwrap();
             t.failed(ip(1), Some("dock-a"), "wrong secret");
         }
-        let e = t.admit(ip(1), Some("dock-a")).unwrap_err();
-        assert_eq!(e.code(), Code::RateLimited);
-        t.admit(ip(2), Some("dock-a")).unwrap();
+        assert_eq!(
+            t.admit(ip(1), Some("dock-a")).err().map(|e| e.code()),
+            Some(Code::RateLimited)
+        );
+        assert!(t.admit(ip(2), Some("dock-a")).is_ok());
     }
 
     #[test]
@@ -213,8 +261,31 @@ mod tests {
             t.failed(ip(last), Some("dock-a"), "wrong secret");
         }
         assert!(t.admit(ip(4), Some("dock-a")).is_err());
-        t.admit(ip(9), Some("dock-a")).unwrap();
-        t.admit(ip(4), Some("dock-b")).unwrap();
+        assert!(t.admit(ip(9), Some("dock-a")).is_ok());
+        assert!(t.admit(ip(4), Some("dock-b")).is_ok());
+        // Nor does a lockout of its address keep the dock out.
+        for _ in 0..100 {
+            t.failed(ip(9), None, "unknown token");
+        }
+        assert!(t.admit(ip(9), Some("dock-a")).is_ok());
+        assert!(t.admit(ip(9), Some("dock-b")).is_err());
+    }
+
+    #[test]
+    fn a_burst_from_one_source_is_checked_a_few_at_a_time() {
+        let t = Throttle::new(100, 100);
+        let many: Vec<_> = (0..20)
+            .map(|_| t.admit(ip(1), Some("dock-a")).unwrap())
+            .collect();
+        drop(many);
+        t.failed(ip(1), Some("dock-a"), "wrong secret");
+        let held: Vec<_> = (0..IN_FLIGHT_PER_SOURCE)
+            .map(|_| t.admit(ip(1), Some("dock-a")).unwrap())
+            .collect();
+        assert!(t.admit(ip(1), Some("dock-a")).is_err());
+        assert!(t.admit(ip(2), Some("dock-a")).is_ok());
+        drop(held);
+        assert!(t.admit(ip(1), Some("dock-a")).is_ok());
     }
 
     #[test]

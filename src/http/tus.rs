@@ -178,10 +178,10 @@ async fn create(
         state.app.config.axis.auto_register,
     )
     .await?;
-    state.check_space(length)?;
     let quota = door::Quota {
         max_open_per_dock: state.app.config.tus.max_open_uploads_per_dock.max(1),
-        room: state.room()?,
+        max_unsent_per_dock: state.app.config.tus.max_unsent_gib_per_dock << 30,
+        room: state.staging_room()?,
     };
     let upload = door::create(
         &state.app.ingestor(),
@@ -226,7 +226,11 @@ async fn create(
         set(&mut resp, "upload-expires", http_date(expiry(&state)));
         resp
     };
-    *resp.status_mut() = StatusCode::CREATED;
+    // Created, whatever the first bytes did; a refusal keeps its status (with Location, so
+    // the client can resume once the server is back).
+    if resp.status().is_success() {
+        *resp.status_mut() = StatusCode::CREATED;
+    }
     set(&mut resp, "location", location);
     Ok(resp)
 }
@@ -377,7 +381,7 @@ async fn write_and_maybe_finish(
         ))
         .into());
     }
-    let _slot = state.upload_slot(dock)?;
+    let _slot = state.upload_slot(dock).await?;
     state.check_space(remaining)?;
     let started = Instant::now();
 
@@ -432,6 +436,18 @@ fn parse_checksum(value: &str) -> Result<[u8; 32]> {
         .ok_or_else(|| Error::bad_input("Upload-Checksum is not a base64 SHA-256"))
 }
 
+/// Whether the dock was revoked meanwhile. A catalogue that does not answer does not end a long
+/// PATCH (the commit checks again).
+async fn revoked_now(state: &AppState, dock: &Dock) -> bool {
+    match state.app.catalogue.dock_revoked(dock.id).await {
+        Ok(revoked) => revoked,
+        Err(e) => {
+            tracing::warn!(dock = %dock.name, error = %e, "cannot check the dock during an upload");
+            false
+        }
+    }
+}
+
 /// Streams the body into the staging file. Returns the durable offset reached, the running hash
 /// there, and how the body ended. A dock revoked meanwhile is stopped at the next checkpoint.
 async fn append(
@@ -480,7 +496,7 @@ async fn append(
         };
         if last_check.elapsed() >= REVOCATION_CHECK {
             last_check = Instant::now();
-            if state.app.catalogue.dock_revoked(dock.id).await? {
+            if revoked_now(state, dock).await {
                 revoked = true;
                 break;
             }
@@ -506,7 +522,7 @@ async fn append(
         }
         if checksum.is_none() && since_save >= CHECKPOINT_BYTES {
             since_save = 0;
-            if state.app.catalogue.dock_revoked(dock.id).await? {
+            if revoked_now(state, dock).await {
                 revoked = true;
                 break;
             }
@@ -541,10 +557,7 @@ async fn append(
         ));
     }
     if revoked {
-        return Err(Error::new(
-            Code::Unauthorized,
-            format!("dock {} was revoked during the upload", dock.name),
-        ));
+        return Err(crate::ingest::revoked(dock));
     }
     if too_long {
         return Err(Error::bad_input(format!(

@@ -241,17 +241,10 @@ pub async fn open_container(
         return Ok((existing, false));
     }
     let rejected = name.starts_with("RejectedContent_");
-    let mut parts = name.rsplitn(3, '_');
-    let (_, serial_from_name, user_from_name) = (parts.next(), parts.next(), parts.next());
     let named = if rejected {
         None
     } else {
-        let user = meta.get("UserID").map(String::as_str).or(user_from_name);
-        let device = meta
-            .get("BWCSerialNumber")
-            .map(String::as_str)
-            .or(serial_from_name);
-        match (user, device) {
+        match filed_under(name, &meta) {
             (Some(u), Some(d)) => Some((u.to_owned(), d.to_owned())),
             _ => {
                 return Err(Error::bad_input(format!(
@@ -463,6 +456,10 @@ pub async fn put_object(
         (Kind::Gnss, Some(body)) if recording_container => Some(parse_gnss(body)?),
         _ => None,
     };
+    // A dock revoked while its bytes arrived stores nothing (checked again at commit).
+    if ingestor.catalogue.dock_revoked(dock.id).await? {
+        return Err(super::revoked(dock));
+    }
     let put = ingestor.store.put(input, &opts).await?;
     let md5 = put.md5.map(hex::encode).unwrap_or_default();
     let object = AxisObject {
@@ -611,6 +608,35 @@ fn refuse_change_after_complete(
     }
 }
 
+/// The user and camera a recording container was filed under when it opened, from its
+/// metadata or else its name (`<UserUUID>_<BWCSerialNumber>_<TriggerOnTime>`).
+fn filed_under<'a>(name: &'a str, meta: &'a Metadata) -> (Option<&'a str>, Option<&'a str>) {
+    let mut parts = name.rsplitn(3, '_');
+    let (_, serial, user) = (parts.next(), parts.next(), parts.next());
+    (
+        meta.get("UserID").map(String::as_str).or(user),
+        meta.get("BWCSerialNumber").map(String::as_str).or(serial),
+    )
+}
+
+/// A recording is filed under its user and camera when its container opens; a later message
+/// naming others would leave the container saying one thing and the recording another.
+fn refuse_refiling(container: &AxisContainer, stored: &Metadata, sent: &Metadata) -> Result<()> {
+    let (user, camera) = filed_under(&container.name, stored);
+    for (key, was) in [("UserID", user), ("BWCSerialNumber", camera)] {
+        if let Some(now) = sent.get(key)
+            && Some(now.as_str()) != was
+        {
+            return Err(Error::bad_input(format!(
+                "container {} was opened for {key} {}; it cannot change to {now}",
+                container.name,
+                was.unwrap_or("(none)")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Replaces an object's metadata (POST on an object), audited; refused once the recording is
 /// complete.
 pub async fn set_object_metadata(
@@ -683,6 +709,9 @@ async fn update_metadata(
     let status = tx.recording_status(container.recording_id).await?;
     if status != RecordingStatus::Incomplete.as_str() {
         return refuse_change_after_complete(container, "container", &stored, &meta);
+    }
+    if container.kind == "recording" {
+        refuse_refiling(container, &stored, &meta)?;
     }
     if !meta.is_empty() {
         stored.extend(meta);

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::audit::AuditLog;
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
+use crate::catalogue::Register;
 use crate::catalogue::{Catalogue, NewClip, NewRecording, NewSighting, Tx};
 use crate::domain::{Classification, RecordingStatus, Sha256Digest, Source};
 use crate::error::{Code, Error, Result};
@@ -119,6 +120,13 @@ pub struct IngestOutcome {
     pub flags: Vec<String>,
 }
 
+pub fn revoked(dock: &crate::catalogue::Dock) -> Error {
+    Error::new(
+        Code::Unauthorized,
+        format!("dock {} was revoked", dock.name),
+    )
+}
+
 /// Officer and device ids go into audit records and file names; keep them plain.
 pub fn check_identifier(what: &str, value: &str) -> Result<()> {
     let ok = !value.is_empty()
@@ -179,6 +187,12 @@ impl Ingestor<'_> {
             progress,
             ..self.put_options()
         };
+        // A dock revoked while its bytes arrived stores nothing (checked again at commit).
+        if let Some(dock) = &req.dock
+            && self.catalogue.dock_revoked(dock.id).await?
+        {
+            return Err(revoked(dock));
+        }
         let put = self.store.put(input, &opts).await?;
         let object = ObjectRef {
             sha256: put.sha256.to_hex(),
@@ -197,8 +211,10 @@ impl Ingestor<'_> {
             tx.ensure_dock_active(dock).await?;
         }
         let dock_id = req.dock.as_ref().map(|d| d.id);
-        tx.ensure_officer(&req.officer, dock_id).await?;
-        tx.ensure_device(&req.device, None, dock_id).await?;
+        tx.ensure_registered(Register::Officers, &req.officer, None, dock_id)
+            .await?;
+        tx.ensure_registered(Register::Cameras, &req.device, None, dock_id)
+            .await?;
         let sighting = |recording_id, duplicate| NewSighting {
             sha256: put.sha256,
             recording_id,

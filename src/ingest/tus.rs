@@ -164,13 +164,14 @@ pub fn staging_path(dir: &Path, id: Uuid) -> PathBuf {
     dir.join(format!("{id}.upload"))
 }
 
-/// What a dock may hold open: unfinished uploads, and bytes declared but not yet sent against
-/// the room the store has.
+/// What a dock may hold open: unfinished uploads, the bytes they declared but have not sent,
+/// and, for every dock together, no more unsent bytes than there is room for.
 #[derive(Debug, Clone, Copy)]
 pub struct Quota {
     pub max_open_per_dock: u64,
-    /// Bytes the store can take now and keep its reserve (none: it does not say).
-    pub room: Option<u64>,
+    pub max_unsent_per_dock: u64,
+    /// Bytes the staging area and the store can take now and keep their reserve.
+    pub room: u64,
 }
 
 /// Creates an upload: its staging file, its row and its audit record, within the dock's quota.
@@ -208,26 +209,34 @@ pub async fn create(
     };
     let result = async {
         let mut tx = ingestor.catalogue.begin().await?;
-        tx.ensure_dock_active(dock).await?;
-        let (open, claimed) = tx.open_uploads(dock.id).await?;
-        if open >= quota.max_open_per_dock {
+        let open = tx.open_uploads(dock).await?;
+        if open.count >= quota.max_open_per_dock {
             return Err(Error::new(
                 Code::RateLimited,
                 format!(
-                    "dock {} already has {open} unfinished uploads (at most {}): finish or \
+                    "dock {} already has {} unfinished uploads (at most {}): finish or \
                      terminate some first",
-                    dock.name, quota.max_open_per_dock
+                    dock.name, open.count, quota.max_open_per_dock
                 ),
             ));
         }
-        if let Some(room) = quota.room
-            && claimed.saturating_add(length) > room
-        {
+        if open.unsent.saturating_add(length) > quota.max_unsent_per_dock {
+            return Err(Error::new(
+                Code::RateLimited,
+                format!(
+                    "dock {}'s unfinished uploads still have {} bytes to send; {length} more \
+                     would pass its limit of {}",
+                    dock.name, open.unsent, quota.max_unsent_per_dock
+                ),
+            ));
+        }
+        if open.all_unsent.saturating_add(length) > quota.room {
             return Err(Error::new(
                 Code::StorageFull,
                 format!(
-                    "the store has room for {room} bytes, unfinished uploads still have \
-                     {claimed} to send, and {length} more do not fit"
+                    "there is room for {} bytes, unfinished uploads still have {} to \
+                     send, and {length} more do not fit",
+                    quota.room, open.all_unsent
                 ),
             ));
         }

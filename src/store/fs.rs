@@ -357,21 +357,7 @@ impl FsStore {
 
     /// Bytes free for objects on the store's filesystem.
     pub fn free_space(&self) -> Result<u64> {
-        use std::os::unix::ffi::OsStrExt;
-        let path = std::ffi::CString::new(self.root.as_os_str().as_bytes()).map_err(|_| {
-            Error::new(
-                Code::Config,
-                format!("store path {} holds a NUL", self.root.display()),
-            )
-        })?;
-        // SAFETY: an all-zero statvfs is valid, and the path is a NUL-terminated string.
-        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: both pointers are valid for the call.
-        if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
-            return Err(io::Error::last_os_error())
-                .context(|| format!("checking free space on {}", self.root.display()));
-        }
-        Ok(st.f_bavail as u64 * st.f_frsize as u64)
+        free_space_at(&self.root)
     }
 
     /// Where an object's bytes are, for readers that need a seekable file (the media pipeline).
@@ -449,4 +435,19 @@ impl FsStore {
         }
         Ok(true)
     }
+}
+
+/// Bytes an unprivileged writer can still put on the filesystem holding `path`.
+pub fn free_space_at(path: &Path) -> Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::new(Code::Config, format!("path {} holds a NUL", path.display())))?;
+    // SAFETY: an all-zero statvfs is valid, and the path is a NUL-terminated string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call.
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error())
+            .context(|| format!("checking free space on {}", path.display()));
+    }
+    Ok(st.f_bavail as u64 * st.f_frsize as u64)
 }

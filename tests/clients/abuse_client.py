@@ -57,6 +57,9 @@ def sign_ins(args):
     for t in threads:
         t.join()
     out["concurrent"] = sorted(statuses)
+    # A few guesses each from many hosts: no address is locked out, but the dock name is.
+    out["spread"] = [sign_in(session(f"127.0.1.{h}"), url, args.dock, "dk_wrong").status_code
+                     for h in range(1, 9) for _ in range(3)]
     # 200 guesses in a row from another host, at a dock name that does not exist: locked out
     # after a few, then answered at once.
     s = session("127.0.0.3")

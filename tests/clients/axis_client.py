@@ -202,7 +202,8 @@ def deliver_one(conn, user, camera, clips, stamp="20251125T150000Z", start_iso="
     name = f"{user}_{camera}_{stamp}"
     steps = [
         ("container", lambda: conn.put_container(name, headers=container_headers(
-            user, camera, StartTimeISO=start_iso, TriggerOnTimeISO=start_iso, **extra))),
+            user, camera, **{"X-Container-Meta-StartTimeISO": start_iso,
+                             "X-Container-Meta-TriggerOnTimeISO": start_iso}, **extra))),
     ]
     for i, path in enumerate(clips):
         data = open(path, "rb").read()
@@ -273,8 +274,9 @@ def twice(args):
 
 
 def race(args):
-    """Clips sent while the container completes: each is either part of the recording or refused,
-    and a refused one's bytes stay accounted for."""
+    """Clips sent while the container completes: those whose bytes all arrived before Complete
+    are part of the recording; those still arriving when it completed are refused, and their
+    bytes stay accounted for as refused content."""
     conn = connect(args)
     user = args.user_uuid or controller_user(conn, args.user)
     name = f"{user}_{args.camera}_20251125T190000Z"
@@ -283,20 +285,49 @@ def race(args):
     conn.put_object(name, "20251125T190000Z_first.mp4", contents=first)
     url, token = conn.get_auth()
     statuses = {}
+    arrived = threading.Barrier(9)
 
-    def put(i):
+    def put(i, slow):
         data = f"racing clip {i} ".encode() + uuid.uuid4().bytes * 4096
-        r = requests.put(f"{url}/{name}/20251125T190000Z_c{i}.mp4", headers={"X-Auth-Token": token}, data=data)
-        statuses[hashlib.sha256(data).hexdigest()] = r.status_code
 
-    threads = [threading.Thread(target=put, args=(i,)) for i in range(24)]
+        def body():
+            yield data[: len(data) // 2]
+            if slow:
+                time.sleep(1.5)  # Complete is sent meanwhile
+            yield data[len(data) // 2:]
+
+        def fast():
+            r = requests.put(f"{url}/{name}/20251125T190000Z_c{i}.mp4", headers={"X-Auth-Token": token}, data=data)
+            arrived.wait()
+            return r
+
+        r = requests.put(f"{url}/{name}/20251125T190000Z_c{i}.mp4", headers={"X-Auth-Token": token},
+                         data=body()) if slow else fast()
+        statuses[hashlib.sha256(data).hexdigest()] = {"status": r.status_code, "slow": slow}
+
+    threads = [threading.Thread(target=put, args=(i, i % 2 == 1)) for i in range(16)]
     for t in threads:
         t.start()
-    time.sleep(0.05)
+    arrived.wait()  # every fast clip has been answered
+    time.sleep(0.3)
     completed = status_of(lambda: conn.post_container(name, headers={"X-Container-Meta-Status": "Complete"}))
     for t in threads:
         t.join()
     return {"container": name, "complete": completed, "statuses": statuses}
+
+
+def refile(args):
+    """An open container told afterwards that it is another user's or another camera's."""
+    conn = connect(args)
+    user = args.user_uuid or controller_user(conn, args.user)
+    name = f"{user}_{args.camera}_20251125T210000Z"
+    conn.put_container(name, headers=container_headers(user, args.camera))
+    other = controller_user(conn, args.user, "Someone else")
+    return {
+        "post_user": status_of(lambda: conn.post_container(name, headers={"X-Container-Meta-UserID": other})),
+        "post_serial": status_of(lambda: conn.post_container(name, headers={"X-Container-Meta-BWCSerialNumber": "CAM-2"})),
+        "same_again": status_of(lambda: conn.post_container(name, headers={"X-Container-Meta-UserID": user})),
+    }
 
 
 def put_user(args):
@@ -347,7 +378,7 @@ def main():
     args = p.parse_args()
     scenarios = {"caps": caps, "full": full, "refusals": refusals, "rejected": rejected, "register": register, "busy": busy,
                  "big": big, "deliver": deliver, "hostile": hostile, "after-complete": after_complete, "twice": twice,
-                 "race": race, "junk": junk, "put-user": put_user}
+                 "race": race, "junk": junk, "put-user": put_user, "refile": refile}
     print(json.dumps(scenarios[args.scenario](args)))
 
 

@@ -34,7 +34,14 @@ def axis(args, dock, data, barrier):
     conn.put_container(container, headers={
         "X-Container-Meta-UserID": user, "X-Container-Meta-BWCSerialNumber": args.camera,
         "X-Container-Meta-Status": "Transferring", "X-Container-Meta-StartTimeISO": "2025-11-25T07:00:00Z"})
-    etag = conn.put_object(container, "20251125T070000Z_1.mp4", contents=data, etag=hashlib.md5(data).hexdigest())
+    # Sent over a couple of seconds, as over a station's network, so every dock's body is open
+    # at the same time.
+    def slowly():
+        for at in range(0, len(data), 64 << 10):
+            yield data[at:at + (64 << 10)]
+            time.sleep(0.25)
+
+    etag = conn.put_object(container, "20251125T070000Z_1.mp4", contents=slowly(), etag=hashlib.md5(data).hexdigest())
     conn.post_container(container, headers={"X-Container-Meta-Status": "Complete"})
     return {"etag": etag}
 
