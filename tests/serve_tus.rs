@@ -431,3 +431,20 @@ on_both_backends!(
         assert_eq!(plan.last().unwrap()["delete"], 0, "{plan:?}");
     }
 );
+
+on_both_backends!(
+    one_dock_creating_uploads_at_once_counts_them_all,
+    |env: Env| {
+        let (server, dock) = setup(&env);
+        // Each creation locks the dock's row once to count its uploads: none waits on another's
+        // lock to upgrade (on PostgreSQL that was a deadlock), and the limit holds under the race.
+        let out = tus(&server, &dock, "create-many", &["--count", "24"]);
+        let statuses = out["statuses"].as_array().unwrap();
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 16, "{out}");
+        assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 8, "{out}");
+        assert_eq!(
+            env.count("SELECT COUNT(*) FROM uploads WHERE state = 'receiving'"),
+            16
+        );
+    }
+);

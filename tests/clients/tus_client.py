@@ -256,6 +256,21 @@ def create_len(args):
             "error": r.json().get("error", {}).get("code") if r.status_code >= 400 else None}
 
 
+def create_many(args):
+    """One dock creating many uploads at the same moment."""
+    statuses = []
+
+    def one():
+        statuses.append(create_raw(args, 100).status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(args.count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"statuses": sorted(statuses)}
+
+
 def status(args):
     r = head(args, args.upload_url)
     return {"status": r.status_code, "offset": r.headers.get("Upload-Offset")}
@@ -277,12 +292,14 @@ def main():
     p.add_argument("--upload-url")
     p.add_argument("--meta", action="append")
     p.add_argument("--length", type=int, default=100)
+    p.add_argument("--count", type=int, default=12)
     args = p.parse_args()
     scenarios = {
         "upload": upload, "partial": partial, "resume": resume, "bad-checksum": bad_checksum,
         "race": race, "many": many, "refused": refused, "terminate": terminate,
         "create-only": create_only, "status": status, "slow-patch": slow_patch,
         "slow-whole": slow_whole, "abandoned": abandoned, "create-len": create_len,
+        "create-many": create_many,
     }
     print(json.dumps(scenarios[args.scenario](args)))
 
