@@ -26,6 +26,22 @@ on_both_backends!(forty_docks_at_once, |env: Env| {
     let clip = env.write("clip.mp4", &noise(424 * 1024, 40));
     let server = env.serve();
     let before = server.rss_kib();
+    // /readyz keeps answering, promptly, all through the shift change.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probe = {
+        let (done, port) = (done.clone(), server.port);
+        std::thread::spawn(move || {
+            let mut slowest = std::time::Duration::ZERO;
+            let mut answers = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let start = std::time::Instant::now();
+                answers.push(readyz(port));
+                slowest = slowest.max(start.elapsed());
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            (slowest, answers)
+        })
+    };
     let out = client(
         "shift_change.py",
         &[
@@ -40,6 +56,13 @@ on_both_backends!(forty_docks_at_once, |env: Env| {
             "--camera",
             "CAM-1",
         ],
+    );
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (slowest, answers) = probe.join().unwrap();
+    assert!(answers.iter().all(|a| a.contains(" 200 ")), "{answers:?}");
+    assert!(
+        slowest < std::time::Duration::from_secs(3),
+        "/readyz took {slowest:?}"
     );
     let results = out["results"].as_object().unwrap();
     assert_eq!(results.len(), 40);
@@ -69,3 +92,16 @@ on_both_backends!(forty_docks_at_once, |env: Env| {
     env.ok(&["fsck"]);
     env.ok(&["audit", "verify"]);
 });
+
+/// The status line of `GET /readyz`.
+fn readyz(port: u16) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return "no connection".into();
+    };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+    let _ = s.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.lines().next().unwrap_or_default().to_owned()
+}
