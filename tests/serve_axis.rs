@@ -245,6 +245,14 @@ fn a_store_without_room_answers_507_before_accepting() {
     assert!(env.files_under(&mount.path().join("objects")).is_empty());
 }
 
+/// dock-a, serving officer 4471 and camera CAM-1 as the force registered them; its secret.
+fn dock_for_4471(env: &Env) -> (Server, String) {
+    let secret = env.add_dock("dock-a");
+    env.ok(&["officer-add", "4471"]);
+    env.ok(&["device-add", "CAM-1"]);
+    (env.serve(), secret)
+}
+
 fn deliver(server: &Server, dock: &str, secret: &str, extra: &[&str]) -> Value {
     let clip = fixture("h264-aac.mp4");
     let mut args = extra.to_vec();
@@ -636,10 +644,7 @@ fn wait_for_media(env: &Env) {
 }
 
 on_both_backends!(a_complete_recording_cannot_be_changed, |env: Env| {
-    let a = env.add_dock("dock-a");
-    env.ok(&["officer-add", "4471"]);
-    env.ok(&["device-add", "CAM-1"]);
-    let server = env.serve();
+    let (server, a) = dock_for_4471(&env);
     let clip = fixture("h264-aac.mp4");
     let out = axis(
         &server,
@@ -668,11 +673,8 @@ on_both_backends!(a_complete_recording_cannot_be_changed, |env: Env| {
 #[test]
 fn an_open_container_cannot_be_refiled() {
     let env = Env::sqlite();
-    let a = env.add_dock("dock-a");
-    env.ok(&["officer-add", "4471"]);
-    env.ok(&["device-add", "CAM-1"]);
     env.ok(&["device-add", "CAM-2"]);
-    let server = env.serve();
+    let (server, a) = dock_for_4471(&env);
     let out = axis(
         &server,
         &a,
@@ -687,10 +689,7 @@ fn an_open_container_cannot_be_refiled() {
 }
 
 on_both_backends!(a_clip_sent_twice_keeps_both, |env: Env| {
-    let a = env.add_dock("dock-a");
-    env.ok(&["officer-add", "4471"]);
-    env.ok(&["device-add", "CAM-1"]);
-    let server = env.serve();
+    let (server, a) = dock_for_4471(&env);
     let (one, two) = (fixture("segment-0.mp4"), fixture("segment-1.mp4"));
     let out = axis(
         &server,
@@ -728,10 +727,7 @@ on_both_backends!(clips_racing_complete_are_never_lost_track_of, |env: Env| {
     let mut env = env;
     env.extra_env
         .push(("BWV_SERVER__MAX_UPLOADS_PER_DOCK".into(), "32".into()));
-    let a = env.add_dock("dock-a");
-    env.ok(&["officer-add", "4471"]);
-    env.ok(&["device-add", "CAM-1"]);
-    let server = env.serve();
+    let (server, a) = dock_for_4471(&env);
     let out = axis(
         &server,
         &a,
@@ -777,10 +773,7 @@ on_both_backends!(clips_racing_complete_are_never_lost_track_of, |env: Env| {
 #[test]
 fn a_chunked_non_clip_object_is_bounded() {
     let env = Env::sqlite();
-    let a = env.add_dock("dock-a");
-    env.ok(&["officer-add", "4471"]);
-    env.ok(&["device-add", "CAM-1"]);
-    let server = env.serve();
+    let (server, a) = dock_for_4471(&env);
     let out = axis(
         &server,
         &a,
