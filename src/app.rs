@@ -3,8 +3,8 @@
 use crate::audit::AuditLog;
 use crate::catalogue::Catalogue;
 use crate::config::{Config, StoreBackend, ensure_data_dir};
+use crate::context::Context;
 use crate::error::Result;
-use crate::ingest::Ingestor;
 use crate::retention::Policy;
 use crate::store::Store;
 
@@ -53,15 +53,14 @@ impl App {
         })
     }
 
-    pub fn ingestor(&self) -> Ingestor<'_> {
-        Ingestor {
+    /// What operations work with, borrowed from this app.
+    pub fn context(&self) -> Context<'_> {
+        Context {
             catalogue: &self.catalogue,
             store: &self.store,
             audit: &self.audit,
-            initial_retention_days: self.config.store.s3.object_lock.initial_retention_days,
-            media_attempts: self.config.worker.max_attempts,
-            categories: &self.config.categories,
             policy: &self.policy,
+            config: &self.config,
         }
     }
 

@@ -88,7 +88,7 @@ on_both_backends!(review_cases_and_exhibits, |env: Env| {
     // Review: up needs no reason, down does.
     env.ok(&["classify", &first, "evidential"]);
     let out = env.exits(1, &["classify", &first, "non-evidential"]);
-    assert!(common::stderr(&out).contains("--reason"));
+    assert!(common::stderr(&out).contains("needs a reason"));
     assert_eq!(
         show(&env, &first)["recording"]["classification"],
         "evidential"

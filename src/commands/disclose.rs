@@ -25,7 +25,7 @@ pub async fn disclose(app: App, args: DiscloseArgs, out: &Output) -> Result<bool
         clips,
     };
     let bar = out.progress(0, "packaging");
-    let built = package::build(&app, req, &bar).await?;
+    let built = package::build(&app.context(), req, &bar).await?;
     out.record(&built, || {
         format!(
             "package {} for case {} written to {}\n  {} exhibit(s), {} file(s), {} bytes of media, \

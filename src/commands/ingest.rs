@@ -69,7 +69,7 @@ async fn ingest_paths(app: &App, args: &IngestArgs, out: &Output) -> bool {
         })
         .sum();
     let bar = out.progress(total, "ingesting");
-    let ingestor = app.ingestor();
+    let ctx = app.context();
     let actor = Actor::user(app.config.actor());
     let mut all_ok = true;
     for item in found {
@@ -96,7 +96,7 @@ async fn ingest_paths(app: &App, args: &IngestArgs, out: &Output) -> bool {
             };
             let bar = bar.clone();
             let progress = Progress::new(move |n| bar.inc(n));
-            ingestor.ingest(&req, Input::File(file), progress).await
+            ctx.ingest(&req, Input::File(file), progress).await
         }
         .await;
         match result {
@@ -140,7 +140,7 @@ async fn watch_folder(app: &App, args: &IngestArgs, dir: &Path, out: &Output) ->
         eprintln!("watching {} (Ctrl-C to stop)", dir.display());
     }
     watch::run(
-        &app.ingestor(),
+        &app.context(),
         &opts,
         actor,
         shutdown_signal(),

@@ -1,10 +1,7 @@
 //! `bwv jobs`: the queue as operators see it.
 
-use serde_json::json;
-
 use super::output::Output;
 use crate::app::App;
-use crate::audit::record::EventDraft;
 use crate::catalogue::JobRow;
 use crate::cli::JobsCommand;
 use crate::error::{Error, Result};
@@ -81,12 +78,7 @@ pub async fn run(app: App, cmd: JobsCommand, out: &Output) -> Result<bool> {
         }
         JobsCommand::Retry { id } => {
             let actor = crate::audit::record::Actor::user(app.config.actor());
-            let mut tx = app.catalogue.begin().await?;
-            let j = tx.retry_job(id).await?;
-            let mut event = EventDraft::new("job_retried", actor, "job", id);
-            event.result = Some(json!({"kind": j.kind, "payload": j.payload.0}));
-            tx.append_audit(app.audit.origin(), event).await?;
-            tx.commit().await?;
+            let j = crate::jobs::retry(&app.context(), &actor, id).await?;
             out.record(&j, || format!("queued again: {}", line(&j)));
         }
     }

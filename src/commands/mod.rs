@@ -98,14 +98,8 @@ pub async fn run(cli: Cli) -> Result<bool> {
             classification,
             reason,
         } => {
-            cases::classify(
-                App::open(config).await?,
-                recording,
-                &classification,
-                reason.as_deref(),
-                &out,
-            )
-            .await
+            let app = App::open(config).await?;
+            cases::classify(app, recording, &classification, reason, &out).await
         }
         Command::Case(cmd) => cases::run(App::open(config).await?, cmd, &out).await,
         Command::Hold(cmd) => holds::run(App::open(config).await?, cmd, &out).await,

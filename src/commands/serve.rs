@@ -184,7 +184,7 @@ async fn housekeeping(state: http::AppState) {
         }
         if last_expiry.elapsed() >= expiry_every {
             last_expiry = tokio::time::Instant::now();
-            match tus_door::expire_due(&state.app.ingestor(), &state.staging_dir).await {
+            match tus_door::expire_due(&state.app.context(), &state.staging_dir).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(count = n, "removed expired uploads"),
                 Err(e) => tracing::error!(error = %e, "cannot remove expired uploads"),

@@ -9,9 +9,9 @@ use std::str::FromStr;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::app::App;
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
 use crate::catalogue::{DerivativeRow, NewDerivative};
+use crate::context::Context;
 use crate::domain::{Clip, Recording, Sha256Digest};
 use crate::error::{Code, Error, Result, ResultExt};
 use crate::media;
@@ -174,7 +174,7 @@ pub fn locate<'a>(
 
 /// Reuses or makes the excerpt.
 pub async fn excerpt(
-    app: &App,
+    ctx: &Context<'_>,
     urn: &str,
     located: &Located<'_>,
     recording: uuid::Uuid,
@@ -205,7 +205,7 @@ pub async fn excerpt(
     }
 
     let scratch = Scratch(
-        app.config
+        ctx.config
             .data_dir
             .join(format!("disclose-{}", Uuid::new_v4())),
     );
@@ -214,7 +214,7 @@ pub async fn excerpt(
         .sha256
         .parse()
         .map_err(|_| Error::audit(format!("derivative hash {} is malformed", source.sha256)))?;
-    let local = app.store.fetch(&source_sha, &scratch.0).await?;
+    let local = ctx.store.fetch(&source_sha, &scratch.0).await?;
     let dst = scratch.0.join("excerpt.mp4");
     let (src_path, dst_path) = (local.path.clone(), dst.clone());
     let params = tokio::task::spawn_blocking(move || {
@@ -230,10 +230,10 @@ pub async fn excerpt(
 
     let file = std::fs::File::open(&dst).context(|| format!("opening {}", dst.display()))?;
     let opts = PutOptions {
-        retain_until: app.ingestor().put_options().retain_until,
+        retain_until: ctx.put_options().retain_until,
         ..PutOptions::default()
     };
-    let put = app.store.put(Input::File(file), &opts).await?;
+    let put = ctx.store.put(Input::File(file), &opts).await?;
     let derivative = NewDerivative {
         clip_id: clip.id,
         source_sha256: source_sha,
@@ -244,13 +244,13 @@ pub async fn excerpt(
         params: json!({"tool": media::tool_versions(), "parameters": params, "requested": requested}),
     };
 
-    let mut tx = app.catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     tx.lock_recording(recording).await?;
     tx.ensure_not_purged(recording).await?;
     if tx
         .insert_object(&put.sha256, put.size, Some("video/mp4"))
         .await?
-        && !app.store.exists(&put.sha256).await?
+        && !ctx.store.exists(&put.sha256).await?
     {
         return Err(Error::new(
             Code::Busy,
@@ -261,7 +261,7 @@ pub async fn excerpt(
         ));
     }
     tx.insert_derivative(&derivative).await?;
-    let held = app.store.has_object_lock() && !tx.hold_lapses(recording).await?.is_empty();
+    let held = ctx.store.has_object_lock() && !tx.hold_lapses(recording).await?.is_empty();
     let mut event = EventDraft::new("excerpt_made", actor.clone(), "recording", recording);
     event.objects = vec![
         ObjectRef {
@@ -281,10 +281,10 @@ pub async fn excerpt(
         "parameters": derivative.params["parameters"],
     }));
     event.result = Some(json!({"case": urn, "clip": clip.seq, "requested": requested}));
-    tx.append_audit(app.audit.origin(), event).await?;
+    tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     if held {
-        crate::holds::sync(app, &[recording]).await?;
+        crate::holds::sync(ctx, &[recording]).await?;
     }
     Ok(made(&put.sha256.to_hex(), put.size))
 }

@@ -29,8 +29,8 @@ use super::manifest::{
 use super::schedules::{self, ExhibitFiles, Header, Material};
 use super::tlog_proof::TlogProof;
 use super::writer::PackageWriter;
-use crate::app::App;
 use crate::audit::record::{Actor, EventDraft, ObjectRef, format_ts};
+use crate::context::Context;
 use crate::domain::Sha256Digest;
 use crate::error::{Code, Error, Result};
 
@@ -102,14 +102,14 @@ struct MediaCopy {
 /// The exhibits' media: what to copy, and the manifest items that list it. Every exhibit and
 /// every requested excerpt is checked before any excerpt is made (making one is audited).
 async fn exhibit_media(
-    app: &App,
+    ctx: &Context<'_>,
     req: &Request,
     exhibits: &[&Material],
     actor: &Actor,
 ) -> Result<Vec<Item>> {
     let mut loaded = Vec::new();
     for m in exhibits {
-        let rec = app
+        let rec = ctx
             .catalogue
             .recording(m.recording_id)
             .await?
@@ -133,7 +133,7 @@ async fn exhibit_media(
                 ),
             ));
         }
-        let derivatives = app.catalogue.derivatives(rec.id).await?;
+        let derivatives = ctx.catalogue.derivatives(rec.id).await?;
         loaded.push((m, rec, derivatives));
     }
     for (_, rec, derivatives) in &loaded {
@@ -195,7 +195,7 @@ async fn exhibit_media(
         }
         for spec in req.clips.iter().filter(|c| c.recording == rec.id) {
             let located = excerpts::locate(spec, rec, derivatives)?;
-            let e = excerpts::excerpt(app, &req.urn, &located, rec.id, derivatives, actor).await?;
+            let e = excerpts::excerpt(ctx, &req.urn, &located, rec.id, derivatives, actor).await?;
             files.push(FileEntry {
                 path: format!(
                     "{dir}/excerpt-{}-{}.mp4",
@@ -339,7 +339,7 @@ async fn blocking<T: Send + 'static>(
 
 /// Copies media out of the store, checking each file's hash as it goes.
 async fn copy_media(
-    app: &App,
+    ctx: &Context<'_>,
     mut writer: PackageWriter,
     copies: Vec<MediaCopy>,
     bar: &ProgressBar,
@@ -349,7 +349,7 @@ async fn copy_media(
             .sha256
             .parse()
             .map_err(|_| Error::audit(format!("catalogued hash {} is malformed", copy.sha256)))?;
-        let reader = app.store.blocking_reader(&sha).await?;
+        let reader = ctx.store.blocking_reader(&sha).await?;
         let bar = bar.clone();
         let (w, written) = blocking(writer, move |w| {
             let mut reader = bar.wrap_read(reader);
@@ -375,14 +375,14 @@ async fn copy_media(
 
 /// Appends the disclosure's records: one per exhibit, on its own chain, and one on the case's.
 async fn record_disclosure(
-    app: &App,
+    ctx: &Context<'_>,
     manifest: &Manifest,
     core_sha256: &str,
     case: Uuid,
     actor: &Actor,
     counts: (usize, usize),
 ) -> Result<u64> {
-    let mut tx = app.catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     let mut last = 0;
     for item in &manifest.items {
         tx.lock_recording(item.recording).await?;
@@ -405,7 +405,7 @@ async fn record_disclosure(
             "exhibit": item.exhibit,
             "package_id": manifest.package_id,
         }));
-        last = last.max(tx.append_audit(app.audit.origin(), event).await?.index);
+        last = last.max(tx.append_audit(ctx.audit.origin(), event).await?.index);
     }
     let mut event = EventDraft::new("case_disclosed", actor.clone(), "case", case);
     event.recipient = manifest.recipient.clone();
@@ -417,19 +417,19 @@ async fn record_disclosure(
         "unused_scheduled": counts.0,
         "sensitive_scheduled": counts.1,
     }));
-    tx.append_audit(app.audit.origin(), event).await?;
+    tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     Ok(last)
 }
 
 /// Each exhibit's records up to the checkpoint, with their proofs.
 async fn audit_extract(
-    app: &App,
+    ctx: &Context<'_>,
     manifest: &Manifest,
     covering: u64,
 ) -> Result<(AuditExtract, Vec<(String, Vec<u8>)>)> {
-    app.audit.checkpoint(&app.catalogue).await?;
-    let checkpoint = app
+    ctx.audit.checkpoint(ctx.catalogue).await?;
+    let checkpoint = ctx
         .catalogue
         .latest_checkpoint()
         .await?
@@ -443,14 +443,14 @@ async fn audit_extract(
     let mut files = vec![(CHECKPOINT_PATH.to_owned(), checkpoint.note.clone())];
     let mut records = Vec::new();
     for item in &manifest.items {
-        for leaf in app.catalogue.item_leaves(item.recording).await? {
+        for leaf in ctx.catalogue.item_leaves(item.recording).await? {
             let index = leaf.idx as u64;
             if index >= size {
                 continue;
             }
             let proof = TlogProof {
                 index,
-                hashes: app.catalogue.inclusion_proof(size, index).await?,
+                hashes: ctx.catalogue.inclusion_proof(size, index).await?,
                 checkpoint: checkpoint.note.clone(),
             };
             let entry = AuditEntry {
@@ -504,13 +504,13 @@ fn write_sensitive(
     Ok(())
 }
 
-pub async fn build(app: &App, req: Request, bar: &ProgressBar) -> Result<Built> {
-    let case = app
+pub async fn build(ctx: &Context<'_>, req: Request, bar: &ProgressBar) -> Result<Built> {
+    let case = ctx
         .catalogue
         .case(&req.urn)
         .await?
         .ok_or_else(|| Error::not_found(format!("no case {}", req.urn)))?;
-    let material: Vec<Material> = app.catalogue.case_material(case.id).await?;
+    let material: Vec<Material> = ctx.catalogue.case_material(case.id).await?;
     let exhibits: Vec<&Material> = material
         .iter()
         .filter(|m| m.schedule == "exhibit")
@@ -548,7 +548,7 @@ pub async fn build(app: &App, req: Request, bar: &ProgressBar) -> Result<Built> 
         }
     }
 
-    let actor = Actor::user(app.config.actor());
+    let actor = Actor::user(ctx.config.actor());
     let now = crate::domain::now();
     let header = Header {
         urn: &case.urn,
@@ -556,7 +556,7 @@ pub async fn build(app: &App, req: Request, bar: &ProgressBar) -> Result<Built> 
         officer: &actor.id,
         date: now,
     };
-    let items = exhibit_media(app, &req, &exhibits, &actor).await?;
+    let items = exhibit_media(ctx, &req, &exhibits, &actor).await?;
     let mut manifest = Manifest {
         v: MANIFEST_VERSION,
         package_id: Uuid::now_v7(),
@@ -568,12 +568,12 @@ pub async fn build(app: &App, req: Request, bar: &ProgressBar) -> Result<Built> 
         recipient: req.recipient.clone(),
         purpose: req.purpose.clone(),
         disclosed_by: actor.id.clone(),
-        log_origin: app.audit.origin().to_owned(),
+        log_origin: ctx.audit.origin().to_owned(),
         items,
         files: Vec::new(),
         audit: None,
     };
-    let docs = documents(&manifest, &material, &exhibits, &header, app.audit.vkey())?;
+    let docs = documents(&manifest, &material, &exhibits, &header, ctx.audit.vkey())?;
     manifest.files = docs.iter().map(|(f, _)| f.clone()).collect();
     let core = manifest.to_value().map_err(|e| Error::new(Code::Io, e))?;
     let core_sha256 = super::manifest::core_sha256(&core).map_err(|e| Error::new(Code::Io, e))?;
@@ -591,7 +591,7 @@ pub async fn build(app: &App, req: Request, bar: &ProgressBar) -> Result<Built> 
     let media_bytes: u64 = copies.iter().map(|c| c.size).sum();
     bar.set_length(media_bytes);
     let writer = PackageWriter::create(&req.out, now)?;
-    let writer = copy_media(app, writer, copies, bar).await?;
+    let writer = copy_media(ctx, writer, copies, bar).await?;
     bar.finish_and_clear();
     let (writer, ()) = blocking(writer, move |w| {
         for (f, bytes) in &docs {
@@ -607,7 +607,7 @@ pub async fn build(app: &App, req: Request, bar: &ProgressBar) -> Result<Built> 
         .filter(|m| m.schedule == "sensitive")
         .count();
     let last = record_disclosure(
-        app,
+        ctx,
         &manifest,
         &core_sha256,
         case.id,
@@ -615,7 +615,7 @@ pub async fn build(app: &App, req: Request, bar: &ProgressBar) -> Result<Built> 
         (unused, sensitive),
     )
     .await?;
-    let (extract, audit_files) = audit_extract(app, &manifest, last).await?;
+    let (extract, audit_files) = audit_extract(ctx, &manifest, last).await?;
     let (records, tree_size) = (extract.records.len(), extract.tree_size);
     manifest.audit = Some(extract);
     let manifest_bytes = manifest.bytes().map_err(|e| Error::new(Code::Io, e))?;

@@ -133,7 +133,7 @@ async fn container(
 ) -> Response {
     let result: ApiResult<Response> = async {
         check_account(&dock, &account)?;
-        let ingestor = state.app.ingestor();
+        let ctx = state.app.context();
         match method {
             Method::PUT if matches!(name.as_str(), "System" | "Users" | "Devices") => {
                 Ok(StatusCode::ACCEPTED.into_response())
@@ -141,14 +141,13 @@ async fn container(
             Method::PUT => {
                 let meta = metadata(&headers, "x-container-meta-")?;
                 let (_, created) =
-                    door::open_container(&ingestor, &state.app.config.axis, &dock, &name, meta)
-                        .await?;
+                    door::open_container(&ctx, &state.app.config.axis, &dock, &name, meta).await?;
                 let complete = headers
                     .get("x-container-meta-status")
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|s| s.eq_ignore_ascii_case("complete"));
                 if complete {
-                    door::update_container(&ingestor, &dock, &name, Metadata::new()).await?;
+                    door::update_container(&ctx, &dock, &name, Metadata::new()).await?;
                 }
                 Ok(if created {
                     StatusCode::CREATED
@@ -159,7 +158,7 @@ async fn container(
             }
             Method::POST => {
                 let meta = metadata(&headers, "x-container-meta-")?;
-                door::update_container(&ingestor, &dock, &name, meta).await?;
+                door::update_container(&ctx, &dock, &name, meta).await?;
                 Ok(StatusCode::NO_CONTENT.into_response())
             }
             Method::GET | Method::HEAD => {
@@ -195,7 +194,7 @@ async fn object(
                         Error::bad_input("registry objects carry metadata, not content")
                     })?;
                 door::register(
-                    &state.app.ingestor(),
+                    &state.app.context(),
                     &state.app.config.axis,
                     &dock,
                     &container_name,
@@ -211,7 +210,7 @@ async fn object(
             (Method::POST, _) => {
                 let meta = metadata(&headers, "x-object-meta-")?;
                 let container = find_container(&state, &dock, &container_name).await?;
-                door::set_object_metadata(&state.app.ingestor(), &dock, &container, &name, meta)
+                door::set_object_metadata(&state.app.context(), &dock, &container, &name, meta)
                     .await?;
                 Ok(StatusCode::ACCEPTED.into_response())
             }
@@ -283,7 +282,7 @@ async fn put_object(
         Some(room) => room.min(max),
         None => max,
     };
-    let ingestor = state.app.ingestor();
+    let ctx = state.app.context();
     let etag = etag_header(headers)?;
     let started = Instant::now();
     let content = if kind.read_whole(recording_container) {
@@ -299,7 +298,7 @@ async fn put_object(
     } else {
         Content::Stream(body_reader(body, limit, name))
     };
-    let put = door::put_object(&ingestor, dock, &container, name, meta, content, etag).await?;
+    let put = door::put_object(&ctx, dock, &container, name, meta, content, etag).await?;
     record_upload("axis", put.size, started.elapsed().as_secs_f64());
     let mut resp = StatusCode::CREATED.into_response();
     if let Ok(v) = HeaderValue::from_str(&put.md5.map(hex::encode).unwrap_or_default()) {

@@ -184,7 +184,7 @@ async fn create(
         room: state.staging_room()?,
     };
     let upload = door::create(
-        &state.app.ingestor(),
+        &state.app.context(),
         &state.staging_dir,
         &dock,
         length,
@@ -242,7 +242,7 @@ async fn abandon(state: &AppState, dock: &Dock, upload: &UploadRow, reason: &str
         return;
     };
     if let Err(e) = door::end(
-        &state.app.ingestor(),
+        &state.app.context(),
         &state.staging_dir,
         &current,
         "terminated",
@@ -389,7 +389,7 @@ async fn write_and_maybe_finish(
     let mut resp = if new_offset == u.length as u64 {
         let sha256 = Sha256Digest(hasher.finalize().into());
         let outcome =
-            door::finish(&state.app.ingestor(), &state.staging_dir, dock, &u, sha256).await?;
+            door::finish(&state.app.context(), &state.staging_dir, dock, &u, sha256).await?;
         state
             .tus
             .hashes
@@ -604,7 +604,7 @@ async fn terminate(
         return Err(Error::new(Code::Gone, format!("upload {} was {}", u.id, u.state)).into());
     }
     door::end(
-        &state.app.ingestor(),
+        &state.app.context(),
         &state.staging_dir,
         &u,
         "terminated",

@@ -9,13 +9,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::Ingestor;
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
 use crate::catalogue::{
     AxisContainer, AxisObject, Dock, GnssPoint, Metadata, NewClip, NewRecording, NewSighting,
     VersionOutcome,
 };
 use crate::config::AxisConfig;
+use crate::context::Context;
 use crate::domain::{Classification, RecordingStatus, Source};
 use crate::error::{Code, Error, Result};
 use crate::registry::{self, ControllerUser, Filed};
@@ -192,7 +192,7 @@ fn parse_time(meta: &Metadata, iso: &str, epoch: &str) -> Option<DateTime<Utc>> 
 /// A registry object (`System/<id>`, `Users/<uuid>`, `Devices/<serial>`). A dock changes only
 /// its own controller's mappings and labels (see `registry`).
 pub async fn register(
-    ingestor: &Ingestor<'_>,
+    ctx: &Context<'_>,
     cfg: &AxisConfig,
     dock: &Dock,
     container: &str,
@@ -201,7 +201,7 @@ pub async fn register(
 ) -> Result<()> {
     check_name("object", name)?;
     check_metadata(meta)?;
-    let (catalogue, audit) = (ingestor.catalogue, ingestor.audit);
+    let (catalogue, audit) = (ctx.catalogue, ctx.audit);
     match container {
         "Users" => {
             let user = ControllerUser {
@@ -228,7 +228,7 @@ pub async fn register(
 /// The container is named `<UserUUID>_<BWCSerialNumber>_<TriggerOnTime>`, where the UUID is the
 /// controller's own id for the user (its `Users/` object); metadata, when sent, wins.
 pub async fn open_container(
-    ingestor: &Ingestor<'_>,
+    ctx: &Context<'_>,
     cfg: &AxisConfig,
     dock: &Dock,
     name: &str,
@@ -236,8 +236,8 @@ pub async fn open_container(
 ) -> Result<(AxisContainer, bool)> {
     check_name("container", name)?;
     check_metadata(&meta)?;
-    if let Some(existing) = ingestor.catalogue.axis_container(dock.id, name).await? {
-        update_metadata(ingestor, dock, &existing, meta).await?;
+    if let Some(existing) = ctx.catalogue.axis_container(dock.id, name).await? {
+        update_metadata(ctx, dock, &existing, meta).await?;
         return Ok((existing, false));
     }
     let rejected = name.starts_with("RejectedContent_");
@@ -265,7 +265,7 @@ pub async fn open_container(
         created_at: now,
         updated_at: now,
     };
-    let mut tx = ingestor.catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     tx.ensure_dock_active(dock).await?;
     // Content the dock could not deliver normally is kept whatever it is, under placeholders.
     let (filed, device) = match &named {
@@ -278,9 +278,8 @@ pub async fn open_container(
             (filed, UNKNOWN.to_owned())
         }
         Some((user, device)) => {
-            let filed =
-                registry::officer_for_user(&mut tx, ingestor.audit, cfg, dock, user).await?;
-            registry::admit_device(&mut tx, ingestor.audit, cfg, dock, device).await?;
+            let filed = registry::officer_for_user(&mut tx, ctx.audit, cfg, dock, user).await?;
+            registry::admit_device(&mut tx, ctx.audit, cfg, dock, device).await?;
             (filed, device.clone())
         }
     };
@@ -309,7 +308,7 @@ pub async fn open_container(
     if !tx.insert_axis_container(&container).await? {
         // The dock opened it through another request at the same moment: that one stands.
         drop(tx);
-        let existing = ingestor
+        let existing = ctx
             .catalogue
             .axis_container(dock.id, name)
             .await?
@@ -317,7 +316,7 @@ pub async fn open_container(
         return Ok((existing, false));
     }
     // Footage still arriving has a deadline too: a container never completed is unreviewed.
-    let next = crate::retention::recompute(&mut tx, ingestor.policy, recording).await?;
+    let next = crate::retention::recompute(&mut tx, ctx.policy, recording).await?;
     let mut event = EventDraft::new("transfer_started", dock_actor(dock), "recording", recording);
     event.instrument = Some(
         json!({"name": "bwv", "version": env!("CARGO_PKG_VERSION"), "door": "axis", "device": device}),
@@ -326,13 +325,13 @@ pub async fn open_container(
         "officer": filed.officer,
         "container": container.kind,
         "status": "incomplete",
-        "retention": crate::retention::audited(&next, ingestor.policy),
+        "retention": crate::retention::audited(&next, ctx.policy),
     });
     if let Some((user, _)) = &named {
         result["controller_user"] = json!(user);
     }
     event.result = Some(result);
-    tx.append_audit(ingestor.audit.origin(), event).await?;
+    tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     Ok((container, true))
 }
@@ -416,7 +415,7 @@ pub enum Content {
 /// its earlier bytes as a superseded version (both may be evidence), and a clip that loses the
 /// race with `Status: Complete` is refused but kept with the recording as refused content.
 pub async fn put_object(
-    ingestor: &Ingestor<'_>,
+    ctx: &Context<'_>,
     dock: &Dock,
     container: &AxisContainer,
     name: &str,
@@ -434,7 +433,7 @@ pub async fn put_object(
         // A zero-length clip can never be stored (400), except in a rejected-content container,
         // which must accept whatever comes.
         reject_empty: kind == Kind::Clip && recording_container,
-        ..ingestor.put_options()
+        ..ctx.put_options()
     };
     let (input, small_body) = match content {
         Content::Small(bytes) => (
@@ -444,7 +443,7 @@ pub async fn put_object(
         Content::Stream(input) => (input, None),
     };
     let small_body = small_body.as_deref();
-    let recording = ingestor
+    let recording = ctx
         .catalogue
         .recording(container.recording_id)
         .await?
@@ -457,10 +456,10 @@ pub async fn put_object(
         _ => None,
     };
     // A dock revoked while its bytes arrived stores nothing (checked again at commit).
-    if ingestor.catalogue.dock_revoked(dock.id).await? {
+    if ctx.catalogue.dock_revoked(dock.id).await? {
         return Err(super::revoked(dock));
     }
-    let put = ingestor.store.put(input, &opts).await?;
+    let put = ctx.store.put(input, &opts).await?;
     let md5 = put.md5.map(hex::encode).unwrap_or_default();
     let object = AxisObject {
         id: Uuid::now_v7(),
@@ -473,7 +472,7 @@ pub async fn put_object(
         metadata: sqlx::types::Json(meta.clone()),
         updated_at: crate::domain::now(),
     };
-    let mut tx = ingestor.catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     tx.ensure_dock_active(dock).await?;
     // Serialised with `finalize` on the recording row: a clip either lands before the recording
     // completes (and completion queues its media job) or sees it complete.
@@ -482,9 +481,7 @@ pub async fn put_object(
     tx.ensure_not_purged(recording.id).await?;
     let completed =
         tx.recording_status(recording.id).await? != RecordingStatus::Incomplete.as_str();
-    ingestor
-        .catalogue_object(&mut tx, &put.sha256, put.size)
-        .await?;
+    ctx.catalogue_object(&mut tx, &put.sha256, put.size).await?;
     let received = |event: &str| {
         let mut e = EventDraft::new(event, dock_actor(dock), "recording", recording.id);
         e.objects.push(ObjectRef {
@@ -500,7 +497,7 @@ pub async fn put_object(
         let mut event = received("object_refused");
         event.result = Some(json!({"name": name, "kind": kind.as_str(), "md5": md5,
             "reason": "the container completed before this object arrived"}));
-        tx.append_audit(ingestor.audit.origin(), event).await?;
+        tx.append_audit(ctx.audit.origin(), event).await?;
         tx.commit().await?;
         return Err(already_complete(container));
     }
@@ -529,7 +526,7 @@ pub async fn put_object(
                 })
                 .await?;
                 if completed {
-                    crate::jobs::enqueue_media(&mut tx, clip_id, ingestor.media_attempts).await?;
+                    crate::jobs::enqueue_media(&mut tx, clip_id, ctx.media_attempts()).await?;
                 }
             }
             tx.insert_sighting(&NewSighting {
@@ -579,7 +576,7 @@ pub async fn put_object(
         result["category"] = json!(category);
     }
     event.result = Some(result);
-    tx.append_audit(ingestor.audit.origin(), event).await?;
+    tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     Ok(put)
 }
@@ -640,14 +637,14 @@ fn refuse_refiling(container: &AxisContainer, stored: &Metadata, sent: &Metadata
 /// Replaces an object's metadata (POST on an object), audited; refused once the recording is
 /// complete.
 pub async fn set_object_metadata(
-    ingestor: &Ingestor<'_>,
+    ctx: &Context<'_>,
     dock: &Dock,
     container: &AxisContainer,
     name: &str,
     meta: Metadata,
 ) -> Result<()> {
     check_metadata(&meta)?;
-    let mut tx = ingestor.catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     tx.ensure_dock_active(dock).await?;
     tx.lock_recording(container.recording_id).await?;
     let Some(object) = tx.axis_object(container.id, name).await? else {
@@ -673,36 +670,36 @@ pub async fn set_object_metadata(
         container.recording_id,
     );
     event.result = Some(json!({"object": name, "metadata": meta}));
-    tx.append_audit(ingestor.audit.origin(), event).await?;
+    tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await
 }
 
 /// Updates a container's metadata (POST); `Status: Complete` finalises the recording.
 pub async fn update_container(
-    ingestor: &Ingestor<'_>,
+    ctx: &Context<'_>,
     dock: &Dock,
     name: &str,
     meta: Metadata,
 ) -> Result<()> {
     check_name("container", name)?;
     check_metadata(&meta)?;
-    let container = ingestor
+    let container = ctx
         .catalogue
         .axis_container(dock.id, name)
         .await?
         .ok_or_else(|| Error::not_found(format!("no container {name}")))?;
-    update_metadata(ingestor, dock, &container, meta).await
+    update_metadata(ctx, dock, &container, meta).await
 }
 
 /// Merges what the dock says into a container's metadata under the recording's lock, and
 /// completes the recording when it says `Status: Complete`. Once complete, nothing changes.
 async fn update_metadata(
-    ingestor: &Ingestor<'_>,
+    ctx: &Context<'_>,
     dock: &Dock,
     container: &AxisContainer,
     meta: Metadata,
 ) -> Result<()> {
-    let mut tx = ingestor.catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     tx.ensure_dock_active(dock).await?;
     tx.lock_recording(container.recording_id).await?;
     let mut stored = tx.axis_container_metadata(container.id).await?;
@@ -724,7 +721,7 @@ async fn update_metadata(
     if complete {
         let mut container = container.clone();
         container.metadata.0 = stored;
-        finalize(ingestor, &mut tx, dock, &container).await?;
+        finalize(ctx, &mut tx, dock, &container).await?;
     }
     tx.commit().await
 }
@@ -733,7 +730,7 @@ async fn update_metadata(
 /// (a category chosen on the camera arrives as a bookmark: classification at source), and the
 /// ingest record listing every object, in the caller's transaction.
 async fn finalize(
-    ingestor: &Ingestor<'_>,
+    ctx: &Context<'_>,
     tx: &mut crate::catalogue::Tx,
     dock: &Dock,
     container: &AxisContainer,
@@ -786,13 +783,10 @@ async fn finalize(
     }
     let mut flags = recording.flags.clone();
     let recorded_at = started.unwrap_or(recording.recorded_at);
-    if !crate::retention::plausible_recording_time(
-        recorded_at,
-        recording.created_at,
-        ingestor.policy,
-    ) && !flags
-        .iter()
-        .any(|f| f == crate::retention::IMPLAUSIBLE_TIME)
+    if !crate::retention::plausible_recording_time(recorded_at, recording.created_at, ctx.policy)
+        && !flags
+            .iter()
+            .any(|f| f == crate::retention::IMPLAUSIBLE_TIME)
     {
         flags.push(crate::retention::IMPLAUSIBLE_TIME.into());
     }
@@ -811,11 +805,11 @@ async fn finalize(
     )
     .await?;
     for clip in &recording.clips {
-        crate::jobs::enqueue_media(tx, clip.id, ingestor.media_attempts).await?;
+        crate::jobs::enqueue_media(tx, clip.id, ctx.media_attempts()).await?;
     }
     let category = category.or_else(|| recording.category.clone());
     let classification =
-        crate::config::classification_at_source(ingestor.categories, category.as_deref());
+        crate::config::classification_at_source(&ctx.config.categories, category.as_deref());
     let actor = dock_actor(dock);
     if classification != Classification::Unreviewed {
         tx.classify(
@@ -827,7 +821,7 @@ async fn finalize(
         )
         .await?;
     }
-    let next = crate::retention::recompute(tx, ingestor.policy, recording.id).await?;
+    let next = crate::retention::recompute(tx, ctx.policy, recording.id).await?;
     let mut event = EventDraft::new("ingest", actor, "recording", recording.id);
     event.objects = objects
         .iter()
@@ -852,12 +846,12 @@ async fn finalize(
         "status": "stored",
         "clips": clips,
         "flags": flags,
-        "retention": crate::retention::audited(&next, ingestor.policy),
+        "retention": crate::retention::audited(&next, ctx.policy),
     });
     if let Some(c) = &category {
         result["category"] = json!(c);
     }
     event.result = Some(result);
-    tx.append_audit(ingestor.audit.origin(), event).await?;
+    tx.append_audit(ctx.audit.origin(), event).await?;
     Ok(())
 }

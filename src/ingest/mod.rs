@@ -6,59 +6,23 @@
 //! row that points at them commits. A crash in between leaves an object nobody points at (found
 //! by `bwv fsck`, adopted when the same bytes arrive again), never a row without bytes.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::audit::AuditLog;
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
 use crate::catalogue::Register;
-use crate::catalogue::{Catalogue, NewClip, NewRecording, NewSighting, Tx};
+use crate::catalogue::{NewClip, NewRecording, NewSighting, Tx};
+use crate::context::Context;
 use crate::domain::{Classification, RecordingStatus, Sha256Digest, Source};
 use crate::error::{Code, Error, Result};
-use crate::store::{Input, Progress, PutOptions, Store};
+use crate::store::{Input, Progress, PutOptions};
 
 pub mod axis;
 pub mod files;
 pub mod tus;
 pub mod watch;
-
-/// Everything shared by the writers of one process.
-impl Ingestor<'_> {
-    /// Catalogues bytes just stored. Bytes a purge had marked may have been deleted between
-    /// the store finding them present and now (the purge deletes each under the object's row
-    /// lock, which this transaction now holds): then the sender must send them again.
-    pub async fn catalogue_object(
-        &self,
-        tx: &mut crate::catalogue::Tx,
-        sha256: &crate::domain::Sha256Digest,
-        size: u64,
-    ) -> Result<()> {
-        if tx.insert_object(sha256, size, None).await? && !self.store.exists(sha256).await? {
-            return Err(Error::new(
-                crate::error::Code::Busy,
-                format!(
-                    "object {sha256} arrived while an earlier copy was being purged: send it again"
-                ),
-            ));
-        }
-        Ok(())
-    }
-}
-
-pub struct Ingestor<'a> {
-    pub catalogue: &'a Catalogue,
-    pub store: &'a Store,
-    pub audit: &'a AuditLog,
-    /// Retain-until for new originals in stores with Object Lock, counted from arrival.
-    pub initial_retention_days: u32,
-    /// Attempts the media job of each new clip gets before it is dead.
-    pub media_attempts: u32,
-    /// The categories table: what a camera's category makes footage at source.
-    pub categories: &'a [crate::config::Category],
-    pub policy: &'a crate::retention::Policy,
-}
 
 /// Who and what a recording is, as the door was told.
 #[derive(Debug, Clone)]
@@ -143,7 +107,7 @@ pub fn check_identifier(what: &str, value: &str) -> Result<()> {
     }
 }
 
-impl Ingestor<'_> {
+impl Context<'_> {
     async fn complete_upload(
         &self,
         tx: &mut Tx,
@@ -163,14 +127,6 @@ impl Ingestor<'_> {
         event.result = Some(json!({"recording": recording.to_string()}));
         tx.append_audit(self.audit.origin(), event).await?;
         Ok(())
-    }
-
-    /// Store options every door shares: the initial Object Lock retention of an original.
-    pub fn put_options(&self) -> PutOptions {
-        PutOptions {
-            retain_until: Some(Utc::now() + Duration::days(i64::from(self.initial_retention_days))),
-            ..PutOptions::default()
-        }
     }
 
     pub async fn ingest(
@@ -259,8 +215,10 @@ impl Ingestor<'_> {
             flags.push(crate::retention::IMPLAUSIBLE_TIME.into());
         }
         let status = RecordingStatus::Stored.as_str();
-        let classification =
-            crate::config::classification_at_source(self.categories, req.category.as_deref());
+        let classification = crate::config::classification_at_source(
+            &self.config.categories,
+            req.category.as_deref(),
+        );
         self.catalogue_object(&mut tx, &put.sha256, put.size)
             .await?;
         tx.insert_recording(&NewRecording {
@@ -301,7 +259,7 @@ impl Ingestor<'_> {
             )
             .await?;
         }
-        crate::jobs::enqueue_media(&mut tx, clip_id, self.media_attempts).await?;
+        crate::jobs::enqueue_media(&mut tx, clip_id, self.media_attempts()).await?;
         let next = crate::retention::recompute(&mut tx, self.policy, id).await?;
         let mut event = EventDraft::new("ingest", req.actor.clone(), "recording", id);
         event.objects.push(object);

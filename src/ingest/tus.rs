@@ -21,9 +21,10 @@ use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{IngestOutcome, IngestRequest, Ingestor, check_identifier};
+use super::{IngestOutcome, IngestRequest, check_identifier};
 use crate::audit::record::{Actor, EventDraft};
 use crate::catalogue::{Catalogue, Dock, UploadRow};
+use crate::context::Context;
 use crate::domain::{Sha256Digest, Source};
 use crate::error::{Code, Error, Result, ResultExt};
 use crate::store::{Input, Progress};
@@ -176,7 +177,7 @@ pub struct Quota {
 
 /// Creates an upload: its staging file, its row and its audit record, within the dock's quota.
 pub async fn create(
-    ingestor: &Ingestor<'_>,
+    ctx: &Context<'_>,
     staging_dir: &Path,
     dock: &Dock,
     length: u64,
@@ -208,7 +209,7 @@ pub async fn create(
         expires_at,
     };
     let result = async {
-        let mut tx = ingestor.catalogue.begin().await?;
+        let mut tx = ctx.catalogue.begin().await?;
         let open = tx.open_uploads(dock).await?;
         if open.count >= quota.max_open_per_dock {
             return Err(Error::new(
@@ -243,7 +244,7 @@ pub async fn create(
         tx.insert_upload(&row).await?;
         let mut event = EventDraft::new("upload_started", dock_actor(dock), "upload", id);
         event.result = Some(json!({"length": length, "door": "tus"}));
-        tx.append_audit(ingestor.audit.origin(), event).await?;
+        tx.append_audit(ctx.audit.origin(), event).await?;
         tx.commit().await
     }
     .await;
@@ -408,7 +409,7 @@ fn write_all_vectored(file: &mut File, batch: &[Bytes]) -> std::io::Result<()> {
 /// A finished upload becomes a recording through the shared ingest path: the staging file is
 /// adopted by the store, and the upload is marked completed in the same transaction.
 pub async fn finish(
-    ingestor: &Ingestor<'_>,
+    ctx: &Context<'_>,
     staging_dir: &Path,
     dock: &Dock,
     upload: &UploadRow,
@@ -436,7 +437,7 @@ pub async fn finish(
         sha256,
         size: upload.length as u64,
     };
-    let outcome = ingestor.ingest(&req, input, Progress::default()).await;
+    let outcome = ctx.ingest(&req, input, Progress::default()).await;
     match &outcome {
         Ok(_) => {
             let _ = std::fs::remove_file(&path);
@@ -444,7 +445,7 @@ pub async fn finish(
         Err(e) if e.code() == Code::ChecksumMismatch => {
             // The dock's own hash disagrees: nothing was stored; the upload cannot succeed.
             end(
-                ingestor,
+                ctx,
                 staging_dir,
                 upload,
                 "terminated",
@@ -461,7 +462,7 @@ pub async fn finish(
 
 /// Ends an unfinished upload (terminated by the dock, expired, rejected): row, audit, file.
 pub async fn end(
-    ingestor: &Ingestor<'_>,
+    ctx: &Context<'_>,
     staging_dir: &Path,
     upload: &UploadRow,
     state: &str,
@@ -469,7 +470,7 @@ pub async fn end(
     actor: Actor,
     reason: Option<String>,
 ) -> Result<bool> {
-    let mut tx = ingestor.catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     let ended = tx.end_upload(upload.id, state, None).await?;
     if ended {
         let mut draft = EventDraft::new(event, actor, "upload", upload.id);
@@ -478,7 +479,7 @@ pub async fn end(
             result["reason"] = json!(reason.chars().take(200).collect::<String>());
         }
         draft.result = Some(result);
-        tx.append_audit(ingestor.audit.origin(), draft).await?;
+        tx.append_audit(ctx.audit.origin(), draft).await?;
     }
     tx.commit().await?;
     if ended {
@@ -493,16 +494,12 @@ pub async fn end(
 }
 
 /// Removes unfinished uploads whose time ran out; each removal is audited.
-pub async fn expire_due(ingestor: &Ingestor<'_>, staging_dir: &Path) -> Result<usize> {
+pub async fn expire_due(ctx: &Context<'_>, staging_dir: &Path) -> Result<usize> {
     let mut n = 0;
-    for upload in ingestor
-        .catalogue
-        .expired_uploads(crate::domain::now())
-        .await?
-    {
+    for upload in ctx.catalogue.expired_uploads(crate::domain::now()).await? {
         let actor = Actor::service(format!("svc:tus-expiry@{}", crate::config::hostname()));
         if end(
-            ingestor,
+            ctx,
             staging_dir,
             &upload,
             "expired",

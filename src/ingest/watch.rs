@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::files::{self, Found};
-use super::{IngestOutcome, IngestRequest, Ingestor};
+use super::{IngestOutcome, IngestRequest};
 use crate::audit::record::Actor;
+use crate::context::Context;
 use crate::domain::Source;
 use crate::error::{Code, Error, Result, ResultExt};
 use crate::store::{Input, Progress};
@@ -52,7 +53,7 @@ struct Seen {
 }
 
 pub async fn run(
-    ingestor: &Ingestor<'_>,
+    ctx: &Context<'_>,
     opts: &WatchOptions,
     actor: Actor,
     shutdown: impl std::future::Future<Output = ()>,
@@ -116,7 +117,7 @@ pub async fn run(
         for path in ready {
             seen.remove(&path);
             let note = error_note_path(&path);
-            match take(ingestor, opts, &actor, &path).await {
+            match take(ctx, opts, &actor, &path).await {
                 Ok((moved_to, outcome)) => {
                     retry_at.remove(&path);
                     if note.exists() {
@@ -145,7 +146,7 @@ pub async fn run(
             }
         }
 
-        if let Err(e) = ingestor.audit.checkpoint_if_due(ingestor.catalogue).await {
+        if let Err(e) = ctx.audit.checkpoint_if_due(ctx.catalogue).await {
             tracing::error!(error = %e, "cannot sign checkpoint");
         }
         tokio::select! {
@@ -171,7 +172,7 @@ fn has_current_error_note(path: &Path) -> bool {
 }
 
 async fn take(
-    ingestor: &Ingestor<'_>,
+    ctx: &Context<'_>,
     opts: &WatchOptions,
     actor: &Actor,
     path: &Path,
@@ -184,7 +185,7 @@ async fn take(
         source_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
         ..IngestRequest::new(&opts.officer, &opts.device, Source::Watch, actor.clone())
     };
-    let outcome = ingestor
+    let outcome = ctx
         .ingest(&req, Input::File(file), Progress::default())
         .await?;
     let moved_to = move_done(&opts.dir, path)?;

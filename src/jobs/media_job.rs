@@ -250,7 +250,7 @@ async fn record(
             outputs,
         } => {
             let opts = PutOptions {
-                retain_until: app.ingestor().put_options().retain_until,
+                retain_until: app.context().put_options().retain_until,
                 ..PutOptions::default()
             };
             for out in outputs {
@@ -363,7 +363,7 @@ async fn record(
     tx.append_audit(app.audit.origin(), event).await?;
     tx.commit().await?;
     if held {
-        crate::holds::sync(app, &[clip.recording_id]).await?;
+        crate::holds::sync(&app.context(), &[clip.recording_id]).await?;
     }
     tracing::info!(recording = %clip.recording_id, clip = clip.seq, state, reason, "clip settled");
     Ok(true)

@@ -52,3 +52,18 @@ pub fn media_clip(payload: &serde_json::Value) -> std::result::Result<Uuid, Erro
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| Error::bad_input(format!("media job payload {payload} names no clip")))
 }
+
+/// Queues a dead job again with fresh attempts, by hand, audited.
+pub async fn retry(
+    ctx: &crate::context::Context<'_>,
+    actor: &crate::audit::record::Actor,
+    id: Uuid,
+) -> Result<crate::catalogue::JobRow> {
+    let mut tx = ctx.catalogue.begin().await?;
+    let j = tx.retry_job(id).await?;
+    let mut event = crate::audit::record::EventDraft::new("job_retried", actor.clone(), "job", id);
+    event.result = Some(serde_json::json!({"kind": j.kind, "payload": j.payload.0}));
+    tx.append_audit(ctx.audit.origin(), event).await?;
+    tx.commit().await?;
+    Ok(j)
+}

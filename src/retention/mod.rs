@@ -11,6 +11,7 @@ use crate::error::Result;
 
 pub mod plan;
 pub mod policy;
+pub mod review;
 pub mod rules;
 pub mod sweep;
 

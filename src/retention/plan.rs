@@ -2,13 +2,14 @@
 //! under which policy, before anything is done about it.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::app::App;
 use crate::audit::record::{Actor, EventDraft, format_ts};
-use crate::catalogue::DueRow;
-use crate::error::Result;
+use crate::catalogue::{DueRow, PlanRow};
+use crate::context::Context;
+use crate::error::{Code, Error, Result};
 
 /// Recomputes stale answers a batch (one transaction) at a time.
 const RECOMPUTE_BATCH: usize = 1000;
@@ -34,36 +35,36 @@ impl Plan {
 /// Answers computed under another policy, never computed, or whose hold lapsed by `as_of` are
 /// computed again first, in id order. Where a hold has lapsed, the store's legal hold (S3
 /// Object Lock) is lifted too, once the catalogue says no other hold covers the footage.
-pub async fn refresh(app: &App, as_of: DateTime<Utc>) -> Result<usize> {
-    let stale = app
+pub async fn refresh(ctx: &Context<'_>, as_of: DateTime<Utc>) -> Result<usize> {
+    let stale = ctx
         .catalogue
-        .stale_next_actions(&app.policy.sha256, as_of)
+        .stale_next_actions(&ctx.policy.sha256, as_of)
         .await?;
     let mut lapsed = Vec::new();
     for batch in stale.chunks(RECOMPUTE_BATCH) {
-        let mut tx = app.catalogue.begin().await?;
+        let mut tx = ctx.catalogue.begin().await?;
         for r in batch {
-            let was_held = app.store.has_object_lock()
+            let was_held = ctx.store.has_object_lock()
                 && tx.deletion_state(*r).await?.next_action_rule.as_deref() == Some("legal-hold");
-            let next = super::recompute(&mut tx, &app.policy, *r).await?;
+            let next = super::recompute(&mut tx, ctx.policy, *r).await?;
             if was_held && next.rule != "legal-hold" {
                 lapsed.push(*r);
             }
         }
         tx.commit().await?;
     }
-    crate::holds::sync(app, &lapsed).await?;
+    crate::holds::sync(ctx, &lapsed).await?;
     Ok(stale.len())
 }
 
 pub async fn make(
-    app: &App,
+    ctx: &Context<'_>,
     as_of: DateTime<Utc>,
     actor: &Actor,
     record_empty: bool,
 ) -> Result<Plan> {
-    let recomputed = refresh(app, as_of).await?;
-    let due = app.catalogue.due(as_of).await?;
+    let recomputed = refresh(ctx, as_of).await?;
+    let due = ctx.catalogue.due(as_of).await?;
     let mut plan = Plan {
         id: None,
         as_of,
@@ -73,19 +74,89 @@ pub async fn make(
     if plan.due.is_empty() && !record_empty {
         return Ok(plan);
     }
-    let mut tx = app.catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     let id = tx
-        .insert_plan(as_of, &app.policy.sha256, &actor.id, &plan.due)
+        .insert_plan(as_of, &ctx.policy.sha256, &actor.id, &plan.due)
         .await?;
     let mut event = EventDraft::new("retention_planned", actor.clone(), "retention-plan", id);
     event.result = Some(json!({
         "as_of": format_ts(as_of),
-        "policy_sha256": app.policy.sha256,
+        "policy_sha256": &ctx.policy.sha256,
         "delete": plan.deletes(),
         "review": plan.reviews(),
     }));
-    tx.append_audit(app.audit.origin(), event).await?;
+    tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     plan.id = Some(id);
     Ok(plan)
+}
+
+/// A plan made under another policy says nothing about what this one requires.
+pub fn check_policy(ctx: &Context<'_>, plan: &PlanRow) -> Result<()> {
+    if plan.policy_sha256 != ctx.policy.sha256 {
+        return Err(Error::new(
+            Code::Conflict,
+            format!(
+                "plan {} was made under policy sha256 {}, but the policy in force is {} ({}): make a new plan",
+                plan.id,
+                plan.policy_sha256.get(..16).unwrap_or(&plan.policy_sha256),
+                ctx.policy.sha256.get(..16).unwrap_or(&ctx.policy.sha256),
+                ctx.policy.source
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Approved {
+    pub plan: Uuid,
+    pub approved_by: String,
+}
+
+/// A second person approves a recorded plan: never its maker, once, before it is carried out,
+/// and only under the policy it was made under.
+pub async fn approve(ctx: &Context<'_>, actor: &Actor, id: Uuid) -> Result<Approved> {
+    let mut tx = ctx.catalogue.begin().await?;
+    let plan = tx.plan_for_update(id).await?;
+    check_policy(ctx, &plan)?;
+    if let Some(by) = &plan.approved_by {
+        return Err(Error::new(
+            Code::Conflict,
+            format!("plan {id} is already approved (by {by})"),
+        ));
+    }
+    if plan.executed_at.is_some() {
+        return Err(Error::new(
+            Code::Conflict,
+            format!("plan {id} has been carried out"),
+        ));
+    }
+    if plan.created_by == actor.id {
+        return Err(Error::new(
+            Code::Forbidden,
+            format!(
+                "plan {id} was made by {}: a second person must approve it",
+                plan.created_by
+            ),
+        ));
+    }
+    tx.approve_plan(id, &actor.id).await?;
+    let mut event = EventDraft::new(
+        "retention_plan_approved",
+        actor.clone(),
+        "retention-plan",
+        id,
+    );
+    event.result = Some(json!({
+        "made_by": plan.created_by,
+        "as_of": format_ts(plan.as_of),
+        "policy_sha256": plan.policy_sha256,
+    }));
+    tx.append_audit(ctx.audit.origin(), event).await?;
+    tx.commit().await?;
+    Ok(Approved {
+        plan: id,
+        approved_by: actor.id.clone(),
+    })
 }

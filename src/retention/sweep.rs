@@ -13,11 +13,11 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::rules::Action;
-use crate::app::App;
 use crate::audit::record::{Actor, EventDraft, ObjectRef, format_ts};
 use crate::catalogue::{PlanItem, PlanRow, PurgeObject, Tx};
+use crate::context::Context;
 use crate::domain::Sha256Digest;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 /// What became of one recording.
 #[derive(Debug, Clone, Serialize)]
@@ -38,6 +38,208 @@ impl Outcome {
     }
 }
 
+/// What to sweep: a recorded plan, or a new one as of a date (now when none is given).
+#[derive(Debug, Clone, Default)]
+pub struct Sweep {
+    pub plan: Option<Uuid>,
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+/// How far a sweep has got, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub enum Step {
+    /// This many more recordings are to be dealt with.
+    More(u64),
+    /// One more is done.
+    Done,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Counts {
+    pub soft_deleted: usize,
+    pub sent_for_review: usize,
+    pub skipped: usize,
+    pub purged: usize,
+    pub restored: usize,
+    pub deferred: usize,
+    pub failed: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Swept {
+    pub plan: Option<Uuid>,
+    pub as_of: Option<String>,
+    pub policy_sha256: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+    #[serde(skip)]
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Carries out a plan, then purges what is past its grace period. With two-person approval
+/// configured only an approved recorded plan is carried out. Every recording's outcome is
+/// reported; one that fails does not stop the others. A sweep with nothing to do writes nothing.
+pub async fn run(
+    ctx: &Context<'_>,
+    actor: &Actor,
+    sweep: Sweep,
+    progress: &(dyn Fn(Step) + Sync),
+) -> Result<Swept> {
+    let now = Utc::now();
+    let two_people = ctx.config.retention.two_person_approval;
+    let plan = match sweep.plan {
+        Some(id) => {
+            let plan = ctx.catalogue.plan(id).await?;
+            super::plan::check_policy(ctx, &plan)?;
+            if plan.as_of > now {
+                return Err(Error::bad_input(format!(
+                    "plan {id} is as of {}, which is still in the future",
+                    format_ts(plan.as_of)
+                )));
+            }
+            if two_people && plan.approved_by.is_none() {
+                return Err(Error::new(
+                    Code::Forbidden,
+                    format!(
+                        "plan {id} needs approval by a second person first (`bwv retention approve {id}`)"
+                    ),
+                ));
+            }
+            Some(plan)
+        }
+        None => {
+            if two_people {
+                return Err(Error::new(
+                    Code::Forbidden,
+                    "two-person approval is configured: make a plan (`bwv retention plan`), have another person approve it, then sweep with --plan ID",
+                ));
+            }
+            let as_of = sweep.as_of.unwrap_or(now);
+            if as_of > now {
+                return Err(Error::bad_input(format!(
+                    "--as-of {} is in the future: a sweep cannot act before footage is due",
+                    format_ts(as_of)
+                )));
+            }
+            let made = super::plan::make(ctx, as_of, actor, false).await?;
+            match made.id {
+                Some(id) => Some(ctx.catalogue.plan(id).await?),
+                None => None,
+            }
+        }
+    };
+    let failed = |r: Uuid, e: Error| Outcome::new(r, "failed", e.to_string());
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    if let Some(p) = &plan {
+        let items = ctx.catalogue.pending_items(p.id).await?;
+        progress(Step::More(items.len() as u64));
+        for item in &items {
+            let o = carry_out(ctx, p, item, actor)
+                .await
+                .unwrap_or_else(|e| failed(item.recording_id, e));
+            outcomes.push(o);
+            progress(Step::Done);
+        }
+        let mut tx = ctx.catalogue.begin().await?;
+        tx.finish_plan_if_done(p.id).await?;
+        tx.commit().await?;
+    }
+    let purgeable = ctx
+        .catalogue
+        .purgeable(purge_cutoff(Utc::now(), ctx.policy.grace_days))
+        .await?;
+    progress(Step::More(purgeable.len() as u64));
+    for r in &purgeable {
+        let o = purge(ctx, *r, actor)
+            .await
+            .unwrap_or_else(|e| failed(*r, e));
+        outcomes.push(o);
+        progress(Step::Done);
+    }
+    let count = |what: &str| outcomes.iter().filter(|o| o.outcome == what).count();
+    let swept = Swept {
+        plan: plan.as_ref().map(|p| p.id),
+        as_of: plan.as_ref().map(|p| format_ts(p.as_of)),
+        policy_sha256: ctx.policy.sha256.clone(),
+        counts: Counts {
+            soft_deleted: count("soft-deleted"),
+            sent_for_review: count("sent-for-review"),
+            skipped: count("skipped"),
+            purged: count("purged"),
+            restored: count("restored"),
+            deferred: count("deferred"),
+            failed: count("failed"),
+        },
+        outcomes,
+    };
+    // A sweep with nothing to do changes nothing, not even the log (a purge the store still
+    // refuses is retried by every sweep; that alone is not worth a record each night).
+    if swept.outcomes.iter().any(|o| o.outcome != "deferred") {
+        let (kind, item) = match &plan {
+            Some(p) => ("retention-plan", p.id),
+            None => ("retention-sweep", Uuid::now_v7()),
+        };
+        let mut tx = ctx.catalogue.begin().await?;
+        let mut event = EventDraft::new("retention_swept", actor.clone(), kind, item);
+        event.result = Some(
+            serde_json::to_value(&swept)
+                .map_err(|e| Error::audit(format!("encoding the sweep's record: {e}")))?,
+        );
+        tx.append_audit(ctx.audit.origin(), event).await?;
+        tx.commit().await?;
+    }
+    Ok(swept)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Restored {
+    pub recording: Uuid,
+    pub restored: bool,
+    /// It is still due for deletion: the next sweep deletes it again unless something changes.
+    pub still_due: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// Brings back soft-deleted footage by hand, with a reason.
+pub async fn restore_by_hand(
+    ctx: &Context<'_>,
+    actor: &Actor,
+    recording: Uuid,
+    reason: &str,
+) -> Result<Restored> {
+    restore(ctx, recording, reason, actor).await?;
+    let r = ctx
+        .catalogue
+        .recording(recording)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no recording {recording}")))?;
+    let still_due = r.next_action.as_deref() == Some("delete")
+        && r.next_action_at.is_some_and(|t| t <= Utc::now());
+    Ok(Restored {
+        recording,
+        restored: true,
+        still_due,
+        rule: r.next_action_rule,
+    })
+}
+
+/// The deletion certificate of a purged recording.
+pub async fn certificate(ctx: &Context<'_>, recording: Uuid) -> Result<Value> {
+    let Some(t) = ctx.catalogue.tombstone(recording).await? else {
+        return Err(Error::not_found(format!(
+            "recording {recording} has not been purged: there is no deletion certificate"
+        )));
+    };
+    serde_json::from_str(&t.certificate).map_err(|e| {
+        Error::with_source(
+            crate::error::Code::Catalogue,
+            format!("the certificate of recording {recording} is not JSON"),
+            e,
+        )
+    })
+}
+
 fn stage_event(event: &str, actor: &Actor, recording: Uuid, result: Value) -> EventDraft {
     let mut e = EventDraft::new(event, actor.clone(), "recording", recording);
     e.result = Some(result);
@@ -46,13 +248,13 @@ fn stage_event(event: &str, actor: &Actor, recording: Uuid, result: Value) -> Ev
 
 /// Carries out one plan item if the recording's fresh answer still agrees with the plan.
 pub async fn carry_out(
-    app: &App,
+    ctx: &Context<'_>,
     plan: &PlanRow,
     item: &PlanItem,
     actor: &Actor,
 ) -> Result<Outcome> {
     let r = item.recording_id;
-    let mut tx = app.catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     tx.lock_recording(r).await?;
     let state = tx.deletion_state(r).await?;
     if state.retention_state != "active" {
@@ -62,7 +264,7 @@ pub async fn carry_out(
         tx.commit().await?;
         return Ok(Outcome::new(r, "skipped", detail));
     }
-    let next = super::recompute(&mut tx, &app.policy, r).await?;
+    let next = super::recompute(&mut tx, ctx.policy, r).await?;
     let due = next.at.is_some_and(|at| at <= plan.as_of);
     let planned = match item.action.as_str() {
         "delete" => Action::Delete,
@@ -85,19 +287,19 @@ pub async fn carry_out(
         "rule": next.rule,
         "plan": plan.id,
         "as_of": format_ts(plan.as_of),
-        "policy_sha256": app.policy.sha256,
+        "policy_sha256": &ctx.policy.sha256,
     });
     let (new_state, event, outcome, mut result) = match planned {
         Action::Delete => ("soft-deleted", "recording_deleted", "soft-deleted", common),
         _ => ("review", "review_requested", "sent-for-review", common),
     };
     if planned == Action::Delete {
-        let purge_after = crate::domain::now() + Duration::days(i64::from(app.policy.grace_days));
+        let purge_after = crate::domain::now() + Duration::days(i64::from(ctx.policy.grace_days));
         result["stage"] = json!("soft-deleted");
         result["purge_after"] = json!(format_ts(purge_after));
     }
     tx.set_retention_state(r, new_state).await?;
-    tx.append_audit(app.audit.origin(), stage_event(event, actor, r, result))
+    tx.append_audit(ctx.audit.origin(), stage_event(event, actor, r, result))
         .await?;
     tx.item_done(plan.id, r, outcome).await?;
     tx.commit().await?;
@@ -105,8 +307,13 @@ pub async fn carry_out(
 }
 
 /// Brings a soft-deleted recording back, audited.
-pub async fn restore(app: &App, recording: Uuid, reason: &str, actor: &Actor) -> Result<()> {
-    let mut tx = app.catalogue.begin().await?;
+pub async fn restore(
+    ctx: &Context<'_>,
+    recording: Uuid,
+    reason: &str,
+    actor: &Actor,
+) -> Result<()> {
+    let mut tx = ctx.catalogue.begin().await?;
     tx.lock_recording(recording).await?;
     let state = tx.deletion_state(recording).await?;
     if state.retention_state != "soft-deleted" || state.purge_started_at.is_some() {
@@ -120,7 +327,7 @@ pub async fn restore(app: &App, recording: Uuid, reason: &str, actor: &Actor) ->
             format!("cannot restore recording {recording}: {why}"),
         ));
     }
-    restore_in(app, &mut tx, recording, reason, actor).await?;
+    restore_in(ctx, &mut tx, recording, reason, actor).await?;
     tx.commit().await
 }
 
@@ -128,7 +335,7 @@ pub async fn restore(app: &App, recording: Uuid, reason: &str, actor: &Actor) ->
 /// (a hold, a case link, a classification): footage that must be kept does not wait in the
 /// recycle bin until its purge notices. Returns whether it did.
 pub async fn restore_if_protected(
-    app: &App,
+    ctx: &Context<'_>,
     tx: &mut Tx,
     r: Uuid,
     why: &str,
@@ -138,26 +345,32 @@ pub async fn restore_if_protected(
     if state.retention_state != "soft-deleted" || state.purge_started_at.is_some() {
         return Ok(false);
     }
-    let next = super::recompute(tx, &app.policy, r).await?;
+    let next = super::recompute(tx, ctx.policy, r).await?;
     if next.action == Action::Delete && next.at.is_some_and(|at| at <= crate::domain::now()) {
         return Ok(false);
     }
-    restore_in(app, tx, r, why, actor).await?;
+    restore_in(ctx, tx, r, why, actor).await?;
     Ok(true)
 }
 
-async fn restore_in(app: &App, tx: &mut Tx, r: Uuid, reason: &str, actor: &Actor) -> Result<()> {
+async fn restore_in(
+    ctx: &Context<'_>,
+    tx: &mut Tx,
+    r: Uuid,
+    reason: &str,
+    actor: &Actor,
+) -> Result<()> {
     tx.set_retention_state(r, "active").await?;
-    let next = super::recompute(tx, &app.policy, r).await?;
+    let next = super::recompute(tx, ctx.policy, r).await?;
     let result = json!({
         "reason": reason,
         "next_action": next.action.as_str(),
         "next_action_at": next.at.map(format_ts),
         "rule": next.rule,
-        "policy_sha256": app.policy.sha256,
+        "policy_sha256": &ctx.policy.sha256,
     });
     tx.append_audit(
-        app.audit.origin(),
+        ctx.audit.origin(),
         stage_event("recording_restored", actor, r, result),
     )
     .await?;
@@ -166,20 +379,20 @@ async fn restore_in(app: &App, tx: &mut Tx, r: Uuid, reason: &str, actor: &Actor
 
 /// Purges one soft-deleted recording whose grace period is over (or finishes a purge a killed
 /// sweep began).
-pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome> {
+pub async fn purge(ctx: &Context<'_>, recording: Uuid, actor: &Actor) -> Result<Outcome> {
     let r = recording;
     let now = crate::domain::now();
     // The store's own retention is asked first, outside any transaction (a network round trip
     // per object must not hold SQLite's write lock): a retained object defers the whole purge.
-    let mut tx = app.catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     let objects = tx.purge_objects(r).await?;
     tx.commit().await?;
-    if let Some(deferred) = retained(app, r, &unmarked_exclusive(&objects), now).await? {
+    if let Some(deferred) = retained(ctx, r, &unmarked_exclusive(&objects), now).await? {
         return Ok(deferred);
     }
 
     // Step 1: decide under the lock, and mark what goes.
-    let mut tx = app.catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     tx.lock_recording(r).await?;
     let state = tx.deletion_state(r).await?;
     if state.retention_state != "soft-deleted" {
@@ -188,15 +401,15 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
     }
     if state.purge_started_at.is_none() {
         // Restored and deleted again since the list was made: a new grace period runs.
-        let cutoff = purge_cutoff(now, app.policy.grace_days);
+        let cutoff = purge_cutoff(now, ctx.policy.grace_days);
         if state.deleted_at.is_none_or(|d| d > cutoff) {
             tx.commit().await?;
             return Ok(Outcome::new(r, "skipped", "grace period not over"));
         }
-        let next = super::recompute(&mut tx, &app.policy, r).await?;
+        let next = super::recompute(&mut tx, ctx.policy, r).await?;
         if next.action != Action::Delete || next.at.is_none_or(|at| at > now) {
             let why = format!("protected since deletion (rule {})", next.rule);
-            restore_in(app, &mut tx, r, &why, actor).await?;
+            restore_in(ctx, &mut tx, r, &why, actor).await?;
             tx.commit().await?;
             return Ok(Outcome::new(r, "restored", why));
         }
@@ -210,13 +423,13 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
     // marked and deleted in another round, so nothing is left behind.
     for _round in 0..3 {
         // Step 2: delete the marked bytes. Repeating this after a kill is harmless.
-        let mut tx = app.catalogue.begin().await?;
+        let mut tx = ctx.catalogue.begin().await?;
         let objects = tx.purge_objects(r).await?;
         tx.commit().await?;
-        removed += delete_marked(app, r, &objects).await?;
+        removed += delete_marked(ctx, r, &objects).await?;
 
         // Step 3: the tombstone, its certificate, and the erasure record.
-        let mut tx = app.catalogue.begin().await?;
+        let mut tx = ctx.catalogue.begin().await?;
         tx.lock_recording(r).await?;
         let state = tx.deletion_state(r).await?;
         if state.retention_state != "soft-deleted" {
@@ -227,17 +440,17 @@ pub async fn purge(app: &App, recording: Uuid, actor: &Actor) -> Result<Outcome>
         let left = unmarked_exclusive(&objects);
         if !left.is_empty() {
             tx.commit().await?; // nothing written: the store is asked outside the transaction
-            if let Some(deferred) = retained(app, r, &left, now).await? {
+            if let Some(deferred) = retained(ctx, r, &left, now).await? {
                 return Ok(deferred); // the next sweep carries on from here
             }
-            let mut tx = app.catalogue.begin().await?;
+            let mut tx = ctx.catalogue.begin().await?;
             tx.lock_recording(r).await?;
             let left = unmarked_exclusive(&tx.purge_objects(r).await?);
             tx.start_purge(r, &left).await?;
             tx.commit().await?;
             continue;
         }
-        let rule = finish(app, &mut tx, r, &state, &objects, now, actor).await?;
+        let rule = finish(ctx, &mut tx, r, &state, &objects, now, actor).await?;
         tx.commit().await?;
         let bytes: i64 = objects.iter().filter(|o| o.purged).map(|o| o.size).sum();
         return Ok(Outcome::new(
@@ -259,14 +472,14 @@ fn moved_on(r: Uuid, retention_state: &str) -> Outcome {
 
 /// A purge the store would refuse (Object Lock retain-until in force) is deferred, not failed.
 async fn retained(
-    app: &App,
+    ctx: &Context<'_>,
     r: Uuid,
     shas: &[String],
     now: DateTime<Utc>,
 ) -> Result<Option<Outcome>> {
     for sha in shas {
         let digest: Sha256Digest = sha.parse()?;
-        if let Some(until) = app.store.retain_until(&digest).await?
+        if let Some(until) = ctx.store.retain_until(&digest).await?
             && until > now
         {
             return Ok(Some(Outcome::new(
@@ -291,14 +504,14 @@ fn unmarked_exclusive(objects: &[PurgeObject]) -> Vec<String> {
 }
 
 /// Deletes the marked objects from the store; returns how many were still there.
-async fn delete_marked(app: &App, r: Uuid, objects: &[PurgeObject]) -> Result<u64> {
+async fn delete_marked(ctx: &Context<'_>, r: Uuid, objects: &[PurgeObject]) -> Result<u64> {
     let mut removed = 0;
     for o in objects.iter().filter(|o| o.purged) {
         let digest: Sha256Digest = o.sha256.parse()?;
         // Under the object's row lock (the write lock on SQLite): bytes arriving again revive
         // the row in their own transaction, and are then either seen here and kept, or find
         // themselves deleted and are sent again.
-        let mut tx = app.catalogue.begin().await?;
+        let mut tx = ctx.catalogue.begin().await?;
         if !tx.hold_purged_object(&o.sha256).await? {
             tx.commit().await?;
             continue;
@@ -306,13 +519,13 @@ async fn delete_marked(app: &App, r: Uuid, objects: &[PurgeObject]) -> Result<u6
         // A stale mirror of a lapsed hold would make the store refuse; the catalogue, checked
         // in step 1, says no hold covers this recording, and the row lock says nothing else
         // needs these bytes.
-        if app.store.has_object_lock() && app.store.exists(&digest).await? {
-            app.store
+        if ctx.store.has_object_lock() && ctx.store.exists(&digest).await? {
+            ctx.store
                 .set_legal_hold(&digest, false)
                 .await
                 .map_err(|e| e.context(format!("purging recording {r}")))?;
         }
-        if app
+        if ctx
             .store
             .delete(&digest)
             .await
@@ -327,7 +540,7 @@ async fn delete_marked(app: &App, r: Uuid, objects: &[PurgeObject]) -> Result<u6
 
 /// Writes the erasure record, then the tombstone with a certificate naming that record.
 async fn finish(
-    app: &App,
+    ctx: &Context<'_>,
     tx: &mut Tx,
     r: Uuid,
     state: &crate::catalogue::DeletionState,
@@ -345,8 +558,8 @@ async fn finish(
             "stage": "purged",
             "rule": rule,
             "deleted_at": format_ts(deleted_at),
-            "grace_days": app.policy.grace_days,
-            "policy_sha256": app.policy.sha256,
+            "grace_days": ctx.policy.grace_days,
+            "policy_sha256": &ctx.policy.sha256,
             "kept_shared": objects.iter().filter(|o| !o.purged).map(|o| &o.sha256).collect::<Vec<_>>(),
         }),
     );
@@ -363,7 +576,7 @@ async fn finish(
             role: Some(o.role.clone()),
         });
     }
-    let leaf = tx.append_audit(app.audit.origin(), event).await?;
+    let leaf = tx.append_audit(ctx.audit.origin(), event).await?;
     let certificate = json!({
         "certificate": "bwv deletion certificate",
         "recording_id": r,
@@ -373,14 +586,14 @@ async fn finish(
         "classification": state.classification,
         "category": state.category,
         "rule": rule,
-        "policy_sha256": app.policy.sha256,
+        "policy_sha256": &ctx.policy.sha256,
         "deleted_at": format_ts(deleted_at),
         "purged_at": format_ts(now),
         "purged_by": actor.id,
-        "store": app.store.describe(),
+        "store": ctx.store.describe(),
         "objects": objects.iter().map(certificate_object).collect::<Vec<_>>(),
         "audit": {
-            "origin": app.audit.origin(),
+            "origin": ctx.audit.origin(),
             "index": leaf.index,
             "leaf_hash": hex::encode(leaf.leaf_hash),
         },

@@ -5,20 +5,20 @@
 
 use uuid::Uuid;
 
-use crate::app::App;
+use crate::context::Context;
 use crate::domain::Sha256Digest;
 use crate::error::Result;
 
 /// Sets or lifts the store's legal hold on every object of the recordings.
-pub async fn mirror(app: &App, recordings: &[Uuid], on: bool) -> Result<usize> {
-    if !app.store.has_object_lock() {
+pub async fn mirror(ctx: &Context<'_>, recordings: &[Uuid], on: bool) -> Result<usize> {
+    if !ctx.store.has_object_lock() {
         return Ok(0);
     }
     let mut n = 0;
     for r in recordings {
-        for sha in app.catalogue.recording_objects(*r).await? {
+        for sha in ctx.catalogue.recording_objects(*r).await? {
             let sha: Sha256Digest = sha.parse()?;
-            app.store
+            ctx.store
                 .set_legal_hold(&sha, on)
                 .await
                 .map_err(|e| e.context(format!("recording {r}")))?;
@@ -32,15 +32,15 @@ pub async fn mirror(app: &App, recordings: &[Uuid], on: bool) -> Result<usize> {
 /// under the recordings' row locks and after the change that moved them has committed: the
 /// change that commits last also syncs last, so the store ends as the catalogue says. Returns
 /// the recordings no hold covers any more.
-pub async fn sync(app: &App, recordings: &[Uuid]) -> Result<Vec<Uuid>> {
+pub async fn sync(ctx: &Context<'_>, recordings: &[Uuid]) -> Result<Vec<Uuid>> {
     let mut sorted = recordings.to_vec();
     sorted.sort();
-    let mut tx = app.catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     let mut free = Vec::new();
     for r in sorted {
         tx.lock_recording(r).await?;
         let held = !tx.hold_lapses(r).await?.is_empty();
-        mirror(app, &[r], held).await?;
+        mirror(ctx, &[r], held).await?;
         if !held {
             free.push(r);
         }

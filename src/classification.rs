@@ -1,0 +1,87 @@
+//! Review decisions: what footage is (evidential or not), decided by a person with a reason.
+//! The decision is recorded with its audit record and the retention answer it leads to.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::audit::record::{Actor, EventDraft};
+use crate::context::Context;
+use crate::domain::Classification;
+use crate::error::{Code, Error, Result};
+
+/// A person's decision about one recording.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub recording: Uuid,
+    pub to: Classification,
+    pub reason: Option<String>,
+}
+
+/// What the decision changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Classified {
+    pub recording: Uuid,
+    pub from: String,
+    pub to: Classification,
+    pub basis: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub retention: serde_json::Value,
+}
+
+/// Classifies a recording after review. Making footage non-evidential needs a reason (it may
+/// then be deleted) and is refused while the recording is an exhibit in an active case.
+pub async fn classify(ctx: &Context<'_>, actor: &Actor, d: Decision) -> Result<Classified> {
+    let reason = d
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    let recording = d.recording;
+    if d.to == Classification::NonEvidential && reason.is_none() {
+        return Err(Error::bad_input(
+            "making footage non-evidential needs a reason: it may then be deleted",
+        ));
+    }
+    let mut tx = ctx.catalogue.begin().await?;
+    // Locked and read inside the transaction: a concurrent link or reclassification waits.
+    tx.lock_recording(recording).await?;
+    tx.ensure_not_purged(recording).await?;
+    let (_, _, _, from) = tx.retention_basics(recording).await?;
+    if d.to == Classification::NonEvidential {
+        let cases = tx.active_cases_of(recording).await?;
+        if !cases.is_empty() {
+            return Err(Error::new(
+                Code::Conflict,
+                format!(
+                    "recording {recording} is an exhibit in active case(s) {}: it cannot be made \
+                     non-evidential while the case needs it",
+                    cases.join(", ")
+                ),
+            ));
+        }
+    }
+    tx.classify(recording, d.to, "review", reason.as_deref(), &actor.id)
+        .await?;
+    let why = format!("classified {}", d.to.as_str());
+    crate::retention::sweep::restore_if_protected(ctx, &mut tx, recording, &why, actor).await?;
+    let next = crate::retention::recompute(&mut tx, ctx.policy, recording).await?;
+    let done = Classified {
+        recording,
+        from,
+        to: d.to,
+        basis: "review",
+        reason,
+        retention: crate::retention::audited(&next, ctx.policy),
+    };
+    let mut event = EventDraft::new("classification", actor.clone(), "recording", recording);
+    event.result = Some(serde_json::json!({
+        "from": done.from,
+        "to": done.to.as_str(),
+        "basis": done.basis,
+        "reason": done.reason,
+        "retention": done.retention,
+    }));
+    tx.append_audit(ctx.audit.origin(), event).await?;
+    tx.commit().await?;
+    Ok(done)
+}

@@ -1,0 +1,178 @@
+//! Legal holds: nothing under a hold in force is deleted. A hold covers one recording, or a case
+//! and every recording linked to it (also ones linked later); it may lapse at a date. Placing
+//! and releasing are audited and move retention; the store mirrors them (see `store`).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::record::{Actor, EventDraft, format_ts};
+use crate::catalogue::HoldRow;
+use crate::context::Context;
+use crate::error::{Code, Error, Result};
+
+mod store;
+
+pub use store::{mirror, sync};
+
+/// What a hold is placed on: a recording by its id, or a case by its URN.
+#[derive(Debug, Clone)]
+pub struct Hold {
+    pub target: String,
+    pub reason: String,
+    pub until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Placed {
+    pub hold: Uuid,
+    pub recordings: Vec<Uuid>,
+    pub objects_locked: usize,
+    /// Exhibits of the case whose purge had already begun: beyond any hold.
+    pub already_purged: Vec<Uuid>,
+}
+
+fn reason_given(reason: &str) -> Result<&str> {
+    let r = reason.trim();
+    if r.is_empty() {
+        Err(Error::bad_input("a hold needs a reason"))
+    } else {
+        Ok(r)
+    }
+}
+
+pub async fn place(ctx: &Context<'_>, actor: &Actor, h: Hold) -> Result<Placed> {
+    let reason = reason_given(&h.reason)?;
+    if h.until.is_some_and(|u| u <= Utc::now()) {
+        return Err(Error::bad_input(
+            "a hold's lapse date must be in the future",
+        ));
+    }
+    let target = h.target.as_str();
+    let mut tx = ctx.catalogue.begin().await?;
+    // A recording id, or else a case URN; the target is locked, and a case's exhibits read,
+    // inside the transaction, so a link racing with the hold is covered.
+    let (recording, case) = match target.parse::<Uuid>() {
+        Ok(id) => {
+            tx.lock_recording(id).await?;
+            tx.ensure_not_purged(id).await?;
+            (Some(id), None)
+        }
+        Err(_) => match tx.case_for_update(target).await {
+            Ok(case) => (None, Some(case)),
+            Err(e) if e.code() == Code::NotFound => {
+                return Err(Error::not_found(format!("no recording or case {target:?}")));
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    let (kind, item, mut covered) = match (&recording, &case) {
+        (Some(r), _) => ("recording", *r, vec![*r]),
+        (None, Some(c)) => ("case", c.id, tx.exhibit_recordings(c.id).await?),
+        _ => return Err(Error::bad_input("a hold needs a recording or a case")),
+    };
+    // Exhibits whose purge has begun are beyond any hold: said so, not pretended.
+    covered.sort();
+    let mut gone = Vec::new();
+    if case.is_some() {
+        let mut live = Vec::new();
+        for r in covered {
+            tx.lock_recording(r).await?;
+            match tx.ensure_not_purged(r).await {
+                Ok(()) => live.push(r),
+                Err(e) if e.code() == Code::Conflict => gone.push(r),
+                Err(e) => return Err(e),
+            }
+        }
+        covered = live;
+    }
+    // Locked in the store before the catalogue says so: store calls inside the transaction,
+    // on purpose, so the footage cannot be purged between the lock and the hold's commit.
+    let objects = mirror(ctx, &covered, true).await?;
+    let id = tx
+        .insert_hold(
+            recording,
+            case.as_ref().map(|c| c.id),
+            reason,
+            h.until,
+            &actor.id,
+        )
+        .await?;
+    for r in &covered {
+        crate::retention::recompute(&mut tx, ctx.policy, *r).await?;
+        let why = format!("held: {reason}");
+        crate::retention::sweep::restore_if_protected(ctx, &mut tx, *r, &why, actor).await?;
+    }
+    let mut event = EventDraft::new("hold_placed", actor.clone(), kind, item);
+    let mut result = json!({
+        "hold": id.to_string(),
+        "reason": reason,
+        "objects_locked": objects,
+        "retention": {"recomputed": covered.len(), "policy_sha256": ctx.policy.sha256},
+    });
+    if !gone.is_empty() {
+        result["already_purged"] = json!(gone.iter().map(Uuid::to_string).collect::<Vec<_>>());
+    }
+    if let Some(u) = h.until {
+        result["until"] = json!(format_ts(u));
+    }
+    event.result = Some(result);
+    tx.append_audit(ctx.audit.origin(), event).await?;
+    tx.commit().await?;
+    sync(ctx, &covered).await?;
+    Ok(Placed {
+        hold: id,
+        recordings: covered,
+        objects_locked: objects,
+        already_purged: gone,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Released {
+    pub hold: Uuid,
+    /// Recordings no hold covers any more.
+    pub released_recordings: Vec<Uuid>,
+}
+
+pub async fn release(
+    ctx: &Context<'_>,
+    actor: &Actor,
+    hold: Uuid,
+    reason: &str,
+) -> Result<Released> {
+    let reason = reason_given(reason)?;
+    let mut tx = ctx.catalogue.begin().await?;
+    let h = tx
+        .release_hold(hold, &actor.id, reason)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no hold {hold} in force")))?;
+    let (kind, item, covered) = match (h.recording_id, h.case_id) {
+        (Some(r), _) => ("recording", r, vec![r]),
+        (None, Some(c)) => ("case", c, tx.exhibit_recordings(c).await?),
+        _ => return Err(Error::bad_input(format!("hold {hold} has no target"))),
+    };
+    for r in &covered {
+        crate::retention::recompute(&mut tx, ctx.policy, *r).await?;
+    }
+    let mut event = EventDraft::new("hold_released", actor.clone(), kind, item);
+    event.result = Some(json!({
+        "hold": hold.to_string(),
+        "reason": reason,
+        "retention": {"recomputed": covered.len(), "policy_sha256": ctx.policy.sha256},
+    }));
+    tx.append_audit(ctx.audit.origin(), event).await?;
+    tx.commit().await?;
+    // Lifted in the store only after the release is committed.
+    let free = sync(ctx, &covered).await?;
+    Ok(Released {
+        hold,
+        released_recordings: free,
+    })
+}
+
+/// Holds in force, or every hold ever placed.
+pub async fn list(ctx: &Context<'_>, all: bool) -> Result<Vec<HoldRow>> {
+    ctx.catalogue.holds(all).await
+}
