@@ -4,11 +4,11 @@
 //! Nested keys come from the environment with a double underscore, e.g.
 //! `BWV_STORE__BACKEND=s3`, `BWV_STORE__S3__BUCKET=evidence`.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Classification;
@@ -78,16 +78,6 @@ pub enum LockMode {
     Governance,
 }
 
-#[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct S3Config {
@@ -99,7 +89,9 @@ pub struct S3Config {
     pub prefix: String,
     /// Static credentials; when absent, `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` are used.
     pub access_key_id: Option<String>,
-    pub secret_access_key: Option<Secret>,
+    /// Never printed (its Debug is redacted) and never written back out.
+    #[serde(skip_serializing)]
+    pub secret_access_key: Option<SecretString>,
     pub checksum: ChecksumMode,
     /// Multipart part size; S3 needs at least 5 MiB for every part but the last.
     pub part_size_mib: u64,
@@ -404,6 +396,22 @@ pub struct Overrides {
     pub actor: Option<String>,
 }
 
+/// The names of the settings, read off the defaults so that a new section is never left out:
+/// top-level values (`BWV_DATA_DIR`), and sections whose keys come as `BWV_SECTION__KEY`.
+fn setting_names() -> (Vec<String>, Vec<String>) {
+    let (mut values, mut sections) = (Vec::new(), Vec::new());
+    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(Config::default()) {
+        for (name, value) in map {
+            match value {
+                serde_json::Value::Object(_) => sections.push(name),
+                serde_json::Value::Array(_) => {}
+                _ => values.push(name),
+            }
+        }
+    }
+    (values, sections)
+}
+
 impl Config {
     pub fn load(overrides: &Overrides) -> Result<Config> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
@@ -419,25 +427,17 @@ impl Config {
             }
             None => figment = figment.merge(Toml::file("bwv.toml")),
         }
+        // Only variables that name a setting: other tools' BWV_* variables (the test harness,
+        // benchmarks) pass through. Typos inside a section are still refused.
+        let (values, sections) = setting_names();
         figment = figment.merge(
             Env::prefixed("BWV_")
-                // Only variables that name a setting: other tools' BWV_* variables (the test
-                // harness, benchmarks) pass through. Typos inside a section are still refused.
-                .filter(|key| {
+                .filter(move |key| {
                     let key = key.as_str().to_ascii_lowercase();
-                    let section = key.split("__").next().unwrap_or_default();
-                    matches!(section, "data_dir" | "database_url" | "actor")
-                        || (matches!(
-                            section,
-                            "log"
-                                | "store"
-                                | "ingest"
-                                | "server"
-                                | "axis"
-                                | "tus"
-                                | "worker"
-                                | "retention"
-                        ) && key.contains("__"))
+                    match key.split_once("__") {
+                        Some((section, _)) => sections.iter().any(|s| s == section),
+                        None => values.contains(&key),
+                    }
                 })
                 .split("__"),
         );

@@ -42,6 +42,8 @@ pub enum Code {
     TooLarge,
     /// Too many attempts (failed sign-ins, open uploads) from one source or dock; later.
     RateLimited,
+    /// A command line whose arguments make no sense together (exit status 2).
+    Usage,
 }
 
 impl Code {
@@ -65,6 +67,7 @@ impl Code {
             Code::Gone => "gone",
             Code::TooLarge => "too-large",
             Code::RateLimited => "rate-limited",
+            Code::Usage => "usage",
         }
     }
 }
@@ -99,6 +102,10 @@ impl Error {
             message: message.into(),
             source: Some(Box::new(source)),
         }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Code::Usage, message)
     }
 
     pub fn bad_input(message: impl Into<String>) -> Self {

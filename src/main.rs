@@ -1,5 +1,7 @@
 use std::process::ExitCode;
 
+use bwv::cli::Command;
+use bwv::error::Code;
 use clap::Parser;
 
 /// glibc raises its threshold for serving large allocations with mmap each time one is freed,
@@ -17,9 +19,22 @@ fn return_large_allocations() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn return_large_allocations() {}
 
+/// A command whose output goes to a pipe that closes (`bwv recordings list | head`) ends
+/// quietly, as Unix tools do, instead of failing to print. The servers keep ignoring the signal:
+/// a peer that hangs up must not stop them.
+fn quiet_on_closed_pipe(command: &Command) {
+    if !matches!(command, Command::Serve { .. } | Command::Worker { .. }) {
+        // SAFETY: restores the default disposition of one signal before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+}
+
 fn main() -> ExitCode {
     return_large_allocations();
     let cli = bwv::cli::Cli::parse();
+    quiet_on_closed_pipe(&cli.command);
     let json = cli.json;
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -40,7 +55,12 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             bwv::commands::output::Output::new(json).error(&e);
-            ExitCode::FAILURE
+            // Arguments that make no sense together exit 2, like clap's own usage errors.
+            if e.code() == Code::Usage {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

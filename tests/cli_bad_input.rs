@@ -265,3 +265,43 @@ fn the_embedded_catalogue_is_readable_by_its_owner_only() {
         0o600
     );
 }
+
+#[test]
+fn json_errors_go_to_stderr_and_usage_errors_exit_2() {
+    let env = common::Env::sqlite();
+    let missing = uuid::Uuid::now_v7().to_string();
+    let out = env.exits(1, &["--json", "recordings", "show", &missing]);
+    assert!(out.stdout.is_empty(), "results only on stdout");
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["code"], "not-found");
+    // Arguments that make no sense together, caught by clap or by bwv: 2, with the reason.
+    env.exits(2, &["recordings", "show", "not-a-uuid"]);
+    let out = env.exits(2, &["--json", "retention", "sweep"]);
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["code"], "usage");
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let env = common::Env::sqlite();
+    for i in 0..3 {
+        env.ok(&[
+            "officer-add",
+            &format!("{i}"),
+            "--name",
+            "an officer with a long name to fill the pipe",
+        ]);
+    }
+    let mut child = env
+        .cmd(&["officers"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before bwv writes anything, as `| head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains("Broken pipe"), "{err}");
+}

@@ -666,6 +666,11 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
     );
     env.ok(&["case", "link", "02CD", &arrest]);
 
+    // A ZIP of the same name as the directory package beside it gets its own MG6D folder.
+    env.ok(&["disclose", "01AB2345626", "--out", "pkg.zip"]);
+    assert!(env.path("pkg-zip-MG6D-SENSITIVE").is_dir());
+    assert!(sensitive.is_dir(), "the directory package's is untouched");
+
     env.ok(&["audit", "verify"]);
 });
 

@@ -217,7 +217,11 @@ fn metrics_count_uploads_and_errors() {
         metrics.contains("bwv_http_errors_total{code=\"unauthorized\"}"),
         "{metrics}"
     );
-    assert!(http_get(server.port, "/readyz").contains("ready"));
+    let ready = http_get(server.port, "/readyz");
+    assert!(
+        ready.contains(" 200 ") && ready.ends_with("ready\n"),
+        "{ready}"
+    );
 }
 
 fn http_get(port: u16, path: &str) -> String {
@@ -313,4 +317,45 @@ fn session_tokens_expire() {
     std::thread::sleep(Duration::from_millis(2100));
     let after = http_get_with(server.port, caps, &[("X-Auth-Token", &token)]);
     assert!(after.starts_with("HTTP/1.0 401"), "{after}");
+}
+
+#[test]
+fn readiness_says_so_when_the_catalogue_is_unreachable() {
+    let env = Env::postgres();
+    let server = env.serve();
+    assert!(http_get(server.port, "/readyz").contains(" 200 "));
+    // The database stops taking connections and drops the server's.
+    let url = env.database_url();
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let admin = |sql: String| {
+        common::block_on(move || async move {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&common::admin_database_url())
+                .await
+                .unwrap();
+            sqlx::raw_sql(&sql).execute(&mut c).await.unwrap();
+        })
+    };
+    admin(format!(
+        "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    ));
+    let down = http_get(server.port, "/readyz");
+    assert!(
+        down.contains(" 503 ") && down.contains("not ready"),
+        "{down}"
+    );
+    assert!(
+        http_get(server.port, "/healthz").contains(" 200 "),
+        "alive all the same"
+    );
+    admin(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+    let start = Instant::now();
+    while !http_get(server.port, "/readyz").contains(" 200 ") {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "never ready again"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

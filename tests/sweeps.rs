@@ -382,7 +382,7 @@ on_both_backends!(two_people_are_needed_when_configured, |env: Env| {
         &["--actor", "staff:2002", "retention", "approve", &stale],
     ));
     assert!(err.contains("make a new plan"), "{err}");
-    let err = common::stderr(&env.exits(1, &["retention", "sweep"]));
+    let err = common::stderr(&env.exits(2, &["retention", "sweep"]));
     assert!(err.contains("--execute"), "{err}");
     env.ok(&["audit", "verify"]);
 });

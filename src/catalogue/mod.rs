@@ -11,11 +11,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{ConnectOptions, Connection};
 use sqlx::{Postgres, Sqlite, Transaction};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -102,6 +102,9 @@ const SQLITE_CONNECTIONS: u32 = 8;
 /// writers queueing on the audit log's lock.
 const PG_CONNECTIONS: u32 = 16;
 const PG_WRITERS: usize = 8;
+/// Statements slower than this are logged, at debug level: for whoever tunes the database, not
+/// noise in a user's terminal.
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 /// How long a write waits for its turn before the caller is told the catalogue is busy.
 const WRITER_WAIT: Duration = Duration::from_secs(60);
 
@@ -171,7 +174,8 @@ impl Catalogue {
                 // FULL: a commit is on disk before we acknowledge anything that depends on it.
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(30))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                .log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
             private_database(opts.get_filename())?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(SQLITE_CONNECTIONS)
@@ -183,9 +187,11 @@ impl Catalogue {
             // waiters leave no connection for the reads the lock holder itself needs.
             Ok(Catalogue::Sqlite(pool, Arc::new(Semaphore::new(1))))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let opts = PgConnectOptions::from_str(url).map_err(|e| {
-                Error::with_source(Code::Config, format!("bad PostgreSQL URL {shown}"), e)
-            })?;
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(|e| {
+                    Error::with_source(Code::Config, format!("bad PostgreSQL URL {shown}"), e)
+                })?
+                .log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
             // One direct connection first: a pool only reports "timed out", this says why.
             let probe =
                 tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&opts))

@@ -21,7 +21,7 @@ pub async fn classify(
     out: &Output,
 ) -> Result<bool> {
     let to = Classification::parse(classification)
-        .ok_or_else(|| Error::bad_input(format!("unknown classification {classification:?}")))?;
+        .ok_or_else(|| Error::usage(format!("unknown classification {classification:?}")))?;
     let actor = Actor::user(app.config.actor());
     let decision = Decision {
         recording,

@@ -32,10 +32,11 @@ impl Output {
         }
     }
 
+    /// Errors go to stderr, as JSON with `--json` (stdout carries only results).
     pub fn error(&self, error: &Error) {
         if self.json {
             let v = serde_json::json!({"error": {"code": error.code().as_str(), "message": error.to_string()}});
-            println!("{v}");
+            eprintln!("{v}");
         } else {
             eprintln!("error: {error}");
         }

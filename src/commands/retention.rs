@@ -49,7 +49,7 @@ pub async fn run(app: App, cmd: RetentionCommand, out: &Output) -> Result<bool> 
                 (Some(until), _) => Decision::RetainUntil(until),
                 (None, Some(g)) => Decision::Group(g),
                 (None, None) => {
-                    return Err(Error::bad_input("say --retain-until, --group or --dispose"));
+                    return Err(Error::usage("say --retain-until, --group or --dispose"));
                 }
             };
             review(&app, recording, decision, &reason, out).await?;
@@ -159,7 +159,7 @@ async fn sweep_cmd(
     out: &Output,
 ) -> Result<bool> {
     if !execute {
-        return Err(Error::bad_input(
+        return Err(Error::usage(
             "a sweep deletes footage: add --execute to carry it out (`bwv retention plan` shows what it would do)",
         ));
     }

@@ -62,13 +62,14 @@ pub struct Built {
     pub sensitive_scheduled: usize,
 }
 
-/// Where the MG6D goes unless told: beside the package, never in it.
+/// Where the MG6D goes unless told: beside the package, never in it, named after the whole
+/// package name so that `case.zip` and a `case` folder beside it each get their own.
 fn sensitive_path(out: &Path) -> PathBuf {
-    let stem = out
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
+    let name = out
+        .file_name()
+        .map(|s| s.to_string_lossy().replace('.', "-"))
         .unwrap_or_else(|| "package".into());
-    out.with_file_name(format!("{stem}-MG6D-SENSITIVE"))
+    out.with_file_name(format!("{name}-MG6D-SENSITIVE"))
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -20,7 +20,7 @@ pub type ApiResult<T> = std::result::Result<T, ApiError>;
 /// The status the Axis spec and tus give each kind of failure.
 pub fn status_for(code: Code) -> StatusCode {
     match code {
-        Code::BadInput => StatusCode::BAD_REQUEST,
+        Code::BadInput | Code::Usage => StatusCode::BAD_REQUEST,
         Code::Unauthorized => StatusCode::UNAUTHORIZED,
         Code::LimitReached => StatusCode::PAYMENT_REQUIRED,
         Code::Forbidden => StatusCode::FORBIDDEN,

@@ -19,7 +19,8 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// Ready when the catalogue answers and the store can be reached.
+/// Ready when the catalogue answers and the local store's free space can be read. (An S3
+/// store is not contacted: a round trip per probe would cost more than it tells.)
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let catalogue = state.app.catalogue.log_state().await;
     let store = state.app.store.free_space();

@@ -1,6 +1,7 @@
-//! The one ingest path every door uses (CLI, watched folder, and later the dock protocols):
+//! The ingest path for footage that arrives whole (CLI, watched folder, a finished tus upload):
 //! stream the bytes into the store while hashing them, then record the recording, its clip, the
-//! sighting and the audit record in one catalogue transaction.
+//! sighting and the audit record in one catalogue transaction. (The Axis door's recordings
+//! arrive clip by clip: `axis`.)
 //!
 //! Order matters for "nothing acknowledged is ever lost": bytes are durable before the catalogue
 //! row that points at them commits. A crash in between leaves an object nobody points at (found
@@ -30,7 +31,8 @@ pub struct IngestRequest {
     pub officer: String,
     pub device: String,
     pub recorded_at: DateTime<Utc>,
-    /// How `recorded_at` was learned: `operator`, `file-mtime`, `camera`.
+    /// How `recorded_at` was learned: `operator`, `file-mtime`, `camera`, or `arrival` when
+    /// nothing said.
     pub recorded_at_source: &'static str,
     pub category: Option<String>,
     pub source: Source,

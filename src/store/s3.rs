@@ -29,6 +29,7 @@ use aws_sdk_s3::types::{
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::chunker::{Chunker, Digests};
@@ -71,7 +72,7 @@ fn s3_error<E: std::error::Error>(what: impl std::fmt::Display, e: E) -> Error {
 impl S3Store {
     pub async fn open(cfg: &S3Config) -> Result<S3Store> {
         let (key_id, secret) = match (&cfg.access_key_id, &cfg.secret_access_key) {
-            (Some(id), Some(secret)) => (id.clone(), secret.0.clone()),
+            (Some(id), Some(secret)) => (id.clone(), secret.expose_secret().to_owned()),
             _ => match (
                 std::env::var("AWS_ACCESS_KEY_ID"),
                 std::env::var("AWS_SECRET_ACCESS_KEY"),
