@@ -366,7 +366,7 @@ async fn checksum_when_required_still_sends_sha256_for_locked_uploads() {
         endpoint: Some(common::s3::moto_url().to_owned()),
         force_path_style: true,
         access_key_id: Some(common::s3::ACCESS_KEY.into()),
-        secret_access_key: Some(bwv::config::Secret(common::s3::SECRET_KEY.into())),
+        secret_access_key: Some(common::s3::SECRET_KEY.into()),
         checksum: bwv::config::ChecksumMode::WhenRequired,
         part_size_mib: 5,
         ..Default::default()
