@@ -40,6 +40,14 @@ ensure_build_deps() {
     ensure_rust
 }
 
+# cargo-deny checks the dependencies' licences (offline: no advisory database is fetched).
+ensure_cargo_deny() {
+    if ! cargo deny --version >/dev/null 2>&1; then
+        log "installing cargo-deny"
+        cargo install --locked --quiet cargo-deny
+    fi
+}
+
 # Python tools the tests drive as real peers: moto (an S3 server with Object Lock),
 # python-swiftclient (the Axis/Swift door) and tuspy (the tus door).
 ensure_venv() {
