@@ -47,6 +47,32 @@ pub enum Code {
 }
 
 impl Code {
+    /// Whether the same request could succeed later without anyone changing it: a store, disk,
+    /// catalogue or capacity problem on our side, as opposed to something wrong with the request.
+    pub fn transient(self) -> bool {
+        match self {
+            Code::StorageFull
+            | Code::Store
+            | Code::Catalogue
+            | Code::Audit
+            | Code::Io
+            | Code::Busy
+            | Code::Locked
+            | Code::RateLimited => true,
+            Code::BadInput
+            | Code::NotFound
+            | Code::Conflict
+            | Code::Config
+            | Code::ChecksumMismatch
+            | Code::Unauthorized
+            | Code::Forbidden
+            | Code::LimitReached
+            | Code::Gone
+            | Code::TooLarge
+            | Code::Usage => false,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Code::BadInput => "bad-input",

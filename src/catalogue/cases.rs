@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{Catalogue, Tx, on_pool, on_tx};
+use super::{Catalogue, RowLock, Tx, on_pool, on_tx};
 use crate::error::{Error, Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -81,10 +81,7 @@ impl Tx {
     /// The case, locked for the rest of the transaction on PostgreSQL (exhibit numbering and
     /// status changes are read-modify-write).
     pub async fn case_for_update(&mut self, urn: &str) -> Result<CaseRow> {
-        let lock = match self {
-            Tx::Sqlite(..) => "",
-            Tx::Postgres(..) => " FOR UPDATE",
-        };
+        let lock = self.row_lock(RowLock::Update);
         let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE urn = $1{lock}");
         let row = on_tx!(self, c => {
             sqlx::query_as::<_, CaseRow>(&sql).bind(urn).fetch_optional(c).await

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{Catalogue, Tx, on_pool, on_tx};
+use super::{Catalogue, RowLock, Tx, on_pool, on_tx};
 use crate::error::{Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -57,10 +57,7 @@ impl Tx {
     /// commits the work; on PostgreSQL the dock's row is share-locked, so a revocation waits for
     /// the work to commit (it came first) rather than being outrun by it.
     pub async fn ensure_dock_active(&mut self, dock: &Dock) -> Result<()> {
-        let lock = match self {
-            Tx::Sqlite(..) => "",
-            Tx::Postgres(..) => " FOR SHARE",
-        };
+        let lock = self.row_lock(RowLock::Share);
         let revoked: Option<Option<DateTime<Utc>>> = on_tx!(self, c => {
             sqlx::query_scalar(&format!("SELECT revoked_at FROM docks WHERE id = $1{lock}"))
                 .bind(dock.id)

@@ -233,7 +233,7 @@ impl Tx {
     /// Whether `owner` still holds the job's lease, checked (and the row locked on PostgreSQL)
     /// inside the transaction that records the job's results: an attempt that lost its lease
     /// must not write over the one that took over.
-    pub async fn holds_lease(&mut self, id: Uuid, owner: &str) -> Result<bool> {
+    pub async fn still_leased(&mut self, id: Uuid, owner: &str) -> Result<bool> {
         let n = on_tx!(self, c => {
             sqlx::query(
                 "UPDATE jobs SET updated_at = $3 \

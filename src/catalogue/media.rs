@@ -111,31 +111,6 @@ impl Tx {
         Ok(inserted == 1)
     }
 
-    /// Serialises the media results of one recording's clips: on PostgreSQL two clips settling
-    /// at once would each count the other as still pending and leave the recording unsettled.
-    /// (SQLite write transactions are already one at a time.)
-    pub async fn lock_recording(&mut self, recording: Uuid) -> Result<()> {
-        if let Tx::Postgres(t, _) = self {
-            sqlx::query("SELECT 1 FROM recordings WHERE id = $1 FOR UPDATE")
-                .bind(recording)
-                .execute(&mut **t)
-                .await
-                .context(|| format!("locking recording {recording}"))?;
-        }
-        Ok(())
-    }
-
-    /// The recording's status as this transaction sees it (after `lock_recording`, current).
-    pub async fn recording_status(&mut self, recording: Uuid) -> Result<String> {
-        on_tx!(self, c => {
-            sqlx::query_scalar("SELECT status FROM recordings WHERE id = $1")
-                .bind(recording)
-                .fetch_one(c)
-                .await
-        })
-        .context(|| format!("reading the status of recording {recording}"))
-    }
-
     /// Stores the probe and the verdict on one clip.
     pub async fn set_clip_media(
         &mut self,

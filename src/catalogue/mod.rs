@@ -298,7 +298,26 @@ impl Catalogue {
     }
 }
 
+/// How a statement locks the rows it reads for the rest of the transaction.
+#[derive(Debug, Clone, Copy)]
+pub enum RowLock {
+    /// For a read-modify-write of the row.
+    Update,
+    /// To keep the row from changing (being revoked, say) until this transaction commits.
+    Share,
+}
+
 impl Tx {
+    /// The clause a row-locking read ends with: PostgreSQL locks the rows; SQLite needs none,
+    /// its one writer already holds the whole database.
+    pub fn row_lock(&self, lock: RowLock) -> &'static str {
+        match (self, lock) {
+            (Tx::Sqlite(..), _) => "",
+            (Tx::Postgres(..), RowLock::Update) => " FOR UPDATE",
+            (Tx::Postgres(..), RowLock::Share) => " FOR SHARE",
+        }
+    }
+
     pub async fn commit(self) -> Result<()> {
         match self {
             Tx::Sqlite(t, _) => t.commit().await,

@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Catalogue, Tx, on_pool, on_tx};
+use super::{Catalogue, RowLock, Tx, on_pool, on_tx};
 use crate::domain::{Classification, Clip, Recording, Sha256Digest, Source};
 use crate::error::{Error, Result, ResultExt};
 
@@ -326,6 +326,35 @@ macro_rules! read_recording {
 }
 
 impl Tx {
+    /// Locks a recording's row for the rest of the transaction (on PostgreSQL; SQLite's writer
+    /// holds everything), so two changes to one recording (two clips settling, a clip arriving
+    /// as the recording completes, a link racing a purge) happen one after the other.
+    pub async fn lock_recording(&mut self, recording: Uuid) -> Result<()> {
+        let lock = self.row_lock(RowLock::Update);
+        if !lock.is_empty() {
+            on_tx!(self, c => {
+                sqlx::query(&format!("SELECT 1 FROM recordings WHERE id = $1{lock}"))
+                    .bind(recording)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected())
+            })
+            .context(|| format!("locking recording {recording}"))?;
+        }
+        Ok(())
+    }
+
+    /// The recording's status as this transaction sees it (after `lock_recording`, current).
+    pub async fn recording_status(&mut self, recording: Uuid) -> Result<String> {
+        on_tx!(self, c => {
+            sqlx::query_scalar("SELECT status FROM recordings WHERE id = $1")
+                .bind(recording)
+                .fetch_one(c)
+                .await
+        })
+        .context(|| format!("reading the status of recording {recording}"))
+    }
+
     /// A recording as this transaction sees it (after `lock_recording`, current).
     pub async fn recording(&mut self, id: Uuid) -> Result<Option<Recording>> {
         on_tx!(self, c => read_recording!(&mut *c, &mut *c, id))

@@ -281,6 +281,22 @@ impl Tx {
 }
 
 impl Catalogue {
+    /// Whether an officer is registered, and if so whether active.
+    pub async fn officer_active(&self, id: &str) -> Result<Option<bool>> {
+        on_pool!(self, p => {
+            sqlx::query_scalar("SELECT active FROM officers WHERE id = $1").bind(id).fetch_optional(p).await
+        })
+        .context(|| format!("looking up officer {id}"))
+    }
+
+    /// Whether a camera is registered, and if so whether active.
+    pub async fn device_active(&self, serial: &str) -> Result<Option<bool>> {
+        on_pool!(self, p => {
+            sqlx::query_scalar("SELECT active FROM devices WHERE serial = $1").bind(serial).fetch_optional(p).await
+        })
+        .context(|| format!("looking up device {serial}"))
+    }
+
     pub async fn officers(&self) -> Result<Vec<OfficerRow>> {
         on_pool!(self, p => {
             sqlx::query_as(&format!("SELECT {OFFICER_COLUMNS} FROM officers ORDER BY id"))

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{Catalogue, Tx, on_pool, on_tx};
+use super::{Catalogue, RowLock, Tx, on_pool, on_tx};
 use crate::error::{Code, Error, Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -134,11 +134,7 @@ impl Catalogue {
 
 impl Tx {
     pub async fn plan_for_update(&mut self, id: Uuid) -> Result<PlanRow> {
-        let lock = if matches!(self, Tx::Postgres(..)) {
-            " FOR UPDATE"
-        } else {
-            ""
-        };
+        let lock = self.row_lock(RowLock::Update);
         let sql = format!("SELECT {PLAN_COLUMNS} FROM retention_plans WHERE id = $1{lock}");
         let row = on_tx!(self, c => {
             sqlx::query_as::<_, PlanRow>(&sql).bind(id).fetch_optional(c).await
@@ -350,7 +346,7 @@ impl Tx {
 
     /// Locks an object row a purge marked; false when it is no longer marked (the same bytes
     /// arrived again and were catalogued).
-    pub async fn hold_purged_object(&mut self, sha256: &str) -> Result<bool> {
+    pub async fn lock_purged_object(&mut self, sha256: &str) -> Result<bool> {
         let n = on_tx!(self, c => {
             sqlx::query(
                 "UPDATE objects SET purged_at = purged_at WHERE sha256 = $1 AND purged_at IS NOT NULL",

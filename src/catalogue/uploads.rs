@@ -8,7 +8,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::Dock;
-use super::{Catalogue, Tx, on_pool, on_tx};
+use super::{Catalogue, RowLock, Tx, on_pool, on_tx};
 use crate::error::{Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow)]
@@ -67,10 +67,7 @@ impl Tx {
     /// time), so two creations by one dock count each other, and a dock revoked meanwhile is
     /// refused: this lock is the only one taken on the row, so it is never upgraded.
     pub async fn open_uploads(&mut self, dock: &Dock) -> Result<OpenUploads> {
-        let lock = match self {
-            Tx::Sqlite(..) => "",
-            Tx::Postgres(..) => " FOR UPDATE",
-        };
+        let lock = self.row_lock(RowLock::Update);
         let revoked: Option<Option<DateTime<Utc>>> = on_tx!(self, c => {
             sqlx::query_scalar(&format!("SELECT revoked_at FROM docks WHERE id = $1{lock}"))
                 .bind(dock.id)
@@ -170,21 +167,5 @@ impl Catalogue {
             .await
         })
         .context(|| "finding expired uploads".into())
-    }
-
-    /// Whether an officer is registered, and if so whether active.
-    pub async fn officer_active(&self, id: &str) -> Result<Option<bool>> {
-        on_pool!(self, p => {
-            sqlx::query_scalar("SELECT active FROM officers WHERE id = $1").bind(id).fetch_optional(p).await
-        })
-        .context(|| format!("looking up officer {id}"))
-    }
-
-    /// Whether a camera is registered, and if so whether active.
-    pub async fn device_active(&self, serial: &str) -> Result<Option<bool>> {
-        on_pool!(self, p => {
-            sqlx::query_scalar("SELECT active FROM devices WHERE serial = $1").bind(serial).fetch_optional(p).await
-        })
-        .context(|| format!("looking up device {serial}"))
     }
 }

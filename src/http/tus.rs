@@ -47,13 +47,13 @@ pub struct TusState {
 }
 
 /// Held while a PATCH (or DELETE) works on an upload.
-struct Busy<'a> {
+struct Writing<'a> {
     state: &'a TusState,
     id: Uuid,
 }
 
 impl TusState {
-    fn lock(&self, id: Uuid) -> Result<Busy<'_>> {
+    fn lock(&self, id: Uuid) -> Result<Writing<'_>> {
         let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
         if !active.insert(id) {
             return Err(Error::new(
@@ -61,11 +61,11 @@ impl TusState {
                 format!("upload {id} is already being written to"),
             ));
         }
-        Ok(Busy { state: self, id })
+        Ok(Writing { state: self, id })
     }
 }
 
-impl Drop for Busy<'_> {
+impl Drop for Writing<'_> {
     fn drop(&mut self) {
         self.state
             .active

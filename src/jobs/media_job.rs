@@ -279,7 +279,7 @@ async fn record(
 
     let mut tx = app.catalogue.begin().await?;
     if let Some((job, owner)) = lease
-        && !tx.holds_lease(job, owner).await?
+        && !tx.still_leased(job, owner).await?
     {
         return Ok(false);
     }

@@ -25,9 +25,15 @@ pub enum JobError {
     Cancelled,
 }
 
+/// Each failure says whether trying again can help, by its kind: our side failing (store,
+/// catalogue, disk, busy) is retried; the job asking for something wrong or gone is not.
 impl From<Error> for JobError {
     fn from(e: Error) -> Self {
-        JobError::Retry(e)
+        if e.code().transient() {
+            JobError::Retry(e)
+        } else {
+            JobError::Abort(e)
+        }
     }
 }
 

@@ -512,7 +512,7 @@ async fn delete_marked(ctx: &Context<'_>, r: Uuid, objects: &[PurgeObject]) -> R
         // the row in their own transaction, and are then either seen here and kept, or find
         // themselves deleted and are sent again.
         let mut tx = ctx.catalogue.begin().await?;
-        if !tx.hold_purged_object(&o.sha256).await? {
+        if !tx.lock_purged_object(&o.sha256).await? {
             tx.commit().await?;
             continue;
         }
