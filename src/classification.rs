@@ -8,6 +8,7 @@ use crate::audit::record::{Actor, EventDraft};
 use crate::context::Context;
 use crate::domain::Classification;
 use crate::error::{Code, Error, Result};
+use crate::retention::Audited;
 
 /// A person's decision about one recording.
 #[derive(Debug, Clone)]
@@ -19,19 +20,31 @@ pub struct Decision {
 
 /// What the decision changed.
 #[derive(Debug, Clone, Serialize)]
-pub struct Classified {
+pub struct Classified<'a> {
     pub recording: Uuid,
-    pub from: String,
+    pub from: Classification,
     pub to: Classification,
     pub basis: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    pub retention: serde_json::Value,
+    pub retention: Audited<'a>,
+}
+
+/// `classification`: who decided what footage is, from what, on what basis and why, and the
+/// retention answer that follows.
+#[derive(Debug, Serialize)]
+struct ClassificationDecided<'a> {
+    from: Classification,
+    to: Classification,
+    basis: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    retention: &'a Audited<'a>,
 }
 
 /// Classifies a recording after review. Making footage non-evidential needs a reason (it may
 /// then be deleted) and is refused while the recording is an exhibit in an active case.
-pub async fn classify(ctx: &Context<'_>, actor: &Actor, d: Decision) -> Result<Classified> {
+pub async fn classify<'a>(ctx: &Context<'a>, actor: &Actor, d: Decision) -> Result<Classified<'a>> {
     let reason = d
         .reason
         .map(|r| r.trim().to_owned())
@@ -73,14 +86,14 @@ pub async fn classify(ctx: &Context<'_>, actor: &Actor, d: Decision) -> Result<C
         reason,
         retention: crate::retention::audited(&next, ctx.policy),
     };
-    let mut event = EventDraft::new("classification", actor.clone(), "recording", recording);
-    event.result = Some(serde_json::json!({
-        "from": done.from,
-        "to": done.to.as_str(),
-        "basis": done.basis,
-        "reason": done.reason,
-        "retention": done.retention,
-    }));
+    let event = EventDraft::new("classification", actor.clone(), "recording", recording)
+        .with_result(&ClassificationDecided {
+            from: done.from,
+            to: done.to,
+            basis: done.basis,
+            reason: done.reason.as_deref(),
+            retention: &done.retention,
+        })?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     Ok(done)

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
+use crate::domain::JobStatus;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "bwv",
@@ -102,7 +104,7 @@ pub enum Command {
     #[command(name = "officer-add")]
     OfficerAdd {
         id: String,
-        /// Display name, kept in the catalogue only (never in the audit log)
+        /// Display name, kept in the catalogue only (the audit log says only that one was given)
         #[arg(long)]
         name: Option<String>,
     },
@@ -122,6 +124,13 @@ pub enum Command {
     Dock(DockCommand),
     /// Apply catalogue migrations
     Migrate,
+}
+
+fn parse_job_status(s: &str) -> Result<JobStatus, String> {
+    JobStatus::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = JobStatus::ALL.iter().map(|j| j.as_str()).collect();
+        format!("one of {}", all.join(", "))
+    })
 }
 
 fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
@@ -330,8 +339,8 @@ pub enum JobsCommand {
     /// Jobs, newest first
     List {
         /// Only jobs in this state
-        #[arg(long, value_parser = ["queued", "running", "succeeded", "dead"])]
-        status: Option<String>,
+        #[arg(long, value_parser = parse_job_status)]
+        status: Option<JobStatus>,
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },

@@ -220,6 +220,10 @@ impl Default for AxisConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TusConfig {
+    /// Whether docks uploading through tus may bring in officers and cameras the force has not
+    /// registered (as `axis.auto_register` does for Axis docks). Off: such uploads are refused
+    /// with 400 before any bytes are sent.
+    pub auto_register: bool,
     /// An unfinished upload is removed (and the removal audited) this long after its last byte.
     pub expiry_secs: u64,
     /// Largest upload accepted (`Tus-Max-Size`).
@@ -282,6 +286,7 @@ impl Default for WorkerConfig {
 impl Default for TusConfig {
     fn default() -> Self {
         TusConfig {
+            auto_register: false,
             expiry_secs: 24 * 3600,
             max_size_gib: 256,
             max_open_uploads_per_dock: 16,

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
-use serde_json::json;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -131,6 +131,12 @@ pub fn token_digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// `dock_added`: the new dock's name; the record carries nothing of its secret.
+#[derive(Debug, Serialize)]
+struct DockAdded<'a> {
+    name: &'a str,
+}
+
 /// Creates a dock; returns it with its secret, which exists nowhere else afterwards.
 pub async fn add(
     catalogue: &Catalogue,
@@ -150,8 +156,8 @@ pub async fn add(
     let id = Uuid::now_v7();
     let mut tx = catalogue.begin().await?;
     tx.insert_dock(id, name, &hash).await?;
-    let mut event = EventDraft::new("dock_added", actor.clone(), "dock", id);
-    event.result = Some(json!({"name": name}));
+    let event = EventDraft::new("dock_added", actor.clone(), "dock", id)
+        .with_result(&DockAdded { name })?;
     tx.append_audit(audit.origin(), event).await?;
     tx.commit().await?;
     let dock = catalogue

@@ -21,6 +21,7 @@ pub mod http;
 pub mod ingest;
 pub mod jobs;
 pub mod media;
+pub mod recording;
 pub mod registry;
 pub mod retention;
 pub mod store;

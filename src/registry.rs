@@ -17,43 +17,17 @@ use uuid::Uuid;
 
 use crate::audit::AuditLog;
 use crate::audit::record::{Actor, EventDraft};
-use crate::catalogue::{AxisUser, Catalogue, Dock, Metadata, Register, Tx};
-use crate::config::AxisConfig;
-use crate::error::{Code, Error, Result};
+use crate::catalogue::{AxisUser, Dock, Metadata, Register, Tx};
+use crate::context::Context;
+use crate::domain::Source;
+use crate::error::{Error, Result};
 use crate::ingest::check_identifier;
+use crate::recording::admission::{Rules, announce};
 
 /// Longest name a controller may give a person or a camera (the Axis spec's String[100]).
 pub const MAX_LABEL: usize = 100;
 
-/// Who put an officer or camera in the register.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RegisteredBy {
-    /// The force itself: an operator or administrator.
-    Force,
-    /// A docking station, under `axis.auto_register`; not confirmed by the force.
-    Dock,
-}
-
-impl RegisteredBy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RegisteredBy::Force => "force",
-            RegisteredBy::Dock => "dock",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<RegisteredBy> {
-        match s {
-            "force" => Ok(RegisteredBy::Force),
-            "dock" => Ok(RegisteredBy::Dock),
-            other => Err(Error::new(
-                Code::Catalogue,
-                format!("the register holds an unknown registrar {other:?}"),
-            )),
-        }
-    }
-}
+pub use crate::domain::RegisteredBy;
 
 /// How footage names its officer: the force's record, and the dock's label beside it only as a
 /// label. The Axis spec recommends showing a user as "Name (UserID)".
@@ -120,19 +94,23 @@ fn check_label(what: &str, label: Option<&str>) -> Result<()> {
     }
 }
 
+/// The `registry_updated` record of the force's own registration. A person's name never goes
+/// into the append-only log (it could never be erased): only whether one was given. A camera's
+/// model is no one's personal data and is kept.
 #[derive(Serialize)]
 struct ForceRegistration<'a> {
     registry: &'static str,
     id: &'a str,
-    name: Option<&'a str>,
+    named: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
     active: bool,
 }
 
 /// The force registers an officer or a camera (or confirms one a dock announced), audited on
 /// the register's own chain. `label` is the officer's name or the camera's model.
 pub async fn register(
-    catalogue: &Catalogue,
-    audit: &AuditLog,
+    ctx: &Context<'_>,
     actor: &Actor,
     register: Register,
     id: &str,
@@ -141,17 +119,18 @@ pub async fn register(
     let what = register.one();
     check_identifier(what, id)?;
     check_label(&format!("the {what}'s label"), label)?;
-    let mut tx = catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     tx.register(register, id, label).await?;
     let record = ForceRegistration {
         registry: register.as_str(),
         id,
-        name: label,
+        named: label.is_some(),
+        model: label.filter(|_| register == Register::Cameras),
         active: true,
     };
     append(
         &mut tx,
-        audit,
+        ctx.audit,
         actor.clone(),
         "registry",
         Uuid::nil(),
@@ -169,11 +148,7 @@ async fn append(
     item: Uuid,
     result: &impl Serialize,
 ) -> Result<()> {
-    let mut event = EventDraft::new("registry_updated", actor, kind, item);
-    event.result = Some(
-        serde_json::to_value(result)
-            .map_err(|e| Error::audit(format!("encoding a registry record: {e}")))?,
-    );
+    let event = EventDraft::new("registry_updated", actor, kind, item).with_result(result)?;
     tx.append_audit(audit.origin(), event).await?;
     Ok(())
 }
@@ -198,27 +173,26 @@ impl ControllerUser {
     }
 }
 
+/// The `registry_updated` record of a controller user's mapping; the controller's name for the
+/// person stays in the catalogue, out of the append-only log.
 #[derive(Serialize)]
 struct MappingRecord<'a> {
     registry: &'static str,
     user: &'a str,
-    name: Option<&'a str>,
+    named: bool,
     user_id: Option<&'a str>,
     active: bool,
     officer: Option<&'a str>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    officer_announced: bool,
 }
 
 #[derive(Serialize)]
 struct CameraRecord<'a> {
     registry: &'static str,
     camera: &'a str,
-    label: Option<&'a str>,
+    /// Whether the controller named the camera (names are often a person's: kept out).
+    labelled: bool,
     model: Option<&'a str>,
     active: Option<&'a str>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    camera_announced: bool,
 }
 
 fn dock_actor(dock: &Dock) -> Actor {
@@ -227,18 +201,18 @@ fn dock_actor(dock: &Dock) -> Actor {
 
 /// Whom a controller user's footage is filed under: the officer named by its UserID, or, for a
 /// user without one, an officer named by its UUID that only this controller may use. An
-/// officer the force has not registered is announced now if `auto_register` allows it; else
-/// none. Returns the officer and whether it was announced now.
+/// officer the force has not registered is announced now if `axis.auto_register` allows it
+/// (see `recording::admission`); else none.
 async fn resolve(
+    ctx: &Context<'_>,
     tx: &mut Tx,
-    cfg: &AxisConfig,
     dock: &Dock,
     user: &ControllerUser,
-) -> Result<(Option<String>, bool)> {
+) -> Result<Option<String>> {
     let id = user.user_id.as_deref().unwrap_or(&user.uuid);
     match tx.officer(id).await? {
         Some(o) => {
-            let by_dock = RegisteredBy::parse(&o.registered_by)? == RegisteredBy::Dock;
+            let by_dock = o.registered_by == RegisteredBy::Dock;
             let own = by_dock && o.announced_by == Some(dock.id);
             // An officer another dock announced for one of its users without a UserID is named
             // by that user's UUID: it is that dock's alone, whatever this dock calls it.
@@ -262,36 +236,28 @@ async fn resolve(
                     user.uuid
                 )));
             }
-            Ok((Some(o.id), false))
+            Ok(Some(o.id))
         }
-        None if cfg.auto_register => {
-            let (officers, _) = tx.registered_counts().await?;
-            if cfg.max_users > 0 && officers >= cfg.max_users {
-                return Err(Error::new(
-                    Code::LimitReached,
-                    format!("the licence allows {} users", cfg.max_users),
-                ));
-            }
-            tx.ensure_registered(Register::Officers, id, None, Some(dock.id))
-                .await?;
-            Ok((Some(id.to_owned()), true))
+        None if ctx.config.axis.auto_register => {
+            let rules = Rules::of(ctx.config, Source::Axis);
+            announce(ctx, tx, &rules, dock, Register::Officers, id, None).await?;
+            Ok(Some(id.to_owned()))
         }
-        None => Ok((None, false)),
+        None => Ok(None),
     }
 }
 
 /// Maps a controller user in the caller's transaction: resolves its officer, and when anything
 /// changed stores the mapping, adds it to its history and audits it.
 async fn map_user(
+    ctx: &Context<'_>,
     tx: &mut Tx,
-    audit: &AuditLog,
-    cfg: &AxisConfig,
     dock: &Dock,
     user: &ControllerUser,
 ) -> Result<AxisUser> {
     user.check()?;
     let before = tx.axis_user(dock.id, &user.uuid).await?;
-    let (officer, announced) = resolve(tx, cfg, dock, user).await?;
+    let officer = resolve(ctx, tx, dock, user).await?;
     let mapped = AxisUser {
         dock_id: dock.id,
         uuid: user.uuid.clone(),
@@ -310,27 +276,24 @@ async fn map_user(
     let record = MappingRecord {
         registry: "Users",
         user: &mapped.uuid,
-        name: mapped.name.as_deref(),
+        named: mapped.name.is_some(),
         user_id: mapped.user_id.as_deref(),
         active: mapped.active,
         officer: mapped.officer_id.as_deref(),
-        officer_announced: announced,
     };
-    append(tx, audit, dock_actor(dock), "dock", dock.id, &record).await?;
+    append(tx, ctx.audit, dock_actor(dock), "dock", dock.id, &record).await?;
     Ok(mapped)
 }
 
 /// A controller registers or updates one of its users (`PUT Users/<UserUUID>`).
 pub async fn put_controller_user(
-    catalogue: &Catalogue,
-    audit: &AuditLog,
-    cfg: &AxisConfig,
+    ctx: &Context<'_>,
     dock: &Dock,
     user: &ControllerUser,
 ) -> Result<AxisUser> {
     user.check()?;
-    let mut tx = catalogue.begin().await?;
-    let mapped = map_user(&mut tx, audit, cfg, dock, user).await?;
+    let mut tx = ctx.catalogue.begin().await?;
+    let mapped = map_user(ctx, &mut tx, dock, user).await?;
     tx.commit().await?;
     if mapped.officer_id.is_none() {
         tracing::info!(
@@ -354,9 +317,8 @@ pub struct Filed {
 /// transaction. A UUID the controller never registered is refused (400: the dock keeps the
 /// footage), unless `auto_register` lets the dock announce it now.
 pub async fn officer_for_user(
+    ctx: &Context<'_>,
     tx: &mut Tx,
-    audit: &AuditLog,
-    cfg: &AxisConfig,
     dock: &Dock,
     uuid: &str,
 ) -> Result<Filed> {
@@ -371,16 +333,16 @@ pub async fn officer_for_user(
                 user_id: m.user_id,
                 active: m.active,
             };
-            map_user(tx, audit, cfg, dock, &user).await?
+            map_user(ctx, tx, dock, &user).await?
         }
-        None if cfg.auto_register => {
+        None if ctx.config.axis.auto_register => {
             let user = ControllerUser {
                 uuid: uuid.to_owned(),
                 name: None,
                 user_id: None,
                 active: true,
             };
-            map_user(tx, audit, cfg, dock, &user).await?
+            map_user(ctx, tx, dock, &user).await?
         }
         None => {
             return Err(Error::bad_input(format!(
@@ -417,58 +379,10 @@ pub async fn officer_for_user(
     }
 }
 
-/// A camera may upload: registered and active, or announced now if `auto_register` allows it.
-pub async fn admit_device(
-    tx: &mut Tx,
-    audit: &AuditLog,
-    cfg: &AxisConfig,
-    dock: &Dock,
-    serial: &str,
-) -> Result<()> {
-    check_identifier("device", serial)?;
-    match tx.device(serial).await? {
-        Some(d) if d.active => Ok(()),
-        Some(_) => Err(Error::bad_input(format!("camera {serial} is not active"))),
-        None if cfg.auto_register => announce_device(tx, audit, cfg, dock, serial, None).await,
-        None => Err(Error::bad_input(format!("unknown camera {serial}"))),
-    }
-}
-
-async fn announce_device(
-    tx: &mut Tx,
-    audit: &AuditLog,
-    cfg: &AxisConfig,
-    dock: &Dock,
-    serial: &str,
-    meta: Option<&Metadata>,
-) -> Result<()> {
-    let (_, devices) = tx.registered_counts().await?;
-    if cfg.max_devices > 0 && devices >= cfg.max_devices {
-        return Err(Error::new(
-            Code::LimitReached,
-            format!("the licence allows {} cameras", cfg.max_devices),
-        ));
-    }
-    let get = |k: &str| meta.and_then(|m| m.get(k)).map(String::as_str);
-    tx.ensure_registered(Register::Cameras, serial, get("Model"), Some(dock.id))
-        .await?;
-    let record = CameraRecord {
-        registry: "Devices",
-        camera: serial,
-        label: get("Name"),
-        model: get("Model"),
-        active: get("Active"),
-        camera_announced: true,
-    };
-    append(tx, audit, dock_actor(dock), "dock", dock.id, &record).await
-}
-
 /// A controller registers or updates one of its cameras (`PUT Devices/<Serial>`): its label is
 /// kept for this dock; the camera joins the register only if `auto_register` allows it.
 pub async fn put_controller_device(
-    catalogue: &Catalogue,
-    audit: &AuditLog,
-    cfg: &AxisConfig,
+    ctx: &Context<'_>,
     dock: &Dock,
     serial: &str,
     meta: &Metadata,
@@ -477,24 +391,31 @@ pub async fn put_controller_device(
     for key in ["Name", "Model"] {
         check_label(key, meta.get(key).map(String::as_str))?;
     }
-    let mut tx = catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     let before = tx.axis_registry_entry(dock.id, "Devices", serial).await?;
-    let known = tx.device(serial).await?.is_some();
-    if !known && cfg.auto_register {
-        announce_device(&mut tx, audit, cfg, dock, serial, Some(meta)).await?;
+    if tx.device(serial).await?.is_none() && ctx.config.axis.auto_register {
+        let rules = Rules::of(ctx.config, Source::Axis);
+        let model = meta.get("Model").map(String::as_str);
+        announce(ctx, &mut tx, &rules, dock, Register::Cameras, serial, model).await?;
     } else if before.as_ref() == Some(meta) {
         return Ok(());
-    } else {
-        let record = CameraRecord {
-            registry: "Devices",
-            camera: serial,
-            label: meta.get("Name").map(String::as_str),
-            model: meta.get("Model").map(String::as_str),
-            active: meta.get("Active").map(String::as_str),
-            camera_announced: false,
-        };
-        append(&mut tx, audit, dock_actor(dock), "dock", dock.id, &record).await?;
     }
+    let record = CameraRecord {
+        registry: "Devices",
+        camera: serial,
+        labelled: meta.contains_key("Name"),
+        model: meta.get("Model").map(String::as_str),
+        active: meta.get("Active").map(String::as_str),
+    };
+    append(
+        &mut tx,
+        ctx.audit,
+        dock_actor(dock),
+        "dock",
+        dock.id,
+        &record,
+    )
+    .await?;
     tx.put_axis_registry(dock.id, "Devices", serial, meta)
         .await?;
     tx.commit().await
@@ -502,8 +423,7 @@ pub async fn put_controller_device(
 
 /// A controller's system object (`PUT System/<SystemID>`), kept for it to read back.
 pub async fn put_controller_system(
-    catalogue: &Catalogue,
-    audit: &AuditLog,
+    ctx: &Context<'_>,
     dock: &Dock,
     name: &str,
     meta: &Metadata,
@@ -513,7 +433,7 @@ pub async fn put_controller_system(
         registry: &'static str,
         system: &'a str,
     }
-    let mut tx = catalogue.begin().await?;
+    let mut tx = ctx.catalogue.begin().await?;
     if tx
         .axis_registry_entry(dock.id, "System", name)
         .await?
@@ -527,7 +447,15 @@ pub async fn put_controller_system(
         registry: "System",
         system: name,
     };
-    append(&mut tx, audit, dock_actor(dock), "dock", dock.id, &record).await?;
+    append(
+        &mut tx,
+        ctx.audit,
+        dock_actor(dock),
+        "dock",
+        dock.id,
+        &record,
+    )
+    .await?;
     tx.commit().await
 }
 

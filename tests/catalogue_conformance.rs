@@ -59,7 +59,7 @@ async fn add_recording(c: &Catalogue, sha: Sha256Digest) -> Uuid {
         recorded_at_source: "operator",
         category: Some("Arrest".into()),
         classification: bwv::domain::Classification::Unreviewed,
-        status: "stored",
+        status: bwv::domain::RecordingStatus::Stored,
         flags: vec!["zero-length".into()],
         metadata: serde_json::json!({"k": "v"}),
     })
@@ -101,7 +101,7 @@ async fn recordings_round_trip(env: Env) {
     let r = c.recording(id).await.unwrap().expect("recording exists");
     assert_eq!(r.officer_id, "4471");
     assert_eq!(r.category.as_deref(), Some("Arrest"));
-    assert_eq!(r.classification, "unreviewed");
+    assert_eq!(r.classification, bwv::domain::Classification::Unreviewed);
     assert_eq!(r.flags, vec!["zero-length".to_string()]);
     assert_eq!(r.clips.len(), 1);
     assert_eq!(r.clips[0].sha256, sha);

@@ -4,6 +4,8 @@
 
 mod common;
 
+use bwv::domain::JobStatus;
+
 use std::sync::Arc;
 
 use bwv::catalogue::{Catalogue, JobEnd, NewJob};
@@ -56,7 +58,7 @@ on_both_backends!(unique_keys_and_exclusive_claims, |env: Env| {
                     .await
                     .unwrap()
                 {
-                    assert_eq!(j.status, "running");
+                    assert_eq!(j.status, JobStatus::Running);
                     assert_eq!(j.attempts, 1);
                     assert_eq!(j.lease_owner.as_deref(), Some(owner.as_str()));
                     got.push(j.id);
@@ -74,7 +76,7 @@ on_both_backends!(unique_keys_and_exclusive_claims, |env: Env| {
         assert_eq!(n, 20, "every job claimed");
         assert_eq!(all.len(), 20, "no job claimed twice");
         let counts = c.job_counts().await.unwrap();
-        assert_eq!(counts, vec![("running".to_owned(), 20)]);
+        assert_eq!(counts, vec![(JobStatus::Running, 20)]);
     });
 });
 
@@ -101,7 +103,7 @@ on_both_backends!(leases_retries_and_dead_jobs, |env: Env| {
         let back = c.reclaim_expired().await.unwrap();
         assert_eq!(back.len(), 1);
         assert!(!back[0].dead, "one attempt of two used: queued again");
-        assert_eq!(back[0].job.status, "queued");
+        assert_eq!(back[0].job.status, JobStatus::Queued);
         assert_eq!(
             back[0].job.last_error_code.as_deref(),
             Some("lease-expired")
@@ -184,9 +186,9 @@ on_both_backends!(leases_retries_and_dead_jobs, |env: Env| {
             c.reclaim_expired().await.unwrap();
         }
         let j = c.job(third.id).await.unwrap().unwrap();
-        assert_eq!(j.status, "dead");
+        assert_eq!(j.status, JobStatus::Dead);
         assert_eq!(j.attempts, 2);
-        let dead = c.jobs(Some("dead"), 10).await.unwrap();
+        let dead = c.jobs(Some(JobStatus::Dead), 10).await.unwrap();
         assert_eq!(dead.len(), 1);
         assert!(
             c.claim_job("w4", Utc::now() + Duration::seconds(60))

@@ -448,3 +448,43 @@ on_both_backends!(
         );
     }
 );
+
+/// `tus.auto_register` is the tus door's own: off, an officer the force has not registered is
+/// refused before any bytes are sent; on, the dock brings them in, marked as its announcement.
+#[test]
+fn auto_register_decides_whether_tus_docks_may_announce_officers() {
+    let mut env = Env::sqlite();
+    // Axis docks may announce; that says nothing about tus docks.
+    env.extra_env
+        .push(("BWV_AXIS__AUTO_REGISTER".into(), "true".into()));
+    let (server, dock) = setup(&env);
+    let out = tus(&server, &dock, "refused", &["--officer", "9999"]);
+    assert_eq!(out["unknown_officer"], 400, "{out}");
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM officers WHERE id = '9999'"),
+        0
+    );
+    drop(server);
+
+    let mut env = env;
+    env.extra_env
+        .push(("BWV_TUS__AUTO_REGISTER".into(), "true".into()));
+    let server = env.serve();
+    let file = env.write("clip.mp4", &common::noise(256 << 10, 3));
+    let out = tus(
+        &server,
+        &dock,
+        "upload",
+        &["--file", file.to_str().unwrap(), "--officer", "9999"],
+    );
+    let id = out["recording_id"].as_str().expect("a recording id");
+    assert_eq!(recorded(&env, id)["recording"]["officer_id"], "9999");
+    assert_eq!(
+        env.count(
+            "SELECT COUNT(*) FROM officers WHERE id = '9999' AND registered_by = 'dock' \
+             AND announced_by IS NOT NULL"
+        ),
+        1
+    );
+    env.ok(&["audit", "verify"]);
+}

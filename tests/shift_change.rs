@@ -105,3 +105,57 @@ fn readyz(port: u16) -> String {
     let _ = s.read_to_string(&mut out);
     out.lines().next().unwrap_or_default().to_owned()
 }
+
+// Docks announcing new cameras at the same moment, through both doors, cannot pass the licence
+// between them: the count and the insert are one step (`lock_register`).
+on_both_backends!(announcements_stay_within_the_licence, |mut env: Env| {
+    env.extra_env
+        .push(("BWV_AXIS__MAX_DEVICES".into(), "5".into()));
+    env.extra_env
+        .push(("BWV_AXIS__AUTO_REGISTER".into(), "true".into()));
+    env.extra_env
+        .push(("BWV_TUS__AUTO_REGISTER".into(), "true".into()));
+    env.ok(&["officer-add", "4471", "--name", "PC Jane Smith"]);
+    let mut docks = String::new();
+    for i in 0..12 {
+        let name = format!("station-{i:02}");
+        let secret = env.add_dock(&name);
+        let door = if i % 2 == 0 { "axis" } else { "tus" };
+        docks.push_str(&format!(
+            "{}\n",
+            serde_json::json!({"name": name, "secret": secret, "door": door, "camera": format!("CAM-{i:02}")})
+        ));
+    }
+    let docks_file = env.write("docks.jsonl", docks.as_bytes());
+    let clip = env.write("clip.mp4", &noise(64 * 1024, 12));
+    let server = env.serve();
+    let out = client(
+        "shift_change.py",
+        &[
+            "--url",
+            &server.url,
+            "--docks-file",
+            docks_file.to_str().unwrap(),
+            "--clip",
+            clip.to_str().unwrap(),
+            "--officer",
+            "4471",
+            "--camera",
+            "unused",
+        ],
+    );
+    let results = out["results"].as_object().unwrap();
+    let admitted = results.values().filter(|r| r["ok"] == true).count();
+    let refused: Vec<_> = results.values().filter(|r| r["ok"] != true).collect();
+    assert_eq!(admitted, 5, "{results:#?}");
+    assert!(
+        refused.iter().all(|r| r["status"] == 402),
+        "refused otherwise than by the licence: {refused:#?}"
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM devices"), 5);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM devices WHERE registered_by = 'dock'"),
+        5
+    );
+    env.ok(&["audit", "verify"]);
+});

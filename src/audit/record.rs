@@ -91,6 +91,50 @@ impl EventDraft {
             manifest_sha256: None,
         }
     }
+
+    /// What the event did. Every kind of event has a payload struct of its own, so what a
+    /// record says is typed where it is written; the record keeps it as canonical JSON, so the
+    /// log format, and every record already written, stay as they are.
+    pub fn with_result(mut self, result: &impl Serialize) -> Result<Self> {
+        self.result = Some(payload(result, &self.event)?);
+        Ok(self)
+    }
+
+    /// The program (and its door or tool) that did the work, for events made by software.
+    pub fn with_instrument(mut self, instrument: &impl Serialize) -> Result<Self> {
+        self.instrument = Some(payload(instrument, &self.event)?);
+        Ok(self)
+    }
+
+    pub fn with_object(mut self, object: ObjectRef) -> Self {
+        self.objects.push(object);
+        self
+    }
+}
+
+fn payload(value: &impl Serialize, event: &str) -> Result<Value> {
+    serde_json::to_value(value)
+        .map_err(|e| Error::audit(format!("encoding the payload of a {event} record: {e}")))
+}
+
+/// The instrument of a door's records: bwv's version, the door, and the camera that recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Instrument<'a> {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub door: &'a str,
+    pub device: &'a str,
+}
+
+impl<'a> Instrument<'a> {
+    pub fn door(door: &'a str, device: &'a str) -> Self {
+        Instrument {
+            name: "bwv",
+            version: env!("CARGO_PKG_VERSION"),
+            door,
+            device,
+        }
+    }
 }
 
 /// The leaf as serialised. Optional fields are left out rather than null (no nulls, no floats:

@@ -4,14 +4,15 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::record::{Actor, EventDraft, format_ts};
 use crate::catalogue::{CaseRow, ExhibitRow, NewExhibit, Register};
 use crate::context::Context;
 use crate::error::{Code, Error, Result};
+use crate::holds::Recomputed;
 use crate::ingest::check_identifier;
+use crate::retention::Audited;
 
 mod references;
 
@@ -26,6 +27,14 @@ pub struct NewCase {
     pub oic: String,
 }
 
+/// `case_opened`: the case's URN, offence and officer in the case, as opened.
+#[derive(Debug, Serialize)]
+struct CaseOpened<'a> {
+    urn: &'a str,
+    offence: &'a str,
+    oic: &'a str,
+}
+
 pub async fn open(ctx: &Context<'_>, actor: &Actor, c: NewCase) -> Result<CaseRow> {
     check_urn(&c.urn)?;
     check_identifier("officer", &c.oic)?;
@@ -37,34 +46,19 @@ pub async fn open(ctx: &Context<'_>, actor: &Actor, c: NewCase) -> Result<CaseRo
     tx.ensure_registered(Register::Officers, &c.oic, None, None)
         .await?;
     let case = tx.insert_case(&c.urn, offence, &c.oic).await?;
-    let mut event = EventDraft::new("case_opened", actor.clone(), "case", case.id);
-    event.result = Some(json!({"urn": c.urn, "offence": offence, "oic": c.oic}));
+    let event = EventDraft::new("case_opened", actor.clone(), "case", case.id).with_result(
+        &CaseOpened {
+            urn: &c.urn,
+            offence,
+            oic: &c.oic,
+        },
+    )?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     Ok(case)
 }
 
-/// Which schedule linked material goes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Schedule {
-    /// Used material, produced as an exhibit.
-    Exhibit,
-    /// Non-sensitive unused material (MG6C).
-    Unused,
-    /// Sensitive material (MG6D): never in a defence-facing package.
-    Sensitive,
-}
-
-impl Schedule {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Schedule::Exhibit => "exhibit",
-            Schedule::Unused => "unused",
-            Schedule::Sensitive => "sensitive",
-        }
-    }
-}
+pub use crate::domain::Schedule;
 
 /// A recording to link to a case.
 #[derive(Debug, Clone)]
@@ -89,6 +83,25 @@ pub struct Linked {
     pub item_number: i64,
     pub schedule: Schedule,
     pub schedule_item: i64,
+}
+
+/// `case_linked`, on the recording's chain: the case and schedule it joined, its reference,
+/// and the retention answer the link leads to.
+#[derive(Debug, Serialize)]
+struct CaseLinked<'a> {
+    case: &'a str,
+    exhibit: &'a str,
+    schedule: Schedule,
+    retention: Audited<'a>,
+}
+
+/// `exhibit_added`, on the case's chain: which recording became which item on which schedule.
+#[derive(Debug, Serialize)]
+struct ExhibitAdded<'a> {
+    recording: Uuid,
+    exhibit: &'a str,
+    item_number: i64,
+    schedule: Schedule,
 }
 
 /// Links a recording to a case. Sensitive footage may be linked to one case only (its audit
@@ -138,7 +151,7 @@ pub async fn link(ctx: &Context<'_>, actor: &Actor, l: Link) -> Result<Linked> {
         ));
     }
     let (used, top) = tx.exhibit_references(case.id).await?;
-    let schedule_item = tx.next_schedule_item(case.id, schedule.as_str()).await?;
+    let schedule_item = tx.next_schedule_item(case.id, schedule).await?;
     let reference = match l.reference {
         Some(r) if used.iter().any(|u| u.eq_ignore_ascii_case(&r)) => {
             return Err(Error::new(
@@ -169,7 +182,7 @@ pub async fn link(ctx: &Context<'_>, actor: &Actor, l: Link) -> Result<Linked> {
         recording,
         reference: &reference,
         item_number,
-        schedule: schedule.as_str(),
+        schedule,
         schedule_item,
         description: l.description.as_deref(),
         sensitivity: l.sensitivity.as_deref(),
@@ -179,21 +192,23 @@ pub async fn link(ctx: &Context<'_>, actor: &Actor, l: Link) -> Result<Linked> {
     let why = format!("linked to case {urn}");
     crate::retention::sweep::restore_if_protected(ctx, &mut tx, recording, &why, actor).await?;
     let next = crate::retention::recompute(&mut tx, ctx.policy, recording).await?;
-    let mut event = EventDraft::new("case_linked", actor.clone(), "recording", recording);
-    event.result = Some(json!({
-        "case": urn,
-        "exhibit": reference,
-        "schedule": schedule.as_str(),
-        "retention": crate::retention::audited(&next, ctx.policy),
-    }));
+    let event = EventDraft::new("case_linked", actor.clone(), "recording", recording).with_result(
+        &CaseLinked {
+            case: urn,
+            exhibit: &reference,
+            schedule,
+            retention: crate::retention::audited(&next, ctx.policy),
+        },
+    )?;
     tx.append_audit(ctx.audit.origin(), event).await?;
-    let mut event = EventDraft::new("exhibit_added", actor.clone(), "case", case.id);
-    event.result = Some(json!({
-        "recording": recording.to_string(),
-        "exhibit": reference,
-        "item_number": item_number,
-        "schedule": schedule.as_str(),
-    }));
+    let event = EventDraft::new("exhibit_added", actor.clone(), "case", case.id).with_result(
+        &ExhibitAdded {
+            recording,
+            exhibit: &reference,
+            item_number,
+            schedule,
+        },
+    )?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     if held {
@@ -217,6 +232,19 @@ pub struct Progress {
     pub appeal: Option<bool>,
 }
 
+/// `case_updated`: the case's progress as now recorded, its status before, and how many
+/// exhibits' retention was recomputed under which policy.
+#[derive(Debug, Serialize)]
+struct CaseUpdated<'a> {
+    urn: &'a str,
+    status: &'a str,
+    previous_status: &'a str,
+    appeal: bool,
+    retention: Recomputed<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sentence_release: Option<String>,
+}
+
 /// Records a case's progress; the retention of every exhibit follows.
 pub async fn update(ctx: &Context<'_>, actor: &Actor, urn: &str, p: Progress) -> Result<CaseRow> {
     if p.status.is_none() && p.sentence_release.is_none() && p.appeal.is_none() {
@@ -235,18 +263,19 @@ pub async fn update(ctx: &Context<'_>, actor: &Actor, urn: &str, p: Progress) ->
     for r in &exhibits {
         crate::retention::recompute(&mut tx, ctx.policy, *r).await?;
     }
-    let mut event = EventDraft::new("case_updated", actor.clone(), "case", case.id);
-    let mut result = json!({
-        "urn": urn,
-        "status": new_status,
-        "previous_status": case.status,
-        "appeal": appeal,
-        "retention": {"recomputed": exhibits.len(), "policy_sha256": ctx.policy.sha256},
-    });
-    if let Some(d) = release {
-        result["sentence_release"] = json!(format_ts(d));
-    }
-    event.result = Some(result);
+    let event = EventDraft::new("case_updated", actor.clone(), "case", case.id).with_result(
+        &CaseUpdated {
+            urn,
+            status: &new_status,
+            previous_status: &case.status,
+            appeal,
+            retention: Recomputed {
+                recomputed: exhibits.len(),
+                policy_sha256: &ctx.policy.sha256,
+            },
+            sentence_release: release.map(format_ts),
+        },
+    )?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     find(ctx, urn).await

@@ -18,7 +18,7 @@ pub struct AxisContainer {
     pub id: Uuid,
     pub dock_id: Uuid,
     pub name: String,
-    pub kind: String,
+    pub kind: ContainerKind,
     pub recording_id: Uuid,
     pub metadata: Json<Metadata>,
     pub created_at: DateTime<Utc>,
@@ -30,7 +30,7 @@ pub struct AxisObject {
     pub id: Uuid,
     pub container_id: Uuid,
     pub name: String,
-    pub kind: String,
+    pub kind: ObjectKind,
     pub sha256: String,
     pub size: i64,
     pub md5: String,
@@ -39,33 +39,16 @@ pub struct AxisObject {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Why bytes a dock sent are kept beside, not as, the object of their name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum VersionOutcome {
-    /// The dock sent the object again before Complete; the later bytes are current.
-    Superseded,
-    /// The bytes arrived as the container completed, and were refused.
-    RefusedAfterComplete,
-}
-
-impl VersionOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VersionOutcome::Superseded => "superseded",
-            VersionOutcome::RefusedAfterComplete => "refused-after-complete",
-        }
-    }
-}
+pub use crate::domain::{ContainerKind, ObjectKind, VersionOutcome};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct AxisObjectVersion {
     pub name: String,
-    pub kind: String,
+    pub kind: ObjectKind,
     pub sha256: String,
     pub size: i64,
     pub received_at: DateTime<Utc>,
-    pub outcome: String,
+    pub outcome: VersionOutcome,
     pub outcome_at: DateTime<Utc>,
 }
 
@@ -100,7 +83,7 @@ impl Tx {
             .bind(c.id)
             .bind(c.dock_id)
             .bind(&c.name)
-            .bind(&c.kind)
+            .bind(c.kind)
             .bind(c.recording_id)
             .bind(&c.metadata)
             .bind(c.created_at)
@@ -184,7 +167,7 @@ impl Tx {
             .bind(o.id)
             .bind(o.container_id)
             .bind(&o.name)
-            .bind(&o.kind)
+            .bind(o.kind)
             .bind(&o.sha256)
             .bind(o.size)
             .bind(&o.md5)
@@ -214,13 +197,13 @@ impl Tx {
             .bind(Uuid::now_v7())
             .bind(o.container_id)
             .bind(&o.name)
-            .bind(&o.kind)
+            .bind(o.kind)
             .bind(&o.sha256)
             .bind(o.size)
             .bind(&o.md5)
             .bind(&o.metadata)
             .bind(o.updated_at)
-            .bind(outcome.as_str())
+            .bind(outcome)
             .bind(crate::domain::now())
             .execute(c)
             .await
@@ -287,39 +270,6 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn next_clip_seq(&mut self, recording: Uuid) -> Result<i64> {
-        let max: Option<i64> = on_tx!(self, c => {
-            sqlx::query_scalar("SELECT MAX(seq) FROM clips WHERE recording_id = $1")
-                .bind(recording)
-                .fetch_one(c)
-                .await
-        })
-        .context(|| format!("numbering clips of {recording}"))?;
-        Ok(max.unwrap_or(0) + 1)
-    }
-
-    /// Points a clip (by its name in the container) at new bytes, when a dock sends it again.
-    pub async fn replace_clip(
-        &mut self,
-        recording: Uuid,
-        name: &str,
-        sha256: &str,
-        size: u64,
-    ) -> Result<bool> {
-        let n = on_tx!(self, c => {
-            sqlx::query("UPDATE clips SET sha256 = $1, size = $2 WHERE recording_id = $3 AND original_name = $4")
-                .bind(sha256)
-                .bind(size as i64)
-                .bind(recording)
-                .bind(name)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-        })
-        .context(|| format!("replacing clip {name}"))?;
-        Ok(n > 0)
-    }
-
     pub async fn insert_bookmark(
         &mut self,
         recording: Uuid,
@@ -381,39 +331,6 @@ impl Tx {
         }
         .await)
         .context(|| format!("recording the GNSS track of {recording}"))
-    }
-
-    /// Turns an incomplete recording into a stored one, with what its container finally said.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn complete_recording(
-        &mut self,
-        id: Uuid,
-        recorded_at: DateTime<Utc>,
-        recorded_at_source: &str,
-        ended_at: Option<DateTime<Utc>>,
-        category: Option<&str>,
-        flags: &[String],
-        metadata: &serde_json::Value,
-    ) -> Result<bool> {
-        let n = on_tx!(self, c => {
-            sqlx::query(
-                "UPDATE recordings SET status = 'stored', recorded_at = $1, recorded_at_source = $2, \
-                 ended_at = $3, category = COALESCE($4, category), flags = $5, metadata = $6 \
-                 WHERE id = $7 AND status = 'incomplete'",
-            )
-            .bind(recorded_at)
-            .bind(recorded_at_source)
-            .bind(ended_at)
-            .bind(category)
-            .bind(Json(flags))
-            .bind(Json(metadata))
-            .bind(id)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .context(|| format!("completing recording {id}"))?;
-        Ok(n == 1)
     }
 }
 

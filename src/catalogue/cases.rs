@@ -6,6 +6,7 @@ use sqlx::FromRow;
 use uuid::Uuid;
 
 use super::{Catalogue, RowLock, Tx, on_pool, on_tx};
+use crate::domain::Schedule;
 use crate::error::{Error, Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -31,7 +32,7 @@ pub struct ExhibitRow {
     pub classification: String,
     pub status: String,
     pub created_at: DateTime<Utc>,
-    pub schedule: String,
+    pub schedule: Schedule,
     pub schedule_item: i64,
 }
 
@@ -41,7 +42,7 @@ pub struct NewExhibit<'a> {
     pub recording: Uuid,
     pub reference: &'a str,
     pub item_number: i64,
-    pub schedule: &'a str,
+    pub schedule: Schedule,
     pub schedule_item: i64,
     pub description: Option<&'a str>,
     pub sensitivity: Option<&'a str>,
@@ -146,7 +147,7 @@ impl Tx {
     }
 
     /// The next number on one of the case's schedules (never one given before).
-    pub async fn next_schedule_item(&mut self, case: Uuid, schedule: &str) -> Result<i64> {
+    pub async fn next_schedule_item(&mut self, case: Uuid, schedule: Schedule) -> Result<i64> {
         let top: Option<i64> = on_tx!(self, c => {
             sqlx::query_scalar(
                 "SELECT MAX(schedule_item) FROM exhibits WHERE case_id = $1 AND schedule = $2",

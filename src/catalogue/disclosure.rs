@@ -6,11 +6,12 @@ use sqlx::FromRow;
 use uuid::Uuid;
 
 use super::{Catalogue, on_pool};
+use crate::domain::{RegisteredBy, Schedule};
 use crate::error::{Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct MaterialRow {
-    pub schedule: String,
+    pub schedule: Schedule,
     pub schedule_item: i64,
     pub reference: String,
     pub recording_id: Uuid,
@@ -18,7 +19,7 @@ pub struct MaterialRow {
     /// The force's name for the officer (docks never write it).
     pub officer_name: Option<String>,
     /// `force`, or `dock` for an officer only a docking station announced.
-    pub officer_registered_by: String,
+    pub officer_registered_by: RegisteredBy,
     /// The docking station's name for the officer when the footage arrived.
     pub officer_label: Option<String>,
     pub device_serial: String,

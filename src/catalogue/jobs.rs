@@ -12,6 +12,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::domain::JobStatus;
 use crate::error::{Error, Result, ResultExt};
 
 #[derive(Debug, Clone)]
@@ -29,7 +30,7 @@ pub struct JobRow {
     pub id: Uuid,
     pub kind: String,
     pub payload: Json<serde_json::Value>,
-    pub status: String,
+    pub status: JobStatus,
     pub priority: i64,
     pub run_at: DateTime<Utc>,
     pub attempts: i64,
@@ -131,7 +132,7 @@ impl Catalogue {
         Ok(rows
             .into_iter()
             .map(|job| Reclaimed {
-                dead: job.status == "dead",
+                dead: job.status == JobStatus::Dead,
                 job,
             })
             .collect())
@@ -166,14 +167,22 @@ impl Catalogue {
     pub async fn finish_job(&self, id: Uuid, owner: &str, outcome: &JobEnd) -> Result<bool> {
         let now = crate::domain::now();
         let (status, run_at, error, code, refund) = match outcome {
-            JobEnd::Succeeded => ("succeeded", now, None, None, 0i64),
-            JobEnd::Retry { at, error, code } => {
-                ("queued", *at, Some(error.as_str()), Some(code.as_str()), 0)
-            }
-            JobEnd::Dead { error, code } => {
-                ("dead", now, Some(error.as_str()), Some(code.as_str()), 0)
-            }
-            JobEnd::GivenBack => ("queued", now, None, None, 1),
+            JobEnd::Succeeded => (JobStatus::Succeeded, now, None, None, 0i64),
+            JobEnd::Retry { at, error, code } => (
+                JobStatus::Queued,
+                *at,
+                Some(error.as_str()),
+                Some(code.as_str()),
+                0,
+            ),
+            JobEnd::Dead { error, code } => (
+                JobStatus::Dead,
+                now,
+                Some(error.as_str()),
+                Some(code.as_str()),
+                0,
+            ),
+            JobEnd::GivenBack => (JobStatus::Queued, now, None, None, 1),
         };
         let n = on_pool!(self, p => {
             sqlx::query(
@@ -205,7 +214,7 @@ impl Catalogue {
     }
 
     /// Jobs, newest first, optionally of one status.
-    pub async fn jobs(&self, status: Option<&str>, limit: i64) -> Result<Vec<JobRow>> {
+    pub async fn jobs(&self, status: Option<JobStatus>, limit: i64) -> Result<Vec<JobRow>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM jobs WHERE ($1 IS NULL OR status = $1) \
              ORDER BY created_at DESC, id DESC LIMIT $2"
@@ -217,9 +226,9 @@ impl Catalogue {
     }
 
     /// How many jobs are in each status.
-    pub async fn job_counts(&self) -> Result<Vec<(String, i64)>> {
+    pub async fn job_counts(&self) -> Result<Vec<(JobStatus, i64)>> {
         on_pool!(self, p => {
-            sqlx::query_as::<_, (String, i64)>(
+            sqlx::query_as::<_, (JobStatus, i64)>(
                 "SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status",
             )
             .fetch_all(p)

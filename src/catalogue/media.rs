@@ -8,6 +8,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::domain::{MediaState, RetentionState};
 use crate::domain::{RecordingStatus, Sha256Digest};
 use crate::error::{Result, ResultExt};
 
@@ -20,10 +21,11 @@ pub struct ClipMedia {
     pub sha256: String,
     pub size: i64,
     pub original_name: Option<String>,
-    pub media_state: String,
-    pub recording_status: String,
-    /// The recording's retention state, `purging` once its purge has begun.
-    pub retention_state: String,
+    pub media_state: MediaState,
+    pub recording_status: RecordingStatus,
+    pub retention_state: RetentionState,
+    /// The recording's purge has begun: nothing more is made of it.
+    pub purging: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -54,9 +56,8 @@ impl Catalogue {
         on_pool!(self, p => {
             sqlx::query_as::<_, ClipMedia>(
                 "SELECT c.id, c.recording_id, c.seq, c.sha256, c.size, c.original_name, \
-                 c.media_state, r.status AS recording_status, \
-                 CASE WHEN r.purge_started_at IS NOT NULL THEN 'purging' ELSE r.retention_state END \
-                 AS retention_state \
+                 c.media_state, r.status AS recording_status, r.retention_state, \
+                 r.purge_started_at IS NOT NULL AS purging \
                  FROM clips c JOIN recordings r ON r.id = c.recording_id WHERE c.id = $1",
             )
             .bind(clip)
@@ -116,7 +117,7 @@ impl Tx {
         &mut self,
         clip: Uuid,
         probe: Option<&serde_json::Value>,
-        state: &str,
+        state: MediaState,
         error: Option<&str>,
     ) -> Result<()> {
         on_tx!(self, c => {

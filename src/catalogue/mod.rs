@@ -38,7 +38,10 @@ mod sweeps;
 mod uploads;
 
 pub use audit_log::{AppendedLeaf, LeafRow, LogState, StoredCheckpoint};
-pub use axis::{AxisContainer, AxisObject, AxisObjectVersion, GnssPoint, Metadata, VersionOutcome};
+pub use axis::{
+    AxisContainer, AxisObject, AxisObjectVersion, ContainerKind, GnssPoint, Metadata, ObjectKind,
+    VersionOutcome,
+};
 pub use cases::{CaseRow, ExhibitRow, NewExhibit};
 pub use classification::ClassificationRow;
 pub use disclosure::MaterialRow;

@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
+use crate::retention::rules::Action;
+
 use super::{Catalogue, Tx, on_pool, on_tx};
 use crate::error::{Result, ResultExt};
 
@@ -11,7 +13,7 @@ use crate::error::{Result, ResultExt};
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct DueRow {
     pub recording_id: Uuid,
-    pub action: String,
+    pub action: Action,
     pub rule: String,
     pub due_at: DateTime<Utc>,
     pub officer_id: String,
@@ -105,7 +107,7 @@ impl Tx {
                 q.push_values(chunk, |mut b, item| {
                     b.push_bind(id)
                         .push_bind(item.recording_id)
-                        .push_bind(&item.action)
+                        .push_bind(item.action)
                         .push_bind(&item.rule)
                         .push_bind(item.due_at);
                 });

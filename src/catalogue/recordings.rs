@@ -7,8 +7,12 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Catalogue, RowLock, Tx, on_pool, on_tx};
-use crate::domain::{Classification, Clip, Recording, Sha256Digest, Source};
+use crate::domain::{
+    Classification, Clip, MediaState, Recording, RecordingStatus, RetentionState, Sha256Digest,
+    Source,
+};
 use crate::error::{Error, Result, ResultExt};
+use crate::retention::rules::Action;
 
 #[derive(Debug, Clone)]
 pub struct NewRecording {
@@ -24,7 +28,7 @@ pub struct NewRecording {
     pub recorded_at_source: &'static str,
     pub category: Option<String>,
     pub classification: Classification,
-    pub status: &'static str,
+    pub status: RecordingStatus,
     pub flags: Vec<String>,
     pub metadata: serde_json::Value,
 }
@@ -64,16 +68,16 @@ struct RecordingRow {
     officer_id: String,
     officer_label: Option<String>,
     device_serial: String,
-    source: String,
+    source: Source,
     external_ref: Option<String>,
     recorded_at: DateTime<Utc>,
     recorded_at_source: String,
     category: Option<String>,
-    classification: String,
-    status: String,
+    classification: Classification,
+    status: RecordingStatus,
     flags: Json<Vec<String>>,
-    retention_state: String,
-    next_action: Option<String>,
+    retention_state: RetentionState,
+    next_action: Option<Action>,
     next_action_at: Option<DateTime<Utc>>,
     next_action_rule: Option<String>,
     deleted_at: Option<DateTime<Utc>>,
@@ -90,7 +94,7 @@ struct ClipRow {
     size: i64,
     original_name: Option<String>,
     created_at: DateTime<Utc>,
-    media_state: String,
+    media_state: MediaState,
     media_error: Option<String>,
     probe: Option<Json<serde_json::Value>>,
 }
@@ -225,7 +229,7 @@ impl Tx {
             .bind(r.id)
             .bind(&r.officer_id)
             .bind(&r.device_serial)
-            .bind(r.source.as_str())
+            .bind(r.source)
             .bind(&r.external_ref)
             .bind(r.recorded_at)
             .bind(r.recorded_at_source)
@@ -243,6 +247,72 @@ impl Tx {
         })
         .context(|| format!("cataloguing recording {}", r.id))?;
         Ok(())
+    }
+
+    pub async fn next_clip_seq(&mut self, recording: Uuid) -> Result<i64> {
+        let max: Option<i64> = on_tx!(self, c => {
+            sqlx::query_scalar("SELECT MAX(seq) FROM clips WHERE recording_id = $1")
+                .bind(recording)
+                .fetch_one(c)
+                .await
+        })
+        .context(|| format!("numbering clips of {recording}"))?;
+        Ok(max.unwrap_or(0) + 1)
+    }
+
+    /// Points a clip (by its name in the container) at new bytes, when a dock sends it again.
+    pub async fn replace_clip(
+        &mut self,
+        recording: Uuid,
+        name: &str,
+        sha256: &str,
+        size: u64,
+    ) -> Result<bool> {
+        let n = on_tx!(self, c => {
+            sqlx::query("UPDATE clips SET sha256 = $1, size = $2 WHERE recording_id = $3 AND original_name = $4")
+                .bind(sha256)
+                .bind(size as i64)
+                .bind(recording)
+                .bind(name)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .context(|| format!("replacing clip {name}"))?;
+        Ok(n > 0)
+    }
+
+    /// Turns an incomplete recording into a stored one, with what its door said at the end.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete_recording(
+        &mut self,
+        id: Uuid,
+        recorded_at: DateTime<Utc>,
+        recorded_at_source: &str,
+        ended_at: Option<DateTime<Utc>>,
+        category: Option<&str>,
+        flags: &[String],
+        metadata: Option<&serde_json::Value>,
+    ) -> Result<bool> {
+        let n = on_tx!(self, c => {
+            sqlx::query(
+                "UPDATE recordings SET status = 'stored', recorded_at = $1, recorded_at_source = $2, \
+                 ended_at = $3, category = COALESCE($4, category), flags = $5, metadata = COALESCE($6, metadata) \
+                 WHERE id = $7 AND status = 'incomplete'",
+            )
+            .bind(recorded_at)
+            .bind(recorded_at_source)
+            .bind(ended_at)
+            .bind(category)
+            .bind(Json(flags))
+            .bind(metadata.map(Json))
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("completing recording {id}"))?;
+        Ok(n == 1)
     }
 
     pub async fn insert_clip(&mut self, clip: &NewClip) -> Result<()> {
@@ -278,7 +348,7 @@ impl Tx {
             .bind(s.sha256.to_hex())
             .bind(s.recording_id)
             .bind(s.duplicate)
-            .bind(s.source.as_str())
+            .bind(s.source)
             .bind(&s.source_name)
             .bind(&s.officer_id)
             .bind(&s.device_serial)
@@ -345,7 +415,7 @@ impl Tx {
     }
 
     /// The recording's status as this transaction sees it (after `lock_recording`, current).
-    pub async fn recording_status(&mut self, recording: Uuid) -> Result<String> {
+    pub async fn recording_status(&mut self, recording: Uuid) -> Result<RecordingStatus> {
         on_tx!(self, c => {
             sqlx::query_scalar("SELECT status FROM recordings WHERE id = $1")
                 .bind(recording)

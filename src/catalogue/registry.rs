@@ -6,6 +6,7 @@ use sqlx::FromRow;
 use uuid::Uuid;
 
 use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::domain::RegisteredBy;
 use crate::error::{Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -14,7 +15,7 @@ pub struct OfficerRow {
     /// The force's name for the officer; docks never write it.
     pub display_name: Option<String>,
     pub active: bool,
-    pub registered_by: String,
+    pub registered_by: RegisteredBy,
     pub announced_by: Option<Uuid>,
 }
 
@@ -23,7 +24,7 @@ pub struct DeviceRow {
     pub serial: String,
     pub model: Option<String>,
     pub active: bool,
-    pub registered_by: String,
+    pub registered_by: RegisteredBy,
     pub announced_by: Option<Uuid>,
 }
 
@@ -105,6 +106,20 @@ impl Tx {
     }
 
     /// How many officers and cameras are registered (for licence-style limits).
+    /// Serialises announcements into one register, so that two docks counting it at the same
+    /// moment cannot both squeeze under a licence limit. PostgreSQL takes a transaction-scoped
+    /// advisory lock keyed by the register; SQLite's one writer already holds everything.
+    pub async fn lock_register(&mut self, register: Register) -> Result<()> {
+        if let Tx::Postgres(t, _) = self {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("bwv register {}", register.as_str()))
+                .execute(&mut **t)
+                .await
+                .context(|| format!("locking the {} register", register.as_str()))?;
+        }
+        Ok(())
+    }
+
     pub async fn registered_counts(&mut self) -> Result<(u64, u64)> {
         let (officers, devices): (i64, i64) = on_tx!(self, c => {
             sqlx::query_as("SELECT (SELECT COUNT(*) FROM officers), (SELECT COUNT(*) FROM devices)")

@@ -5,10 +5,12 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Tx, on_tx};
+use crate::domain::Classification;
 use crate::error::{Error, Result, ResultExt};
+use crate::retention::rules::Action;
 
 /// Recording start, who gave it, arrival and classification.
-pub type RetentionBasics = (DateTime<Utc>, String, DateTime<Utc>, String);
+pub type RetentionBasics = (DateTime<Utc>, String, DateTime<Utc>, Classification);
 
 /// A linked case as retention sees it: status, outcome date, release date, appeal.
 pub type CaseOutcome = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool);
@@ -53,7 +55,7 @@ impl Tx {
     pub async fn set_next_action(
         &mut self,
         recording: Uuid,
-        action: &str,
+        action: Action,
         at: Option<DateTime<Utc>>,
         rule: &str,
         policy_sha256: &str,

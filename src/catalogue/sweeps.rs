@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
+use crate::retention::rules::Action;
+
 use super::{Catalogue, RowLock, Tx, on_pool, on_tx};
+use crate::domain::{Classification, RetentionState};
 use crate::error::{Code, Error, Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -23,20 +26,20 @@ pub struct PlanRow {
 #[derive(Debug, Clone, FromRow)]
 pub struct PlanItem {
     pub recording_id: Uuid,
-    pub action: String,
+    pub action: Action,
     pub rule: String,
 }
 
 /// Where a recording stands in deletion.
 #[derive(Debug, Clone, FromRow)]
 pub struct DeletionState {
-    pub retention_state: String,
+    pub retention_state: RetentionState,
     pub deleted_at: Option<DateTime<Utc>>,
     pub purge_started_at: Option<DateTime<Utc>>,
     pub officer_id: String,
     pub device_serial: String,
     pub recorded_at: DateTime<Utc>,
-    pub classification: String,
+    pub classification: Classification,
     pub category: Option<String>,
     pub next_action_rule: Option<String>,
 }
@@ -222,7 +225,7 @@ impl Tx {
     /// left, and one whose purge has begun cannot be saved any more.
     pub async fn ensure_not_purged(&mut self, recording: Uuid) -> Result<()> {
         let s = self.deletion_state(recording).await?;
-        let gone = if s.retention_state == "purged" {
+        let gone = if s.retention_state == RetentionState::Purged {
             "has been purged"
         } else if s.purge_started_at.is_some() {
             "is being purged"
@@ -237,8 +240,12 @@ impl Tx {
 
     /// Moves a recording between retention states (`active`, `review`, `soft-deleted`);
     /// soft-deleting stamps the time its grace period counts from, anything else clears it.
-    pub async fn set_retention_state(&mut self, recording: Uuid, state: &str) -> Result<()> {
-        let deleted_at = (state == "soft-deleted").then(crate::domain::now);
+    pub async fn set_retention_state(
+        &mut self,
+        recording: Uuid,
+        state: RetentionState,
+    ) -> Result<()> {
+        let deleted_at = (state == RetentionState::SoftDeleted).then(crate::domain::now);
         on_tx!(self, c => {
             sqlx::query(
                 "UPDATE recordings SET retention_state = $2, deleted_at = $3 WHERE id = $1",

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::Dock;
 use super::{Catalogue, RowLock, Tx, on_pool, on_tx};
+use crate::domain::UploadState;
 use crate::error::{Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow)]
@@ -18,7 +19,7 @@ pub struct UploadRow {
     pub length: i64,
     pub upload_offset: i64,
     pub metadata: Json<BTreeMap<String, String>>,
-    pub state: String,
+    pub state: UploadState,
     pub recording_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -49,7 +50,7 @@ impl Tx {
             .bind(u.length)
             .bind(u.upload_offset)
             .bind(&u.metadata)
-            .bind(&u.state)
+            .bind(u.state)
             .bind(u.recording_id)
             .bind(u.created_at)
             .bind(u.updated_at)
@@ -101,7 +102,7 @@ impl Tx {
     pub async fn end_upload(
         &mut self,
         id: Uuid,
-        state: &str,
+        state: UploadState,
         recording: Option<Uuid>,
     ) -> Result<bool> {
         let n = on_tx!(self, c => {

@@ -36,10 +36,7 @@ fn line(j: &JobRow) -> String {
 pub async fn run(app: App, cmd: JobsCommand, out: &Output) -> Result<bool> {
     match cmd {
         JobsCommand::List { status, limit } => {
-            let jobs = app
-                .catalogue
-                .jobs(status.as_deref(), i64::from(limit))
-                .await?;
+            let jobs = app.catalogue.jobs(status, i64::from(limit)).await?;
             if !out.json() {
                 let counts = app.catalogue.job_counts().await?;
                 let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();

@@ -30,7 +30,7 @@ fn summary(r: &Recording) -> String {
 
 /// One line on what a clip is and whether it plays.
 fn media_line(c: &Clip) -> String {
-    let mut line = c.media_state.clone();
+    let mut line = c.media_state.as_str().to_owned();
     if let Some(e) = &c.media_error {
         line.push_str(&format!(": {e}"));
     }
@@ -113,7 +113,7 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                 id: &r.officer_id,
                 force_name: officer.as_ref().and_then(|o| o.display_name.as_deref()),
                 registered_by: match &officer {
-                    Some(o) => RegisteredBy::parse(&o.registered_by)?,
+                    Some(o) => o.registered_by,
                     None => RegisteredBy::Dock,
                 },
                 dock_label: r.officer_label.as_deref(),

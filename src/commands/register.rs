@@ -7,6 +7,7 @@ use super::output::Output;
 use crate::app::App;
 use crate::audit::record::Actor;
 use crate::catalogue::Register;
+use crate::domain::RegisteredBy;
 use crate::error::Result;
 use crate::registry::{self, axis_user_display};
 
@@ -19,7 +20,7 @@ pub async fn add(
     out: &Output,
 ) -> Result<bool> {
     let actor = Actor::user(app.config.actor());
-    registry::register(&app.catalogue, &app.audit, &actor, register, id, label).await?;
+    registry::register(&app.context(), &actor, register, id, label).await?;
     out.record(&json!({ register.one(): id, "label": label }), || {
         format!("{} {id} registered", register.one())
     });
@@ -47,9 +48,9 @@ pub async fn officers(app: App, out: &Output) -> Result<bool> {
             })
             .collect();
         out.record(&json!({"officer": o, "controller_users": mapped}), || {
-            let name = match (&o.display_name, o.registered_by.as_str()) {
-                (Some(n), "force") => format!("{n} ({})", o.id),
-                (_, "force") => o.id.clone(),
+            let name = match (&o.display_name, o.registered_by) {
+                (Some(n), RegisteredBy::Force) => format!("{n} ({})", o.id),
+                (_, RegisteredBy::Force) => o.id.clone(),
                 _ => format!("{} (announced by a docking station)", o.id),
             };
             let mut line = format!("{name}{}", if o.active { "" } else { "  [not active]" });
@@ -102,7 +103,7 @@ pub async fn devices(app: App, out: &Output) -> Result<bool> {
                     .as_deref()
                     .map(|m| format!("  model {m}"))
                     .unwrap_or_default(),
-                if d.registered_by == "force" {
+                if d.registered_by == RegisteredBy::Force {
                     ""
                 } else {
                     "  (announced by a docking station)"

@@ -92,7 +92,7 @@ async fn plan(app: &App, as_of: DateTime<Utc>, csv: bool, out: &Output) -> Resul
                 &mut w,
                 &[
                     d.recording_id.to_string(),
-                    d.action.clone(),
+                    d.action.to_string(),
                     d.rule.clone(),
                     d.due_at.to_rfc3339(),
                     d.officer_id.clone(),

@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::output::Output;
 use crate::app::App;
+use crate::domain::JobStatus;
 use crate::error::{Error, Result};
 
 pub async fn run(
@@ -37,9 +38,9 @@ pub async fn run(
                 tokio::time::sleep(poll).await;
                 match app.catalogue.job_counts().await {
                     Ok(counts)
-                        if !counts
-                            .iter()
-                            .any(|(s, n)| (s == "queued" || s == "running") && *n > 0) =>
+                        if !counts.iter().any(|(s, n)| {
+                            matches!(s, JobStatus::Queued | JobStatus::Running) && *n > 0
+                        }) =>
                     {
                         shutdown.cancel();
                         return;

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
@@ -172,6 +173,22 @@ pub fn locate<'a>(
     })
 }
 
+/// `excerpt_made`'s instrument: the cutter, its tool versions and its parameters.
+#[derive(Debug, Serialize)]
+struct ExcerptCutter<'a> {
+    name: &'static str,
+    tool: &'a Value,
+    parameters: &'a Value,
+}
+
+/// `excerpt_made`: the case it was cut for, from which clip, and the range asked for.
+#[derive(Debug, Serialize)]
+struct ExcerptMade<'a> {
+    case: &'a str,
+    clip: i64,
+    requested: &'a str,
+}
+
 /// Reuses or makes the excerpt.
 pub async fn excerpt(
     ctx: &Context<'_>,
@@ -262,25 +279,27 @@ pub async fn excerpt(
     }
     tx.insert_derivative(&derivative).await?;
     let held = ctx.store.has_object_lock() && !tx.hold_lapses(recording).await?.is_empty();
-    let mut event = EventDraft::new("excerpt_made", actor.clone(), "recording", recording);
-    event.objects = vec![
-        ObjectRef {
+    let event = EventDraft::new("excerpt_made", actor.clone(), "recording", recording)
+        .with_object(ObjectRef {
             sha256: source.sha256.clone(),
             size: source.size as u64,
             role: Some("disclosure".into()),
-        },
-        ObjectRef {
+        })
+        .with_object(ObjectRef {
             sha256: put.sha256.to_hex(),
             size: put.size,
             role: Some("excerpt".into()),
-        },
-    ];
-    event.instrument = Some(json!({
-        "name": "bwv disclose",
-        "tool": derivative.params["tool"],
-        "parameters": derivative.params["parameters"],
-    }));
-    event.result = Some(json!({"case": urn, "clip": clip.seq, "requested": requested}));
+        })
+        .with_instrument(&ExcerptCutter {
+            name: "bwv disclose",
+            tool: &derivative.params["tool"],
+            parameters: &derivative.params["parameters"],
+        })?
+        .with_result(&ExcerptMade {
+            case: urn,
+            clip: clip.seq,
+            requested: &requested,
+        })?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     if held {

@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::excerpts::{self, ClipSpec, hms};
@@ -32,6 +31,7 @@ use super::writer::PackageWriter;
 use crate::audit::record::{Actor, EventDraft, ObjectRef, format_ts};
 use crate::context::Context;
 use crate::domain::Sha256Digest;
+use crate::domain::{MediaState, RetentionState, Schedule as On};
 use crate::error::{Code, Error, Result};
 
 pub const CHECKPOINT_PATH: &str = "audit/checkpoint.txt";
@@ -115,7 +115,10 @@ async fn exhibit_media(
             .recording(m.recording_id)
             .await?
             .ok_or_else(|| Error::not_found(format!("no recording {}", m.recording_id)))?;
-        if rec.retention_state == "purged" || rec.retention_state == "soft-deleted" {
+        if matches!(
+            rec.retention_state,
+            RetentionState::Purged | RetentionState::SoftDeleted
+        ) {
             return Err(Error::new(
                 Code::Conflict,
                 format!(
@@ -124,7 +127,11 @@ async fn exhibit_media(
                 ),
             ));
         }
-        if let Some(clip) = rec.clips.iter().find(|c| c.media_state == "pending") {
+        if let Some(clip) = rec
+            .clips
+            .iter()
+            .find(|c| c.media_state == MediaState::Pending)
+        {
             return Err(Error::new(
                 Code::Busy,
                 format!(
@@ -248,7 +255,7 @@ fn documents(
     // with the MG6D.
     for schedule in [
         schedules::mg6c(material),
-        schedules::mg6e(material, &["exhibit", "unused"]),
+        schedules::mg6e(material, &[On::Exhibit, On::Unused]),
     ] {
         let csv = schedule.csv().map_err(|e| Error::new(Code::Io, e))?;
         docs.push(entry(
@@ -374,6 +381,24 @@ async fn copy_media(
     Ok(writer)
 }
 
+/// `disclosed`, on each exhibit's chain: the case, its exhibit reference, and the package.
+#[derive(Debug, Serialize)]
+struct Disclosed<'a> {
+    case: &'a str,
+    exhibit: &'a str,
+    package_id: Uuid,
+}
+
+/// `case_disclosed`, on the case's chain: the package, its exhibits, and how many items of
+/// unused and sensitive material its schedules list.
+#[derive(Debug, Serialize)]
+struct CaseDisclosed<'a> {
+    package_id: Uuid,
+    exhibits: Vec<&'a str>,
+    unused_scheduled: usize,
+    sensitive_scheduled: usize,
+}
+
 /// Appends the disclosure's records: one per exhibit, on its own chain, and one on the case's.
 async fn record_disclosure(
     ctx: &Context<'_>,
@@ -401,23 +426,23 @@ async fn record_disclosure(
         event.recipient = manifest.recipient.clone();
         event.purpose = manifest.purpose.clone();
         event.manifest_sha256 = Some(core_sha256.to_owned());
-        event.result = Some(json!({
-            "case": manifest.case.urn,
-            "exhibit": item.exhibit,
-            "package_id": manifest.package_id,
-        }));
+        let event = event.with_result(&Disclosed {
+            case: &manifest.case.urn,
+            exhibit: &item.exhibit,
+            package_id: manifest.package_id,
+        })?;
         last = last.max(tx.append_audit(ctx.audit.origin(), event).await?.index);
     }
     let mut event = EventDraft::new("case_disclosed", actor.clone(), "case", case);
     event.recipient = manifest.recipient.clone();
     event.purpose = manifest.purpose.clone();
     event.manifest_sha256 = Some(core_sha256.to_owned());
-    event.result = Some(json!({
-        "package_id": manifest.package_id,
-        "exhibits": manifest.items.iter().map(|i| &i.exhibit).collect::<Vec<_>>(),
-        "unused_scheduled": counts.0,
-        "sensitive_scheduled": counts.1,
-    }));
+    let event = event.with_result(&CaseDisclosed {
+        package_id: manifest.package_id,
+        exhibits: manifest.items.iter().map(|i| i.exhibit.as_str()).collect(),
+        unused_scheduled: counts.0,
+        sensitive_scheduled: counts.1,
+    })?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     Ok(last)
@@ -485,7 +510,7 @@ fn write_sensitive(
     let mut w = PackageWriter::create(path, now)?;
     for schedule in [
         schedules::mg6d(material),
-        schedules::mg6e(material, &["sensitive"]),
+        schedules::mg6e(material, &[On::Sensitive]),
     ] {
         let csv = schedule.csv().map_err(|e| Error::new(Code::Io, e))?;
         let name = if schedule.form == "MG6E" {
@@ -514,7 +539,7 @@ pub async fn build(ctx: &Context<'_>, req: Request, bar: &ProgressBar) -> Result
     let material: Vec<Material> = ctx.catalogue.case_material(case.id).await?;
     let exhibits: Vec<&Material> = material
         .iter()
-        .filter(|m| m.schedule == "exhibit")
+        .filter(|m| m.schedule == On::Exhibit)
         .collect();
     if exhibits.is_empty() {
         return Err(Error::bad_input(format!(
@@ -602,10 +627,10 @@ pub async fn build(ctx: &Context<'_>, req: Request, bar: &ProgressBar) -> Result
     })
     .await?;
 
-    let unused = material.iter().filter(|m| m.schedule == "unused").count();
+    let unused = material.iter().filter(|m| m.schedule == On::Unused).count();
     let sensitive = material
         .iter()
-        .filter(|m| m.schedule == "sensitive")
+        .filter(|m| m.schedule == On::Sensitive)
         .count();
     let last = record_disclosure(
         ctx,

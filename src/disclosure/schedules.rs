@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 pub use crate::catalogue::MaterialRow as Material;
 
 use super::html::{escape, page};
-use crate::registry::{OfficerName, RegisteredBy};
+/// The schedule material is on (a stored state), apart from the rendered `Schedule` below.
+pub use crate::domain::Schedule as On;
+use crate::registry::OfficerName;
 
 /// The schedules' view of a piece of case material.
 impl Material {
@@ -17,9 +19,7 @@ impl Material {
         OfficerName {
             id: &self.officer_id,
             force_name: self.officer_name.as_deref(),
-            // An unknown registrar is shown as the weaker claim.
-            registered_by: RegisteredBy::parse(&self.officer_registered_by)
-                .unwrap_or(RegisteredBy::Dock),
+            registered_by: self.officer_registered_by,
             dock_label: self.officer_label.as_deref(),
         }
         .display()
@@ -134,7 +134,7 @@ fn inert(cell: &str) -> String {
     }
 }
 
-fn on<'a>(material: &'a [Material], schedule: &'a str) -> impl Iterator<Item = &'a Material> {
+fn on(material: &[Material], schedule: On) -> impl Iterator<Item = &Material> {
     material.iter().filter(move |m| m.schedule == schedule)
 }
 
@@ -150,7 +150,7 @@ pub fn mg6c(material: &[Material]) -> Schedule {
             "D / CND / I",
             "Comment",
         ],
-        rows: on(material, "unused")
+        rows: on(material, On::Unused)
             .map(|m| {
                 vec![
                     m.schedule_item.to_string(),
@@ -180,7 +180,7 @@ pub fn mg6d(material: &[Material]) -> Schedule {
             "Prosecutor: agree sensitive?",
             "PII application needed?",
         ],
-        rows: on(material, "sensitive")
+        rows: on(material, On::Sensitive)
             .map(|m| {
                 vec![
                     m.schedule_item.to_string(),
@@ -198,11 +198,11 @@ pub fn mg6d(material: &[Material]) -> Schedule {
 
 /// MG6E: the disclosure officer's report on material that may undermine the prosecution case
 /// or assist the defence. `schedules` picks the items the report may name.
-pub fn mg6e(material: &[Material], schedules: &[&str]) -> Schedule {
-    let form_of = |s: &str| match s {
-        "unused" => "MG6C",
-        "sensitive" => "MG6D",
-        _ => "exhibit",
+pub fn mg6e(material: &[Material], schedules: &[On]) -> Schedule {
+    let form_of = |s: On| match s {
+        On::Unused => "MG6C",
+        On::Sensitive => "MG6D",
+        On::Exhibit => "exhibit",
     };
     Schedule {
         form: "MG6E",
@@ -215,16 +215,16 @@ pub fn mg6e(material: &[Material], schedules: &[&str]) -> Schedule {
         ],
         rows: material
             .iter()
-            .filter(|m| schedules.contains(&m.schedule.as_str()))
+            .filter(|m| schedules.contains(&m.schedule))
             .filter_map(|m| {
                 let note = m.disclosure_note.clone()?;
-                let item = if m.schedule == "exhibit" {
+                let item = if m.schedule == On::Exhibit {
                     m.reference.clone()
                 } else {
                     m.schedule_item.to_string()
                 };
                 Some(vec![
-                    form_of(&m.schedule).to_owned(),
+                    form_of(m.schedule).to_owned(),
                     item,
                     m.description(),
                     note,
@@ -233,7 +233,7 @@ pub fn mg6e(material: &[Material], schedules: &[&str]) -> Schedule {
             .collect(),
         // Each copy names only the items of its own schedules, so its nil line says no more:
         // the defence-facing one must not certify that nothing exists anywhere.
-        nil: if schedules.contains(&"sensitive") {
+        nil: if schedules.contains(&On::Sensitive) {
             "No sensitive item is identified in this report as capable of undermining the case \
              for the prosecution or of assisting the case for the accused."
         } else {
@@ -295,16 +295,17 @@ pub fn continuity(h: &Header, exhibits: &[ExhibitFiles]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::RegisteredBy;
 
-    fn material(schedule: &str, description: &str) -> Material {
+    fn material(schedule: On, description: &str) -> Material {
         Material {
-            schedule: schedule.into(),
+            schedule,
             schedule_item: 1,
             reference: "MG6C-1".into(),
             recording_id: uuid::Uuid::nil(),
             officer_id: "4471".into(),
             officer_name: None,
-            officer_registered_by: "force".into(),
+            officer_registered_by: RegisteredBy::Force,
             officer_label: None,
             device_serial: "CAM-1".into(),
             recorded_at: Utc::now(),
@@ -318,7 +319,7 @@ mod tests {
 
     #[test]
     fn spreadsheet_formulas_stay_text() {
-        let csv = mg6c(&[material("unused", "=HYPERLINK(\"http://x\")")])
+        let csv = mg6c(&[material(On::Unused, "=HYPERLINK(\"http://x\")")])
             .csv()
             .unwrap();
         let text = String::from_utf8(csv).unwrap();
@@ -327,15 +328,19 @@ mod tests {
 
     #[test]
     fn the_defence_facing_report_never_certifies_for_sensitive_items() {
-        let all = [material("sensitive", "secret")];
+        let all = [material(On::Sensitive, "secret")];
         let header = Header {
             urn: "01AB",
             offence: "x",
             officer: "staff:1",
             date: Utc::now(),
         };
-        let open = mg6e(&all, &["exhibit", "unused"]).html(&header);
+        let open = mg6e(&all, &[On::Exhibit, On::Unused]).html(&header);
         assert!(!open.contains("secret") && !open.contains("I have found no material"));
-        assert!(mg6e(&all, &["sensitive"]).html(&header).contains("secret"));
+        assert!(
+            mg6e(&all, &[On::Sensitive])
+                .html(&header)
+                .contains("secret")
+        );
     }
 }

@@ -518,18 +518,17 @@ fn check_holds(who: &str, chain: &[Verified], report: &mut Report) {
 mod tests {
     use super::*;
     use crate::audit::record::{Actor, EventDraft, ItemLink};
+    use crate::holds::{HoldPlaced, HoldReleased, Recomputed};
     use chrono::{Duration, Utc};
-    use serde_json::json;
 
-    fn chain(events: &[(&str, Value, i64)]) -> Vec<Verified> {
+    /// The chain of one recording: each event `minutes` after the first.
+    fn chain(events: Vec<(EventDraft, i64)>) -> Vec<Verified> {
         let id = Uuid::now_v7();
         let start = Utc::now();
         events
-            .iter()
+            .into_iter()
             .enumerate()
-            .map(|(i, (event, result, minutes))| {
-                let mut draft = EventDraft::new(event, Actor::user("staff:1"), "recording", id);
-                draft.result = Some(result.clone());
+            .map(|(i, (draft, minutes))| {
                 let link = ItemLink {
                     id,
                     kind: "recording".into(),
@@ -540,13 +539,45 @@ mod tests {
                 Verified {
                     index: i as u64,
                     hash: [0; 32],
-                    record: Record::build("o", draft, link, start + Duration::minutes(*minutes)),
+                    record: Record::build("o", draft, link, start + Duration::minutes(minutes)),
                 }
             })
             .collect()
     }
 
-    fn failures(events: &[(&str, Value, i64)]) -> Vec<String> {
+    fn event(name: &str) -> EventDraft {
+        EventDraft::new(name, Actor::user("staff:1"), "recording", Uuid::nil())
+    }
+
+    const RETENTION: Recomputed<'static> = Recomputed {
+        recomputed: 1,
+        policy_sha256: "00",
+    };
+
+    fn placed(hold: Uuid, until: Option<&str>) -> EventDraft {
+        event("hold_placed")
+            .with_result(&HoldPlaced {
+                hold,
+                reason: "test",
+                objects_locked: 1,
+                retention: RETENTION,
+                already_purged: &[],
+                until: until.map(str::to_owned),
+            })
+            .unwrap()
+    }
+
+    fn released(hold: Uuid) -> EventDraft {
+        event("hold_released")
+            .with_result(&HoldReleased {
+                hold,
+                reason: "test",
+                retention: RETENTION,
+            })
+            .unwrap()
+    }
+
+    fn failures(events: Vec<(EventDraft, i64)>) -> Vec<String> {
         let mut report = Report::default();
         check_holds("exhibit X", &chain(events), &mut report);
         report.failures
@@ -555,37 +586,32 @@ mod tests {
     #[test]
     fn deletion_while_held_fails() {
         let until = crate::audit::record::format_ts(Utc::now() + Duration::minutes(5));
-        let placed = json!({"hold": "h1"});
+        let (h1, h2) = (Uuid::now_v7(), Uuid::now_v7());
         assert_eq!(
-            failures(&[
-                ("hold_placed", placed.clone(), 0),
-                ("recording_deleted", json!({}), 1)
-            ])
-            .len(),
+            failures(vec![(placed(h1, None), 0), (event("recording_deleted"), 1)]).len(),
             1
         );
         assert!(
-            failures(&[
-                ("hold_placed", placed.clone(), 0),
-                ("hold_released", placed, 1),
-                ("recording_deleted", json!({}), 2),
+            failures(vec![
+                (placed(h1, None), 0),
+                (released(h1), 1),
+                (event("recording_deleted"), 2),
             ])
             .is_empty()
         );
-        let lapsing = json!({"hold": "h2", "until": until});
         assert_eq!(
-            failures(&[
-                ("hold_placed", lapsing.clone(), 0),
-                ("recording_purged", json!({}), 1)
+            failures(vec![
+                (placed(h2, Some(&until)), 0),
+                (event("recording_purged"), 1)
             ])
             .len(),
             1,
             "deleted before the hold lapsed"
         );
         assert!(
-            failures(&[
-                ("hold_placed", lapsing, 0),
-                ("recording_deleted", json!({}), 10)
+            failures(vec![
+                (placed(h2, Some(&until)), 0),
+                (event("recording_deleted"), 10)
             ])
             .is_empty(),
             "deleted after it lapsed"

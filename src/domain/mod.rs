@@ -2,9 +2,14 @@
 
 mod digest;
 mod recording;
+mod stored;
 
 pub use digest::Sha256Digest;
-pub use recording::{Classification, Clip, Recording, RecordingStatus, Source};
+pub use recording::{Clip, Recording};
+pub use stored::{
+    Classification, ContainerKind, JobStatus, MediaState, ObjectKind, RecordingStatus,
+    RegisteredBy, RetentionAction, RetentionState, Schedule, Source, UploadState, VersionOutcome,
+};
 
 /// The current time, truncated to milliseconds: the precision of audit records, and one that
 /// both catalogue backends store and return exactly.

@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::record::{Actor, EventDraft, format_ts};
@@ -31,6 +30,27 @@ pub struct Placed {
     pub objects_locked: usize,
     /// Exhibits of the case whose purge had already begun: beyond any hold.
     pub already_purged: Vec<Uuid>,
+}
+
+/// How many recordings' retention a change recomputed, and under which policy (by its hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct Recomputed<'a> {
+    pub recomputed: usize,
+    pub policy_sha256: &'a str,
+}
+
+/// `hold_placed`: the hold, why, how many objects the store locked, what it now covers for
+/// retention, the case's exhibits already beyond it, and when it lapses.
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldPlaced<'a> {
+    pub hold: Uuid,
+    pub reason: &'a str,
+    pub objects_locked: usize,
+    pub retention: Recomputed<'a>,
+    #[serde(skip_serializing_if = "<[Uuid]>::is_empty")]
+    pub already_purged: &'a [Uuid],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }
 
 fn reason_given(reason: &str) -> Result<&str> {
@@ -104,20 +124,18 @@ pub async fn place(ctx: &Context<'_>, actor: &Actor, h: Hold) -> Result<Placed> 
         let why = format!("held: {reason}");
         crate::retention::sweep::restore_if_protected(ctx, &mut tx, *r, &why, actor).await?;
     }
-    let mut event = EventDraft::new("hold_placed", actor.clone(), kind, item);
-    let mut result = json!({
-        "hold": id.to_string(),
-        "reason": reason,
-        "objects_locked": objects,
-        "retention": {"recomputed": covered.len(), "policy_sha256": ctx.policy.sha256},
-    });
-    if !gone.is_empty() {
-        result["already_purged"] = json!(gone.iter().map(Uuid::to_string).collect::<Vec<_>>());
-    }
-    if let Some(u) = h.until {
-        result["until"] = json!(format_ts(u));
-    }
-    event.result = Some(result);
+    let event =
+        EventDraft::new("hold_placed", actor.clone(), kind, item).with_result(&HoldPlaced {
+            hold: id,
+            reason,
+            objects_locked: objects,
+            retention: Recomputed {
+                recomputed: covered.len(),
+                policy_sha256: &ctx.policy.sha256,
+            },
+            already_purged: &gone,
+            until: h.until.map(format_ts),
+        })?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     sync(ctx, &covered).await?;
@@ -134,6 +152,14 @@ pub struct Released {
     pub hold: Uuid,
     /// Recordings no hold covers any more.
     pub released_recordings: Vec<Uuid>,
+}
+
+/// `hold_released`: the hold, why, and how many recordings' retention was recomputed.
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldReleased<'a> {
+    pub hold: Uuid,
+    pub reason: &'a str,
+    pub retention: Recomputed<'a>,
 }
 
 pub async fn release(
@@ -156,12 +182,15 @@ pub async fn release(
     for r in &covered {
         crate::retention::recompute(&mut tx, ctx.policy, *r).await?;
     }
-    let mut event = EventDraft::new("hold_released", actor.clone(), kind, item);
-    event.result = Some(json!({
-        "hold": hold.to_string(),
-        "reason": reason,
-        "retention": {"recomputed": covered.len(), "policy_sha256": ctx.policy.sha256},
-    }));
+    let event =
+        EventDraft::new("hold_released", actor.clone(), kind, item).with_result(&HoldReleased {
+            hold,
+            reason,
+            retention: Recomputed {
+                recomputed: covered.len(),
+                policy_sha256: &ctx.policy.sha256,
+            },
+        })?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     // Lifted in the store only after the release is committed.

@@ -140,8 +140,7 @@ async fn container(
             }
             Method::PUT => {
                 let meta = metadata(&headers, "x-container-meta-")?;
-                let (_, created) =
-                    door::open_container(&ctx, &state.app.config.axis, &dock, &name, meta).await?;
+                let (_, created) = door::open_container(&ctx, &dock, &name, meta).await?;
                 let complete = headers
                     .get("x-container-meta-status")
                     .and_then(|v| v.to_str().ok())
@@ -193,15 +192,7 @@ async fn object(
                     .map_err(|_| {
                         Error::bad_input("registry objects carry metadata, not content")
                     })?;
-                door::register(
-                    &state.app.context(),
-                    &state.app.config.axis,
-                    &dock,
-                    &container_name,
-                    &name,
-                    &meta,
-                )
-                .await?;
+                door::register(&state.app.context(), &dock, &container_name, &name, &meta).await?;
                 Ok(StatusCode::CREATED.into_response())
             }
             (Method::PUT, _) => {
@@ -261,7 +252,7 @@ async fn put_object(
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let recording_container = container.kind == "recording";
+    let recording_container = container.kind == crate::catalogue::ContainerKind::Recording;
     if length == Some(0) && kind == Kind::Clip && recording_container {
         return Err(Error::bad_input(format!("clip {name} is empty (zero bytes)")).into());
     }

@@ -25,7 +25,7 @@ use super::auth::DockAuth;
 use super::error::{ApiError, ApiResult};
 use super::health::record_upload;
 use crate::catalogue::{Dock, UploadRow};
-use crate::domain::Sha256Digest;
+use crate::domain::{Sha256Digest, Source, UploadState};
 use crate::error::{Code, Error, Result};
 use crate::ingest::tus as door;
 
@@ -172,10 +172,13 @@ async fn create(
     }
     let meta = door::parse_metadata(header(&headers, "upload-metadata").unwrap_or(""))?;
     let declared = door::declared(&meta)?;
-    door::check_known(
+    crate::recording::admission::precheck(
         &state.app.catalogue,
-        &declared,
-        state.app.config.axis.auto_register,
+        &state.app.config,
+        &dock,
+        Source::Tus,
+        &declared.officer,
+        &declared.device,
     )
     .await?;
     let quota = door::Quota {
@@ -245,7 +248,7 @@ async fn abandon(state: &AppState, dock: &Dock, upload: &UploadRow, reason: &str
         &state.app.context(),
         &state.staging_dir,
         &current,
-        "terminated",
+        UploadState::Terminated,
         "upload_abandoned",
         door::dock_actor(dock),
         Some(reason.to_owned()),
@@ -279,8 +282,8 @@ async fn owned(state: &AppState, dock: &Dock, id: &str) -> Result<UploadRow> {
 }
 
 fn gone_unless_receiving(u: &UploadRow) -> Result<()> {
-    match u.state.as_str() {
-        "receiving" | "completed" => Ok(()),
+    match u.state {
+        UploadState::Receiving | UploadState::Completed => Ok(()),
         other => Err(Error::new(
             Code::Gone,
             format!("upload {} was {other}", u.id),
@@ -308,7 +311,7 @@ async fn head(
         .map(|(k, v)| format!("{k} {}", B64.encode(v)))
         .collect();
     set(&mut resp, "upload-metadata", meta.join(","));
-    if u.state == "receiving" {
+    if u.state == UploadState::Receiving {
         set(&mut resp, "upload-expires", http_date(u.expires_at));
     }
     if let Some(rec) = u.recording_id {
@@ -355,7 +358,7 @@ async fn write_and_maybe_finish(
         .upload(u.id)
         .await?
         .ok_or_else(|| Error::not_found("upload vanished"))?;
-    if u.state != "receiving" {
+    if u.state != UploadState::Receiving {
         return Err(Error::new(Code::Conflict, format!("upload {} is {}", u.id, u.state)).into());
     }
     let offset = u64_header(headers, "upload-offset")?.unwrap_or(0);
@@ -600,14 +603,14 @@ async fn terminate(
     require_version(&headers)?;
     let u = owned(&state, &dock, &id).await?;
     let _busy = state.tus.lock(u.id)?;
-    if u.state != "receiving" {
+    if u.state != UploadState::Receiving {
         return Err(Error::new(Code::Gone, format!("upload {} was {}", u.id, u.state)).into());
     }
     door::end(
         &state.app.context(),
         &state.staging_dir,
         &u,
-        "terminated",
+        UploadState::Terminated,
         "upload_terminated",
         door::dock_actor(&dock),
         None,

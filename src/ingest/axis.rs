@@ -3,21 +3,19 @@
 //! evidence when the dock sets the container's `Status` to `Complete`. Until then it is listed
 //! as incomplete. Every object is stored, catalogued and audited as it arrives.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, TimeZone, Utc};
-use serde_json::json;
+use serde::Serialize;
 use uuid::Uuid;
 
-use crate::audit::record::{Actor, EventDraft, ObjectRef};
+use crate::audit::record::{Actor, EventDraft, Instrument, ObjectRef};
 use crate::catalogue::{
-    AxisContainer, AxisObject, Dock, GnssPoint, Metadata, NewClip, NewRecording, NewSighting,
-    VersionOutcome,
+    AxisContainer, AxisObject, ContainerKind, Dock, GnssPoint, Metadata, Register, VersionOutcome,
 };
-use crate::config::AxisConfig;
 use crate::context::Context;
-use crate::domain::{Classification, RecordingStatus, Source};
+use crate::domain::{RecordingStatus, Source};
 use crate::error::{Code, Error, Result};
+use crate::recording::admission;
+use crate::recording::{self, Arrival, Begin, ClipArrived, Complete};
 use crate::registry::{self, ControllerUser, Filed};
 use crate::store::{Input, PutOptions, PutOutcome};
 
@@ -124,14 +122,7 @@ const VIDEO_EXTENSIONS: &[&str] = &[
 ];
 
 /// What an object in a recording container is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Clip,
-    Key,
-    Bookmark,
-    Gnss,
-    Other,
-}
+pub use crate::domain::ObjectKind as Kind;
 
 impl Kind {
     pub fn of(name: &str, meta: &Metadata) -> Kind {
@@ -147,16 +138,6 @@ impl Kind {
             Kind::Clip
         } else {
             Kind::Other
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Clip => "clip",
-            Kind::Key => "key",
-            Kind::Bookmark => "bookmark",
-            Kind::Gnss => "gnss",
-            Kind::Other => "other",
         }
     }
 
@@ -193,7 +174,6 @@ fn parse_time(meta: &Metadata, iso: &str, epoch: &str) -> Option<DateTime<Utc>> 
 /// its own controller's mappings and labels (see `registry`).
 pub async fn register(
     ctx: &Context<'_>,
-    cfg: &AxisConfig,
     dock: &Dock,
     container: &str,
     name: &str,
@@ -201,7 +181,6 @@ pub async fn register(
 ) -> Result<()> {
     check_name("object", name)?;
     check_metadata(meta)?;
-    let (catalogue, audit) = (ctx.catalogue, ctx.audit);
     match container {
         "Users" => {
             let user = ControllerUser {
@@ -216,11 +195,11 @@ pub async fn register(
                     .get("Active")
                     .is_none_or(|a| !a.eq_ignore_ascii_case("false")),
             };
-            registry::put_controller_user(catalogue, audit, cfg, dock, &user).await?;
+            registry::put_controller_user(ctx, dock, &user).await?;
             Ok(())
         }
-        "Devices" => registry::put_controller_device(catalogue, audit, cfg, dock, name, meta).await,
-        _ => registry::put_controller_system(catalogue, audit, dock, name, meta).await,
+        "Devices" => registry::put_controller_device(ctx, dock, name, meta).await,
+        _ => registry::put_controller_system(ctx, dock, name, meta).await,
     }
 }
 
@@ -229,7 +208,6 @@ pub async fn register(
 /// controller's own id for the user (its `Users/` object); metadata, when sent, wins.
 pub async fn open_container(
     ctx: &Context<'_>,
-    cfg: &AxisConfig,
     dock: &Dock,
     name: &str,
     meta: Metadata,
@@ -259,7 +237,11 @@ pub async fn open_container(
         id: Uuid::now_v7(),
         dock_id: dock.id,
         name: name.to_owned(),
-        kind: if rejected { "rejected" } else { "recording" }.into(),
+        kind: if rejected {
+            ContainerKind::Rejected
+        } else {
+            ContainerKind::Recording
+        },
         recording_id: recording,
         metadata: sqlx::types::Json(meta),
         created_at: now,
@@ -278,32 +260,36 @@ pub async fn open_container(
             (filed, UNKNOWN.to_owned())
         }
         Some((user, device)) => {
-            let filed = registry::officer_for_user(&mut tx, ctx.audit, cfg, dock, user).await?;
-            registry::admit_device(&mut tx, ctx.audit, cfg, dock, device).await?;
+            let filed = registry::officer_for_user(ctx, &mut tx, dock, user).await?;
+            admission::admit_one(ctx, &mut tx, dock, Source::Axis, Register::Cameras, device)
+                .await?;
             (filed, device.clone())
         }
     };
-    tx.insert_recording(&NewRecording {
-        id: recording,
-        officer_id: filed.officer.clone(),
-        officer_label: filed.label.clone(),
-        device_serial: device.clone(),
-        source: Source::Axis,
-        dock_id: Some(dock.id),
-        external_ref: Some(format!("{}/{name}", dock.name)),
-        recorded_at: parse_time(&container.metadata.0, "TriggerOnTimeISO", "TriggerOnTime")
-            .unwrap_or(now),
-        recorded_at_source: "camera",
-        category: None,
-        classification: Classification::Unreviewed,
-        status: RecordingStatus::Incomplete.as_str(),
-        flags: if rejected {
-            vec!["rejected-content".into()]
-        } else {
-            Vec::new()
+    let next = recording::begin(
+        ctx,
+        &mut tx,
+        &Begin {
+            id: recording,
+            officer: filed.officer.clone(),
+            officer_label: filed.label.clone(),
+            device: device.clone(),
+            source: Source::Axis,
+            dock: Some(dock.id),
+            external_ref: Some(format!("{}/{name}", dock.name)),
+            recorded_at: parse_time(&container.metadata.0, "TriggerOnTimeISO", "TriggerOnTime")
+                .unwrap_or(now),
+            recorded_at_source: "camera",
+            category: None,
+            flags: if rejected {
+                vec!["rejected-content".into()]
+            } else {
+                Vec::new()
+            },
+            metadata: serde_json::to_value(&container.metadata.0)
+                .map_err(|e| Error::bad_input(format!("container {name} metadata: {e}")))?,
         },
-        metadata: json!(container.metadata.0),
-    })
+    )
     .await?;
     if !tx.insert_axis_container(&container).await? {
         // The dock opened it through another request at the same moment: that one stands.
@@ -315,25 +301,29 @@ pub async fn open_container(
             .ok_or_else(|| Error::not_found(format!("container {name} vanished")))?;
         return Ok((existing, false));
     }
-    // Footage still arriving has a deadline too: a container never completed is unreviewed.
-    let next = crate::retention::recompute(&mut tx, ctx.policy, recording).await?;
-    let mut event = EventDraft::new("transfer_started", dock_actor(dock), "recording", recording);
-    event.instrument = Some(
-        json!({"name": "bwv", "version": env!("CARGO_PKG_VERSION"), "door": "axis", "device": device}),
-    );
-    let mut result = json!({
-        "officer": filed.officer,
-        "container": container.kind,
-        "status": "incomplete",
-        "retention": crate::retention::audited(&next, ctx.policy),
-    });
-    if let Some((user, _)) = &named {
-        result["controller_user"] = json!(user);
-    }
-    event.result = Some(result);
+    let event = EventDraft::new("transfer_started", dock_actor(dock), "recording", recording)
+        .with_instrument(&Instrument::door(Source::Axis.as_str(), &device))?
+        .with_result(&TransferStarted {
+            officer: &filed.officer,
+            container: container.kind,
+            status: RecordingStatus::Incomplete,
+            retention: crate::retention::audited(&next, ctx.policy),
+            controller_user: named.as_ref().map(|(user, _)| user.as_str()),
+        })?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     Ok((container, true))
+}
+
+/// The `transfer_started` record: a dock opened a container; the recording is incomplete.
+#[derive(Serialize)]
+struct TransferStarted<'a> {
+    officer: &'a str,
+    container: ContainerKind,
+    status: RecordingStatus,
+    retention: crate::retention::Audited<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    controller_user: Option<&'a str>,
 }
 
 /// What rejected content is filed under: nobody can say whose or which camera's it is.
@@ -426,7 +416,7 @@ pub async fn put_object(
     check_name("object", name)?;
     check_metadata(&meta)?;
     let kind = Kind::of(name, &meta);
-    let recording_container = container.kind == "recording";
+    let recording_container = container.kind == ContainerKind::Recording;
     let opts = PutOptions {
         want_md5: true,
         expected_md5: etag,
@@ -448,7 +438,7 @@ pub async fn put_object(
         .recording(container.recording_id)
         .await?
         .ok_or_else(|| Error::not_found(format!("recording of container {}", container.name)))?;
-    if recording_container && recording.status != RecordingStatus::Incomplete.as_str() {
+    if recording_container && recording.status != RecordingStatus::Incomplete {
         return Err(already_complete(container));
     }
     let gnss = match (kind, small_body) {
@@ -465,7 +455,7 @@ pub async fn put_object(
         id: Uuid::now_v7(),
         container_id: container.id,
         name: name.to_owned(),
-        kind: kind.as_str().into(),
+        kind,
         sha256: put.sha256.to_hex(),
         size: put.size as i64,
         md5: md5.clone(),
@@ -479,24 +469,24 @@ pub async fn put_object(
     tx.lock_recording(recording.id).await?;
     // A container whose recording the retention policy is purging takes nothing more.
     tx.ensure_not_purged(recording.id).await?;
-    let completed =
-        tx.recording_status(recording.id).await? != RecordingStatus::Incomplete.as_str();
+    let completed = tx.recording_status(recording.id).await? != RecordingStatus::Incomplete;
     ctx.catalogue_object(&mut tx, &put.sha256, put.size).await?;
     let received = |event: &str| {
-        let mut e = EventDraft::new(event, dock_actor(dock), "recording", recording.id);
-        e.objects.push(ObjectRef {
+        EventDraft::new(event, dock_actor(dock), "recording", recording.id).with_object(ObjectRef {
             sha256: put.sha256.to_hex(),
             size: put.size,
             role: Some(kind.as_str().into()),
-        });
-        e
+        })
     };
     if recording_container && completed {
         tx.keep_axis_object_version(&object, VersionOutcome::RefusedAfterComplete)
             .await?;
-        let mut event = received("object_refused");
-        event.result = Some(json!({"name": name, "kind": kind.as_str(), "md5": md5,
-            "reason": "the container completed before this object arrived"}));
+        let event = received("object_refused").with_result(&ObjectRefused {
+            name,
+            kind,
+            md5: &md5,
+            reason: "the container completed before this object arrived",
+        })?;
         tx.append_audit(ctx.audit.origin(), event).await?;
         tx.commit().await?;
         return Err(already_complete(container));
@@ -510,36 +500,19 @@ pub async fn put_object(
     tx.put_axis_object(&object).await?;
     match kind {
         Kind::Clip => {
-            if !tx
-                .replace_clip(recording.id, name, &put.sha256.to_hex(), put.size)
-                .await?
-            {
-                let seq = tx.next_clip_seq(recording.id).await?;
-                let clip_id = Uuid::now_v7();
-                tx.insert_clip(&NewClip {
-                    id: clip_id,
-                    recording_id: recording.id,
-                    seq,
-                    sha256: put.sha256,
-                    size: put.size,
-                    original_name: Some(name.to_owned()),
-                })
-                .await?;
-                if completed {
-                    crate::jobs::enqueue_media(&mut tx, clip_id, ctx.media_attempts()).await?;
-                }
-            }
-            tx.insert_sighting(&NewSighting {
+            let clip = ClipArrived {
                 sha256: put.sha256,
-                recording_id: recording.id,
+                size: put.size,
+                name: Some(name),
                 duplicate: !put.created,
-                source: Source::Axis,
-                source_name: Some(name.to_owned()),
-                officer_id: recording.officer_id.clone(),
-                device_serial: recording.device_serial.clone(),
-                dock_id: Some(dock.id),
-            })
-            .await?;
+                by: Arrival {
+                    source: Source::Axis,
+                    officer: &recording.officer_id,
+                    device: &recording.device_serial,
+                    dock: Some(dock.id),
+                },
+            };
+            recording::add_clip(ctx, &mut tx, recording.id, completed, &clip).await?;
         }
         Kind::Bookmark => {
             let note = small_body
@@ -566,19 +539,40 @@ pub async fn put_object(
         }
         Kind::Key | Kind::Other => {}
     }
-    let mut event = received("object_received");
-    let mut result =
-        json!({"name": name, "kind": kind.as_str(), "md5": md5, "duplicate": !put.created});
-    if let Some(prev) = superseded {
-        result["replaces"] = json!(prev.sha256);
-    }
-    if let Some(category) = meta.get("CategoryName") {
-        result["category"] = json!(category);
-    }
-    event.result = Some(result);
+    let event = received("object_received").with_result(&ObjectReceived {
+        name,
+        kind,
+        md5: &md5,
+        duplicate: !put.created,
+        replaces: superseded.as_ref().map(|p| p.sha256.as_str()),
+        category: meta.get("CategoryName").map(String::as_str),
+    })?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     Ok(put)
+}
+
+/// The `object_received` record: one object of a container, stored and catalogued.
+#[derive(Serialize)]
+struct ObjectReceived<'a> {
+    name: &'a str,
+    kind: Kind,
+    md5: &'a str,
+    duplicate: bool,
+    /// The hash of the bytes this object replaced (kept as a superseded version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replaces: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'a str>,
+}
+
+/// The `object_refused` record: bytes that arrived too late, kept but not part of the recording.
+#[derive(Serialize)]
+struct ObjectRefused<'a> {
+    name: &'a str,
+    kind: Kind,
+    md5: &'a str,
+    reason: &'static str,
 }
 
 fn already_complete(container: &AxisContainer) -> Error {
@@ -654,8 +648,8 @@ pub async fn set_object_metadata(
         )));
     };
     let complete =
-        tx.recording_status(container.recording_id).await? != RecordingStatus::Incomplete.as_str();
-    if complete && container.kind == "recording" {
+        tx.recording_status(container.recording_id).await? != RecordingStatus::Incomplete;
+    if complete && container.kind == ContainerKind::Recording {
         refuse_change_after_complete(container, "object", &object.metadata.0, &meta)?;
         if object.metadata.0 == meta {
             return Ok(());
@@ -663,15 +657,25 @@ pub async fn set_object_metadata(
     }
     tx.set_axis_object_metadata(container.id, name, &meta)
         .await?;
-    let mut event = EventDraft::new(
+    let event = EventDraft::new(
         "metadata_changed",
         dock_actor(dock),
         "recording",
         container.recording_id,
-    );
-    event.result = Some(json!({"object": name, "metadata": meta}));
+    )
+    .with_result(&MetadataChanged {
+        object: name,
+        metadata: &meta,
+    })?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await
+}
+
+/// The `metadata_changed` record: a dock replaced an object's metadata while it could.
+#[derive(Serialize)]
+struct MetadataChanged<'a> {
+    object: &'a str,
+    metadata: &'a Metadata,
 }
 
 /// Updates a container's metadata (POST); `Status: Complete` finalises the recording.
@@ -704,10 +708,10 @@ async fn update_metadata(
     tx.lock_recording(container.recording_id).await?;
     let mut stored = tx.axis_container_metadata(container.id).await?;
     let status = tx.recording_status(container.recording_id).await?;
-    if status != RecordingStatus::Incomplete.as_str() {
+    if status != RecordingStatus::Incomplete {
         return refuse_change_after_complete(container, "container", &stored, &meta);
     }
-    if container.kind == "recording" {
+    if container.kind == ContainerKind::Recording {
         refuse_refiling(container, &stored, &meta)?;
     }
     if !meta.is_empty() {
@@ -726,132 +730,87 @@ async fn update_metadata(
     tx.commit().await
 }
 
-/// Everything the recording consists of becomes evidence at once: status, times, category
-/// (a category chosen on the camera arrives as a bookmark: classification at source), and the
-/// ingest record listing every object, in the caller's transaction.
+/// Everything the recording consists of becomes evidence at once: times, the category chosen
+/// on the camera (it arrives as a bookmark: classification at source), the container's metadata
+/// with its object list, and every object and kept version in the `ingest` record.
 async fn finalize(
     ctx: &Context<'_>,
     tx: &mut crate::catalogue::Tx,
     dock: &Dock,
     container: &AxisContainer,
 ) -> Result<()> {
-    // Taken before reading the clips, so a clip arriving at the same moment is either read
+    // Taken before reading the objects, so a clip arriving at the same moment is either read
     // here or sees the recording complete (see `put_object`).
     tx.lock_recording(container.recording_id).await?;
-    tx.ensure_not_purged(container.recording_id).await?;
-    let Some(recording) = tx.recording(container.recording_id).await? else {
-        return Err(Error::not_found(format!(
-            "recording of container {}",
-            container.name
-        )));
-    };
-    if recording.status != RecordingStatus::Incomplete.as_str() {
+    if tx.recording_status(container.recording_id).await? != RecordingStatus::Incomplete {
         return Ok(()); // completed before: the dock repeated itself
     }
     let objects = tx.axis_objects(container.id).await?;
     let versions = tx.axis_object_versions(container.id).await?;
-    let clips = objects.iter().filter(|o| o.kind == "clip").count();
-    if clips == 0 && container.kind == "recording" {
+    if container.kind == ContainerKind::Recording && !objects.iter().any(|o| o.kind == Kind::Clip) {
         return Err(Error::bad_input(format!(
             "container {} is complete but holds no clip",
             container.name
         )));
     }
     let meta = &container.metadata.0;
-    let started = parse_time(meta, "StartTimeISO", "StartTime")
-        .or_else(|| parse_time(meta, "TriggerOnTimeISO", "TriggerOnTime"));
-    let ended = parse_time(meta, "StopTimeISO", "StopTime");
-    let category = objects
-        .iter()
-        .filter(|o| o.kind == "bookmark")
-        .filter_map(|o| o.metadata.0.get("CategoryName").cloned())
-        .next_back();
-    let mut info: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-    info.insert("container".into(), json!(container.name));
-    info.insert("axis".into(), json!(meta));
-    info.insert(
-        "objects".into(),
-        json!(
-            objects
-                .iter()
-                .map(|o| json!({"name": o.name, "kind": o.kind, "sha256": o.sha256}))
-                .collect::<Vec<_>>()
-        ),
-    );
-    if !versions.is_empty() {
-        info.insert("kept_versions".into(), json!(versions));
-    }
-    let mut flags = recording.flags.clone();
-    let recorded_at = started.unwrap_or(recording.recorded_at);
-    if !crate::retention::plausible_recording_time(recorded_at, recording.created_at, ctx.policy)
-        && !flags
+    let info = ContainerInfo {
+        container: &container.name,
+        axis: meta,
+        objects: objects
             .iter()
-            .any(|f| f == crate::retention::IMPLAUSIBLE_TIME)
-    {
-        flags.push(crate::retention::IMPLAUSIBLE_TIME.into());
-    }
-    tx.complete_recording(
-        recording.id,
-        started.unwrap_or(recording.recorded_at),
-        if started.is_some() {
-            "camera"
-        } else {
-            recording.recorded_at_source.as_str()
-        },
-        ended,
-        category.as_deref(),
-        &flags,
-        &json!(info),
-    )
-    .await?;
-    for clip in &recording.clips {
-        crate::jobs::enqueue_media(tx, clip.id, ctx.media_attempts()).await?;
-    }
-    let category = category.or_else(|| recording.category.clone());
-    let classification =
-        crate::config::classification_at_source(&ctx.config.categories, category.as_deref());
-    let actor = dock_actor(dock);
-    if classification != Classification::Unreviewed {
-        tx.classify(
-            recording.id,
-            classification,
-            "camera-category",
-            category.as_deref(),
-            &actor.id,
-        )
-        .await?;
-    }
-    let next = crate::retention::recompute(tx, ctx.policy, recording.id).await?;
-    let mut event = EventDraft::new("ingest", actor, "recording", recording.id);
-    event.objects = objects
-        .iter()
-        .map(|o| ObjectRef {
-            sha256: o.sha256.clone(),
-            size: o.size as u64,
-            role: Some(o.kind.clone()),
-        })
-        .chain(versions.iter().map(|v| ObjectRef {
-            sha256: v.sha256.clone(),
-            size: v.size as u64,
-            role: Some(format!("{}-{}", v.outcome, v.kind)),
-        }))
-        .collect();
-    event.instrument = Some(
-        json!({"name": "bwv", "version": env!("CARGO_PKG_VERSION"), "door": "axis", "device": recording.device_serial}),
-    );
-    let mut result = json!({
-        "officer": recording.officer_id,
-        "recorded_at": crate::audit::record::format_ts(started.unwrap_or(recording.recorded_at)),
-        "classification": classification.as_str(),
-        "status": "stored",
-        "clips": clips,
-        "flags": flags,
-        "retention": crate::retention::audited(&next, ctx.policy),
-    });
-    if let Some(c) = &category {
-        result["category"] = json!(c);
-    }
-    event.result = Some(result);
-    tx.append_audit(ctx.audit.origin(), event).await?;
+            .map(|o| Listed {
+                name: &o.name,
+                kind: o.kind,
+                sha256: &o.sha256,
+            })
+            .collect(),
+        kept_versions: &versions,
+    };
+    let end = Complete {
+        started: parse_time(meta, "StartTimeISO", "StartTime")
+            .or_else(|| parse_time(meta, "TriggerOnTimeISO", "TriggerOnTime")),
+        ended: parse_time(meta, "StopTimeISO", "StopTime"),
+        category: objects
+            .iter()
+            .filter(|o| o.kind == Kind::Bookmark)
+            .filter_map(|o| o.metadata.0.get("CategoryName").cloned())
+            .next_back(),
+        flags: Vec::new(),
+        metadata: Some(serde_json::to_value(&info).map_err(|e| {
+            Error::bad_input(format!("container {} metadata: {e}", container.name))
+        })?),
+        objects: objects
+            .iter()
+            .map(|o| ObjectRef {
+                sha256: o.sha256.clone(),
+                size: o.size as u64,
+                role: Some(o.kind.to_string()),
+            })
+            .chain(versions.iter().map(|v| ObjectRef {
+                sha256: v.sha256.clone(),
+                size: v.size as u64,
+                role: Some(format!("{}-{}", v.outcome, v.kind)),
+            }))
+            .collect(),
+    };
+    recording::complete(ctx, tx, container.recording_id, dock_actor(dock), end).await?;
     Ok(())
+}
+
+/// What a completed recording keeps of its container: the dock's metadata and the object list.
+#[derive(Serialize)]
+struct ContainerInfo<'a> {
+    container: &'a str,
+    axis: &'a Metadata,
+    objects: Vec<Listed<'a>>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    kept_versions: &'a [crate::catalogue::AxisObjectVersion],
+}
+
+#[derive(Serialize)]
+struct Listed<'a> {
+    name: &'a str,
+    kind: Kind,
+    sha256: &'a str,
 }

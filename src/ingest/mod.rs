@@ -1,7 +1,7 @@
-//! The ingest path for footage that arrives whole (CLI, watched folder, a finished tus upload):
-//! stream the bytes into the store while hashing them, then record the recording, its clip, the
-//! sighting and the audit record in one catalogue transaction. (The Axis door's recordings
-//! arrive clip by clip: `axis`.)
+//! The doors footage comes in through. Footage that arrives whole (CLI, watched folder, a
+//! finished tus upload) is streamed into the store while it is hashed, then becomes a recording
+//! in one catalogue transaction; the Axis door's recordings arrive clip by clip (`axis`). Both
+//! take the same steps, owned by `recording`.
 //!
 //! Order matters for "nothing acknowledged is ever lost": bytes are durable before the catalogue
 //! row that points at them commits. A crash in between leaves an object nobody points at (found
@@ -9,15 +9,15 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
-use crate::catalogue::Register;
-use crate::catalogue::{NewClip, NewRecording, NewSighting, Tx};
+use crate::catalogue::Tx;
 use crate::context::Context;
-use crate::domain::{Classification, RecordingStatus, Sha256Digest, Source};
+use crate::domain::{Sha256Digest, Source, UploadState};
 use crate::error::{Code, Error, Result};
+use crate::recording::admission::{self, By};
+use crate::recording::{self, Arrival, Begin, ClipArrived, Complete};
 use crate::store::{Input, Progress, PutOptions};
 
 pub mod axis;
@@ -109,6 +109,12 @@ pub fn check_identifier(what: &str, value: &str) -> Result<()> {
     }
 }
 
+/// The `upload_completed` record: which recording a tus upload became.
+#[derive(Serialize)]
+struct UploadCompleted {
+    recording: Uuid,
+}
+
 impl Context<'_> {
     async fn complete_upload(
         &self,
@@ -119,18 +125,23 @@ impl Context<'_> {
         let Some(upload) = req.upload else {
             return Ok(());
         };
-        if !tx.end_upload(upload, "completed", Some(recording)).await? {
+        if !tx
+            .end_upload(upload, UploadState::Completed, Some(recording))
+            .await?
+        {
             return Err(Error::new(
                 Code::Conflict,
                 format!("upload {upload} is no longer receiving"),
             ));
         }
-        let mut event = EventDraft::new("upload_completed", req.actor.clone(), "upload", upload);
-        event.result = Some(json!({"recording": recording.to_string()}));
+        let event = EventDraft::new("upload_completed", req.actor.clone(), "upload", upload)
+            .with_result(&UploadCompleted { recording })?;
         tx.append_audit(self.audit.origin(), event).await?;
         Ok(())
     }
 
+    /// Footage that arrives whole: its bytes are stored (hashed as they go), then it begins,
+    /// gets its one clip and completes in one transaction (see `recording`).
     pub async fn ingest(
         &self,
         req: &IngestRequest,
@@ -152,137 +163,84 @@ impl Context<'_> {
             return Err(revoked(dock));
         }
         let put = self.store.put(input, &opts).await?;
-        let object = ObjectRef {
-            sha256: put.sha256.to_hex(),
+        let dock_id = req.dock.as_ref().map(|d| d.id);
+        let clip = ClipArrived {
+            sha256: put.sha256,
             size: put.size,
-            role: Some("original".into()),
+            name: req.source_name.as_deref(),
+            duplicate: !put.created,
+            by: Arrival {
+                source: req.source,
+                officer: &req.officer,
+                device: &req.device,
+                dock: dock_id,
+            },
         };
-        let instrument = json!({
-            "name": "bwv",
-            "version": env!("CARGO_PKG_VERSION"),
-            "door": req.source.as_str(),
-            "device": req.device,
-        });
+        let outcome = |recording_id, status, flags| IngestOutcome {
+            recording_id,
+            sha256: put.sha256,
+            size: put.size,
+            status,
+            flags,
+        };
 
         let mut tx = self.catalogue.begin().await?;
-        if let Some(dock) = &req.dock {
-            tx.ensure_dock_active(dock).await?;
-        }
-        let dock_id = req.dock.as_ref().map(|d| d.id);
-        tx.ensure_registered(Register::Officers, &req.officer, None, dock_id)
-            .await?;
-        tx.ensure_registered(Register::Cameras, &req.device, None, dock_id)
-            .await?;
-        let sighting = |recording_id, duplicate| NewSighting {
-            sha256: put.sha256,
-            recording_id,
-            duplicate,
-            source: req.source,
-            source_name: req.source_name.clone(),
-            officer_id: req.officer.clone(),
-            device_serial: req.device.clone(),
-            dock_id,
+        let by = match &req.dock {
+            Some(dock) => {
+                tx.ensure_dock_active(dock).await?;
+                By::Dock(dock, req.source)
+            }
+            None => By::Operator,
         };
-
+        admission::admit(self, &mut tx, by, &req.officer, &req.device).await?;
         if let Some(existing) = tx.recording_with_object(&put.sha256).await? {
-            tx.insert_sighting(&sighting(existing, true)).await?;
-            let mut event = EventDraft::new("sighting", req.actor.clone(), "recording", existing);
-            event.objects.push(object);
-            event.instrument = Some(instrument);
-            event.result = Some(json!({"duplicate": true, "officer": req.officer}));
-            tx.append_audit(self.audit.origin(), event).await?;
+            recording::sighted_again(self, &mut tx, existing, &clip, req.actor.clone()).await?;
             self.complete_upload(&mut tx, req, existing).await?;
             tx.commit().await?;
-            return Ok(IngestOutcome {
-                recording_id: existing,
-                sha256: put.sha256,
-                size: put.size,
-                status: Disposition::Duplicate,
-                flags: Vec::new(),
-            });
+            return Ok(outcome(existing, Disposition::Duplicate, Vec::new()));
         }
 
         let id = Uuid::now_v7();
-        let mut flags: Vec<String> = Vec::new();
-        if put.size == 0 {
-            flags.push("zero-length".into());
-        }
-        if crate::retention::machine_clock(req.recorded_at_source)
-            && !crate::retention::plausible_recording_time(
-                req.recorded_at,
-                crate::domain::now(),
-                self.policy,
-            )
-        {
-            flags.push(crate::retention::IMPLAUSIBLE_TIME.into());
-        }
-        let status = RecordingStatus::Stored.as_str();
-        let classification = crate::config::classification_at_source(
-            &self.config.categories,
-            req.category.as_deref(),
-        );
         self.catalogue_object(&mut tx, &put.sha256, put.size)
             .await?;
-        tx.insert_recording(&NewRecording {
-            id,
-            officer_id: req.officer.clone(),
-            officer_label: None,
-            device_serial: req.device.clone(),
-            source: req.source,
-            dock_id,
-            external_ref: None,
-            recorded_at: req.recorded_at,
-            recorded_at_source: req.recorded_at_source,
-            category: req.category.clone(),
-            classification,
-            status,
-            flags: flags.clone(),
-            metadata: json!({}),
-        })
-        .await?;
-        let clip_id = Uuid::now_v7();
-        tx.insert_clip(&NewClip {
-            id: clip_id,
-            recording_id: id,
-            seq: 1,
-            sha256: put.sha256,
-            size: put.size,
-            original_name: req.source_name.clone(),
-        })
-        .await?;
-        tx.insert_sighting(&sighting(id, false)).await?;
-        if classification != Classification::Unreviewed {
-            tx.classify(
+        recording::begin(
+            self,
+            &mut tx,
+            &Begin {
                 id,
-                classification,
-                "camera-category",
-                req.category.as_deref(),
-                &req.actor.id,
-            )
-            .await?;
-        }
-        crate::jobs::enqueue_media(&mut tx, clip_id, self.media_attempts()).await?;
-        let next = crate::retention::recompute(&mut tx, self.policy, id).await?;
-        let mut event = EventDraft::new("ingest", req.actor.clone(), "recording", id);
-        event.objects.push(object);
-        event.instrument = Some(instrument);
-        event.result = Some(json!({
-            "officer": req.officer,
-            "recorded_at": crate::audit::record::format_ts(req.recorded_at),
-            "classification": classification.as_str(),
-            "status": status,
-            "flags": flags,
-            "retention": crate::retention::audited(&next, self.policy),
-        }));
-        tx.append_audit(self.audit.origin(), event).await?;
+                officer: req.officer.clone(),
+                officer_label: None,
+                device: req.device.clone(),
+                source: req.source,
+                dock: dock_id,
+                external_ref: None,
+                recorded_at: req.recorded_at,
+                recorded_at_source: req.recorded_at_source,
+                category: req.category.clone(),
+                flags: Vec::new(),
+                metadata: serde_json::json!({}),
+            },
+        )
+        .await?;
+        recording::add_clip(self, &mut tx, id, false, &clip).await?;
+        let end = Complete {
+            flags: if put.size == 0 {
+                vec!["zero-length".into()]
+            } else {
+                Vec::new()
+            },
+            objects: vec![ObjectRef {
+                sha256: put.sha256.to_hex(),
+                size: put.size,
+                role: Some("original".into()),
+            }],
+            ..Complete::default()
+        };
+        let completed = recording::complete(self, &mut tx, id, req.actor.clone(), end)
+            .await?
+            .ok_or_else(|| Error::new(Code::Conflict, format!("recording {id} completed twice")))?;
         self.complete_upload(&mut tx, req, id).await?;
         tx.commit().await?;
-        Ok(IngestOutcome {
-            recording_id: id,
-            sha256: put.sha256,
-            size: put.size,
-            status: Disposition::New,
-            flags,
-        })
+        Ok(outcome(id, Disposition::New, completed.flags))
     }
 }

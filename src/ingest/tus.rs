@@ -23,9 +23,9 @@ use uuid::Uuid;
 
 use super::{IngestOutcome, IngestRequest, check_identifier};
 use crate::audit::record::{Actor, EventDraft};
-use crate::catalogue::{Catalogue, Dock, UploadRow};
+use crate::catalogue::{Dock, UploadRow};
 use crate::context::Context;
-use crate::domain::{Sha256Digest, Source};
+use crate::domain::{Sha256Digest, Source, UploadState};
 use crate::error::{Code, Error, Result, ResultExt};
 use crate::store::{Input, Progress};
 
@@ -139,28 +139,6 @@ pub fn declared(meta: &BTreeMap<String, String>) -> Result<Declared> {
     })
 }
 
-/// Refuses officers and cameras bwv does not know (the dock keeps the footage), unless docks may
-/// register them.
-pub async fn check_known(catalogue: &Catalogue, d: &Declared, auto_register: bool) -> Result<()> {
-    for (what, active) in [
-        ("officer", catalogue.officer_active(&d.officer).await?),
-        ("device", catalogue.device_active(&d.device).await?),
-    ] {
-        let id = if what == "officer" {
-            &d.officer
-        } else {
-            &d.device
-        };
-        match active {
-            Some(true) => {}
-            Some(false) => return Err(Error::bad_input(format!("{what} {id} is not active"))),
-            None if auto_register => {}
-            None => return Err(Error::bad_input(format!("unknown {what} {id}"))),
-        }
-    }
-    Ok(())
-}
-
 pub fn staging_path(dir: &Path, id: Uuid) -> PathBuf {
     dir.join(format!("{id}.upload"))
 }
@@ -202,7 +180,7 @@ pub async fn create(
         length: length as i64,
         upload_offset: 0,
         metadata: Json(meta),
-        state: "receiving".into(),
+        state: UploadState::Receiving,
         recording_id: None,
         created_at: now,
         updated_at: now,
@@ -448,7 +426,7 @@ pub async fn finish(
                 ctx,
                 staging_dir,
                 upload,
-                "terminated",
+                UploadState::Terminated,
                 "upload_rejected",
                 dock_actor(dock),
                 Some(e.to_string()),
@@ -465,7 +443,7 @@ pub async fn end(
     ctx: &Context<'_>,
     staging_dir: &Path,
     upload: &UploadRow,
-    state: &str,
+    state: UploadState,
     event: &str,
     actor: Actor,
     reason: Option<String>,
@@ -502,7 +480,7 @@ pub async fn expire_due(ctx: &Context<'_>, staging_dir: &Path) -> Result<usize> 
             ctx,
             staging_dir,
             &upload,
-            "expired",
+            UploadState::Expired,
             "upload_expired",
             actor,
             None,

@@ -10,13 +10,15 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::{JobError, media_clip};
 use crate::app::App;
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
 use crate::catalogue::{ClipMedia, JobRow, NewDerivative};
 use crate::domain::Sha256Digest;
+use crate::domain::{JobStatus, MediaState, RecordingStatus, RetentionState};
 use crate::error::{Code, Error, Result, ResultExt};
 use crate::media::{self, Cancel, MediaError, Plan, Probe, transcode};
 use crate::store::{Input, PutOptions};
@@ -57,10 +59,10 @@ pub async fn run(
             "clip {clip_id} is not in the catalogue"
         ))));
     };
-    if clip.media_state == "playable" {
+    if clip.media_state == MediaState::Playable {
         return Ok(()); // made by an earlier attempt that lost its lease at the very end
     }
-    if matches!(clip.retention_state.as_str(), "purging" | "purged") {
+    if clip.purging || clip.retention_state == RetentionState::Purged {
         return Ok(()); // the footage is being destroyed: nothing to make copies of
     }
     let sha: Sha256Digest = clip.sha256.parse().map_err(JobError::Abort)?;
@@ -108,7 +110,9 @@ pub async fn sweep_scratch(app: &App) {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let live = match name.get(..36).and_then(|id| id.parse::<uuid::Uuid>().ok()) {
-            Some(id) => matches!(app.catalogue.job(id).await, Ok(Some(j)) if j.status == "running"),
+            Some(id) => {
+                matches!(app.catalogue.job(id).await, Ok(Some(j)) if j.status == JobStatus::Running)
+            }
             None => false,
         };
         if !live {
@@ -241,9 +245,12 @@ async fn record(
     let versions = media::tool_versions();
     let mut derivatives = Vec::new();
     let (probe, state, reason, plan) = match &made {
-        Made::Unplayable { probe, reason } => {
-            (probe.as_ref(), "unplayable", Some(reason.as_str()), None)
-        }
+        Made::Unplayable { probe, reason } => (
+            probe.as_ref(),
+            MediaState::Unplayable,
+            Some(reason.as_str()),
+            None,
+        ),
         Made::Playable {
             probe,
             plan,
@@ -272,7 +279,7 @@ async fn record(
                     params: json!({"tool": versions, "parameters": out.params}),
                 });
             }
-            (Some(probe), "playable", None, Some(*plan))
+            (Some(probe), MediaState::Playable, None, Some(*plan))
         }
     };
     let probe_json = probe.map(|p| serde_json::to_value(p).unwrap_or_default());
@@ -340,33 +347,65 @@ async fn record(
             role: Some(d.kind.into()),
         });
     }
-    event.instrument = Some(json!({
-        "name": "bwv media worker",
-        "tool": versions,
-        "derivatives": linked.iter().map(|d| json!({"kind": d.kind, "parameters": d.params["parameters"]})).collect::<Vec<_>>(),
-    }));
-    let mut result = json!({
-        "clip": clip.seq,
-        "media_state": state,
-    });
-    if let Some(r) = reason {
-        result["reason"] = json!(r);
-    }
-    if let Some(p) = plan {
-        result["disclosure"] = json!(p.as_str());
-    }
-    if let Some((status, flags)) = &settled {
-        result["recording_status"] = json!(status.as_str());
-        result["flags"] = json!(flags);
-    }
-    event.result = Some(result);
+    let event = event
+        .with_instrument(&MediaWorker {
+            name: "bwv media worker",
+            tool: &versions,
+            derivatives: linked
+                .iter()
+                .map(|d| DerivativeMade {
+                    kind: d.kind,
+                    parameters: &d.params["parameters"],
+                })
+                .collect(),
+        })?
+        .with_result(&MediaProcessed {
+            clip: clip.seq,
+            media_state: state,
+            reason,
+            disclosure: plan,
+            recording_status: settled.as_ref().map(|(status, _)| *status),
+            flags: settled.as_ref().map(|(_, flags)| flags.as_slice()),
+        })?;
     tx.append_audit(app.audit.origin(), event).await?;
     tx.commit().await?;
     if held {
         crate::holds::sync(&app.context(), &[clip.recording_id]).await?;
     }
-    tracing::info!(recording = %clip.recording_id, clip = clip.seq, state, reason, "clip settled");
+    tracing::info!(recording = %clip.recording_id, clip = clip.seq, state = %state, reason, "clip settled");
     Ok(true)
+}
+
+/// `media_processed`'s instrument: the worker, its tool versions, and how each derivative it
+/// linked was made.
+#[derive(Debug, Serialize)]
+struct MediaWorker<'a> {
+    name: &'static str,
+    tool: &'a Value,
+    derivatives: Vec<DerivativeMade<'a>>,
+}
+
+/// One derivative the media worker linked: its kind and the parameters it was made with.
+#[derive(Debug, Serialize)]
+struct DerivativeMade<'a> {
+    kind: &'static str,
+    parameters: &'a Value,
+}
+
+/// `media_processed`: how a clip was settled (playable, or not and why), how its disclosure
+/// copy was made, and where that leaves the recording once its last clip is settled.
+#[derive(Debug, Serialize)]
+struct MediaProcessed<'a> {
+    clip: i64,
+    media_state: MediaState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disclosure: Option<Plan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recording_status: Option<RecordingStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flags: Option<&'a [String]>,
 }
 
 /// A media job that died because the file kept taking its workers down (crash, kill, hang, panic):
@@ -384,7 +423,7 @@ pub async fn dead(app: &App, job: &JobRow) -> Result<()> {
     let Some(clip) = app.catalogue.clip_media(clip_id).await? else {
         return Ok(());
     };
-    if clip.media_state != "pending" {
+    if clip.media_state != MediaState::Pending {
         return Ok(());
     }
     let reason = format!(

@@ -2,6 +2,7 @@
 //! exist, how their failures are classed, the worker loop that runs them, and the supervisor
 //! that keeps worker processes alive under `bwv serve`.
 
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::catalogue::{NewJob, Tx};
@@ -59,6 +60,13 @@ pub fn media_clip(payload: &serde_json::Value) -> std::result::Result<Uuid, Erro
         .ok_or_else(|| Error::bad_input(format!("media job payload {payload} names no clip")))
 }
 
+/// `job_retried`: the kind of job queued again by hand, and what it was to do.
+#[derive(Debug, Serialize)]
+struct JobRetried<'a> {
+    kind: &'a str,
+    payload: &'a serde_json::Value,
+}
+
 /// Queues a dead job again with fresh attempts, by hand, audited.
 pub async fn retry(
     ctx: &crate::context::Context<'_>,
@@ -67,8 +75,11 @@ pub async fn retry(
 ) -> Result<crate::catalogue::JobRow> {
     let mut tx = ctx.catalogue.begin().await?;
     let j = tx.retry_job(id).await?;
-    let mut event = crate::audit::record::EventDraft::new("job_retried", actor.clone(), "job", id);
-    event.result = Some(serde_json::json!({"kind": j.kind, "payload": j.payload.0}));
+    let event = crate::audit::record::EventDraft::new("job_retried", actor.clone(), "job", id)
+        .with_result(&JobRetried {
+            kind: &j.kind,
+            payload: &j.payload.0,
+        })?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     Ok(j)

@@ -2,11 +2,10 @@
 //! keeping that answer current. Every change that can move a recording's fate (arrival,
 //! classification, a case link or outcome, a hold) recomputes it in the same transaction.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::catalogue::Tx;
-use crate::domain::Classification;
 use crate::error::Result;
 
 pub mod plan;
@@ -16,7 +15,7 @@ pub mod rules;
 pub mod sweep;
 
 pub use policy::Policy;
-pub use rules::{NextAction, next_action, plausible_recording_time};
+pub use rules::{Action, NextAction, next_action, plausible_recording_time};
 
 /// Whether a recording time came from a machine's clock (a camera, a dock, a file's time),
 /// which may be wrong, rather than from an operator who stated it.
@@ -30,13 +29,22 @@ pub const IMPLAUSIBLE_TIME: &str = "implausible-recorded-at";
 
 /// What the policy now says about a recording, for the audit record of the change that moved
 /// it: every record that applies the policy names it by its hash.
-pub fn audited(next: &NextAction, policy: &Policy) -> Value {
-    json!({
-        "next_action": next.action.as_str(),
-        "at": next.at.map(crate::audit::record::format_ts),
-        "rule": next.rule,
-        "policy_sha256": policy.sha256,
-    })
+#[derive(Debug, Clone, Serialize)]
+pub struct Audited<'a> {
+    pub next_action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    pub rule: &'static str,
+    pub policy_sha256: &'a str,
+}
+
+pub fn audited<'a>(next: &NextAction, policy: &'a Policy) -> Audited<'a> {
+    Audited {
+        next_action: next.action,
+        at: next.at.map(crate::audit::record::format_ts),
+        rule: next.rule,
+        policy_sha256: &policy.sha256,
+    }
 }
 
 /// Recomputes and stores a recording's next action from what the transaction sees.
@@ -50,8 +58,7 @@ pub async fn recompute(tx: &mut Tx, policy: &Policy, recording: Uuid) -> Result<
     let facts = rules::Facts {
         recorded_at,
         arrived_at: machine_clock(&given_by).then_some(arrived_at),
-        classification: Classification::parse(&classification)
-            .unwrap_or(Classification::Unreviewed),
+        classification,
         holds: tx.hold_lapses(recording).await?,
         cases: tx
             .case_outcomes(recording)
@@ -75,13 +82,7 @@ pub async fn recompute(tx: &mut Tx, policy: &Policy, recording: Uuid) -> Result<
             }),
     };
     let next = next_action(&facts, policy);
-    tx.set_next_action(
-        recording,
-        next.action.as_str(),
-        next.at,
-        next.rule,
-        &policy.sha256,
-    )
-    .await?;
+    tx.set_next_action(recording, next.action, next.at, next.rule, &policy.sha256)
+        .await?;
     Ok(next)
 }

@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
+use super::rules::Action;
 use crate::audit::record::{Actor, EventDraft, format_ts};
 use crate::catalogue::{DueRow, PlanRow};
 use crate::context::Context;
@@ -24,7 +24,10 @@ pub struct Plan {
 
 impl Plan {
     pub fn deletes(&self) -> usize {
-        self.due.iter().filter(|d| d.action == "delete").count()
+        self.due
+            .iter()
+            .filter(|d| d.action == Action::Delete)
+            .count()
     }
 
     pub fn reviews(&self) -> usize {
@@ -57,6 +60,16 @@ pub async fn refresh(ctx: &Context<'_>, as_of: DateTime<Utc>) -> Result<usize> {
     Ok(stale.len())
 }
 
+/// `retention_planned`: the date a plan is as of, the policy it applies, and how many
+/// recordings it finds due for deletion and for review.
+#[derive(Debug, Serialize)]
+struct RetentionPlanned<'a> {
+    as_of: String,
+    policy_sha256: &'a str,
+    delete: usize,
+    review: usize,
+}
+
 pub async fn make(
     ctx: &Context<'_>,
     as_of: DateTime<Utc>,
@@ -78,13 +91,13 @@ pub async fn make(
     let id = tx
         .insert_plan(as_of, &ctx.policy.sha256, &actor.id, &plan.due)
         .await?;
-    let mut event = EventDraft::new("retention_planned", actor.clone(), "retention-plan", id);
-    event.result = Some(json!({
-        "as_of": format_ts(as_of),
-        "policy_sha256": &ctx.policy.sha256,
-        "delete": plan.deletes(),
-        "review": plan.reviews(),
-    }));
+    let event = EventDraft::new("retention_planned", actor.clone(), "retention-plan", id)
+        .with_result(&RetentionPlanned {
+            as_of: format_ts(as_of),
+            policy_sha256: &ctx.policy.sha256,
+            delete: plan.deletes(),
+            review: plan.reviews(),
+        })?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     plan.id = Some(id);
@@ -112,6 +125,14 @@ pub fn check_policy(ctx: &Context<'_>, plan: &PlanRow) -> Result<()> {
 pub struct Approved {
     pub plan: Uuid,
     pub approved_by: String,
+}
+
+/// `retention_plan_approved`: who made the plan the approver is not, its date and its policy.
+#[derive(Debug, Serialize)]
+struct PlanApproved<'a> {
+    made_by: &'a str,
+    as_of: String,
+    policy_sha256: &'a str,
 }
 
 /// A second person approves a recorded plan: never its maker, once, before it is carried out,
@@ -142,17 +163,17 @@ pub async fn approve(ctx: &Context<'_>, actor: &Actor, id: Uuid) -> Result<Appro
         ));
     }
     tx.approve_plan(id, &actor.id).await?;
-    let mut event = EventDraft::new(
+    let event = EventDraft::new(
         "retention_plan_approved",
         actor.clone(),
         "retention-plan",
         id,
-    );
-    event.result = Some(json!({
-        "made_by": plan.created_by,
-        "as_of": format_ts(plan.as_of),
-        "policy_sha256": plan.policy_sha256,
-    }));
+    )
+    .with_result(&PlanApproved {
+        made_by: &plan.created_by,
+        as_of: format_ts(plan.as_of),
+        policy_sha256: &plan.policy_sha256,
+    })?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     Ok(Approved {

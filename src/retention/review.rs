@@ -4,13 +4,13 @@
 
 use chrono::{DateTime, Months, Utc};
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::rules::{Action, NextAction};
 use crate::audit::record::{Actor, EventDraft, format_ts};
 use crate::catalogue::DueRow;
 use crate::context::Context;
+use crate::domain::RetentionState;
 use crate::error::{Code, Error, Result};
 
 #[derive(Debug, Clone)]
@@ -26,6 +26,24 @@ pub struct Reviewed {
     pub recording: Uuid,
     pub review: Uuid,
     pub next_action: NextAction,
+}
+
+/// `retention_reviewed`: a person's review decision (retain, until when or for which group,
+/// or dispose), why, and the next action it leads to under which policy.
+#[derive(Debug, Serialize)]
+struct RetentionReviewed<'a> {
+    review: Uuid,
+    decision: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retain_until: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
+    reason: &'a str,
+    next_action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_action_at: Option<String>,
+    rule: &'static str,
+    policy_sha256: &'a str,
 }
 
 pub async fn decide(
@@ -75,7 +93,7 @@ pub async fn decide(
     tx.lock_recording(recording).await?;
     tx.ensure_not_purged(recording).await?;
     let state = tx.deletion_state(recording).await?;
-    if state.retention_state == "soft-deleted" {
+    if state.retention_state == RetentionState::SoftDeleted {
         return Err(Error::new(
             Code::Conflict,
             format!(
@@ -85,7 +103,7 @@ pub async fn decide(
     }
     let next = super::recompute(&mut tx, ctx.policy, recording).await?;
     let due = next.action == Action::Review && next.at.is_some_and(|t| t <= now);
-    if state.retention_state != "review" && !due {
+    if state.retention_state != RetentionState::Review && !due {
         return Err(Error::new(
             Code::Conflict,
             format!(
@@ -100,20 +118,25 @@ pub async fn decide(
     let id = tx
         .insert_review(recording, retain_until, group.as_deref(), reason, &actor.id)
         .await?;
-    tx.set_retention_state(recording, "active").await?;
+    tx.set_retention_state(recording, RetentionState::Active)
+        .await?;
     let next = super::recompute(&mut tx, ctx.policy, recording).await?;
-    let mut event = EventDraft::new("retention_reviewed", actor.clone(), "recording", recording);
-    event.result = Some(json!({
-        "review": id,
-        "decision": if retain_until.is_some() { "retain" } else { "dispose" },
-        "retain_until": retain_until.map(format_ts),
-        "group": group,
-        "reason": reason,
-        "next_action": next.action.as_str(),
-        "next_action_at": next.at.map(format_ts),
-        "rule": next.rule,
-        "policy_sha256": &ctx.policy.sha256,
-    }));
+    let event = EventDraft::new("retention_reviewed", actor.clone(), "recording", recording)
+        .with_result(&RetentionReviewed {
+            review: id,
+            decision: if retain_until.is_some() {
+                "retain"
+            } else {
+                "dispose"
+            },
+            retain_until: retain_until.map(format_ts),
+            group: group.as_deref(),
+            reason,
+            next_action: next.action,
+            next_action_at: next.at.map(format_ts),
+            rule: next.rule,
+            policy_sha256: &ctx.policy.sha256,
+        })?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     Ok(Reviewed {

@@ -8,26 +8,7 @@ use serde::Serialize;
 use super::policy::Policy;
 use crate::domain::Classification;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Nothing may happen before `at` (or ever, while `at` is none): look again then.
-    Keep,
-    /// A person decides (records-management review).
-    Review,
-    /// Deleted when due.
-    Delete,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Keep => "keep",
-            Action::Review => "review",
-            Action::Delete => "delete",
-        }
-    }
-}
+pub use crate::domain::RetentionAction as Action;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NextAction {

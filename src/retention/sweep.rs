@@ -16,6 +16,7 @@ use super::rules::Action;
 use crate::audit::record::{Actor, EventDraft, ObjectRef, format_ts};
 use crate::catalogue::{PlanItem, PlanRow, PurgeObject, Tx};
 use crate::context::Context;
+use crate::domain::RetentionState;
 use crate::domain::Sha256Digest;
 use crate::error::{Code, Error, Result};
 
@@ -180,11 +181,8 @@ pub async fn run(
             None => ("retention-sweep", Uuid::now_v7()),
         };
         let mut tx = ctx.catalogue.begin().await?;
-        let mut event = EventDraft::new("retention_swept", actor.clone(), kind, item);
-        event.result = Some(
-            serde_json::to_value(&swept)
-                .map_err(|e| Error::audit(format!("encoding the sweep's record: {e}")))?,
-        );
+        let event =
+            EventDraft::new("retention_swept", actor.clone(), kind, item).with_result(&swept)?;
         tx.append_audit(ctx.audit.origin(), event).await?;
         tx.commit().await?;
     }
@@ -214,8 +212,8 @@ pub async fn restore_by_hand(
         .recording(recording)
         .await?
         .ok_or_else(|| Error::not_found(format!("no recording {recording}")))?;
-    let still_due = r.next_action.as_deref() == Some("delete")
-        && r.next_action_at.is_some_and(|t| t <= Utc::now());
+    let still_due =
+        r.next_action == Some(Action::Delete) && r.next_action_at.is_some_and(|t| t <= Utc::now());
     Ok(Restored {
         recording,
         restored: true,
@@ -240,10 +238,33 @@ pub async fn certificate(ctx: &Context<'_>, recording: Uuid) -> Result<Value> {
     })
 }
 
-fn stage_event(event: &str, actor: &Actor, recording: Uuid, result: Value) -> EventDraft {
-    let mut e = EventDraft::new(event, actor.clone(), "recording", recording);
-    e.result = Some(result);
-    e
+fn stage_event(
+    event: &str,
+    actor: &Actor,
+    recording: Uuid,
+    result: &impl Serialize,
+) -> Result<EventDraft> {
+    EventDraft::new(event, actor.clone(), "recording", recording).with_result(result)
+}
+
+/// `review_requested`: the plan item a sweep carried out, and the rule and policy that still
+/// called for it when the recording was looked at again under its lock.
+#[derive(Debug, Serialize)]
+struct PlanCarriedOut<'a> {
+    rule: &'static str,
+    plan: Uuid,
+    as_of: String,
+    policy_sha256: &'a str,
+}
+
+/// `recording_deleted`: a soft deletion by a sweep, under its plan item, and the end of the
+/// grace period in which it can be restored.
+#[derive(Debug, Serialize)]
+struct SweepDeleted<'a> {
+    #[serde(flatten)]
+    carried_out: PlanCarriedOut<'a>,
+    stage: RetentionState,
+    purge_after: String,
 }
 
 /// Carries out one plan item if the recording's fresh answer still agrees with the plan.
@@ -257,7 +278,7 @@ pub async fn carry_out(
     let mut tx = ctx.catalogue.begin().await?;
     tx.lock_recording(r).await?;
     let state = tx.deletion_state(r).await?;
-    if state.retention_state != "active" {
+    if state.retention_state != RetentionState::Active {
         let detail = format!("already {}", state.retention_state);
         tx.item_done(plan.id, r, &format!("skipped: {detail}"))
             .await?;
@@ -266,10 +287,7 @@ pub async fn carry_out(
     }
     let next = super::recompute(&mut tx, ctx.policy, r).await?;
     let due = next.at.is_some_and(|at| at <= plan.as_of);
-    let planned = match item.action.as_str() {
-        "delete" => Action::Delete,
-        _ => Action::Review,
-    };
+    let planned = item.action;
     if !due || next.action != planned {
         let detail = format!(
             "now {} {} (rule {})",
@@ -283,27 +301,50 @@ pub async fn carry_out(
         tx.commit().await?;
         return Ok(Outcome::new(r, "skipped", detail));
     }
-    let common = json!({
-        "rule": next.rule,
-        "plan": plan.id,
-        "as_of": format_ts(plan.as_of),
-        "policy_sha256": &ctx.policy.sha256,
-    });
-    let (new_state, event, outcome, mut result) = match planned {
-        Action::Delete => ("soft-deleted", "recording_deleted", "soft-deleted", common),
-        _ => ("review", "review_requested", "sent-for-review", common),
+    let carried_out = PlanCarriedOut {
+        rule: next.rule,
+        plan: plan.id,
+        as_of: format_ts(plan.as_of),
+        policy_sha256: &ctx.policy.sha256,
     };
-    if planned == Action::Delete {
-        let purge_after = crate::domain::now() + Duration::days(i64::from(ctx.policy.grace_days));
-        result["stage"] = json!("soft-deleted");
-        result["purge_after"] = json!(format_ts(purge_after));
-    }
+    let (new_state, outcome, event) = match planned {
+        Action::Delete => {
+            let purge_after =
+                crate::domain::now() + Duration::days(i64::from(ctx.policy.grace_days));
+            let deleted = SweepDeleted {
+                carried_out,
+                stage: RetentionState::SoftDeleted,
+                purge_after: format_ts(purge_after),
+            };
+            (
+                RetentionState::SoftDeleted,
+                "soft-deleted",
+                stage_event("recording_deleted", actor, r, &deleted)?,
+            )
+        }
+        _ => (
+            RetentionState::Review,
+            "sent-for-review",
+            stage_event("review_requested", actor, r, &carried_out)?,
+        ),
+    };
     tx.set_retention_state(r, new_state).await?;
-    tx.append_audit(ctx.audit.origin(), stage_event(event, actor, r, result))
-        .await?;
+    tx.append_audit(ctx.audit.origin(), event).await?;
     tx.item_done(plan.id, r, outcome).await?;
     tx.commit().await?;
     Ok(Outcome::new(r, outcome, next.rule))
+}
+
+/// `recording_restored`: why soft-deleted footage came back, and its next action now under
+/// which policy.
+#[derive(Debug, Serialize)]
+struct RecordingRestored<'a> {
+    reason: &'a str,
+    next_action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_action_at: Option<String>,
+    rule: &'static str,
+    policy_sha256: &'a str,
 }
 
 /// Brings a soft-deleted recording back, audited.
@@ -316,7 +357,7 @@ pub async fn restore(
     let mut tx = ctx.catalogue.begin().await?;
     tx.lock_recording(recording).await?;
     let state = tx.deletion_state(recording).await?;
-    if state.retention_state != "soft-deleted" || state.purge_started_at.is_some() {
+    if state.retention_state != RetentionState::SoftDeleted || state.purge_started_at.is_some() {
         let why = if state.purge_started_at.is_some() {
             "its purge has begun".to_owned()
         } else {
@@ -342,7 +383,7 @@ pub async fn restore_if_protected(
     actor: &Actor,
 ) -> Result<bool> {
     let state = tx.deletion_state(r).await?;
-    if state.retention_state != "soft-deleted" || state.purge_started_at.is_some() {
+    if state.retention_state != RetentionState::SoftDeleted || state.purge_started_at.is_some() {
         return Ok(false);
     }
     let next = super::recompute(tx, ctx.policy, r).await?;
@@ -360,18 +401,18 @@ async fn restore_in(
     reason: &str,
     actor: &Actor,
 ) -> Result<()> {
-    tx.set_retention_state(r, "active").await?;
+    tx.set_retention_state(r, RetentionState::Active).await?;
     let next = super::recompute(tx, ctx.policy, r).await?;
-    let result = json!({
-        "reason": reason,
-        "next_action": next.action.as_str(),
-        "next_action_at": next.at.map(format_ts),
-        "rule": next.rule,
-        "policy_sha256": &ctx.policy.sha256,
-    });
+    let restored = RecordingRestored {
+        reason,
+        next_action: next.action,
+        next_action_at: next.at.map(format_ts),
+        rule: next.rule,
+        policy_sha256: &ctx.policy.sha256,
+    };
     tx.append_audit(
         ctx.audit.origin(),
-        stage_event("recording_restored", actor, r, result),
+        stage_event("recording_restored", actor, r, &restored)?,
     )
     .await?;
     Ok(())
@@ -395,9 +436,9 @@ pub async fn purge(ctx: &Context<'_>, recording: Uuid, actor: &Actor) -> Result<
     let mut tx = ctx.catalogue.begin().await?;
     tx.lock_recording(r).await?;
     let state = tx.deletion_state(r).await?;
-    if state.retention_state != "soft-deleted" {
+    if state.retention_state != RetentionState::SoftDeleted {
         tx.commit().await?;
-        return Ok(moved_on(r, &state.retention_state));
+        return Ok(moved_on(r, state.retention_state.as_str()));
     }
     if state.purge_started_at.is_none() {
         // Restored and deleted again since the list was made: a new grace period runs.
@@ -432,9 +473,9 @@ pub async fn purge(ctx: &Context<'_>, recording: Uuid, actor: &Actor) -> Result<
         let mut tx = ctx.catalogue.begin().await?;
         tx.lock_recording(r).await?;
         let state = tx.deletion_state(r).await?;
-        if state.retention_state != "soft-deleted" {
+        if state.retention_state != RetentionState::SoftDeleted {
             tx.commit().await?;
-            return Ok(moved_on(r, &state.retention_state));
+            return Ok(moved_on(r, state.retention_state.as_str()));
         }
         let objects = tx.purge_objects(r).await?;
         let left = unmarked_exclusive(&objects);
@@ -538,6 +579,19 @@ async fn delete_marked(ctx: &Context<'_>, r: Uuid, objects: &[PurgeObject]) -> R
     Ok(removed)
 }
 
+/// `recording_purged`, the erasure record: the rule and policy the footage went under, when
+/// it was deleted and its grace period, and the bytes kept because other footage shares them
+/// (the objects destroyed are the record's objects).
+#[derive(Debug, Serialize)]
+struct SweepPurged<'a> {
+    stage: RetentionState,
+    rule: &'a str,
+    deleted_at: String,
+    grace_days: u32,
+    policy_sha256: &'a str,
+    kept_shared: Vec<&'a str>,
+}
+
 /// Writes the erasure record, then the tombstone with a certificate naming that record.
 async fn finish(
     ctx: &Context<'_>,
@@ -550,19 +604,19 @@ async fn finish(
 ) -> Result<String> {
     let rule = state.next_action_rule.clone().unwrap_or_else(|| "-".into());
     let deleted_at = state.deleted_at.unwrap_or(now);
-    let mut event = stage_event(
-        "recording_purged",
-        actor,
-        r,
-        json!({
-            "stage": "purged",
-            "rule": rule,
-            "deleted_at": format_ts(deleted_at),
-            "grace_days": ctx.policy.grace_days,
-            "policy_sha256": &ctx.policy.sha256,
-            "kept_shared": objects.iter().filter(|o| !o.purged).map(|o| &o.sha256).collect::<Vec<_>>(),
-        }),
-    );
+    let purged = SweepPurged {
+        stage: RetentionState::Purged,
+        rule: &rule,
+        deleted_at: format_ts(deleted_at),
+        grace_days: ctx.policy.grace_days,
+        policy_sha256: &ctx.policy.sha256,
+        kept_shared: objects
+            .iter()
+            .filter(|o| !o.purged)
+            .map(|o| o.sha256.as_str())
+            .collect(),
+    };
+    let mut event = stage_event("recording_purged", actor, r, &purged)?;
     for o in objects.iter().filter(|o| o.purged) {
         let size = u64::try_from(o.size).map_err(|_| {
             Error::new(

@@ -4,7 +4,8 @@ container, clip, Status: Complete) and half tus clients (tuspy), one clip each, 
 together. Prints one JSON object with every outcome; exits non-zero only if the script broke.
 
 usage: shift_change.py --url URL --docks-file FILE --clip FILE --officer ID --camera SERIAL
-(FILE: one JSON object per line, {"name": ..., "secret": ..., "door": "axis"|"tus"})
+(FILE: one JSON object per line, {"name": ..., "secret": ..., "door": "axis"|"tus"}, and
+optionally "camera": the dock's own camera instead of --camera)
 """
 import argparse
 import base64
@@ -30,9 +31,10 @@ def axis(args, dock, data, barrier):
     conn.put_object("Users", user, contents=b"", headers={
         "X-Object-Meta-UserID": args.officer, "X-Object-Meta-Name": f"Officer at {dock['name']}",
         "X-Object-Meta-Active": "True"})
-    container = f"{user}_{args.camera}_20251125T070000Z"
+    camera = dock.get("camera", args.camera)
+    container = f"{user}_{camera}_20251125T070000Z"
     conn.put_container(container, headers={
-        "X-Container-Meta-UserID": user, "X-Container-Meta-BWCSerialNumber": args.camera,
+        "X-Container-Meta-UserID": user, "X-Container-Meta-BWCSerialNumber": camera,
         "X-Container-Meta-Status": "Transferring", "X-Container-Meta-StartTimeISO": "2025-11-25T07:00:00Z"})
     # Sent over a couple of seconds, as over a station's network, so every dock's body is open
     # at the same time.
@@ -51,7 +53,7 @@ def tus_upload(args, dock, data, barrier):
     client = tus.TusClient(args.url + "/files/", headers={"Authorization": f"Basic {token}"})
     barrier.wait()
     uploader = client.uploader(file_stream=io.BytesIO(data), chunk_size=1 << 20, retries=0,
-                               metadata={"officer": args.officer, "device": args.camera,
+                               metadata={"officer": args.officer, "device": dock.get("camera", args.camera),
                                          "filename": f"{dock['name']}.mp4"})
     uploader.upload()
     return {"url": uploader.url}

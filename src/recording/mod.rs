@@ -1,0 +1,306 @@
+//! A recording's arrival, whatever the door: it begins, clips are added, it is complete. Every
+//! door (the CLI, the watched folder, tus, the Axis API) goes through these three steps, in its
+//! own catalogue transaction, after its bytes are durable in the store. Footage that arrives
+//! whole takes all three at once; an Axis container takes them as the dock sends it.
+//!
+//! Completion is where footage becomes evidence: classification at source, the media jobs, the
+//! retention answer and the `ingest` audit record are made here and nowhere else, so a recording
+//! means the same thing whichever door it came through.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::audit::record::{Actor, EventDraft, Instrument, ObjectRef};
+use crate::catalogue::{NewClip, NewRecording, NewSighting, Tx};
+use crate::context::Context;
+use crate::domain::{Classification, RecordingStatus, Sha256Digest, Source};
+use crate::error::{Error, Result};
+use crate::retention::NextAction;
+
+pub mod admission;
+
+/// A recording as it begins: whose, which camera's, through which door.
+#[derive(Debug, Clone)]
+pub struct Begin {
+    pub id: Uuid,
+    /// The officer it is filed under (admitted by [`admission`]).
+    pub officer: String,
+    /// The docking station's name for the officer, when it gave one (a label, not a record).
+    pub officer_label: Option<String>,
+    pub device: String,
+    pub source: Source,
+    pub dock: Option<Uuid>,
+    /// The door's own name for it (an Axis container), when it has one.
+    pub external_ref: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+    /// How `recorded_at` was learned: `operator`, `file-mtime`, `camera`, or `arrival`.
+    pub recorded_at_source: &'static str,
+    pub category: Option<String>,
+    pub flags: Vec<String>,
+    pub metadata: serde_json::Value,
+}
+
+/// Starts a recording, incomplete, and gives it a retention answer at once: footage still
+/// arriving has a deadline too (a container never completed is unreviewed footage).
+pub async fn begin(ctx: &Context<'_>, tx: &mut Tx, b: &Begin) -> Result<NextAction> {
+    tx.insert_recording(&NewRecording {
+        id: b.id,
+        officer_id: b.officer.clone(),
+        officer_label: b.officer_label.clone(),
+        device_serial: b.device.clone(),
+        source: b.source,
+        dock_id: b.dock,
+        external_ref: b.external_ref.clone(),
+        recorded_at: b.recorded_at,
+        recorded_at_source: b.recorded_at_source,
+        category: b.category.clone(),
+        classification: Classification::Unreviewed,
+        status: RecordingStatus::Incomplete,
+        flags: b.flags.clone(),
+        metadata: b.metadata.clone(),
+    })
+    .await?;
+    crate::retention::recompute(tx, ctx.policy, b.id).await
+}
+
+/// Who delivered a clip, through which door.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival<'a> {
+    pub source: Source,
+    pub officer: &'a str,
+    pub device: &'a str,
+    pub dock: Option<Uuid>,
+}
+
+/// A clip's bytes, stored, and how they arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct ClipArrived<'a> {
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    /// The name the door received it under; a clip sent again under the same name replaces
+    /// the recording's clip of that name (the door keeps the earlier bytes as a version).
+    pub name: Option<&'a str>,
+    /// The store already held these bytes.
+    pub duplicate: bool,
+    pub by: Arrival<'a>,
+}
+
+impl ClipArrived<'_> {
+    fn sighting(&self, recording: Uuid, duplicate: bool) -> NewSighting {
+        NewSighting {
+            sha256: self.sha256,
+            recording_id: recording,
+            duplicate,
+            source: self.by.source,
+            source_name: self.name.map(str::to_owned),
+            officer_id: self.by.officer.to_owned(),
+            device_serial: self.by.device.to_owned(),
+            dock_id: self.by.dock,
+        }
+    }
+}
+
+/// Adds a clip to a recording and records the sighting of its bytes. A clip added after the
+/// recording completed gets its media job now; before, completion queues it.
+pub async fn add_clip(
+    ctx: &Context<'_>,
+    tx: &mut Tx,
+    recording: Uuid,
+    recording_complete: bool,
+    clip: &ClipArrived<'_>,
+) -> Result<()> {
+    let replaced = match clip.name {
+        Some(name) => {
+            tx.replace_clip(recording, name, &clip.sha256.to_hex(), clip.size)
+                .await?
+        }
+        None => false,
+    };
+    if !replaced {
+        let id = Uuid::now_v7();
+        let seq = tx.next_clip_seq(recording).await?;
+        tx.insert_clip(&NewClip {
+            id,
+            recording_id: recording,
+            seq,
+            sha256: clip.sha256,
+            size: clip.size,
+            original_name: clip.name.map(str::to_owned),
+        })
+        .await?;
+        if recording_complete {
+            crate::jobs::enqueue_media(tx, id, ctx.media_attempts()).await?;
+        }
+    }
+    tx.insert_sighting(&clip.sighting(recording, clip.duplicate))
+        .await?;
+    Ok(())
+}
+
+/// What the door knows at the end, beyond what the recording already holds.
+#[derive(Debug, Clone, Default)]
+pub struct Complete {
+    /// The camera's start and stop times, when it said them (they win over what was known at
+    /// the start).
+    pub started: Option<DateTime<Utc>>,
+    pub ended: Option<DateTime<Utc>>,
+    /// A category chosen on the camera (classification at source).
+    pub category: Option<String>,
+    /// Flags the door adds (empty content, say).
+    pub flags: Vec<String>,
+    /// Replaces the recording's metadata (an Axis container's, with its object list).
+    pub metadata: Option<serde_json::Value>,
+    /// Every object the recording consists of, by role, for the `ingest` record.
+    pub objects: Vec<ObjectRef>,
+}
+
+/// The `ingest` record: what the recording is as it becomes evidence.
+#[derive(Serialize)]
+struct Ingested<'a> {
+    officer: &'a str,
+    recorded_at: String,
+    classification: Classification,
+    status: RecordingStatus,
+    clips: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'a str>,
+    flags: &'a [String],
+    retention: crate::retention::Audited<'a>,
+}
+
+/// How a recording ended up when it completed.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub classification: Classification,
+    pub flags: Vec<String>,
+}
+
+/// Completes a recording in the caller's transaction: status, times, category and flags; the
+/// media job of every clip; classification at source; the retention answer; and the `ingest`
+/// audit record. Returns none when it had completed before (the door repeated itself).
+pub async fn complete(
+    ctx: &Context<'_>,
+    tx: &mut Tx,
+    id: Uuid,
+    actor: Actor,
+    end: Complete,
+) -> Result<Option<Completed>> {
+    // Taken before reading the clips, so a clip arriving at the same moment is either read
+    // here or sees the recording complete.
+    tx.lock_recording(id).await?;
+    tx.ensure_not_purged(id).await?;
+    let recording = tx
+        .recording(id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no recording {id}")))?;
+    if recording.status != RecordingStatus::Incomplete {
+        return Ok(None);
+    }
+    let recorded_at = end.started.unwrap_or(recording.recorded_at);
+    let recorded_at_source = if end.started.is_some() {
+        "camera"
+    } else {
+        recording.recorded_at_source.as_str()
+    };
+    let mut flags = recording.flags.clone();
+    for flag in end.flags {
+        if !flags.contains(&flag) {
+            flags.push(flag);
+        }
+    }
+    let implausible = crate::retention::machine_clock(recorded_at_source)
+        && !crate::retention::plausible_recording_time(
+            recorded_at,
+            recording.created_at,
+            ctx.policy,
+        );
+    if implausible
+        && !flags
+            .iter()
+            .any(|f| f == crate::retention::IMPLAUSIBLE_TIME)
+    {
+        flags.push(crate::retention::IMPLAUSIBLE_TIME.into());
+    }
+    let category = end.category.or_else(|| recording.category.clone());
+    tx.complete_recording(
+        id,
+        recorded_at,
+        recorded_at_source,
+        end.ended,
+        category.as_deref(),
+        &flags,
+        end.metadata.as_ref(),
+    )
+    .await?;
+    for clip in &recording.clips {
+        crate::jobs::enqueue_media(tx, clip.id, ctx.media_attempts()).await?;
+    }
+    let classification =
+        crate::config::classification_at_source(&ctx.config.categories, category.as_deref());
+    if classification != Classification::Unreviewed {
+        tx.classify(
+            id,
+            classification,
+            "camera-category",
+            category.as_deref(),
+            &actor.id,
+        )
+        .await?;
+    }
+    let next = crate::retention::recompute(tx, ctx.policy, id).await?;
+    let record = Ingested {
+        officer: &recording.officer_id,
+        recorded_at: crate::audit::record::format_ts(recorded_at),
+        classification,
+        status: RecordingStatus::Stored,
+        clips: recording.clips.len(),
+        category: category.as_deref(),
+        flags: &flags,
+        retention: crate::retention::audited(&next, ctx.policy),
+    };
+    let mut event = EventDraft::new("ingest", actor, "recording", id)
+        .with_instrument(&Instrument::door(
+            recording.source.as_str(),
+            &recording.device_serial,
+        ))?
+        .with_result(&record)?;
+    event.objects = end.objects;
+    tx.append_audit(ctx.audit.origin(), event).await?;
+    Ok(Some(Completed {
+        classification,
+        flags,
+    }))
+}
+
+/// The `sighting` record: bytes already evidence arrived again, through some door.
+#[derive(Serialize)]
+struct SightedAgain<'a> {
+    duplicate: bool,
+    officer: &'a str,
+}
+
+/// Footage that is already a recording arrived again, whole: the sighting is recorded and
+/// audited against the recording it already is; nothing else changes.
+pub async fn sighted_again(
+    ctx: &Context<'_>,
+    tx: &mut Tx,
+    existing: Uuid,
+    clip: &ClipArrived<'_>,
+    actor: Actor,
+) -> Result<()> {
+    tx.insert_sighting(&clip.sighting(existing, true)).await?;
+    let event = EventDraft::new("sighting", actor, "recording", existing)
+        .with_object(ObjectRef {
+            sha256: clip.sha256.to_hex(),
+            size: clip.size,
+            role: Some("original".into()),
+        })
+        .with_instrument(&Instrument::door(clip.by.source.as_str(), clip.by.device))?
+        .with_result(&SightedAgain {
+            duplicate: true,
+            officer: clip.by.officer,
+        })?;
+    tx.append_audit(ctx.audit.origin(), event).await?;
+    Ok(())
+}
