@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
-use crate::domain::JobStatus;
+use crate::domain::{CaseStatus, JobStatus, Stored};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -126,9 +126,10 @@ pub enum Command {
     Migrate,
 }
 
-fn parse_job_status(s: &str) -> Result<JobStatus, String> {
-    JobStatus::parse(s).ok_or_else(|| {
-        let all: Vec<&str> = JobStatus::ALL.iter().map(|j| j.as_str()).collect();
+/// A stored state given on the command line, in its one spelling.
+fn parse_stored<T: Stored>(s: &str) -> Result<T, String> {
+    T::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = T::ALL.iter().map(|v| v.as_str()).collect();
         format!("one of {}", all.join(", "))
     })
 }
@@ -321,8 +322,8 @@ pub enum CaseCommand {
     /// Record the case's progress
     Update {
         urn: String,
-        #[arg(long, value_parser = ["open", "charged", "nfa", "acquitted", "convicted", "closed"])]
-        status: Option<String>,
+        #[arg(long, value_parser = parse_stored::<CaseStatus>)]
+        status: Option<CaseStatus>,
         /// Release date of the sentence, after a conviction
         #[arg(long, value_parser = parse_date_or_time, value_name = "DATE")]
         sentence_release: Option<DateTime<Utc>>,
@@ -339,7 +340,7 @@ pub enum JobsCommand {
     /// Jobs, newest first
     List {
         /// Only jobs in this state
-        #[arg(long, value_parser = parse_job_status)]
+        #[arg(long, value_parser = parse_stored::<JobStatus>)]
         status: Option<JobStatus>,
         #[arg(long, default_value_t = 100)]
         limit: u32,

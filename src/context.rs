@@ -46,10 +46,11 @@ impl Context<'_> {
         tx: &mut crate::catalogue::Tx,
         sha256: &crate::domain::Sha256Digest,
         size: u64,
+        media_type: Option<&str>,
     ) -> Result<()> {
-        // The one store call made inside a write transaction: only for bytes a purge had
-        // marked, and it must be made under that object's row lock to be meaningful.
-        if tx.insert_object(sha256, size, None).await? && !self.store.exists(sha256).await? {
+        // A store call inside a write transaction, on purpose and rarely: only for bytes a
+        // purge had marked, and only under that object's row lock is its answer meaningful.
+        if tx.insert_object(sha256, size, media_type).await? && !self.store.exists(sha256).await? {
             return Err(Error::new(
                 Code::Busy,
                 format!(

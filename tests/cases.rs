@@ -3,21 +3,8 @@
 
 mod common;
 
-use common::Env;
+use common::{Env, Ingest};
 use serde_json::Value;
-
-fn ingest(env: &Env, name: &str, officer: &str, category: Option<&str>) -> String {
-    env.write(name, format!("footage {name}").as_bytes());
-    let path = env.path(name).to_string_lossy().into_owned();
-    let mut args = vec!["ingest", "--officer", officer, "--device", "CAM-1", &path];
-    if let Some(c) = category {
-        args.extend_from_slice(&["--category", c]);
-    }
-    env.json_lines(0, &args)[0]["recording_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 fn show(env: &Env, id: &str) -> Value {
     env.json_lines(0, &["recordings", "show", id]).remove(0)
@@ -33,10 +20,12 @@ fn events(shown: &Value) -> Vec<String> {
 }
 
 on_both_backends!(categories_classify_at_source, |env: Env| {
-    let arrest = ingest(&env, "a.mp4", "4471", Some("Arrest"));
-    let test = ingest(&env, "b.mp4", "4471", Some("test recording"));
-    let unknown = ingest(&env, "c.mp4", "4471", Some("Wildlife"));
-    let none = ingest(&env, "d.mp4", "4471", None);
+    let arrest = env.ingest("a.mp4", &Ingest::new().category("Arrest")).id;
+    let test = env
+        .ingest("b.mp4", &Ingest::new().category("test recording"))
+        .id;
+    let unknown = env.ingest("c.mp4", &Ingest::new().category("Wildlife")).id;
+    let none = env.ingest("d.mp4", &Ingest::new()).id;
     for (id, want) in [
         (&arrest, "evidential"),
         (&test, "non-evidential"),
@@ -59,7 +48,7 @@ on_both_backends!(categories_classify_at_source, |env: Env| {
         "[[categories]]\nid = \"9\"\nname = \"Wildlife\"\nclassification = \"evidential\"\n",
     )
     .unwrap();
-    let wildlife = ingest(&env, "e.mp4", "4471", Some("Wildlife"));
+    let wildlife = env.ingest("e.mp4", &Ingest::new().category("Wildlife")).id;
     assert_eq!(
         show(&env, &wildlife)["recording"]["classification"],
         "evidential"
@@ -81,9 +70,9 @@ on_both_backends!(categories_classify_at_source, |env: Env| {
 
 on_both_backends!(review_cases_and_exhibits, |env: Env| {
     env.ok(&["officer-add", "4471", "--name", "PC Alan Bloggs"]);
-    let first = ingest(&env, "1.mp4", "4471", None);
-    let second = ingest(&env, "2.mp4", "4471", None);
-    let other = ingest(&env, "3.mp4", "5120", None);
+    let first = env.ingest("1.mp4", &Ingest::new()).id;
+    let second = env.ingest("2.mp4", &Ingest::new()).id;
+    let other = env.ingest("3.mp4", &Ingest::new().officer("5120")).id;
 
     // Review: up needs no reason, down does.
     env.ok(&["classify", &first, "evidential"]);

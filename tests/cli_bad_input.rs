@@ -4,13 +4,10 @@ mod common;
 
 use std::os::unix::process::CommandExt;
 
-use common::Env;
+use common::{Env, Ingest};
 
-fn ingest_args<'a>(paths: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec!["ingest", "--officer", "4471", "--device", "CAM-0001"];
-    args.extend_from_slice(paths);
-    args
-}
+/// Officer 4471's camera CAM-0001.
+const INGEST: Ingest = Ingest::new().device("CAM-0001");
 
 /// Nothing was catalogued, stored or audited.
 fn assert_untouched(env: &Env) {
@@ -25,7 +22,7 @@ fn assert_untouched(env: &Env) {
 
 on_both_backends!(a_missing_file_is_named_and_the_rest_go_in, |env: Env| {
     env.write("good.mp4", b"good");
-    let out = env.exits(1, &ingest_args(&["missing.mp4", "good.mp4"]));
+    let out = env.exits(1, &INGEST.args(&["missing.mp4", "good.mp4"]));
     let err = common::stderr(&out);
     assert!(
         err.contains("missing.mp4: no such file or directory"),
@@ -36,7 +33,7 @@ on_both_backends!(a_missing_file_is_named_and_the_rest_go_in, |env: Env| {
         1,
         "the good file still goes in"
     );
-    let lines = env.json_lines(1, &ingest_args(&["missing.mp4"]));
+    let lines = env.json_lines(1, &INGEST.args(&["missing.mp4"]));
     assert_eq!(lines[0]["status"], "failed");
     assert_eq!(lines[0]["error"]["code"], "bad-input");
 });
@@ -44,7 +41,7 @@ on_both_backends!(a_missing_file_is_named_and_the_rest_go_in, |env: Env| {
 #[test]
 fn a_missing_file_alone_changes_nothing() {
     let env = Env::sqlite();
-    env.exits(1, &ingest_args(&["missing.mp4"]));
+    env.exits(1, &INGEST.args(&["missing.mp4"]));
     assert_untouched(&env);
 }
 
@@ -53,7 +50,7 @@ fn an_unreadable_file_is_refused() {
     let env = Env::sqlite();
     let secret = env.write("secret.mp4", b"nobody may read this");
     std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
-    let mut cmd = env.cmd(&ingest_args(&["secret.mp4"]));
+    let mut cmd = env.cmd(&INGEST.args(&["secret.mp4"]));
     if common::is_root() {
         // Root reads anything; run as an unprivileged user so the permission bites.
         cmd.uid(65534).gid(65534);
@@ -72,7 +69,7 @@ fn an_unreadable_file_is_refused() {
 fn a_zero_byte_file_is_kept_and_flagged() {
     let env = Env::sqlite();
     env.write("empty.mp4", b"");
-    let out = env.exits(0, &ingest_args(&["empty.mp4"]));
+    let out = env.exits(0, &INGEST.args(&["empty.mp4"]));
     assert!(
         common::stderr(&out)
             .contains("empty.mp4 is empty; kept as evidence and flagged zero-length")
@@ -86,7 +83,7 @@ fn a_zero_byte_file_is_kept_and_flagged() {
 fn a_socket_is_not_a_file() {
     let env = Env::sqlite();
     let _listener = std::os::unix::net::UnixListener::bind(env.path("dock.sock")).unwrap();
-    let out = env.exits(1, &ingest_args(&["dock.sock"]));
+    let out = env.exits(1, &INGEST.args(&["dock.sock"]));
     assert!(
         common::stderr(&out).contains("dock.sock: is a socket, not a file"),
         "{}",
@@ -102,7 +99,7 @@ fn symlink_loops_are_reported() {
     std::os::unix::fs::symlink(env.path("dir"), env.path("dir/inner/back")).unwrap();
     std::os::unix::fs::symlink(env.path("b"), env.path("a")).unwrap();
     std::os::unix::fs::symlink(env.path("a"), env.path("b")).unwrap();
-    let out = env.exits(1, &ingest_args(&["dir", "a"]));
+    let out = env.exits(1, &INGEST.args(&["dir", "a"]));
     let err = common::stderr(&out);
     assert!(
         err.contains("symlink loop back to a parent directory"),
@@ -116,7 +113,7 @@ fn symlink_loops_are_reported() {
 fn an_invalid_recorded_at_is_a_usage_error_before_anything_happens() {
     let env = Env::sqlite();
     env.write("f.mp4", b"x");
-    let out = env.exits(2, &ingest_args(&["--recorded-at", "yesterday", "f.mp4"]));
+    let out = env.exits(2, &INGEST.recorded_at("yesterday").args(&["f.mp4"]));
     assert!(
         common::stderr(&out).contains("expected RFC 3339"),
         "{}",
@@ -131,7 +128,9 @@ fn a_recorded_at_given_is_kept() {
     env.write("f.mp4", b"x");
     env.exits(
         0,
-        &ingest_args(&["--recorded-at", "2026-11-01T08:30:00+01:00", "f.mp4"]),
+        &INGEST
+            .recorded_at("2026-11-01T08:30:00+01:00")
+            .args(&["f.mp4"]),
     );
     let listed = env.json_lines(0, &["recordings", "list"]);
     assert_eq!(listed[0]["recorded_at"], "2026-11-01T07:30:00Z");
@@ -165,14 +164,10 @@ fn a_bad_officer_id_is_refused() {
 fn a_database_that_does_not_answer_is_a_clear_error() {
     let env = Env::sqlite();
     env.write("f.mp4", b"x");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let url = format!("postgres://bwv:secret@127.0.0.1:{port}/bwv");
     let mut args = vec!["--database-url", url.as_str()];
-    args.extend(ingest_args(&["f.mp4"]));
+    args.extend(INGEST.args(&["f.mp4"]));
     let out = env.exits(1, &args);
     let err = common::stderr(&out);
     assert!(
@@ -191,7 +186,7 @@ fn a_database_that_does_not_answer_is_a_clear_error() {
 fn an_s3_bucket_that_does_not_exist_is_a_clear_error() {
     let env = Env::sqlite();
     env.write("f.mp4", b"x");
-    let mut cmd = env.cmd(&ingest_args(&["f.mp4"]));
+    let mut cmd = env.cmd(&INGEST.args(&["f.mp4"]));
     cmd.env("BWV_STORE__BACKEND", "s3")
         .env("BWV_STORE__S3__BUCKET", "no-such-evidence-bucket")
         .env("BWV_STORE__S3__ENDPOINT", common::s3::moto_url())
@@ -221,7 +216,7 @@ fn a_full_disk_mid_write_leaves_no_partial_object() {
         .collect();
     env.write("big.mp4", &big);
     env.write("small.mp4", b"fits");
-    let mut cmd = env.cmd(&ingest_args(&["big.mp4"]));
+    let mut cmd = env.cmd(&INGEST.args(&["big.mp4"]));
     cmd.env("BWV_STORE__PATH", mount.path());
     let out = cmd.output().unwrap();
     common::check(&out, Some(1), &["ingest big.mp4 onto a full disk"]);
@@ -234,7 +229,7 @@ fn a_full_disk_mid_write_leaves_no_partial_object() {
     assert!(env.files_under(&mount.path().join("objects")).is_empty());
     assert!(env.files_under(&mount.path().join("tmp")).is_empty());
     // With the failed write gone, a file that fits still goes in.
-    let mut cmd = env.cmd(&ingest_args(&["small.mp4"]));
+    let mut cmd = env.cmd(&INGEST.args(&["small.mp4"]));
     cmd.env("BWV_STORE__PATH", mount.path());
     common::check(&cmd.output().unwrap(), Some(0), &["ingest small.mp4"]);
     let mut cmd = env.cmd(&["fsck"]);

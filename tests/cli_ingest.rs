@@ -2,14 +2,11 @@
 
 mod common;
 
-use common::Env;
+use common::{Env, Ingest};
 use serde_json::Value;
 
-fn ingest(env: &Env, code: i32, paths: &[&str]) -> Vec<Value> {
-    let mut args = vec!["ingest", "--officer", "4471", "--device", "CAM-0001"];
-    args.extend_from_slice(paths);
-    env.json_lines(code, &args)
-}
+/// Officer 4471's camera CAM-0001.
+const INGEST: Ingest = Ingest::new().device("CAM-0001");
 
 on_both_backends!(ingests_reports_lists_and_verifies, |env: Env| {
     let clip = b"pretend this is an H.264 MP4 from a body worn camera".to_vec();
@@ -19,7 +16,7 @@ on_both_backends!(ingests_reports_lists_and_verifies, |env: Env| {
     env.write("dock/empty.mp4", b"");
     env.write("dock/.hidden", b"ignored");
 
-    let lines = ingest(&env, 0, &["dock"]);
+    let lines = env.ingest_lines(0, &INGEST, &["dock"]);
     assert_eq!(lines.len(), 4, "{lines:?}");
     let by_name = |n: &str| {
         lines
@@ -90,7 +87,7 @@ on_both_backends!(
     signing_key_is_private_and_public_key_verifies,
     |env: Env| {
         env.write("f.mp4", b"x");
-        ingest(&env, 0, &["f.mp4"]);
+        env.ingest_lines(0, &INGEST, &["f.mp4"]);
         let key = env.data_dir().join("log-signing.key");
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(&key).unwrap().permissions(),
@@ -118,7 +115,7 @@ on_both_backends!(migrate_reports_versions, |env: Env| {
 fn checkpoint_command_signs_only_when_the_log_grew() {
     let env = Env::sqlite();
     env.write("f.mp4", b"x");
-    ingest(&env, 0, &["f.mp4"]);
+    env.ingest_lines(0, &INGEST, &["f.mp4"]);
     let again = env.json_lines(0, &["audit", "checkpoint"]);
     assert_eq!(again[0]["new"], false);
 }
@@ -154,7 +151,7 @@ fn fixtures_ingest_with_their_expected_hashes() {
     let expected: serde_json::Map<String, Value> =
         serde_json::from_slice(&std::fs::read(format!("{fixtures}/expected.json")).unwrap())
             .unwrap();
-    let lines = ingest(&env, 0, &[&format!("{fixtures}/media")]);
+    let lines = env.ingest_lines(0, &INGEST, &[&format!("{fixtures}/media")]);
     assert_eq!(lines.len(), expected.len());
     for line in &lines {
         let name = line["path"].as_str().unwrap().rsplit('/').next().unwrap();

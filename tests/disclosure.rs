@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::Env;
+use common::{Env, Ingest};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
@@ -16,16 +16,8 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn ingest(env: &Env, name: &str) -> String {
-    let path = fixture(name).to_string_lossy().into_owned();
-    env.json_lines(
-        0,
-        &["ingest", "--officer", "4471", "--device", "CAM-7", &path],
-    )[0]["recording_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
+/// Footage from officer 4471's camera CAM-7.
+const INGEST: Ingest = Ingest::new().device("CAM-7");
 
 /// Every file under a directory, with its bytes.
 fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -168,10 +160,12 @@ fn records_of(package: &Path, recording: &str) -> Vec<u64> {
 
 on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
     env.ok(&["officer-add", "4471", "--name", "PC Alan Bloggs"]);
-    let arrest = ingest(&env, "h264-aac.mp4");
-    let second = ingest(&env, "hevc-aac.mp4");
-    let street = ingest(&env, "vfr.mp4");
-    let informant = ingest(&env, "portrait-rotate90.mp4");
+    let arrest = env.ingest_path(&fixture("h264-aac.mp4"), &INGEST).id;
+    let second = env.ingest_path(&fixture("hevc-aac.mp4"), &INGEST).id;
+    let street = env.ingest_path(&fixture("vfr.mp4"), &INGEST).id;
+    let informant = env
+        .ingest_path(&fixture("portrait-rotate90.mp4"), &INGEST)
+        .id;
     env.ok(&["worker", "--drain"]);
 
     env.ok(&[
@@ -676,7 +670,7 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
 
 on_both_backends!(bad_requests_change_nothing, |env: Env| {
     env.ok(&["officer-add", "4471", "--name", "PC Alan Bloggs"]);
-    let arrest = ingest(&env, "h264-aac.mp4");
+    let arrest = env.ingest_path(&fixture("h264-aac.mp4"), &INGEST).id;
     env.ok(&[
         "case",
         "open",
@@ -771,7 +765,9 @@ on_both_backends!(bad_requests_change_nothing, |env: Env| {
     assert!(String::from_utf8_lossy(&out.stdout).contains("not a readable ZIP"));
 
     // An excerpt of portrait footage keeps the display rotation its playable copy carries.
-    let portrait = ingest(&env, "portrait-rotate90.mp4");
+    let portrait = env
+        .ingest_path(&fixture("portrait-rotate90.mp4"), &INGEST)
+        .id;
     env.ok(&["worker", "--drain"]);
     env.ok(&["case", "link", "01AB", &portrait]);
     let clip = format!("{portrait}@00:00:00-00:00:01");

@@ -4,22 +4,7 @@
 
 mod common;
 
-use common::{Backend, Env};
-
-fn ingest(env: &Env, name: &str) -> (String, String) {
-    env.write(name, format!("footage {name}").as_bytes());
-    let path = env.path(name).to_string_lossy().into_owned();
-    let line = env
-        .json_lines(
-            0,
-            &["ingest", "--officer", "4471", "--device", "CAM-1", &path],
-        )
-        .remove(0);
-    (
-        line["recording_id"].as_str().unwrap().to_owned(),
-        line["sha256"].as_str().unwrap().to_owned(),
-    )
-}
+use common::{Backend, Env, Ingest, Ingested};
 
 on_both_backends!(holds_on_recordings_and_cases, |mut env: Env| {
     env.use_object_lock_bucket();
@@ -31,9 +16,18 @@ on_both_backends!(holds_on_recordings_and_cases, |mut env: Env| {
         Backend::Postgres => env.legal_hold(sha).as_deref() != Some("ON"),
         Backend::Sqlite => true,
     };
-    let (a, a_sha) = ingest(&env, "a.mp4");
-    let (b, b_sha) = ingest(&env, "b.mp4");
-    let (c, c_sha) = ingest(&env, "c.mp4");
+    let Ingested {
+        id: a,
+        sha256: a_sha,
+    } = env.ingest("a.mp4", &Ingest::new());
+    let Ingested {
+        id: b,
+        sha256: b_sha,
+    } = env.ingest("b.mp4", &Ingest::new());
+    let Ingested {
+        id: c,
+        sha256: c_sha,
+    } = env.ingest("c.mp4", &Ingest::new());
     assert!(unlocked(&a_sha));
 
     let placed = env
@@ -148,14 +142,8 @@ on_both_backends!(derivatives_of_held_footage_are_held_too, |mut env: Env| {
         .push(("BWV_WORKER__POLL_MILLIS".into(), "100".into()));
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/media/h264-aac.mp4");
     let id = env
-        .json_lines(
-            0,
-            &["ingest", "--officer", "4471", "--device", "CAM-1", fixture],
-        )
-        .remove(0)["recording_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .ingest_path(std::path::Path::new(fixture), &Ingest::new())
+        .id;
     env.ok(&["hold", "place", &id, "--reason", "preserve"]);
     env.ok(&["worker", "--drain"]);
     let shown = env.json_lines(0, &["recordings", "show", &id]).remove(0);
@@ -174,8 +162,14 @@ on_both_backends!(
     a_lapsed_hold_is_lifted_in_the_store_by_the_next_plan,
     |mut env: Env| {
         env.use_object_lock_bucket();
-        let (a, a_sha) = ingest(&env, "a.mp4");
-        let (b, b_sha) = ingest(&env, "b.mp4");
+        let Ingested {
+            id: a,
+            sha256: a_sha,
+        } = env.ingest("a.mp4", &Ingest::new());
+        let Ingested {
+            id: b,
+            sha256: b_sha,
+        } = env.ingest("b.mp4", &Ingest::new());
         let soon = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
         env.ok(&["hold", "place", &a, "--reason", "short", "--until", &soon]);
         env.ok(&["hold", "place", &b, "--reason", "open-ended"]);

@@ -8,9 +8,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Backend, Env};
+use common::{Backend, Env, Ingest, wait_for};
 use serde_json::Value;
 
 fn want_sha(line: &Value) -> String {
@@ -35,13 +35,8 @@ fn fast_worker(env: &mut Env, lease_secs: u32, max_attempts: u32) {
     }
 }
 
-fn ingest(env: &Env, path: &Path) -> Vec<Value> {
-    let p = path.to_string_lossy().into_owned();
-    env.json_lines(
-        0,
-        &["ingest", "--officer", "4471", "--device", "CAM-0001", &p],
-    )
-}
+/// Officer 4471's camera CAM-0001.
+const INGEST: Ingest = Ingest::new().device("CAM-0001");
 
 fn show(env: &Env, id: &str) -> Value {
     env.json_lines(0, &["recordings", "show", id]).remove(0)
@@ -102,14 +97,6 @@ fn lease_pid(job: &Value) -> Option<i32> {
     job["lease_owner"].as_str()?.split('-').nth(1)?.parse().ok()
 }
 
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn kill9(pid: i32) {
     // SAFETY: plain signal to a process id we read from the lease.
     unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -119,7 +106,7 @@ on_both_backends!(every_fixture_settles_as_expected, |mut env: Env| {
     fast_worker(&mut env, 30, 3);
     let expected: serde_json::Map<String, Value> =
         serde_json::from_slice(&std::fs::read(fixtures().join("expected.json")).unwrap()).unwrap();
-    let lines = ingest(&env, &fixtures().join("media"));
+    let lines = env.ingest_lines(0, &INGEST, &[&fixtures().join("media")]);
     assert_eq!(lines.len(), expected.len());
     for line in &lines {
         let r = show(&env, line["recording_id"].as_str().unwrap());
@@ -335,7 +322,7 @@ on_both_backends!(
     |mut env: Env| {
         fast_worker(&mut env, 3, 3);
         let clip = long_clip(&env, "long.avi", 12);
-        let line = ingest(&env, &clip).remove(0);
+        let line = env.ingest_lines(0, &INGEST, &[&clip]).remove(0);
         let rec = line["recording_id"].as_str().unwrap().to_owned();
         let clip_id = show(&env, &rec)["recording"]["clips"][0]["id"]
             .as_str()
@@ -398,7 +385,7 @@ on_both_backends!(
         // The file that "crashes the decoder": every worker that picks it up dies (SIGKILL, as the
         // kernel does to a process that faults). The server must restart workers each time.
         let poison = long_clip(&env, "poison.avi", 20);
-        let poison_rec = ingest(&env, &poison).remove(0)["recording_id"]
+        let poison_rec = env.ingest_lines(0, &INGEST, &[&poison]).remove(0)["recording_id"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -413,19 +400,15 @@ on_both_backends!(
         let others: Vec<String> = ["h264-aac.mp4", "hevc-aac.mp4", "axis-h264-aac.mkv"]
             .iter()
             .map(|f| {
-                ingest(&env, &fixtures().join("media").join(f)).remove(0)["recording_id"]
+                env.ingest_lines(0, &INGEST, &[&fixtures().join("media").join(f)])
+                    .remove(0)["recording_id"]
                     .as_str()
                     .unwrap()
                     .to_owned()
             })
             .collect();
 
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let server = env.serve_with(port, &["--workers", "1"]);
+        let server = env.serve_with(common::free_port(), &["--workers", "1"]);
         let mut kills = BTreeSet::new();
         wait_for(
             "the poison job to be dead",

@@ -4,30 +4,11 @@
 
 mod common;
 
-use common::Env;
+use common::{Env, Ingest};
 use serde_json::Value;
 
-fn ingest(env: &Env, name: &str, category: Option<&str>) -> String {
-    env.write(name, format!("footage {name}").as_bytes());
-    let path = env.path(name).to_string_lossy().into_owned();
-    let mut args = vec![
-        "ingest",
-        "--officer",
-        "4471",
-        "--device",
-        "CAM-1",
-        "--recorded-at",
-        "2026-01-01T10:00:00Z",
-        &path,
-    ];
-    if let Some(c) = category {
-        args.extend_from_slice(&["--category", c]);
-    }
-    env.json_lines(0, &args)[0]["recording_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
+/// Every recording here started on New Year's Day 2026, officer 4471 on CAM-1.
+const NEW_YEAR: Ingest = Ingest::new().recorded_at("2026-01-01T10:00:00Z");
 
 /// (action, date, rule) of a recording.
 fn next(env: &Env, id: &str) -> (String, String, String) {
@@ -46,7 +27,7 @@ fn is(a: &str, d: &str, r: &str) -> (String, String, String) {
 }
 
 on_both_backends!(next_actions_follow_every_change, |env: Env| {
-    let id = ingest(&env, "a.mp4", None);
+    let id = env.ingest("a.mp4", &NEW_YEAR).id;
     assert_eq!(next(&env, &id), is("delete", "2026-02-01", "unreviewed"));
     env.ok(&["classify", &id, "evidential"]);
     assert_eq!(
@@ -125,7 +106,7 @@ on_both_backends!(next_actions_follow_every_change, |env: Env| {
     );
 
     // NFA on a second case does not shorten what the conviction needs.
-    let other = ingest(&env, "b.mp4", Some("Arrest"));
+    let other = env.ingest("b.mp4", &NEW_YEAR.category("Arrest")).id;
     assert_eq!(
         next(&env, &other),
         is("review", "2026-04-01", "evidential-unlinked")
@@ -177,7 +158,7 @@ on_both_backends!(
             "[retention]\npolicy = \"policy.toml\"\n",
         )
         .unwrap();
-        let id = ingest(&env, "t.mp4", Some("Test recording"));
+        let id = env.ingest("t.mp4", &NEW_YEAR.category("Test recording")).id;
         assert_eq!(
             next(&env, &id),
             is("delete", "2026-01-11", "non-evidential")
@@ -208,11 +189,11 @@ on_both_backends!(
 );
 
 on_both_backends!(a_plan_lists_what_is_due_and_why, |env: Env| {
-    let unreviewed = ingest(&env, "a.mp4", Some("Dog walk, park"));
-    let evidential = ingest(&env, "b.mp4", Some("Arrest"));
-    let test = ingest(&env, "c.mp4", Some("Test recording"));
-    let held = ingest(&env, "d.mp4", None);
-    let linked = ingest(&env, "e.mp4", None);
+    let unreviewed = env.ingest("a.mp4", &NEW_YEAR.category("Dog walk, park")).id;
+    let evidential = env.ingest("b.mp4", &NEW_YEAR.category("Arrest")).id;
+    let test = env.ingest("c.mp4", &NEW_YEAR.category("Test recording")).id;
+    let held = env.ingest("d.mp4", &NEW_YEAR).id;
+    let linked = env.ingest("e.mp4", &NEW_YEAR).id;
     env.ok(&["hold", "place", &held, "--reason", "complaint"]);
     env.ok(&[
         "case",

@@ -88,7 +88,7 @@ impl World {
             cases: self
                 .linked()
                 .map(|c| CaseFacts {
-                    status: c.status.to_owned(),
+                    status: bwv::domain::CaseStatus::parse(c.status).expect("a case status"),
                     concluded_at: c.concluded_at,
                     sentence_release: c.release,
                     appeal: c.appeal,

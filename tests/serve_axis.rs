@@ -456,7 +456,7 @@ on_both_backends!(
         assert_eq!(honest["status"], 201, "{honest}");
 
         // A statement names the force's record of the officer, never the dock's label.
-        wait_for_media(&env);
+        env.wait_for_media();
         let recording = env
             .json_lines(0, &["recordings", "list"])
             .into_iter()
@@ -595,7 +595,7 @@ on_both_backends!(
             "{listed}"
         );
 
-        wait_for_media(&env);
+        env.wait_for_media();
         let recording = env
             .json_lines(0, &["recordings", "list"])
             .into_iter()
@@ -626,22 +626,6 @@ on_both_backends!(
         env.ok(&["audit", "verify"]);
     }
 );
-
-/// Waits until no recording's media is still pending (the server's worker processes them).
-fn wait_for_media(env: &Env) {
-    let start = std::time::Instant::now();
-    loop {
-        let pending = env.count(
-            "SELECT COUNT(*) FROM clips c JOIN recordings r ON r.id = c.recording_id \
-             WHERE c.media_state = 'pending' AND r.status <> 'incomplete'",
-        );
-        if pending == 0 {
-            return;
-        }
-        assert!(start.elapsed().as_secs() < 120, "media still pending");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-}
 
 on_both_backends!(a_complete_recording_cannot_be_changed, |env: Env| {
     let (server, a) = dock_for_4471(&env);

@@ -129,11 +129,7 @@ fn tls_serves_docks_and_goes_into_the_connection_file() {
     assert_eq!(conn["HTTPSCertificate"].as_array().unwrap().len(), 1);
     let secret = format!("--secret={}", conn["BlobAPIKey"].as_str().unwrap());
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let mut child = env
         .cmd(&["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
@@ -199,7 +195,7 @@ fn metrics_count_uploads_and_errors() {
         "tus_client.py",
         &["refused", "--url", &server.url, "--dock", "dock-a", &s],
     );
-    let metrics = http_get(server.port, "/metrics");
+    let metrics = server.get("/metrics");
     assert!(
         metrics.contains("bwv_uploads_total{door=\"tus\"} 1"),
         "{metrics}"
@@ -217,20 +213,11 @@ fn metrics_count_uploads_and_errors() {
         metrics.contains("bwv_http_errors_total{code=\"unauthorized\"}"),
         "{metrics}"
     );
-    let ready = http_get(server.port, "/readyz");
+    let ready = server.get("/readyz");
     assert!(
         ready.contains(" 200 ") && ready.ends_with("ready\n"),
         "{ready}"
     );
-}
-
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 /// SIGTERM while a dock is mid-PATCH: the server saves what arrived, answers, and exits cleanly;
@@ -278,20 +265,6 @@ fn a_graceful_stop_saves_uploads_in_flight() {
     env.ok(&["audit", "verify"]);
 }
 
-fn http_get_with(port: u16, path: &str, headers: &[(&str, &str)]) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut req = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
 #[test]
 fn session_tokens_expire() {
     let mut env = Env::sqlite();
@@ -299,8 +272,7 @@ fn session_tokens_expire() {
         .push(("BWV_SERVER__TOKEN_TTL_SECS".into(), "1".into()));
     let secret = env.add_dock("dock-a");
     let server = env.serve();
-    let auth = http_get_with(
-        server.port,
+    let auth = server.get_with(
         "/auth/v1.0",
         &[("X-Auth-User", "dock-a"), ("X-Auth-Key", &secret)],
     );
@@ -312,10 +284,12 @@ fn session_tokens_expire() {
         .to_owned();
     let caps = "/v1/AUTH_dock-a/System/Capabilities.json";
     assert!(
-        http_get_with(server.port, caps, &[("X-Auth-Token", &token)]).starts_with("HTTP/1.0 200")
+        server
+            .get_with(caps, &[("X-Auth-Token", &token)])
+            .starts_with("HTTP/1.0 200")
     );
     std::thread::sleep(Duration::from_millis(2100));
-    let after = http_get_with(server.port, caps, &[("X-Auth-Token", &token)]);
+    let after = server.get_with(caps, &[("X-Auth-Token", &token)]);
     assert!(after.starts_with("HTTP/1.0 401"), "{after}");
 }
 
@@ -323,7 +297,7 @@ fn session_tokens_expire() {
 fn readiness_says_so_when_the_catalogue_is_unreachable() {
     let env = Env::postgres();
     let server = env.serve();
-    assert!(http_get(server.port, "/readyz").contains(" 200 "));
+    assert!(server.get("/readyz").contains(" 200 "));
     // The database stops taking connections and drops the server's.
     let url = env.database_url();
     let name = url.rsplit('/').next().unwrap().to_owned();
@@ -340,22 +314,17 @@ fn readiness_says_so_when_the_catalogue_is_unreachable() {
         "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
          SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
     ));
-    let down = http_get(server.port, "/readyz");
+    let down = server.get("/readyz");
     assert!(
         down.contains(" 503 ") && down.contains("not ready"),
         "{down}"
     );
     assert!(
-        http_get(server.port, "/healthz").contains(" 200 "),
+        server.get("/healthz").contains(" 200 "),
         "alive all the same"
     );
     admin(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
-    let start = Instant::now();
-    while !http_get(server.port, "/readyz").contains(" 200 ") {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "never ready again"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    common::wait_for("ready again", Duration::from_secs(30), || {
+        server.get("/readyz").contains(" 200 ")
+    });
 }

@@ -35,7 +35,11 @@ on_both_backends!(forty_docks_at_once, |env: Env| {
             let mut answers = Vec::new();
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
                 let start = std::time::Instant::now();
-                answers.push(readyz(port));
+                answers.push(common::http::status(
+                    port,
+                    "/readyz",
+                    std::time::Duration::from_secs(30),
+                ));
                 slowest = slowest.max(start.elapsed());
                 std::thread::sleep(std::time::Duration::from_millis(200));
             }
@@ -92,19 +96,6 @@ on_both_backends!(forty_docks_at_once, |env: Env| {
     env.ok(&["fsck"]);
     env.ok(&["audit", "verify"]);
 });
-
-/// The status line of `GET /readyz`.
-fn readyz(port: u16) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return "no connection".into();
-    };
-    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
-    let _ = s.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.lines().next().unwrap_or_default().to_owned()
-}
 
 // Docks announcing new cameras at the same moment, through both doors, cannot pass the licence
 // between them: the count and the insert are one step (`lock_register`).

@@ -6,38 +6,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Env;
+use common::{Env, Ingest, Ingested};
 use serde_json::Value;
 
 const OLD: &str = "2026-01-01T10:00:00Z";
-
-fn ingest(env: &Env, name: &str, category: Option<&str>) -> (String, String) {
-    ingest_at(env, name, category, OLD)
-}
-
-fn ingest_at(env: &Env, name: &str, category: Option<&str>, at: &str) -> (String, String) {
-    let bytes = format!("footage {name}");
-    env.write(name, bytes.as_bytes());
-    let path = env.path(name).to_string_lossy().into_owned();
-    let mut args = vec![
-        "ingest",
-        "--officer",
-        "4471",
-        "--device",
-        "CAM-1",
-        "--recorded-at",
-        at,
-        &path,
-    ];
-    if let Some(c) = category {
-        args.extend_from_slice(&["--category", c]);
-    }
-    let id = env.json_lines(0, &args)[0]["recording_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (id, common::sha256_hex(bytes.as_bytes()))
-}
+/// Recordings made long ago by officer 4471 on CAM-1.
+const INGEST: Ingest = Ingest::new().recorded_at(OLD);
 
 /// Uses the built-in policy with another grace period, and extra `[retention]` settings.
 fn configure(env: &Env, grace_days: u32, retention: &str) {
@@ -91,10 +65,16 @@ fn fsck(env: &Env) -> Value {
 
 on_both_backends!(deletion_is_two_stage_and_leaves_proof, |env: Env| {
     configure(&env, 7, "");
-    let (doomed, doomed_sha) = ingest(&env, "a.mp4", None);
-    let (evidential, _) = ingest(&env, "b.mp4", Some("Arrest"));
-    let (held, held_sha) = ingest(&env, "c.mp4", Some("Test recording"));
-    let (linked, _) = ingest(&env, "d.mp4", None);
+    let Ingested {
+        id: doomed,
+        sha256: doomed_sha,
+    } = env.ingest("a.mp4", &INGEST);
+    let evidential = env.ingest("b.mp4", &INGEST.category("Arrest")).id;
+    let Ingested {
+        id: held,
+        sha256: held_sha,
+    } = env.ingest("c.mp4", &INGEST.category("Test recording"));
+    let linked = env.ingest("d.mp4", &INGEST).id;
     env.ok(&["hold", "place", &held, "--reason", "complaint"]);
     env.ok(&[
         "case",
@@ -202,7 +182,10 @@ on_both_backends!(deletion_is_two_stage_and_leaves_proof, |env: Env| {
     assert!(outcomes.is_empty());
     assert_eq!(audit_size(&env), before);
     // The same bytes arriving again are new footage, stored again.
-    let (again, again_sha) = ingest(&env, "a.mp4", None);
+    let Ingested {
+        id: again,
+        sha256: again_sha,
+    } = env.ingest("a.mp4", &INGEST);
     assert_ne!(again, doomed);
     assert_eq!(again_sha, doomed_sha);
     assert!(env.stored_objects().contains(&doomed_sha));
@@ -211,9 +194,12 @@ on_both_backends!(deletion_is_two_stage_and_leaves_proof, |env: Env| {
 
 on_both_backends!(protecting_deleted_footage_brings_it_back, |env: Env| {
     configure(&env, 7, "");
-    let (held, held_sha) = ingest(&env, "a.mp4", None);
-    let (linked, _) = ingest(&env, "b.mp4", None);
-    let (still_doomed, _) = ingest(&env, "c.mp4", None);
+    let Ingested {
+        id: held,
+        sha256: held_sha,
+    } = env.ingest("a.mp4", &INGEST);
+    let linked = env.ingest("b.mp4", &INGEST).id;
+    let still_doomed = env.ingest("c.mp4", &INGEST).id;
     sweep(&env, &[]);
     for r in [&held, &linked, &still_doomed] {
         assert_eq!(state(&env, r), "soft-deleted");
@@ -263,10 +249,15 @@ on_both_backends!(protecting_deleted_footage_brings_it_back, |env: Env| {
 
 on_both_backends!(reviews_decide_what_happens_after_a_review, |env: Env| {
     configure(&env, 0, "");
-    let (kept, kept_sha) = ingest(&env, "a.mp4", Some("Arrest"));
-    let (disposed, _) = ingest(&env, "b.mp4", Some("Arrest"));
+    let Ingested {
+        id: kept,
+        sha256: kept_sha,
+    } = env.ingest("a.mp4", &INGEST.category("Arrest"));
+    let disposed = env.ingest("b.mp4", &INGEST.category("Arrest")).id;
     let recent = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339();
-    let (fresh, _) = ingest_at(&env, "c.mp4", Some("Arrest"), &recent);
+    let fresh = env
+        .ingest("c.mp4", &INGEST.recorded_at(&recent).category("Arrest"))
+        .id;
     let (_, summary) = sweep(&env, &[]);
     assert_eq!(summary["sent_for_review"], 2, "{summary}");
     let waiting = env.json_lines(0, &["retention", "reviews"]);
@@ -341,7 +332,7 @@ on_both_backends!(reviews_decide_what_happens_after_a_review, |env: Env| {
 
 on_both_backends!(two_people_are_needed_when_configured, |env: Env| {
     configure(&env, 0, "two_person_approval = true\n");
-    let (id, _) = ingest(&env, "a.mp4", None);
+    let id = env.ingest("a.mp4", &INGEST).id;
     let err = common::stderr(&env.exits(1, &["retention", "sweep", "--execute"]));
     assert!(err.contains("two-person approval"), "{err}");
     let lines = env.json_lines(0, &["--actor", "staff:1001", "retention", "plan"]);
@@ -396,17 +387,8 @@ on_both_backends!(a_sweep_killed_mid_purge_finishes_on_rerun, |env: Env| {
         env.write(&name, format!("footage number {i}").as_bytes());
         paths.push(env.path(&name).to_string_lossy().into_owned());
     }
-    let mut args = vec![
-        "ingest",
-        "--officer",
-        "4471",
-        "--device",
-        "CAM-1",
-        "--recorded-at",
-        OLD,
-    ];
-    args.extend(paths.iter().map(String::as_str));
-    env.ok(&args);
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    env.ok(&INGEST.args(&paths));
     assert_eq!(env.stored_objects().len(), N);
 
     let mut child = env
@@ -461,7 +443,7 @@ on_both_backends!(
     |mut env: Env| {
         env.use_object_lock_bucket();
         configure(&env, 0, "");
-        let (id, sha) = ingest(&env, "a.mp4", None);
+        let Ingested { id, sha256: sha } = env.ingest("a.mp4", &INGEST);
         let (outcomes, summary) = sweep(&env, &[]);
         if env.backend == common::Backend::Sqlite {
             // No Object Lock on a filesystem store: purged at once.

@@ -7,9 +7,9 @@ use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::Env;
+use common::{Env, wait_for};
 
 fn start_watcher(env: &Env, as_nobody: bool) -> Child {
     std::fs::create_dir_all(env.path("share")).unwrap();
@@ -36,14 +36,6 @@ fn start_watcher(env: &Env, as_nobody: bool) -> Child {
         cmd.uid(65534).gid(65534);
     }
     cmd.spawn().unwrap()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn stop(child: Child) -> String {

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::audit::record::{Actor, EventDraft, format_ts};
 use crate::catalogue::{CaseRow, ExhibitRow, NewExhibit, Register};
 use crate::context::Context;
+use crate::domain::CaseStatus;
 use crate::error::{Code, Error, Result};
 use crate::holds::Recomputed;
 use crate::ingest::check_identifier;
@@ -175,7 +176,7 @@ pub async fn link(ctx: &Context<'_>, actor: &Actor, l: Link) -> Result<Linked> {
         // Locked in the store before the catalogue says the footage is held. A store call
         // inside the transaction, on purpose: the case's row lock keeps the hold from being
         // released meanwhile.
-        crate::holds::mirror(ctx, &[recording], true).await?;
+        crate::holds::mirror(ctx, &mut tx, &[recording], true).await?;
     }
     tx.insert_exhibit(&NewExhibit {
         case: case.id,
@@ -227,7 +228,7 @@ pub async fn link(ctx: &Context<'_>, actor: &Actor, l: Link) -> Result<Linked> {
 /// Where a case has got to.
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
-    pub status: Option<String>,
+    pub status: Option<CaseStatus>,
     pub sentence_release: Option<DateTime<Utc>>,
     pub appeal: Option<bool>,
 }
@@ -237,8 +238,8 @@ pub struct Progress {
 #[derive(Debug, Serialize)]
 struct CaseUpdated<'a> {
     urn: &'a str,
-    status: &'a str,
-    previous_status: &'a str,
+    status: CaseStatus,
+    previous_status: CaseStatus,
     appeal: bool,
     retention: Recomputed<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -254,11 +255,10 @@ pub async fn update(ctx: &Context<'_>, actor: &Actor, urn: &str, p: Progress) ->
     }
     let mut tx = ctx.catalogue.begin().await?;
     let case = tx.case_for_update(urn).await?;
-    let new_status = p.status.unwrap_or_else(|| case.status.clone());
+    let new_status = p.status.unwrap_or(case.status);
     let release = p.sentence_release.or(case.sentence_release);
     let appeal = p.appeal.unwrap_or(case.appeal);
-    tx.update_case(case.id, &new_status, release, appeal)
-        .await?;
+    tx.update_case(case.id, new_status, release, appeal).await?;
     let exhibits = tx.exhibit_recordings(case.id).await?;
     for r in &exhibits {
         crate::retention::recompute(&mut tx, ctx.policy, *r).await?;
@@ -266,8 +266,8 @@ pub async fn update(ctx: &Context<'_>, actor: &Actor, urn: &str, p: Progress) ->
     let event = EventDraft::new("case_updated", actor.clone(), "case", case.id).with_result(
         &CaseUpdated {
             urn,
-            status: &new_status,
-            previous_status: &case.status,
+            status: new_status,
+            previous_status: case.status,
             appeal,
             retention: Recomputed {
                 recomputed: exhibits.len(),

@@ -21,38 +21,31 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Code, Error, Result, ResultExt};
 
+// Grouped by aggregate: what a method reads and writes, not who calls it.
 mod audit_log;
-mod axis;
 mod cases;
-mod classification;
-mod disclosure;
-mod docks;
-mod holds;
 mod jobs;
-mod media;
-mod plans;
 mod recordings;
 mod registry;
 mod retention;
-mod sweeps;
 mod uploads;
 
 pub use audit_log::{AppendedLeaf, LeafRow, LogState, StoredCheckpoint};
-pub use axis::{
+pub use cases::disclosure::MaterialRow;
+pub use cases::{CaseRow, ExhibitRow, NewExhibit};
+pub use jobs::{JobEnd, JobRow, NewJob, Reclaimed};
+pub use recordings::axis::{
     AxisContainer, AxisObject, AxisObjectVersion, ContainerKind, GnssPoint, Metadata, ObjectKind,
     VersionOutcome,
 };
-pub use cases::{CaseRow, ExhibitRow, NewExhibit};
-pub use classification::ClassificationRow;
-pub use disclosure::MaterialRow;
-pub use docks::{Dock, TokenState};
-pub use holds::HoldRow;
-pub use jobs::{JobEnd, JobRow, NewJob, Reclaimed};
-pub use media::{ClipMedia, DerivativeRow, NewDerivative};
-pub use plans::DueRow;
+pub use recordings::classification::ClassificationRow;
+pub use recordings::media::{ClipMedia, DerivativeRow, NewDerivative};
 pub use recordings::{NewClip, NewRecording, NewSighting, ObjectRow};
+pub use registry::docks::{Dock, TokenState};
 pub use registry::{AxisUser, DeviceRow, OfficerRow, Register};
-pub use sweeps::{DeletionState, PlanItem, PlanRow, PurgeObject, TombstoneRow};
+pub use retention::holds::HoldRow;
+pub use retention::plans::DueRow;
+pub use retention::sweeps::{DeletionState, PlanItem, PlanRow, PurgeObject, TombstoneRow};
 pub use uploads::{OpenUploads, UploadRow};
 
 /// Runs `$body` with `$c` bound to the transaction's connection, once per backend.

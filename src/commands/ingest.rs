@@ -6,7 +6,7 @@ use super::output::Output;
 use crate::app::App;
 use crate::audit::record::Actor;
 use crate::cli::IngestArgs;
-use crate::domain::Source;
+use crate::domain::{Source, TimeSource};
 use crate::error::{Error, Result};
 use crate::ingest::files::{self, Found};
 use crate::ingest::watch::{self, WatchEvent, WatchOptions};
@@ -86,9 +86,9 @@ async fn ingest_paths(app: &App, args: &IngestArgs, out: &Output) -> bool {
             let req = IngestRequest {
                 recorded_at: args.recorded_at.unwrap_or(mtime),
                 recorded_at_source: if args.recorded_at.is_some() {
-                    "operator"
+                    TimeSource::Operator
                 } else {
-                    "file-mtime"
+                    TimeSource::FileMtime
                 },
                 category: args.category.clone(),
                 source_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
 use crate::catalogue::{DerivativeRow, NewDerivative};
 use crate::context::Context;
-use crate::domain::{Clip, Recording, Sha256Digest};
+use crate::domain::{Clip, DerivativeKind, Recording, Sha256Digest};
 use crate::error::{Code, Error, Result, ResultExt};
 use crate::media;
 use crate::store::{Input, PutOptions};
@@ -157,7 +157,7 @@ pub fn locate<'a>(
     };
     let source = derivatives
         .iter()
-        .find(|d| d.clip_id == clip.id && d.kind == "disclosure")
+        .find(|d| d.clip_id == clip.id && d.kind == DerivativeKind::Disclosure)
         .ok_or_else(|| {
             Error::bad_input(format!(
                 "--clip {spec}: clip {} has no playable copy to cut from (media state {})",
@@ -214,7 +214,7 @@ pub async fn excerpt(
         original_sha256: clip.sha256.to_hex(),
     };
     if let Some(earlier) = derivatives.iter().find(|d| {
-        d.kind == "excerpt"
+        d.kind == DerivativeKind::Excerpt
             && d.source_sha256 == source.sha256
             && d.params.0["requested"] == json!(requested)
     }) {
@@ -256,7 +256,7 @@ pub async fn excerpt(
         source_sha256: source_sha,
         sha256: put.sha256,
         size: put.size,
-        kind: "excerpt",
+        kind: DerivativeKind::Excerpt,
         media_type: "video/mp4",
         params: json!({"tool": media::tool_versions(), "parameters": params, "requested": requested}),
     };

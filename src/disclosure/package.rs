@@ -30,7 +30,7 @@ use super::tlog_proof::TlogProof;
 use super::writer::PackageWriter;
 use crate::audit::record::{Actor, EventDraft, ObjectRef, format_ts};
 use crate::context::Context;
-use crate::domain::Sha256Digest;
+use crate::domain::{DerivativeKind, Sha256Digest};
 use crate::domain::{MediaState, RetentionState, Schedule as On};
 use crate::error::{Code, Error, Result};
 
@@ -165,12 +165,12 @@ async fn exhibit_media(
         let mut files = Vec::new();
         for clip in &rec.clips {
             let original = clip.sha256.to_hex();
-            let derived = |kind: &str| {
+            let derived = |kind: DerivativeKind| {
                 derivatives
                     .iter()
                     .find(|d| d.clip_id == clip.id && d.kind == kind)
             };
-            let disclosure = derived("disclosure");
+            let disclosure = derived(DerivativeKind::Disclosure);
             // Footage that cannot be played still goes, as it is: it may still be evidence.
             if req.include_originals || disclosure.is_none() {
                 let (ext, media_type) = original_type(clip.original_name.as_deref());
@@ -186,7 +186,10 @@ async fn exhibit_media(
             }
             for (d, name) in [
                 (disclosure, format!("disclosure-{}.mp4", clip.seq)),
-                (derived("poster"), format!("poster-{}.jpg", clip.seq)),
+                (
+                    derived(DerivativeKind::Poster),
+                    format!("poster-{}.jpg", clip.seq),
+                ),
             ] {
                 if let Some(d) = d {
                     files.push(FileEntry {
@@ -194,7 +197,7 @@ async fn exhibit_media(
                         sha256: d.sha256.clone(),
                         size: d.size as u64,
                         media_type: d.media_type.clone(),
-                        role: d.kind.clone(),
+                        role: d.kind.to_string(),
                         original_sha256: Some(original.clone()),
                         source_sha256: None,
                     });

@@ -7,8 +7,9 @@ mod stored;
 pub use digest::Sha256Digest;
 pub use recording::{Clip, Recording};
 pub use stored::{
-    Classification, ContainerKind, JobStatus, MediaState, ObjectKind, RecordingStatus,
-    RegisteredBy, RetentionAction, RetentionState, Schedule, Source, UploadState, VersionOutcome,
+    CaseStatus, Classification, ContainerKind, DerivativeKind, JobStatus, MediaState, ObjectKind,
+    RecordingStatus, RegisteredBy, RetentionAction, RetentionState, Schedule, Source, Stored,
+    SweepOutcome, TimeSource, UploadState, VersionOutcome,
 };
 
 /// The current time, truncated to milliseconds: the precision of audit records, and one that

@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::{
     Classification, MediaState, RecordingStatus, RetentionAction, RetentionState, Sha256Digest,
-    Source,
+    Source, TimeSource,
 };
 
 /// One recording as the catalogue knows it.
@@ -19,7 +19,7 @@ pub struct Recording {
     pub source: Source,
     pub external_ref: Option<String>,
     pub recorded_at: DateTime<Utc>,
-    pub recorded_at_source: String,
+    pub recorded_at_source: TimeSource,
     pub category: Option<String>,
     pub classification: Classification,
     pub status: RecordingStatus,

@@ -2,6 +2,14 @@
 //! used for the database, JSON and messages alike; a spelling the enum does not know, read back
 //! from the database, is an error naming the column's type rather than silently another state.
 
+/// What every stored state offers, for code that handles any of them (parsing a command-line
+/// value, say).
+pub trait Stored: Sized + Copy + Send + Sync + 'static {
+    const ALL: &'static [Self];
+    fn parse(s: &str) -> Option<Self>;
+    fn as_str(self) -> &'static str;
+}
+
 /// Declares a stored state: the enum, its spellings, serde, and sqlx encoding as text on every
 /// backend (decoding refuses unknown spellings).
 macro_rules! stored_enum {
@@ -26,6 +34,18 @@ macro_rules! stored_enum {
                     $($text => Some($name::$variant),)+
                     _ => None,
                 }
+            }
+        }
+
+        impl Stored for $name {
+            const ALL: &'static [$name] = $name::ALL;
+
+            fn parse(s: &str) -> Option<$name> {
+                $name::parse(s)
+            }
+
+            fn as_str(self) -> &'static str {
+                $name::as_str(self)
             }
         }
 
@@ -191,6 +211,59 @@ stored_enum! {
         Bookmark = "bookmark",
         Gnss = "gnss",
         Other = "other",
+    }
+}
+
+stored_enum! {
+    /// Where a case is, as the officer in the case records it; retention reads it (CPIA).
+    CaseStatus {
+        Open = "open",
+        Charged = "charged",
+        /// No further action.
+        Nfa = "nfa",
+        Acquitted = "acquitted",
+        Convicted = "convicted",
+        Closed = "closed",
+    }
+}
+
+stored_enum! {
+    /// What a sweep did with one recording.
+    SweepOutcome {
+        SoftDeleted = "soft-deleted",
+        SentForReview = "sent-for-review",
+        /// The plan no longer applied (held, reclassified, moved on): nothing done.
+        Skipped = "skipped",
+        Purged = "purged",
+        /// Protected again within its grace period: brought back.
+        Restored = "restored",
+        /// The store still retains its bytes: the next sweep tries again.
+        Deferred = "deferred",
+        Failed = "failed",
+    }
+}
+
+stored_enum! {
+    /// What a derivative of a clip is: made by the media worker, or cut for a disclosure.
+    DerivativeKind {
+        /// The playable copy (H.264/AAC MP4) every disclosure is made from.
+        Disclosure = "disclosure",
+        Poster = "poster",
+        Thumbstrip = "thumbstrip",
+        /// A stretch of the playable copy, cut for a disclosure package.
+        Excerpt = "excerpt",
+    }
+}
+
+stored_enum! {
+    /// How a recording's time was learned. Only an operator's word is taken as said; a machine's
+    /// clock may be wrong, and an implausible time is flagged and counted from arrival.
+    TimeSource {
+        Operator = "operator",
+        FileMtime = "file-mtime",
+        Camera = "camera",
+        /// Nothing said: the time it arrived.
+        Arrival = "arrival",
     }
 }
 

@@ -109,7 +109,7 @@ pub async fn place(ctx: &Context<'_>, actor: &Actor, h: Hold) -> Result<Placed> 
     }
     // Locked in the store before the catalogue says so: store calls inside the transaction,
     // on purpose, so the footage cannot be purged between the lock and the hold's commit.
-    let objects = mirror(ctx, &covered, true).await?;
+    let objects = mirror(ctx, &mut tx, &covered, true).await?;
     let id = tx
         .insert_hold(
             recording,

@@ -5,18 +5,27 @@
 
 use uuid::Uuid;
 
+use crate::catalogue::Tx;
 use crate::context::Context;
 use crate::domain::Sha256Digest;
 use crate::error::Result;
 
-/// Sets or lifts the store's legal hold on every object of the recordings.
-pub async fn mirror(ctx: &Context<'_>, recordings: &[Uuid], on: bool) -> Result<usize> {
+/// Sets or lifts the store's legal hold on every object of the recordings, as the caller's
+/// transaction sees them. Store calls inside a write transaction, on purpose: the caller holds
+/// the recordings' (or the case's) row locks, so nothing is purged or released between the
+/// store's lock and the catalogue's commit.
+pub async fn mirror(
+    ctx: &Context<'_>,
+    tx: &mut Tx,
+    recordings: &[Uuid],
+    on: bool,
+) -> Result<usize> {
     if !ctx.store.has_object_lock() {
         return Ok(0);
     }
     let mut n = 0;
     for r in recordings {
-        for sha in ctx.catalogue.recording_objects(*r).await? {
+        for sha in tx.recording_objects(*r).await? {
             let sha: Sha256Digest = sha.parse()?;
             ctx.store
                 .set_legal_hold(&sha, on)
@@ -40,7 +49,7 @@ pub async fn sync(ctx: &Context<'_>, recordings: &[Uuid]) -> Result<Vec<Uuid>> {
     for r in sorted {
         tx.lock_recording(r).await?;
         let held = !tx.hold_lapses(r).await?.is_empty();
-        mirror(ctx, &[r], held).await?;
+        mirror(ctx, &mut tx, &[r], held).await?;
         if !held {
             free.push(r);
         }

@@ -12,7 +12,7 @@ use crate::catalogue::{
     AxisContainer, AxisObject, ContainerKind, Dock, GnssPoint, Metadata, Register, VersionOutcome,
 };
 use crate::context::Context;
-use crate::domain::{RecordingStatus, Source};
+use crate::domain::{RecordingStatus, Source, TimeSource};
 use crate::error::{Code, Error, Result};
 use crate::recording::admission;
 use crate::recording::{self, Arrival, Begin, ClipArrived, Complete};
@@ -279,7 +279,7 @@ pub async fn open_container(
             external_ref: Some(format!("{}/{name}", dock.name)),
             recorded_at: parse_time(&container.metadata.0, "TriggerOnTimeISO", "TriggerOnTime")
                 .unwrap_or(now),
-            recorded_at_source: "camera",
+            recorded_at_source: TimeSource::Camera,
             category: None,
             flags: if rejected {
                 vec!["rejected-content".into()]
@@ -470,7 +470,8 @@ pub async fn put_object(
     // A container whose recording the retention policy is purging takes nothing more.
     tx.ensure_not_purged(recording.id).await?;
     let completed = tx.recording_status(recording.id).await? != RecordingStatus::Incomplete;
-    ctx.catalogue_object(&mut tx, &put.sha256, put.size).await?;
+    ctx.catalogue_object(&mut tx, &put.sha256, put.size, None)
+        .await?;
     let received = |event: &str| {
         EventDraft::new(event, dock_actor(dock), "recording", recording.id).with_object(ObjectRef {
             sha256: put.sha256.to_hex(),

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
 use crate::catalogue::Tx;
 use crate::context::Context;
-use crate::domain::{Sha256Digest, Source, UploadState};
+use crate::domain::{Sha256Digest, Source, TimeSource, UploadState};
 use crate::error::{Code, Error, Result};
 use crate::recording::admission::{self, By};
 use crate::recording::{self, Arrival, Begin, ClipArrived, Complete};
@@ -31,9 +31,7 @@ pub struct IngestRequest {
     pub officer: String,
     pub device: String,
     pub recorded_at: DateTime<Utc>,
-    /// How `recorded_at` was learned: `operator`, `file-mtime`, `camera`, or `arrival` when
-    /// nothing said.
-    pub recorded_at_source: &'static str,
+    pub recorded_at_source: TimeSource,
     pub category: Option<String>,
     pub source: Source,
     /// The name the bytes arrived under (file name), kept in the catalogue, not the audit log.
@@ -57,7 +55,7 @@ impl IngestRequest {
             officer: officer.to_owned(),
             device: device.to_owned(),
             recorded_at: crate::domain::now(),
-            recorded_at_source: "arrival",
+            recorded_at_source: TimeSource::Arrival,
             category: None,
             source,
             source_name: None,
@@ -201,7 +199,7 @@ impl Context<'_> {
         }
 
         let id = Uuid::now_v7();
-        self.catalogue_object(&mut tx, &put.sha256, put.size)
+        self.catalogue_object(&mut tx, &put.sha256, put.size, None)
             .await?;
         recording::begin(
             self,

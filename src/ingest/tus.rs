@@ -25,7 +25,7 @@ use super::{IngestOutcome, IngestRequest, check_identifier};
 use crate::audit::record::{Actor, EventDraft};
 use crate::catalogue::{Dock, UploadRow};
 use crate::context::Context;
-use crate::domain::{Sha256Digest, Source, UploadState};
+use crate::domain::{Sha256Digest, Source, TimeSource, UploadState};
 use crate::error::{Code, Error, Result, ResultExt};
 use crate::store::{Input, Progress};
 
@@ -398,9 +398,9 @@ pub async fn finish(
     let req = IngestRequest {
         recorded_at: d.recorded_at.unwrap_or(upload.created_at),
         recorded_at_source: if d.recorded_at.is_some() {
-            "camera"
+            TimeSource::Camera
         } else {
-            "arrival"
+            TimeSource::Arrival
         },
         category: d.category.clone(),
         source_name: d.filename.clone(),

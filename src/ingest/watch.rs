@@ -180,7 +180,7 @@ async fn take(
     let (file, _, mtime) = files::open(path)?;
     let req = IngestRequest {
         recorded_at: mtime,
-        recorded_at_source: "file-mtime",
+        recorded_at_source: crate::domain::TimeSource::FileMtime,
         category: opts.category.clone(),
         source_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
         ..IngestRequest::new(&opts.officer, &opts.device, Source::Watch, actor.clone())

@@ -17,7 +17,7 @@ use super::{JobError, media_clip};
 use crate::app::App;
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
 use crate::catalogue::{ClipMedia, JobRow, NewDerivative};
-use crate::domain::Sha256Digest;
+use crate::domain::{DerivativeKind, Sha256Digest};
 use crate::domain::{JobStatus, MediaState, RecordingStatus, RetentionState};
 use crate::error::{Code, Error, Result, ResultExt};
 use crate::media::{self, Cancel, MediaError, Plan, Probe, transcode};
@@ -37,7 +37,7 @@ enum Made {
 }
 
 struct Output {
-    kind: &'static str,
+    kind: DerivativeKind,
     media_type: &'static str,
     path: PathBuf,
     params: serde_json::Value,
@@ -199,15 +199,19 @@ fn make(
         Err(e) => return Err(e),
     };
     let mut outputs = vec![Output {
-        kind: "disclosure",
+        kind: DerivativeKind::Disclosure,
         media_type: "video/mp4",
         path: disclosure,
         params,
     }];
     for (kind, file, cut) in [
-        ("poster", "poster.jpg", media::stills::poster as StillFn),
         (
-            "thumbstrip",
+            DerivativeKind::Poster,
+            "poster.jpg",
+            media::stills::poster as StillFn,
+        ),
+        (
+            DerivativeKind::Thumbstrip,
             "thumbstrip.jpg",
             media::stills::strip as StillFn,
         ),
@@ -294,33 +298,29 @@ async fn record(
     if tx.ensure_not_purged(clip.recording_id).await.is_err() {
         // Its purge began while we worked: what we made is not catalogued, and must not
         // outlive the footage (where the store still retains it, fsck lists it unreferenced).
+        // The store is asked once the transaction has ended.
+        let mut orphans = Vec::new();
         for d in &derivatives {
-            if !tx.object_catalogued(&d.sha256).await?
-                && let Err(e) = app.store.delete(&d.sha256).await
-            {
-                tracing::warn!("derivative {} of purged clip {}: {e}", d.sha256, clip.id);
+            if !tx.object_catalogued(&d.sha256).await? {
+                orphans.push(d.sha256);
+            }
+        }
+        drop(tx);
+        for sha in orphans {
+            if let Err(e) = app.store.delete(&sha).await {
+                tracing::warn!("derivative {sha} of purged clip {}: {e}", clip.id);
             }
         }
         return Ok(false);
     }
     // New derivatives of held footage are held in the store too.
     let held = app.store.has_object_lock() && !tx.hold_lapses(clip.recording_id).await?.is_empty();
+    let ctx = app.context();
     let mut linked = Vec::new();
     for d in &derivatives {
-        // Bytes a purge was deleting may be gone since we stored them: make them again.
-        if tx
-            .insert_object(&d.sha256, d.size, Some(d.media_type))
-            .await?
-            && !app.store.exists(&d.sha256).await?
-        {
-            return Err(Error::new(
-                crate::error::Code::Busy,
-                format!(
-                    "derivative {} was purged as it was made; making it again",
-                    d.sha256
-                ),
-            ));
-        }
+        // Bytes a purge was deleting may be gone since we stored them: the job makes them again.
+        ctx.catalogue_object(&mut tx, &d.sha256, d.size, Some(d.media_type))
+            .await?;
         if tx.insert_derivative(d).await? {
             linked.push(d);
         }
@@ -344,7 +344,7 @@ async fn record(
         event.objects.push(ObjectRef {
             sha256: d.sha256.to_hex(),
             size: d.size,
-            role: Some(d.kind.into()),
+            role: Some(d.kind.to_string()),
         });
     }
     let event = event
@@ -388,7 +388,7 @@ struct MediaWorker<'a> {
 /// One derivative the media worker linked: its kind and the parameters it was made with.
 #[derive(Debug, Serialize)]
 struct DerivativeMade<'a> {
-    kind: &'static str,
+    kind: DerivativeKind,
     parameters: &'a Value,
 }
 

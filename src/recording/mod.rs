@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::audit::record::{Actor, EventDraft, Instrument, ObjectRef};
 use crate::catalogue::{NewClip, NewRecording, NewSighting, Tx};
 use crate::context::Context;
-use crate::domain::{Classification, RecordingStatus, Sha256Digest, Source};
+use crate::domain::{Classification, RecordingStatus, Sha256Digest, Source, TimeSource};
 use crate::error::{Error, Result};
 use crate::retention::NextAction;
 
@@ -34,8 +34,7 @@ pub struct Begin {
     /// The door's own name for it (an Axis container), when it has one.
     pub external_ref: Option<String>,
     pub recorded_at: DateTime<Utc>,
-    /// How `recorded_at` was learned: `operator`, `file-mtime`, `camera`, or `arrival`.
-    pub recorded_at_source: &'static str,
+    pub recorded_at_source: TimeSource,
     pub category: Option<String>,
     pub flags: Vec<String>,
     pub metadata: serde_json::Value,
@@ -199,9 +198,9 @@ pub async fn complete(
     }
     let recorded_at = end.started.unwrap_or(recording.recorded_at);
     let recorded_at_source = if end.started.is_some() {
-        "camera"
+        TimeSource::Camera
     } else {
-        recording.recorded_at_source.as_str()
+        recording.recorded_at_source
     };
     let mut flags = recording.flags.clone();
     for flag in end.flags {

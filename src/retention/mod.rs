@@ -6,6 +6,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::catalogue::Tx;
+use crate::domain::TimeSource;
 use crate::error::Result;
 
 pub mod plan;
@@ -19,8 +20,8 @@ pub use rules::{Action, NextAction, next_action, plausible_recording_time};
 
 /// Whether a recording time came from a machine's clock (a camera, a dock, a file's time),
 /// which may be wrong, rather than from an operator who stated it.
-pub fn machine_clock(recorded_at_source: &str) -> bool {
-    recorded_at_source != "operator"
+pub fn machine_clock(recorded_at_source: TimeSource) -> bool {
+    recorded_at_source != TimeSource::Operator
 }
 
 /// The flag on footage whose recording time is not believable (see
@@ -57,7 +58,7 @@ pub async fn recompute(tx: &mut Tx, policy: &Policy, recording: Uuid) -> Result<
         tx.retention_basics(recording).await?;
     let facts = rules::Facts {
         recorded_at,
-        arrived_at: machine_clock(&given_by).then_some(arrived_at),
+        arrived_at: machine_clock(given_by).then_some(arrived_at),
         classification,
         holds: tx.hold_lapses(recording).await?,
         cases: tx

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Months, Utc};
 use serde::Serialize;
 
 use super::policy::Policy;
-use crate::domain::Classification;
+use crate::domain::{CaseStatus, Classification};
 
 pub use crate::domain::RetentionAction as Action;
 
@@ -19,7 +19,7 @@ pub struct NextAction {
 
 #[derive(Debug, Clone)]
 pub struct CaseFacts {
-    pub status: String,
+    pub status: CaseStatus,
     pub concluded_at: Option<DateTime<Utc>>,
     pub sentence_release: Option<DateTime<Utc>>,
     pub appeal: bool,
@@ -98,7 +98,7 @@ pub fn next_action(f: &Facts, p: &Policy) -> NextAction {
     }
     if f.cases
         .iter()
-        .any(|c| matches!(c.status.as_str(), "open" | "charged") || c.appeal)
+        .any(|c| matches!(c.status, CaseStatus::Open | CaseStatus::Charged) || c.appeal)
     {
         return keep(None, "case-active");
     }
@@ -108,8 +108,8 @@ pub fn next_action(f: &Facts, p: &Policy) -> NextAction {
         let Some(concluded) = c.concluded_at else {
             return keep(None, "case-outcome-date-unknown");
         };
-        let (until, rule) = match c.status.as_str() {
-            "convicted" => {
+        let (until, rule) = match c.status {
+            CaseStatus::Convicted => {
                 let minimum = concluded
                     .checked_add_months(Months::new(p.convicted_keep_months))
                     .unwrap_or(concluded);
@@ -118,8 +118,8 @@ pub fn next_action(f: &Facts, p: &Policy) -> NextAction {
                     "cpia-convicted",
                 )
             }
-            "nfa" => (concluded + days(p.nfa_review_after_days), "case-nfa"),
-            "acquitted" => (
+            CaseStatus::Nfa => (concluded + days(p.nfa_review_after_days), "case-nfa"),
+            CaseStatus::Acquitted => (
                 concluded + days(p.acquitted_review_after_days),
                 "case-acquitted",
             ),
@@ -218,7 +218,7 @@ mod tests {
         appeal: bool,
     ) -> CaseFacts {
         CaseFacts {
-            status: status.into(),
+            status: CaseStatus::parse(status).expect("a case status"),
             concluded_at: concluded.map(t),
             sentence_release: release.map(t),
             appeal,

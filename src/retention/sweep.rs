@@ -17,23 +17,22 @@ use crate::audit::record::{Actor, EventDraft, ObjectRef, format_ts};
 use crate::catalogue::{PlanItem, PlanRow, PurgeObject, Tx};
 use crate::context::Context;
 use crate::domain::RetentionState;
-use crate::domain::Sha256Digest;
+use crate::domain::{Sha256Digest, SweepOutcome};
 use crate::error::{Code, Error, Result};
 
 /// What became of one recording.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub recording_id: Uuid,
-    /// `soft-deleted`, `sent-for-review`, `skipped`, `purged`, `restored`, `deferred`, `failed`.
-    pub outcome: String,
+    pub outcome: SweepOutcome,
     pub detail: String,
 }
 
 impl Outcome {
-    fn new(recording_id: Uuid, outcome: &str, detail: impl Into<String>) -> Self {
+    fn new(recording_id: Uuid, outcome: SweepOutcome, detail: impl Into<String>) -> Self {
         Outcome {
             recording_id,
-            outcome: outcome.into(),
+            outcome,
             detail: detail.into(),
         }
     }
@@ -129,7 +128,7 @@ pub async fn run(
             }
         }
     };
-    let failed = |r: Uuid, e: Error| Outcome::new(r, "failed", e.to_string());
+    let failed = |r: Uuid, e: Error| Outcome::new(r, SweepOutcome::Failed, e.to_string());
     let mut outcomes: Vec<Outcome> = Vec::new();
     if let Some(p) = &plan {
         let items = ctx.catalogue.pending_items(p.id).await?;
@@ -157,25 +156,29 @@ pub async fn run(
         outcomes.push(o);
         progress(Step::Done);
     }
-    let count = |what: &str| outcomes.iter().filter(|o| o.outcome == what).count();
+    let count = |what| outcomes.iter().filter(|o| o.outcome == what).count();
     let swept = Swept {
         plan: plan.as_ref().map(|p| p.id),
         as_of: plan.as_ref().map(|p| format_ts(p.as_of)),
         policy_sha256: ctx.policy.sha256.clone(),
         counts: Counts {
-            soft_deleted: count("soft-deleted"),
-            sent_for_review: count("sent-for-review"),
-            skipped: count("skipped"),
-            purged: count("purged"),
-            restored: count("restored"),
-            deferred: count("deferred"),
-            failed: count("failed"),
+            soft_deleted: count(SweepOutcome::SoftDeleted),
+            sent_for_review: count(SweepOutcome::SentForReview),
+            skipped: count(SweepOutcome::Skipped),
+            purged: count(SweepOutcome::Purged),
+            restored: count(SweepOutcome::Restored),
+            deferred: count(SweepOutcome::Deferred),
+            failed: count(SweepOutcome::Failed),
         },
         outcomes,
     };
     // A sweep with nothing to do changes nothing, not even the log (a purge the store still
     // refuses is retried by every sweep; that alone is not worth a record each night).
-    if swept.outcomes.iter().any(|o| o.outcome != "deferred") {
+    if swept
+        .outcomes
+        .iter()
+        .any(|o| o.outcome != SweepOutcome::Deferred)
+    {
         let (kind, item) = match &plan {
             Some(p) => ("retention-plan", p.id),
             None => ("retention-sweep", Uuid::now_v7()),
@@ -280,10 +283,10 @@ pub async fn carry_out(
     let state = tx.deletion_state(r).await?;
     if state.retention_state != RetentionState::Active {
         let detail = format!("already {}", state.retention_state);
-        tx.item_done(plan.id, r, &format!("skipped: {detail}"))
+        tx.item_done(plan.id, r, SweepOutcome::Skipped, Some(&detail))
             .await?;
         tx.commit().await?;
-        return Ok(Outcome::new(r, "skipped", detail));
+        return Ok(Outcome::new(r, SweepOutcome::Skipped, detail));
     }
     let next = super::recompute(&mut tx, ctx.policy, r).await?;
     let due = next.at.is_some_and(|at| at <= plan.as_of);
@@ -296,10 +299,10 @@ pub async fn carry_out(
                 .map_or("-".into(), |t| t.format("%Y-%m-%d").to_string()),
             next.rule
         );
-        tx.item_done(plan.id, r, &format!("skipped: {detail}"))
+        tx.item_done(plan.id, r, SweepOutcome::Skipped, Some(&detail))
             .await?;
         tx.commit().await?;
-        return Ok(Outcome::new(r, "skipped", detail));
+        return Ok(Outcome::new(r, SweepOutcome::Skipped, detail));
     }
     let carried_out = PlanCarriedOut {
         rule: next.rule,
@@ -318,19 +321,19 @@ pub async fn carry_out(
             };
             (
                 RetentionState::SoftDeleted,
-                "soft-deleted",
+                SweepOutcome::SoftDeleted,
                 stage_event("recording_deleted", actor, r, &deleted)?,
             )
         }
         _ => (
             RetentionState::Review,
-            "sent-for-review",
+            SweepOutcome::SentForReview,
             stage_event("review_requested", actor, r, &carried_out)?,
         ),
     };
     tx.set_retention_state(r, new_state).await?;
     tx.append_audit(ctx.audit.origin(), event).await?;
-    tx.item_done(plan.id, r, outcome).await?;
+    tx.item_done(plan.id, r, outcome, None).await?;
     tx.commit().await?;
     Ok(Outcome::new(r, outcome, next.rule))
 }
@@ -445,14 +448,18 @@ pub async fn purge(ctx: &Context<'_>, recording: Uuid, actor: &Actor) -> Result<
         let cutoff = purge_cutoff(now, ctx.policy.grace_days);
         if state.deleted_at.is_none_or(|d| d > cutoff) {
             tx.commit().await?;
-            return Ok(Outcome::new(r, "skipped", "grace period not over"));
+            return Ok(Outcome::new(
+                r,
+                SweepOutcome::Skipped,
+                "grace period not over",
+            ));
         }
         let next = super::recompute(&mut tx, ctx.policy, r).await?;
         if next.action != Action::Delete || next.at.is_none_or(|at| at > now) {
             let why = format!("protected since deletion (rule {})", next.rule);
             restore_in(ctx, &mut tx, r, &why, actor).await?;
             tx.commit().await?;
-            return Ok(Outcome::new(r, "restored", why));
+            return Ok(Outcome::new(r, SweepOutcome::Restored, why));
         }
         let exclusive = unmarked_exclusive(&tx.purge_objects(r).await?);
         tx.start_purge(r, &exclusive).await?;
@@ -496,7 +503,7 @@ pub async fn purge(ctx: &Context<'_>, recording: Uuid, actor: &Actor) -> Result<
         let bytes: i64 = objects.iter().filter(|o| o.purged).map(|o| o.size).sum();
         return Ok(Outcome::new(
             r,
-            "purged",
+            SweepOutcome::Purged,
             format!("{removed} objects, {bytes} bytes removed (rule {rule})"),
         ));
     }
@@ -508,7 +515,7 @@ pub async fn purge(ctx: &Context<'_>, recording: Uuid, actor: &Actor) -> Result<
 
 /// Someone else (a restore, a sweep running alongside) moved the recording on.
 fn moved_on(r: Uuid, retention_state: &str) -> Outcome {
-    Outcome::new(r, "skipped", format!("now {retention_state}"))
+    Outcome::new(r, SweepOutcome::Skipped, format!("now {retention_state}"))
 }
 
 /// A purge the store would refuse (Object Lock retain-until in force) is deferred, not failed.
@@ -525,7 +532,7 @@ async fn retained(
         {
             return Ok(Some(Outcome::new(
                 r,
-                "deferred",
+                SweepOutcome::Deferred,
                 format!(
                     "object {sha} is retained by the store until {}",
                     format_ts(until)

@@ -1,11 +1,22 @@
 //! Test harness: each test gets its own temp directory and its own catalogue (a SQLite file, or a
 //! fresh PostgreSQL database), and drives the real `bwv` binary or the library against them.
+//! Beside this file: `http` (requests to `bwv serve`), `ingest` (`bwv ingest` as tests run it),
+//! `s3` (the moto server and in-process S3) and `wait` (polling for what other processes do).
 #![allow(dead_code)] // each test binary uses part of the harness
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod http;
+pub mod ingest;
 pub mod s3;
+pub mod wait;
+
+// Re-exported for every test binary, each of which uses some of them.
+#[allow(unused_imports)]
+pub use ingest::{Ingest, Ingested};
+#[allow(unused_imports)]
+pub use wait::wait_for;
 
 pub fn bwv_bin() -> &'static str {
     env!("CARGO_BIN_EXE_bwv")
@@ -440,7 +451,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-/// Declares one test that runs on SQLite + filesystem and again on PostgreSQL + S3.
+/// Declares one test that runs on SQLite + filesystem and again on PostgreSQL + S3:
+/// `on_both_backends!(name, |env: Env| { ... })` for a closure run on a plain thread, or
+/// `on_both_backends!(async name, ...)` for `async fn name(env: Env)`s, each run on a two-thread
+/// Tokio runtime (the catalogue conformance scenarios).
 #[macro_export]
 macro_rules! on_both_backends {
     ($name:ident, $body:expr) => {
@@ -456,6 +470,18 @@ macro_rules! on_both_backends {
             }
         }
     };
+    (async $($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_fs() {
+                super::$name(super::common::Env::new(super::common::Backend::Sqlite)).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_s3() {
+                super::$name(super::common::Env::new(super::common::Backend::Postgres)).await;
+            }
+        }
+    )+};
 }
 
 /// A small tmpfs mounted for one test, to run a store out of space. Needs root.
@@ -501,7 +527,8 @@ impl Drop for Tmpfs {
     }
 }
 
-/// A free port on loopback.
+/// A port nothing listens on at the moment, on loopback: for a server to start on, or for a
+/// client to be refused by.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -580,22 +607,6 @@ impl Env {
 }
 
 impl Server {
-    pub fn healthy(&self) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
-        if s.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
-            .is_err()
-        {
-            return false;
-        }
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200")
-    }
-
     /// Resident memory of the server process, in KiB.
     pub fn rss_kib(&self) -> u64 {
         let pid = self.child.as_ref().expect("server running").id();

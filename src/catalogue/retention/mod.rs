@@ -1,19 +1,31 @@
 //! The facts retention rules read, and where their answer is kept (indexed by date, so a sweep
 //! finds what is due without looking at everything).
+//!
+//! What retention acts on: legal holds (`holds`), recorded plans (`plans`), and sweeps with
+//! their deletion certificates (`sweeps`).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Tx, on_tx};
-use crate::domain::Classification;
+use crate::catalogue::{Tx, on_tx};
+use crate::domain::{CaseStatus, Classification, TimeSource};
 use crate::error::{Error, Result, ResultExt};
 use crate::retention::rules::Action;
 
+pub(super) mod holds;
+pub(super) mod plans;
+pub(super) mod sweeps;
+
 /// Recording start, who gave it, arrival and classification.
-pub type RetentionBasics = (DateTime<Utc>, String, DateTime<Utc>, Classification);
+pub type RetentionBasics = (DateTime<Utc>, TimeSource, DateTime<Utc>, Classification);
 
 /// A linked case as retention sees it: status, outcome date, release date, appeal.
-pub type CaseOutcome = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool);
+pub type CaseOutcome = (
+    CaseStatus,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    bool,
+);
 
 impl Tx {
     /// Recording start, who gave it, arrival and classification.

@@ -7,8 +7,8 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Catalogue, Tx, on_pool, on_tx};
-use crate::domain::{MediaState, RetentionState};
+use crate::catalogue::{Catalogue, Tx, on_pool, on_tx};
+use crate::domain::{DerivativeKind, MediaState, RetentionState};
 use crate::domain::{RecordingStatus, Sha256Digest};
 use crate::error::{Result, ResultExt};
 
@@ -34,7 +34,7 @@ pub struct NewDerivative {
     pub source_sha256: Sha256Digest,
     pub sha256: Sha256Digest,
     pub size: u64,
-    pub kind: &'static str,
+    pub kind: DerivativeKind,
     pub media_type: &'static str,
     pub params: serde_json::Value,
 }
@@ -42,7 +42,7 @@ pub struct NewDerivative {
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct DerivativeRow {
     pub clip_id: Uuid,
-    pub kind: String,
+    pub kind: DerivativeKind,
     pub sha256: String,
     pub source_sha256: String,
     pub media_type: String,

@@ -1,4 +1,8 @@
 //! Recordings, their clips, the objects that hold their bytes, and every sighting of those bytes.
+//!
+//! Around them: an Axis container's objects and what came with them (`axis`), how each clip
+//! plays and what was made from it (`media`), and every classification decision
+//! (`classification`).
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
@@ -6,13 +10,18 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Catalogue, RowLock, Tx, on_pool, on_tx};
+use crate::catalogue::{Catalogue, RowLock, Tx, on_pool, on_tx};
+use crate::domain::TimeSource;
 use crate::domain::{
     Classification, Clip, MediaState, Recording, RecordingStatus, RetentionState, Sha256Digest,
     Source,
 };
 use crate::error::{Error, Result, ResultExt};
 use crate::retention::rules::Action;
+
+pub(super) mod axis;
+pub(super) mod classification;
+pub(super) mod media;
 
 #[derive(Debug, Clone)]
 pub struct NewRecording {
@@ -25,7 +34,7 @@ pub struct NewRecording {
     pub dock_id: Option<Uuid>,
     pub external_ref: Option<String>,
     pub recorded_at: DateTime<Utc>,
-    pub recorded_at_source: &'static str,
+    pub recorded_at_source: TimeSource,
     pub category: Option<String>,
     pub classification: Classification,
     pub status: RecordingStatus,
@@ -71,7 +80,7 @@ struct RecordingRow {
     source: Source,
     external_ref: Option<String>,
     recorded_at: DateTime<Utc>,
-    recorded_at_source: String,
+    recorded_at_source: TimeSource,
     category: Option<String>,
     classification: Classification,
     status: RecordingStatus,
@@ -288,7 +297,7 @@ impl Tx {
         &mut self,
         id: Uuid,
         recorded_at: DateTime<Utc>,
-        recorded_at_source: &str,
+        recorded_at_source: TimeSource,
         ended_at: Option<DateTime<Utc>>,
         category: Option<&str>,
         flags: &[String],

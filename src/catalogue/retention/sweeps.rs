@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use crate::retention::rules::Action;
 
-use super::{Catalogue, RowLock, Tx, on_pool, on_tx};
-use crate::domain::{Classification, RetentionState};
+use crate::catalogue::{Catalogue, RowLock, Tx, on_pool, on_tx};
+use crate::domain::{Classification, RetentionState, SweepOutcome};
 use crate::error::{Code, Error, Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -108,9 +108,9 @@ impl Catalogue {
     }
 
     /// Recordings sent for review and not yet decided.
-    pub async fn awaiting_review(&self) -> Result<Vec<super::DueRow>> {
+    pub async fn awaiting_review(&self) -> Result<Vec<crate::catalogue::DueRow>> {
         on_pool!(self, p => {
-            sqlx::query_as::<_, super::DueRow>(&format!(
+            sqlx::query_as::<_, crate::catalogue::DueRow>(&format!(
                 "SELECT {} FROM recordings WHERE retention_state = 'review' \
                  ORDER BY next_action_at, id",
                 super::plans::DUE_COLUMNS
@@ -189,16 +189,23 @@ impl Tx {
 
     /// Records what became of an item, once: a second sweep racing on the same plan does not
     /// overwrite the first one's outcome.
-    pub async fn item_done(&mut self, plan: Uuid, recording: Uuid, outcome: &str) -> Result<()> {
+    pub async fn item_done(
+        &mut self,
+        plan: Uuid,
+        recording: Uuid,
+        outcome: SweepOutcome,
+        detail: Option<&str>,
+    ) -> Result<()> {
         on_tx!(self, c => {
             sqlx::query(
-                "UPDATE retention_plan_items SET done_at = $3, outcome = $4 \
+                "UPDATE retention_plan_items SET done_at = $3, outcome = $4, outcome_detail = $5 \
                  WHERE plan_id = $1 AND recording_id = $2 AND done_at IS NULL",
             )
             .bind(plan)
             .bind(recording)
             .bind(crate::domain::now())
             .bind(outcome)
+            .bind(detail)
             .execute(c)
             .await
             .map(|r| r.rows_affected())

@@ -1,13 +1,17 @@
 //! The officer and camera register, and each Axis controller's users. Reads here go through the
 //! caller's transaction: admission decisions are made on what that transaction will commit.
+//!
+//! Docking stations, their credentials and tokens: `docks`.
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::catalogue::{Catalogue, Tx, on_pool, on_tx};
 use crate::domain::RegisteredBy;
 use crate::error::{Result, ResultExt};
+
+pub(super) mod docks;
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct OfficerRow {
@@ -279,8 +283,8 @@ impl Tx {
         dock: Uuid,
         container: &str,
         name: &str,
-    ) -> Result<Option<super::Metadata>> {
-        let row: Option<sqlx::types::Json<super::Metadata>> = on_tx!(self, c => {
+    ) -> Result<Option<crate::catalogue::Metadata>> {
+        let row: Option<sqlx::types::Json<crate::catalogue::Metadata>> = on_tx!(self, c => {
             sqlx::query_scalar(
                 "SELECT metadata FROM axis_registry WHERE dock_id = $1 AND container = $2 AND name = $3",
             )
@@ -361,8 +365,11 @@ impl Catalogue {
     }
 
     /// What each docking station calls a camera (its `Devices/<serial>` metadata), by dock.
-    pub async fn axis_device_labels(&self, serial: &str) -> Result<Vec<(String, super::Metadata)>> {
-        let rows: Vec<(String, sqlx::types::Json<super::Metadata>)> = on_pool!(self, p => {
+    pub async fn axis_device_labels(
+        &self,
+        serial: &str,
+    ) -> Result<Vec<(String, crate::catalogue::Metadata)>> {
+        let rows: Vec<(String, sqlx::types::Json<crate::catalogue::Metadata>)> = on_pool!(self, p => {
             sqlx::query_as(
                 "SELECT d.name, r.metadata FROM axis_registry r JOIN docks d ON d.id = r.dock_id \
                  WHERE r.container = 'Devices' AND r.name = $1 ORDER BY d.name",

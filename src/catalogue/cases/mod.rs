@@ -1,13 +1,17 @@
 //! Cases and their exhibits: footage linked to a case is relevant material (CPIA) and is kept
 //! whatever its classification while the case needs it.
+//!
+//! What a disclosure reads of a case's material: `disclosure`.
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{Catalogue, RowLock, Tx, on_pool, on_tx};
-use crate::domain::Schedule;
+use crate::catalogue::{Catalogue, RowLock, Tx, on_pool, on_tx};
+use crate::domain::{CaseStatus, Classification, RecordingStatus, Schedule};
 use crate::error::{Error, Result, ResultExt};
+
+pub(super) mod disclosure;
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct CaseRow {
@@ -15,7 +19,7 @@ pub struct CaseRow {
     pub urn: String,
     pub offence: String,
     pub oic: String,
-    pub status: String,
+    pub status: CaseStatus,
     pub sentence_release: Option<DateTime<Utc>>,
     pub appeal: bool,
     pub opened_at: DateTime<Utc>,
@@ -29,8 +33,8 @@ pub struct ExhibitRow {
     pub recording_id: Uuid,
     pub officer_id: String,
     pub recorded_at: DateTime<Utc>,
-    pub classification: String,
-    pub status: String,
+    pub classification: Classification,
+    pub status: RecordingStatus,
     pub created_at: DateTime<Utc>,
     pub schedule: Schedule,
     pub schedule_item: i64,
@@ -94,7 +98,7 @@ impl Tx {
     pub async fn update_case(
         &mut self,
         id: Uuid,
-        status: &str,
+        status: CaseStatus,
         sentence_release: Option<DateTime<Utc>>,
         appeal: bool,
     ) -> Result<()> {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{Catalogue, RowLock, Tx, on_pool, on_tx};
+use crate::catalogue::{Catalogue, RowLock, Tx, on_pool, on_tx};
 use crate::error::{Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]

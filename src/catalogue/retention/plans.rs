@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::retention::rules::Action;
 
-use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::catalogue::{Catalogue, Tx, on_pool, on_tx};
 use crate::error::{Result, ResultExt};
 
 /// A recording due for action, with what a person needs to check the plan.

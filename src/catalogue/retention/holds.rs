@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::catalogue::{Catalogue, Tx, on_pool, on_tx};
 use crate::error::{Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -31,6 +31,27 @@ const HOLD_COLUMNS: &str = "h.id, h.recording_id, h.case_id, c.urn, h.reason, h.
 const IN_FORCE: &str = "h.released_at IS NULL AND (h.until IS NULL OR h.until > $1)";
 
 impl Tx {
+    /// Every stored object of a recording: its clips' originals, their derivatives, and what its
+    /// dock sent with them (keys, bookmarks, tracks); not those a purge removed.
+    pub async fn recording_objects(&mut self, recording: Uuid) -> Result<Vec<String>> {
+        on_tx!(self, c => {
+            sqlx::query_scalar(
+                "SELECT x.sha256 FROM (SELECT sha256 FROM clips WHERE recording_id = $1 \
+                 UNION SELECT d.sha256 FROM derivatives d JOIN clips c ON c.id = d.clip_id \
+                 WHERE c.recording_id = $1 \
+                 UNION SELECT a.sha256 FROM axis_objects a JOIN axis_containers k \
+                 ON k.id = a.container_id WHERE k.recording_id = $1 \
+                 UNION SELECT v.sha256 FROM axis_object_versions v JOIN axis_containers k \
+                 ON k.id = v.container_id WHERE k.recording_id = $1) x \
+                 JOIN objects o ON o.sha256 = x.sha256 WHERE o.purged_at IS NULL",
+            )
+            .bind(recording)
+            .fetch_all(c)
+            .await
+        })
+        .context(|| format!("listing the objects of recording {recording}"))
+    }
+
     pub async fn insert_hold(
         &mut self,
         recording: Option<Uuid>,
@@ -137,26 +158,5 @@ impl Catalogue {
             sqlx::query_as::<_, HoldRow>(&sql).bind(crate::domain::now()).fetch_all(p).await
         })
         .context(|| "listing holds".into())
-    }
-
-    /// Every stored object of a recording: its clips' originals, their derivatives, and what its
-    /// dock sent with them (keys, bookmarks, tracks); not those a purge removed.
-    pub async fn recording_objects(&self, recording: Uuid) -> Result<Vec<String>> {
-        on_pool!(self, p => {
-            sqlx::query_scalar(
-                "SELECT x.sha256 FROM (SELECT sha256 FROM clips WHERE recording_id = $1 \
-                 UNION SELECT d.sha256 FROM derivatives d JOIN clips c ON c.id = d.clip_id \
-                 WHERE c.recording_id = $1 \
-                 UNION SELECT a.sha256 FROM axis_objects a JOIN axis_containers k \
-                 ON k.id = a.container_id WHERE k.recording_id = $1 \
-                 UNION SELECT v.sha256 FROM axis_object_versions v JOIN axis_containers k \
-                 ON k.id = v.container_id WHERE k.recording_id = $1) x \
-                 JOIN objects o ON o.sha256 = x.sha256 WHERE o.purged_at IS NULL",
-            )
-            .bind(recording)
-            .fetch_all(p)
-            .await
-        })
-        .context(|| format!("listing the objects of recording {recording}"))
     }
 }

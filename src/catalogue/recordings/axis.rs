@@ -8,7 +8,7 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::catalogue::{Catalogue, Tx, on_pool, on_tx};
 use crate::error::{Result, ResultExt};
 
 pub type Metadata = BTreeMap<String, String>;

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{Catalogue, Tx, on_pool, on_tx};
+use crate::catalogue::{Catalogue, Tx, on_pool, on_tx};
 use crate::domain::Classification;
 use crate::error::{Result, ResultExt};
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{Catalogue, on_pool};
+use crate::catalogue::{Catalogue, on_pool};
 use crate::domain::{RegisteredBy, Schedule};
 use crate::error::{Result, ResultExt};
 
