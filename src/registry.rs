@@ -153,6 +153,16 @@ async fn append(
     Ok(())
 }
 
+/// A dock's registry change, on the dock's own chain.
+async fn on_dock_chain(
+    tx: &mut Tx,
+    ctx: &Context<'_>,
+    dock: &Dock,
+    record: &impl Serialize,
+) -> Result<()> {
+    append(tx, ctx.audit, dock_actor(dock), "dock", dock.id, record).await
+}
+
 /// A user as a controller describes it (`Users/<UserUUID>`).
 #[derive(Debug, Clone)]
 pub struct ControllerUser {
@@ -281,7 +291,7 @@ async fn map_user(
         active: mapped.active,
         officer: mapped.officer_id.as_deref(),
     };
-    append(tx, ctx.audit, dock_actor(dock), "dock", dock.id, &record).await?;
+    on_dock_chain(tx, ctx, dock, &record).await?;
     Ok(mapped)
 }
 
@@ -407,15 +417,7 @@ pub async fn put_controller_device(
         model: meta.get("Model").map(String::as_str),
         active: meta.get("Active").map(String::as_str),
     };
-    append(
-        &mut tx,
-        ctx.audit,
-        dock_actor(dock),
-        "dock",
-        dock.id,
-        &record,
-    )
-    .await?;
+    on_dock_chain(&mut tx, ctx, dock, &record).await?;
     tx.put_axis_registry(dock.id, "Devices", serial, meta)
         .await?;
     tx.commit().await
@@ -447,15 +449,7 @@ pub async fn put_controller_system(
         registry: "System",
         system: name,
     };
-    append(
-        &mut tx,
-        ctx.audit,
-        dock_actor(dock),
-        "dock",
-        dock.id,
-        &record,
-    )
-    .await?;
+    on_dock_chain(&mut tx, ctx, dock, &record).await?;
     tx.commit().await
 }
 

@@ -1725,7 +1725,7 @@ async fn axis_containers_objects_and_registry(env: Env) {
         now,
         VersionOutcome::Superseded,
     );
-    assert_eq!(versions, [kept.clone()]);
+    assert_eq!(versions, std::slice::from_ref(&kept));
     tx.put_axis_registry(dock, "Devices", "CAM-1", &metadata(&[("Name", "Old")]))
         .await
         .unwrap();

@@ -39,6 +39,28 @@ pub struct Audited<'a> {
     pub policy_sha256: &'a str,
 }
 
+/// The same answer, flattened into a record that says it beside its own facts (a review, a
+/// restore), under the keys those records have always used.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditedInline<'a> {
+    pub next_action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_action_at: Option<String>,
+    pub rule: &'static str,
+    pub policy_sha256: &'a str,
+}
+
+impl<'a> From<Audited<'a>> for AuditedInline<'a> {
+    fn from(a: Audited<'a>) -> Self {
+        AuditedInline {
+            next_action: a.next_action,
+            next_action_at: a.at,
+            rule: a.rule,
+            policy_sha256: a.policy_sha256,
+        }
+    }
+}
+
 pub fn audited<'a>(next: &NextAction, policy: &'a Policy) -> Audited<'a> {
     Audited {
         next_action: next.action,

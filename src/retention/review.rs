@@ -39,11 +39,8 @@ struct RetentionReviewed<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     group: Option<&'a str>,
     reason: &'a str,
-    next_action: Action,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_action_at: Option<String>,
-    rule: &'static str,
-    policy_sha256: &'a str,
+    #[serde(flatten)]
+    next: crate::retention::AuditedInline<'a>,
 }
 
 pub async fn decide(
@@ -132,10 +129,7 @@ pub async fn decide(
             retain_until: retain_until.map(format_ts),
             group: group.as_deref(),
             reason,
-            next_action: next.action,
-            next_action_at: next.at.map(format_ts),
-            rule: next.rule,
-            policy_sha256: &ctx.policy.sha256,
+            next: crate::retention::audited(&next, ctx.policy).into(),
         })?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;

@@ -343,11 +343,8 @@ pub async fn carry_out(
 #[derive(Debug, Serialize)]
 struct RecordingRestored<'a> {
     reason: &'a str,
-    next_action: Action,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_action_at: Option<String>,
-    rule: &'static str,
-    policy_sha256: &'a str,
+    #[serde(flatten)]
+    next: crate::retention::AuditedInline<'a>,
 }
 
 /// Brings a soft-deleted recording back, audited.
@@ -408,10 +405,7 @@ async fn restore_in(
     let next = super::recompute(tx, ctx.policy, r).await?;
     let restored = RecordingRestored {
         reason,
-        next_action: next.action,
-        next_action_at: next.at.map(format_ts),
-        rule: next.rule,
-        policy_sha256: &ctx.policy.sha256,
+        next: crate::retention::audited(&next, ctx.policy).into(),
     };
     tx.append_audit(
         ctx.audit.origin(),
