@@ -9,20 +9,48 @@ use std::collections::HashSet;
 
 use common::{Env, client, noise};
 
-on_both_backends!(forty_docks_at_once, |env: Env| {
-    env.ok(&["officer-add", "4471", "--name", "PC Jane Smith"]);
-    env.ok(&["device-add", "CAM-1"]);
+/// Adds `n` docks, alternating Axis and tus, each with its own credential (and camera, when
+/// `camera` names one per dock), and has them all upload `clip` at once through
+/// `shift_change.py`; returns what the client reports.
+fn shift_change(
+    env: &Env,
+    server: &common::Server,
+    n: usize,
+    clip: &std::path::Path,
+    camera: impl Fn(usize) -> Option<String>,
+) -> serde_json::Value {
     let mut docks = String::new();
-    for i in 0..40 {
+    for i in 0..n {
         let name = format!("station-{i:02}");
         let secret = env.add_dock(&name);
         let door = if i % 2 == 0 { "axis" } else { "tus" };
-        docks.push_str(&format!(
-            "{}\n",
-            serde_json::json!({"name": name, "secret": secret, "door": door})
-        ));
+        let mut dock = serde_json::json!({"name": name, "secret": secret, "door": door});
+        if let Some(camera) = camera(i) {
+            dock["camera"] = camera.into();
+        }
+        docks.push_str(&format!("{dock}\n"));
     }
     let docks_file = env.write("docks.jsonl", docks.as_bytes());
+    client(
+        "shift_change.py",
+        &[
+            "--url",
+            &server.url,
+            "--docks-file",
+            docks_file.to_str().unwrap(),
+            "--clip",
+            clip.to_str().unwrap(),
+            "--officer",
+            "4471",
+            "--camera",
+            "CAM-1",
+        ],
+    )
+}
+
+on_both_backends!(forty_docks_at_once, |env: Env| {
+    env.ok(&["officer-add", "4471", "--name", "PC Jane Smith"]);
+    env.ok(&["device-add", "CAM-1"]);
     let clip = env.write("clip.mp4", &noise(424 * 1024, 40));
     let server = env.serve();
     let before = server.rss_kib();
@@ -46,21 +74,7 @@ on_both_backends!(forty_docks_at_once, |env: Env| {
             (slowest, answers)
         })
     };
-    let out = client(
-        "shift_change.py",
-        &[
-            "--url",
-            &server.url,
-            "--docks-file",
-            docks_file.to_str().unwrap(),
-            "--clip",
-            clip.to_str().unwrap(),
-            "--officer",
-            "4471",
-            "--camera",
-            "CAM-1",
-        ],
-    );
+    let out = shift_change(&env, &server, 40, &clip, |_| None);
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let (slowest, answers) = probe.join().unwrap();
     assert!(answers.iter().all(|a| a.contains(" 200 ")), "{answers:?}");
@@ -107,34 +121,9 @@ on_both_backends!(announcements_stay_within_the_licence, |mut env: Env| {
     env.extra_env
         .push(("BWV_TUS__AUTO_REGISTER".into(), "true".into()));
     env.ok(&["officer-add", "4471", "--name", "PC Jane Smith"]);
-    let mut docks = String::new();
-    for i in 0..12 {
-        let name = format!("station-{i:02}");
-        let secret = env.add_dock(&name);
-        let door = if i % 2 == 0 { "axis" } else { "tus" };
-        docks.push_str(&format!(
-            "{}\n",
-            serde_json::json!({"name": name, "secret": secret, "door": door, "camera": format!("CAM-{i:02}")})
-        ));
-    }
-    let docks_file = env.write("docks.jsonl", docks.as_bytes());
     let clip = env.write("clip.mp4", &noise(64 * 1024, 12));
     let server = env.serve();
-    let out = client(
-        "shift_change.py",
-        &[
-            "--url",
-            &server.url,
-            "--docks-file",
-            docks_file.to_str().unwrap(),
-            "--clip",
-            clip.to_str().unwrap(),
-            "--officer",
-            "4471",
-            "--camera",
-            "unused",
-        ],
-    );
+    let out = shift_change(&env, &server, 12, &clip, |i| Some(format!("CAM-{i:02}")));
     let results = out["results"].as_object().unwrap();
     let admitted = results.values().filter(|r| r["ok"] == true).count();
     let refused: Vec<_> = results.values().filter(|r| r["ok"] != true).collect();
