@@ -57,8 +57,8 @@ ensure_venv() {
         python3 -m venv .venv
         .venv/bin/pip install -q --upgrade pip
     fi
-    if ! .venv/bin/python -c "import moto, swiftclient, tusclient, requests" 2>/dev/null; then
-        log "installing test clients into .venv: moto[server], python-swiftclient, tuspy, requests"
+    if ! .venv/bin/python -c "import moto, swiftclient, tusclient, requests, oidc_provider_mock" 2>/dev/null; then
+        log "installing test clients into .venv: moto[server], python-swiftclient, tuspy, requests, oidc-provider-mock"
         .venv/bin/pip install -q -r tests/clients/requirements.txt
     fi
 }

@@ -11,7 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Classification;
+use crate::domain::{Classification, Role};
 use crate::error::{Code, Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,6 +30,7 @@ pub struct Config {
     pub tus: TusConfig,
     pub worker: WorkerConfig,
     pub retention: RetentionConfig,
+    pub identity: IdentityConfig,
     /// Categories a camera or dock may attach to footage (Axis `System/Categories.json`).
     pub categories: Vec<Category>,
 }
@@ -131,6 +132,7 @@ impl Default for Config {
             tus: TusConfig::default(),
             worker: WorkerConfig::default(),
             retention: RetentionConfig::default(),
+            identity: IdentityConfig::default(),
             categories: Category::defaults(),
         }
     }
@@ -242,6 +244,70 @@ pub struct RetentionConfig {
     pub policy: Option<PathBuf>,
     /// A plan must be approved by a second person before a sweep carries it out.
     pub two_person_approval: bool,
+}
+
+/// Signing people in through the force's OpenID Connect provider (Entra ID in UK forces), what
+/// its app roles mean here, and how long sessions and API tokens last. With no issuer nobody
+/// can sign in through a browser; the command line still works for the machine's operator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// The provider's issuer URL, exactly as its discovery document spells it (Entra ID:
+    /// `https://login.microsoftonline.com/<tenant>/v2.0`).
+    pub issuer: Option<String>,
+    pub client_id: String,
+    /// Never printed (its Debug is redacted) and never written back out.
+    #[serde(skip_serializing)]
+    pub client_secret: Option<SecretString>,
+    /// Scopes asked for besides `openid` (`profile` brings the person's name).
+    pub scopes: Vec<String>,
+    /// The provider's app-role values and the bwv role each means. Values not listed give no
+    /// role. By default the bwv spellings themselves (`officer`, `records-manager`, ...).
+    pub roles: std::collections::BTreeMap<String, Role>,
+    /// The claim holding a person's staff number, which links them to their officer record.
+    pub staff_number_claim: Option<String>,
+    /// The claim holding a person's team (station); without it an administrator sets teams.
+    pub team_claim: Option<String>,
+    /// A session unused this long ends.
+    pub session_idle_mins: u64,
+    /// A session ends this long after sign-in, however busy.
+    pub session_max_hours: u64,
+    /// The longest an API token may be valid.
+    pub token_max_days: u32,
+}
+
+impl IdentityConfig {
+    /// How long a session may last from sign-in, however busy.
+    pub fn session_max_age(&self) -> chrono::Duration {
+        chrono::Duration::hours(
+            i64::try_from(self.session_max_hours).unwrap_or(i64::MAX / 3_600_000),
+        )
+    }
+
+    /// The bwv role a provider's app-role value means, if any.
+    pub fn role_for(&self, value: &str) -> Option<Role> {
+        self.roles.get(value).copied()
+    }
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            issuer: None,
+            client_id: String::new(),
+            client_secret: None,
+            scopes: vec!["profile".into()],
+            roles: Role::ALL
+                .iter()
+                .map(|r| (r.as_str().to_owned(), *r))
+                .collect(),
+            staff_number_claim: None,
+            team_claim: None,
+            session_idle_mins: 30,
+            session_max_hours: 10,
+            token_max_days: 90,
+        }
+    }
 }
 
 /// The media workers: how many, how hard they work, and how the queue treats failures.
@@ -485,6 +551,18 @@ impl Config {
         {
             return bad(
                 "worker.concurrency and worker.max_attempts must be at least 1, worker.lease_secs at least 2".into(),
+            );
+        }
+        if self.identity.issuer.is_some() && self.identity.client_id.is_empty() {
+            return bad("identity.issuer is set but identity.client_id is not".into());
+        }
+        if self.identity.session_idle_mins == 0
+            || self.identity.session_max_hours == 0
+            || self.identity.token_max_days == 0
+        {
+            return bad(
+                "identity.session_idle_mins, session_max_hours and token_max_days must be at least 1"
+                    .into(),
             );
         }
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {

@@ -2,6 +2,7 @@
 //! folder, dock protocols), is hashed as it is stored write-once, catalogued, and every step is
 //! recorded in a tamper-evident audit chain that outsiders can verify.
 
+pub mod access;
 pub mod app;
 pub mod audit;
 pub mod cases;

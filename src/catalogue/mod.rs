@@ -25,6 +25,7 @@ use crate::error::{Code, Error, Result, ResultExt};
 mod audit_log;
 mod cases;
 mod jobs;
+mod people;
 mod recordings;
 mod registry;
 mod retention;
@@ -34,6 +35,9 @@ pub use audit_log::{AppendedLeaf, LeafRow, LogState, StoredCheckpoint};
 pub use cases::disclosure::MaterialRow;
 pub use cases::{CaseRow, ExhibitRow, NewExhibit};
 pub use jobs::{JobEnd, JobRow, NewJob, Reclaimed};
+pub use people::sessions::SessionRow;
+pub use people::tokens::ApiTokenRow;
+pub use people::{PersonRow, SignedIn};
 pub use recordings::axis::{
     AxisContainer, AxisObject, AxisObjectVersion, ContainerKind, GnssPoint, Metadata, ObjectKind,
     VersionOutcome,

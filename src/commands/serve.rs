@@ -90,10 +90,12 @@ pub async fn run(
         .map(|u| u.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| format!("{scheme}://{bound}"));
     let grace = Duration::from_secs(app.config.server.shutdown_grace_secs);
+    let identity = http::oidc::Provider::discover(&app.config.identity, &public_url).await?;
     let state = Arc::new(Shared::new(
         app,
         public_url.clone(),
         http::health::metrics_handle(),
+        identity,
     ));
 
     let background = tokio::spawn(housekeeping(state.clone()));
@@ -188,6 +190,11 @@ async fn housekeeping(state: http::AppState) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(count = n, "removed expired uploads"),
                 Err(e) => tracing::error!(error = %e, "cannot remove expired uploads"),
+            }
+            if let Err(e) =
+                crate::access::sign_in::forget_ended_sessions(&state.app.context()).await
+            {
+                tracing::error!(error = %e, "cannot forget ended sessions");
             }
         }
     }

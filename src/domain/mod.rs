@@ -2,13 +2,15 @@
 
 mod digest;
 mod recording;
+mod roles;
 mod stored;
 
 pub use digest::Sha256Digest;
 pub use recording::{Clip, Recording};
+pub use roles::Roles;
 pub use stored::{
     CaseStatus, Classification, ContainerKind, DerivativeKind, JobStatus, MediaState, ObjectKind,
-    RecordingStatus, RegisteredBy, RetentionAction, RetentionState, Schedule, Source, Stored,
+    RecordingStatus, RegisteredBy, RetentionAction, RetentionState, Role, Schedule, Source, Stored,
     SweepOutcome, TimeSource, UploadState, VersionOutcome,
 };
 

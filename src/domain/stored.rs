@@ -302,3 +302,16 @@ mod tests {
         assert_eq!(JobStatus::parse("later"), None);
     }
 }
+
+stored_enum! {
+    /// What a person does in the force, as the identity provider says (app roles) or as an API
+    /// token narrows it. What each may do is `access::permissions`.
+    Role {
+        Officer = "officer",
+        Supervisor = "supervisor",
+        DisclosureOfficer = "disclosure-officer",
+        RecordsManager = "records-manager",
+        Auditor = "auditor",
+        Administrator = "administrator",
+    }
+}

@@ -1,10 +1,14 @@
 //! `bwv serve`: the network doors (Axis content destination, tus 1.0), health and metrics, on
 //! axum. Every door hands its bytes to the shared ingest path.
 
+pub mod api;
 pub mod auth;
 pub mod axis;
 pub mod error;
 pub mod health;
+pub mod oidc;
+pub mod people;
+pub mod sessions;
 pub mod throttle;
 pub mod tls;
 pub mod tus;
@@ -24,6 +28,8 @@ use tower_http::map_request_body::MapRequestBodyLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutBody;
 use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
 use uuid::Uuid;
 
 use crate::app::App;
@@ -47,12 +53,19 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     pub tus: tus::TusState,
     pub metrics: PrometheusHandle,
+    /// The force's identity provider, when signing in is set up.
+    pub identity: Option<oidc::Provider>,
 }
 
 pub type AppState = Arc<Shared>;
 
 impl Shared {
-    pub fn new(app: App, public_url: String, metrics: PrometheusHandle) -> Shared {
+    pub fn new(
+        app: App,
+        public_url: String,
+        metrics: PrometheusHandle,
+        identity: Option<oidc::Provider>,
+    ) -> Shared {
         let staging_dir = app.config.data_dir.join("uploads");
         let uploads = Arc::new(Semaphore::new(
             app.config.server.max_concurrent_uploads.max(1),
@@ -72,6 +85,7 @@ impl Shared {
             shutdown: CancellationToken::new(),
             tus: tus::TusState::default(),
             metrics,
+            identity,
         }
     }
 
@@ -172,6 +186,31 @@ impl Drop for DockShare {
     }
 }
 
+/// Sign-in and the API, behind the session layer (docks never carry a session). Cookies are
+/// HttpOnly and SameSite=Lax (Strict would drop the cookie on the provider's redirect back), and
+/// Secure whenever the server speaks TLS.
+fn people_routes(state: &AppState) -> Router<AppState> {
+    let identity = &state.app.config.identity;
+    let secure =
+        state.app.config.server.tls_cert.is_some() || state.public_url.starts_with("https:");
+    let idle = i64::try_from(identity.session_idle_mins).unwrap_or(i64::MAX / 60);
+    let layer = SessionManagerLayer::new(sessions::CatalogueSessions::new(
+        state.app.catalogue.clone(),
+        identity.session_max_age(),
+    ))
+    .with_name("bwv_session")
+    .with_http_only(true)
+    .with_same_site(SameSite::Lax)
+    .with_secure(secure)
+    .with_expiry(Expiry::OnInactivity(
+        tower_sessions::cookie::time::Duration::minutes(idle),
+    ));
+    Router::new()
+        .merge(oidc::routes())
+        .merge(api::routes())
+        .layer(layer)
+}
+
 pub fn router(state: AppState) -> Router {
     let idle = Duration::from_secs(state.app.config.server.body_idle_timeout_secs.max(1));
     let request_id = HeaderName::from_static("x-request-id");
@@ -179,6 +218,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(tus::routes())
         .merge(axis::routes())
+        .merge(people_routes(&state))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req
