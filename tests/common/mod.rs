@@ -1,7 +1,7 @@
 //! Test harness: each test gets its own temp directory and its own catalogue (a SQLite file, or a
 //! fresh PostgreSQL database), and drives the real `bwv` binary or the library against them.
 //! Beside this file: `http` (requests to `bwv serve`), `ingest` (`bwv ingest` as tests run it),
-//! `s3` (the moto server and in-process S3) and `wait` (polling for what other processes do).
+//! `oidc` (an OpenID Connect provider for sign-in), `s3` (the moto server and in-process S3) and `wait` (polling for what other processes do).
 #![allow(dead_code)] // each test binary uses part of the harness
 
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 
 pub mod http;
 pub mod ingest;
+pub mod oidc;
 pub mod s3;
 pub mod wait;
 
