@@ -3,6 +3,7 @@
 //! machine's command line) and asks [`Principal::require`] before it calls an operation.
 
 pub mod permissions;
+pub mod sessions;
 pub mod sign_in;
 pub mod tokens;
 

@@ -83,15 +83,3 @@ pub fn principal(person: &PersonRow, roles: Roles, via: Via) -> Principal {
         via,
     }
 }
-
-/// Deletes sessions past their idle or absolute limit (they no longer work either way; this
-/// keeps the table small). How many.
-pub async fn forget_ended_sessions(ctx: &Context<'_>) -> Result<u64> {
-    let max_age = ctx.config.identity.session_max_age();
-    let mut tx = ctx.catalogue.begin().await?;
-    let n = tx
-        .delete_ended_sessions(crate::domain::now() - max_age)
-        .await?;
-    tx.commit().await?;
-    Ok(n)
-}

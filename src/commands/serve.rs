@@ -191,9 +191,7 @@ async fn housekeeping(state: http::AppState) {
                 Ok(n) => tracing::info!(count = n, "removed expired uploads"),
                 Err(e) => tracing::error!(error = %e, "cannot remove expired uploads"),
             }
-            if let Err(e) =
-                crate::access::sign_in::forget_ended_sessions(&state.app.context()).await
-            {
+            if let Err(e) = crate::access::sessions::forget_ended(&state.app.context()).await {
                 tracing::error!(error = %e, "cannot forget ended sessions");
             }
         }

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use super::error::{ApiError, ApiResult};
+use super::people::session_error;
 use super::{AppState, sessions};
 use crate::access::sign_in::{Claims, sign_in};
 use crate::config::IdentityConfig;
@@ -169,10 +170,6 @@ fn provider(state: &AppState) -> Result<&Provider> {
             "signing in is not set up on this server (identity.issuer)",
         )
     })
-}
-
-fn session_error(e: tower_sessions::session::Error) -> Error {
-    Error::new(Code::Catalogue, format!("session store: {e}"))
 }
 
 #[derive(Deserialize)]

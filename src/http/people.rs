@@ -35,7 +35,7 @@ fn unauthorized() -> Error {
     )
 }
 
-fn session_error(e: tower_sessions::session::Error) -> Error {
+pub(super) fn session_error(e: tower_sessions::session::Error) -> Error {
     Error::new(Code::Catalogue, format!("session store: {e}"))
 }
 

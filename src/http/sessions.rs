@@ -1,17 +1,17 @@
-//! Browser sessions kept in the catalogue (either backend), for `tower-sessions`. The cookie
-//! value is never stored, only its SHA-256; a session ends after `identity.session_idle_mins`
+//! Browser sessions kept in the catalogue (either backend), for `tower-sessions`: this only
+//! adapts its types to `access::sessions`. A session ends after `identity.session_idle_mins`
 //! without use (the cookie's and the row's expiry, renewed as the person works) and
 //! `identity.session_max_hours` after it began, however busy.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sha2::{Digest, Sha256};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{Error as StoreError, Result as StoreResult};
 use tower_sessions::{SessionStore, cookie::time::OffsetDateTime};
 use uuid::Uuid;
 
+use crate::access::sessions;
 use crate::catalogue::Catalogue;
 
 /// Where the signed-in person's id is kept in a session.
@@ -27,10 +27,6 @@ impl CatalogueSessions {
     pub fn new(catalogue: Catalogue, max_age: Duration) -> CatalogueSessions {
         CatalogueSessions { catalogue, max_age }
     }
-}
-
-fn key(id: &Id) -> String {
-    hex::encode(Sha256::digest(id.to_string().as_bytes()))
 }
 
 fn backend(e: crate::error::Error) -> StoreError {
@@ -54,32 +50,35 @@ fn data(r: &Record) -> StoreResult<String> {
 #[async_trait::async_trait]
 impl SessionStore for CatalogueSessions {
     async fn create(&self, r: &mut Record) -> StoreResult<()> {
-        loop {
-            let mut tx = self.catalogue.begin().await.map_err(backend)?;
-            let made = tx
-                .insert_session(&key(&r.id), person(r), &data(r)?, expiry(r))
-                .await
-                .map_err(backend)?;
-            tx.commit().await.map_err(backend)?;
-            if made {
-                return Ok(());
-            }
+        while !sessions::create(
+            &self.catalogue,
+            &r.id.to_string(),
+            person(r),
+            &data(r)?,
+            expiry(r),
+        )
+        .await
+        .map_err(backend)?
+        {
             r.id = Id::default();
         }
+        Ok(())
     }
 
     async fn save(&self, r: &Record) -> StoreResult<()> {
-        let mut tx = self.catalogue.begin().await.map_err(backend)?;
-        tx.update_session(&key(&r.id), person(r), &data(r)?, expiry(r))
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)
+        sessions::save(
+            &self.catalogue,
+            &r.id.to_string(),
+            person(r),
+            &data(r)?,
+            expiry(r),
+        )
+        .await
+        .map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> StoreResult<Option<Record>> {
-        let Some(row) = self
-            .catalogue
-            .live_session(&key(id), Utc::now() - self.max_age)
+        let Some(row) = sessions::load(&self.catalogue, &id.to_string(), self.max_age)
             .await
             .map_err(backend)?
         else {
@@ -97,8 +96,8 @@ impl SessionStore for CatalogueSessions {
     }
 
     async fn delete(&self, id: &Id) -> StoreResult<()> {
-        let mut tx = self.catalogue.begin().await.map_err(backend)?;
-        tx.delete_session(&key(id)).await.map_err(backend)?;
-        tx.commit().await.map_err(backend)
+        sessions::delete(&self.catalogue, &id.to_string())
+            .await
+            .map_err(backend)
     }
 }
