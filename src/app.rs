@@ -64,6 +64,12 @@ impl App {
         }
     }
 
+    /// The operator at this machine's command line, as operations see them: every role, named
+    /// as the configuration or the shell says, never a second person for two-person rules.
+    pub fn operator(&self) -> crate::access::Principal {
+        crate::access::Principal::operator(self.config.actor())
+    }
+
     /// Signs a final checkpoint for whatever this command wrote, then closes the catalogue.
     pub async fn finish(self) -> Result<()> {
         let result = self.audit.checkpoint(&self.catalogue).await.map(|_| ());

@@ -193,8 +193,39 @@ pub enum RecordingsCommand {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
-    /// One recording with its clips and audit history
-    Show { id: Uuid },
+    /// One recording with its clips and audit history. Reading it is a consultation (DPA 2018
+    /// s.62): give a reason or a case URN; it is logged naming the operator
+    Show {
+        id: Uuid,
+        #[command(flatten)]
+        why: Why,
+    },
+}
+
+/// Why footage or its details are looked at: a reason code from `consultation.reasons`, or a
+/// case URN, and optionally free text.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = true, args = ["reason", "case"])]
+pub struct Why {
+    /// A reason code (see `consultation.reasons` in the configuration)
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// The case the footage is looked at for
+    #[arg(long)]
+    pub case: Option<String>,
+    /// Free text explaining the need
+    #[arg(long)]
+    pub detail: Option<String>,
+}
+
+impl From<Why> for crate::consultation::Justification {
+    fn from(w: Why) -> Self {
+        crate::consultation::Justification {
+            reason: w.reason,
+            case: w.case,
+            detail: w.detail,
+        }
+    }
 }
 
 /// A date (`2027-05-01`, midnight UTC) or an RFC 3339 time.
@@ -361,6 +392,24 @@ pub enum AuditCommand {
     },
     /// One item's history (recording id)
     Show { id: Uuid },
+    /// Who consulted footage, when and why (DPA 2018 s.62), newest first
+    Consultations {
+        /// Consultations of this item (recording or package id)
+        #[arg(long)]
+        item: Option<Uuid>,
+        /// Consultations by this actor (`person:<id>` or an operator's name)
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long, value_parser = parse_date_or_time, value_name = "DATE")]
+        from: Option<DateTime<Utc>>,
+        #[arg(long, value_parser = parse_date_or_time, value_name = "DATE")]
+        until: Option<DateTime<Utc>>,
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+        /// Write CSV (for a spreadsheet) instead of a listing
+        #[arg(long)]
+        csv: bool,
+    },
     /// Sign a checkpoint now if the log grew
     Checkpoint,
     /// Print the log's verifier key, to publish and give to verifiers

@@ -31,6 +31,7 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub retention: RetentionConfig,
     pub identity: IdentityConfig,
+    pub consultation: ConsultationConfig,
     /// Categories a camera or dock may attach to footage (Axis `System/Categories.json`).
     pub categories: Vec<Category>,
 }
@@ -133,6 +134,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             retention: RetentionConfig::default(),
             identity: IdentityConfig::default(),
+            consultation: ConsultationConfig::default(),
             categories: Category::defaults(),
         }
     }
@@ -242,9 +244,57 @@ pub struct TusConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionConfig {
     pub policy: Option<PathBuf>,
-    /// A plan must be approved by a second person before a sweep carries it out.
+    /// A plan must be approved by a second person before a sweep carries it out: an
+    /// authenticated records manager who is not the plan's maker.
     pub two_person_approval: bool,
+    /// A hold placed by one person is released only by another authenticated person holding
+    /// the records-manager role, or by the person who placed it.
+    pub two_person_hold_release: bool,
 }
+
+/// Justifying a look at footage (DPA 2018 Part 3 s.62): the reasons a person may give, and how
+/// long one justification covers looking at the same item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsultationConfig {
+    /// Reason codes and what each means, as shown to the person choosing. A case URN is always
+    /// a justification besides these.
+    pub reasons: std::collections::BTreeMap<String, String>,
+    /// How long one justification covers viewing and downloading the same item.
+    pub grant_mins: u64,
+}
+
+impl Default for ConsultationConfig {
+    fn default() -> Self {
+        let reasons = [
+            ("investigation", "Investigating an offence or incident"),
+            (
+                "evidential-review",
+                "Reviewing footage for its evidential value",
+            ),
+            (
+                "supervision",
+                "Supervisory review of an incident or use of force",
+            ),
+            ("complaint", "A complaint or conduct matter"),
+            ("disclosure", "Preparing disclosure to the CPS or defence"),
+            (
+                "subject-access",
+                "A subject access or other information rights request",
+            ),
+        ];
+        ConsultationConfig {
+            reasons: reasons
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            grant_mins: 240,
+        }
+    }
+}
+
+/// The reason recorded when a case URN is the justification.
+pub const CASE_REASON: &str = "case";
 
 /// Signing people in through the force's OpenID Connect provider (Entra ID in UK forces), what
 /// its app roles mean here, and how long sessions and API tokens last. With no issuer nobody
@@ -564,6 +614,23 @@ impl Config {
                 "identity.session_idle_mins, session_max_hours and token_max_days must be at least 1"
                     .into(),
             );
+        }
+        if self.consultation.reasons.is_empty() || self.consultation.grant_mins == 0 {
+            return bad(
+                "consultation.reasons must list at least one reason and consultation.grant_mins must be at least 1"
+                    .into(),
+            );
+        }
+        if let Some(code) = self.consultation.reasons.keys().find(|k| {
+            k.is_empty()
+                || k.as_str() == CASE_REASON
+                || !k
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        }) {
+            return bad(format!(
+                "consultation reason code {code:?} must be lower-case letters, digits and '-', and not {CASE_REASON:?}"
+            ));
         }
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
             return bad("server.tls_cert and server.tls_key must be set together".into());

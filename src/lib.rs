@@ -11,6 +11,7 @@ pub mod classification;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod consultation;
 pub mod context;
 pub mod disclosure;
 pub mod docks;

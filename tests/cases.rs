@@ -7,7 +7,8 @@ use common::{Env, Ingest};
 use serde_json::Value;
 
 fn show(env: &Env, id: &str) -> Value {
-    env.json_lines(0, &["recordings", "show", id]).remove(0)
+    env.json_lines(0, &["recordings", "show", id, "--reason", "investigation"])
+        .remove(0)
 }
 
 fn events(shown: &Value) -> Vec<String> {

@@ -265,7 +265,17 @@ fn the_embedded_catalogue_is_readable_by_its_owner_only() {
 fn json_errors_go_to_stderr_and_usage_errors_exit_2() {
     let env = common::Env::sqlite();
     let missing = uuid::Uuid::now_v7().to_string();
-    let out = env.exits(1, &["--json", "recordings", "show", &missing]);
+    let out = env.exits(
+        1,
+        &[
+            "--json",
+            "recordings",
+            "show",
+            &missing,
+            "--reason",
+            "investigation",
+        ],
+    );
     assert!(out.stdout.is_empty(), "results only on stdout");
     let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"]["code"], "not-found");

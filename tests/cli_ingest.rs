@@ -48,7 +48,7 @@ on_both_backends!(ingests_reports_lists_and_verifies, |env: Env| {
     let listed = env.json_lines(0, &["recordings", "list"]);
     assert_eq!(listed.len(), 3);
     let id = first["recording_id"].as_str().unwrap();
-    let shown = env.json_lines(0, &["recordings", "show", id]);
+    let shown = env.json_lines(0, &["recordings", "show", id, "--reason", "investigation"]);
     assert_eq!(shown[0]["recording"]["clips"][0]["sha256"], sha);
     assert_eq!(shown[0]["recording"]["officer_id"], "4471");
     let events: Vec<&str> = shown[0]["audit"]

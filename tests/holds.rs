@@ -123,7 +123,9 @@ on_both_backends!(holds_on_recordings_and_cases, |mut env: Env| {
     assert_eq!(all.len(), 2);
     assert!(all.iter().all(|h| h["released_by"] == "staff:tester"));
 
-    let history: Vec<String> = env.json_lines(0, &["recordings", "show", &a]).remove(0)["audit"]
+    let history: Vec<String> = env
+        .json_lines(0, &["recordings", "show", &a, "--reason", "investigation"])
+        .remove(0)["audit"]
         .as_array()
         .unwrap()
         .iter()
@@ -146,7 +148,9 @@ on_both_backends!(derivatives_of_held_footage_are_held_too, |mut env: Env| {
         .id;
     env.ok(&["hold", "place", &id, "--reason", "preserve"]);
     env.ok(&["worker", "--drain"]);
-    let shown = env.json_lines(0, &["recordings", "show", &id]).remove(0);
+    let shown = env
+        .json_lines(0, &["recordings", "show", &id, "--reason", "investigation"])
+        .remove(0);
     let derivatives = shown["derivatives"].as_array().unwrap();
     assert_eq!(derivatives.len(), 3);
     if env.backend == Backend::Postgres {
@@ -183,7 +187,9 @@ on_both_backends!(
             assert!(!on(&a_sha), "the lapsed hold no longer locks the object");
             assert!(on(&b_sha), "the open-ended one still does");
         }
-        let shown = env.json_lines(0, &["recordings", "show", &a]).remove(0);
+        let shown = env
+            .json_lines(0, &["recordings", "show", &a, "--reason", "investigation"])
+            .remove(0);
         assert_ne!(shown["recording"]["next_action_rule"], "legal-hold");
         env.ok(&["audit", "verify"]);
     }

@@ -39,7 +39,8 @@ fn fast_worker(env: &mut Env, lease_secs: u32, max_attempts: u32) {
 const INGEST: Ingest = Ingest::new().device("CAM-0001");
 
 fn show(env: &Env, id: &str) -> Value {
-    env.json_lines(0, &["recordings", "show", id]).remove(0)
+    env.json_lines(0, &["recordings", "show", id, "--reason", "investigation"])
+        .remove(0)
 }
 
 /// A clip long enough to catch a worker in the middle of it: 720p MJPEG with PCM sound, which

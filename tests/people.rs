@@ -5,27 +5,12 @@
 mod common;
 
 use common::oidc::Provider;
-use common::{Backend, Env, client};
+use common::{Backend, Env};
 use serde_json::{Value, json};
 
-/// Runs `steps` (see tests/clients/people_client.py) against `server`; the result of each.
+/// Runs `steps` (see tests/clients/people_client.py) against `server`.
 fn play(env: &Env, server: &common::Server, idp: &Provider, steps: Value) -> Vec<Value> {
-    let file = env.write(
-        &format!("steps-{}.json", uuid::Uuid::new_v4().simple()),
-        steps.to_string().as_bytes(),
-    );
-    let out = client(
-        "people_client.py",
-        &[
-            "--url",
-            &server.url,
-            "--idp",
-            &idp.url,
-            "--steps-file",
-            file.to_str().unwrap(),
-        ],
-    );
-    out["results"].as_array().unwrap().clone()
+    common::oidc::play(env, server, idp, steps.as_array().unwrap())
 }
 
 fn user(sub: &str, name: &str, roles: &[&str]) -> Value {

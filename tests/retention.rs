@@ -12,7 +12,10 @@ const NEW_YEAR: Ingest = Ingest::new().recorded_at("2026-01-01T10:00:00Z");
 
 /// (action, date, rule) of a recording.
 fn next(env: &Env, id: &str) -> (String, String, String) {
-    let r: Value = env.json_lines(0, &["recordings", "show", id]).remove(0)["recording"].clone();
+    let r: Value = env
+        .json_lines(0, &["recordings", "show", id, "--reason", "investigation"])
+        .remove(0)["recording"]
+        .clone();
     (
         r["next_action"].as_str().unwrap_or("-").to_owned(),
         r["next_action_at"]
@@ -132,7 +135,7 @@ on_both_backends!(next_actions_follow_every_change, |env: Env| {
     env.ok(&["case", "update", "01AA1", "--status", "closed"]);
     assert_eq!(next(&env, &id), is("review", "2030-01-01", "case-closed"));
     env.ok(&["case", "update", "01AA1", "--status", "convicted"]);
-    let human = env.ok(&["recordings", "show", &id]);
+    let human = env.ok(&["recordings", "show", &id, "--reason", "investigation"]);
     assert!(
         human.contains("next: review on 2030-01-01 (rule cpia-convicted)"),
         "{human}"

@@ -124,7 +124,16 @@ on_both_backends!(a_dock_delivers_a_recording, |env: Env| {
         "shown as Name (UserID): {officers:?}"
     );
     assert_eq!(officers[0]["controller_users"][0]["uuid"], out["user_uuid"]);
-    let shown = env.json_lines(0, &["recordings", "show", done["id"].as_str().unwrap()]);
+    let shown = env.json_lines(
+        0,
+        &[
+            "recordings",
+            "show",
+            done["id"].as_str().unwrap(),
+            "--reason",
+            "investigation",
+        ],
+    );
     assert_eq!(shown[0]["officer"], "PC Jane Smith (5512)");
     let history = env.json_lines(0, &["audit", "show", done["id"].as_str().unwrap()]);
     let events: Vec<&str> = history
@@ -688,7 +697,7 @@ on_both_backends!(a_clip_sent_twice_keeps_both, |env: Env| {
         recording["clips"][0]["sha256"], out["second"],
         "the later bytes are current"
     );
-    let shown = &env.json_lines(0, &["recordings", "show", id])[0];
+    let shown = &env.json_lines(0, &["recordings", "show", id, "--reason", "investigation"])[0];
     let kept = shown["kept_versions"].as_array().unwrap();
     assert_eq!(kept.len(), 1, "{shown}");
     assert_eq!(kept[0]["sha256"], out["first"]);
@@ -701,7 +710,7 @@ on_both_backends!(a_clip_sent_twice_keeps_both, |env: Env| {
     let history = env.json_lines(0, &["audit", "show", id]);
     let ingest = history.last().unwrap()["record"].to_string();
     assert!(ingest.contains(out["first"].as_str().unwrap()), "{ingest}");
-    let human = env.ok(&["recordings", "show", id]);
+    let human = env.ok(&["recordings", "show", id, "--reason", "investigation"]);
     assert!(human.contains("kept superseded clip"), "{human}");
     env.ok(&["fsck"]);
     env.ok(&["audit", "verify"]);
@@ -732,7 +741,13 @@ on_both_backends!(clips_racing_complete_are_never_lost_track_of, |env: Env| {
     // Every refused clip's bytes are catalogued as refused content of the recording.
     let shown = &env.json_lines(
         0,
-        &["recordings", "show", recording["id"].as_str().unwrap()],
+        &[
+            "recordings",
+            "show",
+            recording["id"].as_str().unwrap(),
+            "--reason",
+            "investigation",
+        ],
     )[0];
     let mut kept: Vec<&str> = shown["kept_versions"]
         .as_array()

@@ -39,7 +39,8 @@ fn tus(server: &Server, dock: &Dock, scenario: &str, extra: &[&str]) -> Value {
 }
 
 fn recorded(env: &Env, id: &str) -> Value {
-    env.json_lines(0, &["recordings", "show", id]).remove(0)
+    env.json_lines(0, &["recordings", "show", id, "--reason", "investigation"])
+        .remove(0)
 }
 
 on_both_backends!(an_upload_becomes_a_recording, |env: Env| {

@@ -2,6 +2,8 @@
 //! person signed in through the identity provider, a person's API token, or the operator at the
 //! machine's command line) and asks [`Principal::require`] before it calls an operation.
 
+pub mod footage;
+pub mod people;
 pub mod permissions;
 pub mod sessions;
 pub mod sign_in;

@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod merkle;
+pub mod reading;
 pub mod record;
 pub mod verify;
 

@@ -37,6 +37,19 @@ pub struct LeafRow {
     pub ts: DateTime<Utc>,
 }
 
+/// An auditor's search of the log; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct LeafQuery {
+    pub actor: Option<String>,
+    pub event: Option<String>,
+    pub item: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Records before this index (the cursor of the previous page).
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct StoredCheckpoint {
     pub size: i64,
@@ -417,6 +430,35 @@ impl Catalogue {
             .await
         })
         .context(|| format!("reading audit records of {item_id}"))
+    }
+
+    /// Records matching an auditor's search, newest first, below index `before`. The actor is
+    /// read from the leaf itself (the log's own bytes, not a column that could disagree).
+    pub async fn search_leaves(&self, q: &LeafQuery) -> Result<Vec<LeafRow>> {
+        let actor_of_leaf = match self {
+            Catalogue::Sqlite(..) => "json_extract(CAST(leaf AS TEXT), '$.actor.id')",
+            Catalogue::Postgres(..) => "(convert_from(leaf, 'UTF8')::jsonb -> 'actor' ->> 'id')",
+        };
+        let sql = format!(
+            "SELECT {LEAF_COLUMNS} FROM tlog_leaf \
+             WHERE ($1 IS NULL OR {actor_of_leaf} = $1) AND ($2 IS NULL OR event = $2) \
+             AND ($3 IS NULL OR ts >= $3) AND ($4 IS NULL OR ts < $4) \
+             AND ($5 IS NULL OR idx < $5) AND ($6 IS NULL OR item_id = $6) \
+             ORDER BY idx DESC LIMIT $7"
+        );
+        on_pool!(self, p => {
+            sqlx::query_as(&sql)
+                .bind(&q.actor)
+                .bind(&q.event)
+                .bind(q.from)
+                .bind(q.until)
+                .bind(q.before)
+                .bind(q.item)
+                .bind(i64::from(q.limit))
+                .fetch_all(p)
+                .await
+        })
+        .context(|| "searching the audit log".into())
     }
 
     pub async fn item_heads(&self) -> Result<HashMap<Uuid, ItemHead>> {

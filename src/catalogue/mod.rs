@@ -24,6 +24,7 @@ use crate::error::{Code, Error, Result, ResultExt};
 // Grouped by aggregate: what a method reads and writes, not who calls it.
 mod audit_log;
 mod cases;
+mod consultations;
 mod jobs;
 mod people;
 mod recordings;
@@ -31,9 +32,10 @@ mod registry;
 mod retention;
 mod uploads;
 
-pub use audit_log::{AppendedLeaf, LeafRow, LogState, StoredCheckpoint};
+pub use audit_log::{AppendedLeaf, LeafQuery, LeafRow, LogState, StoredCheckpoint};
 pub use cases::disclosure::MaterialRow;
 pub use cases::{CaseRow, ExhibitRow, NewExhibit};
+pub use consultations::{ConsultationQuery, ConsultationRow, ConsultedRow};
 pub use jobs::{JobEnd, JobRow, NewJob, Reclaimed};
 pub use people::sessions::SessionRow;
 pub use people::tokens::ApiTokenRow;
@@ -44,6 +46,7 @@ pub use recordings::axis::{
 };
 pub use recordings::classification::ClassificationRow;
 pub use recordings::media::{ClipMedia, DerivativeRow, NewDerivative};
+pub use recordings::search::{After, RecordingFilter, Scope};
 pub use recordings::{NewClip, NewRecording, NewSighting, ObjectRow};
 pub use registry::docks::{Dock, TokenState};
 pub use registry::{AxisUser, DeviceRow, OfficerRow, Register};

@@ -4,8 +4,12 @@ use serde_json::json;
 
 use super::output::Output;
 use crate::app::App;
+use std::io::Write;
+
 use crate::audit::verify;
+use crate::catalogue::ConsultationQuery;
 use crate::cli::AuditCommand;
+use crate::consultation;
 use crate::error::{Error, Result, ResultExt};
 
 pub async fn run(app: App, cmd: AuditCommand, out: &Output) -> Result<bool> {
@@ -77,6 +81,56 @@ pub async fn run(app: App, cmd: AuditCommand, out: &Output) -> Result<bool> {
                         String::from_utf8_lossy(&l.leaf)
                     )
                 });
+            }
+            true
+        }
+        AuditCommand::Consultations {
+            item,
+            actor,
+            from,
+            until,
+            limit,
+            csv,
+        } => {
+            let q = ConsultationQuery {
+                item,
+                actor,
+                from,
+                until,
+                limit,
+            };
+            let rows = consultation::list(&app.context(), &app.operator(), &q).await?;
+            if csv {
+                let bytes = consultation::csv(&rows)?;
+                std::io::stdout()
+                    .write_all(&bytes)
+                    .context(|| "writing CSV to standard output".into())?;
+            } else {
+                if rows.is_empty() && !out.json() {
+                    println!("no consultations");
+                }
+                for r in &rows {
+                    let c = &r.consultation;
+                    out.record(r, || {
+                        format!(
+                            "{}  {:<17} {} {}  by {}  reason {}{}{}",
+                            r.at.to_rfc3339(),
+                            r.what,
+                            c.item_kind,
+                            c.item_id,
+                            c.actor,
+                            c.reason,
+                            c.case_urn
+                                .as_deref()
+                                .map(|u| format!(" (case {u})"))
+                                .unwrap_or_default(),
+                            c.detail
+                                .as_deref()
+                                .map(|d| format!(": {d}"))
+                                .unwrap_or_default()
+                        )
+                    });
+                }
             }
             true
         }

@@ -16,6 +16,7 @@ pub async fn disclose(app: App, args: DiscloseArgs, out: &Output) -> Result<bool
     clips.sort_by_key(|c| (c.recording, c.start, c.end));
     clips.dedup();
     let req = Request {
+        actor: crate::audit::record::Actor::user(app.config.actor()),
         urn: args.urn,
         out: args.out,
         sensitive_out: args.sensitive_out,

@@ -76,7 +76,7 @@ pub async fn run(app: App, cmd: HoldCommand, out: &Output) -> Result<bool> {
             });
         }
         HoldCommand::Release { hold, reason } => {
-            let r = holds::release(&ctx, &actor, hold, &reason).await?;
+            let r = holds::release(&ctx, &app.operator(), hold, &reason).await?;
             out.record(&r, || {
                 format!(
                     "hold {hold} released; {} recording(s) no longer held",

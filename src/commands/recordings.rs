@@ -1,12 +1,10 @@
-use serde_json::json;
-
 use super::output::Output;
 use crate::app::App;
 use crate::cli::RecordingsCommand;
-use crate::domain::{Clip, Recording};
-use crate::error::{Error, Result};
+use crate::domain::{Clip, ConsultedItem, Recording};
+use crate::error::Result;
 use crate::media::Probe;
-use crate::registry::{OfficerName, RegisteredBy};
+use crate::recording::details::{self, Details};
 
 fn summary(r: &Recording) -> String {
     let size: u64 = r.clips.iter().map(|c| c.size).sum();
@@ -94,41 +92,24 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                 out.record(r, || summary(r));
             }
         }
-        RecordingsCommand::Show { id } => {
-            let r = app
-                .catalogue
-                .recording(id)
-                .await?
-                .ok_or_else(|| Error::not_found(format!("no recording {id}")))?;
-            let history = app.catalogue.item_leaves(id).await?;
-            let events: Vec<_> = history
-                .iter()
-                .map(|l| json!({"index": l.idx, "seq": l.item_seq, "event": l.event, "ts": l.ts}))
-                .collect();
-            let derivatives = app.catalogue.derivatives(id).await?;
-            let classifications = app.catalogue.classification_history(id).await?;
-            let kept = app.catalogue.axis_object_versions_of(id).await?;
-            let officer = app.catalogue.officer_row(&r.officer_id).await?;
-            let officer_shown = OfficerName {
-                id: &r.officer_id,
-                force_name: officer.as_ref().and_then(|o| o.display_name.as_deref()),
-                registered_by: match &officer {
-                    Some(o) => o.registered_by,
-                    None => RegisteredBy::Dock,
-                },
-                dock_label: r.officer_label.as_deref(),
-            }
-            .display();
-            let v = json!({
-                "recording": r,
-                "officer": officer_shown,
-                "derivatives": derivatives,
-                "classifications": classifications,
-                "kept_versions": kept,
-                "audit": events,
-            });
+        RecordingsCommand::Show { id, why } => {
+            let ctx = app.context();
+            let who = app.operator();
+            let grant =
+                crate::consultation::justify(&ctx, &who, ConsultedItem::Recording, id, why.into())
+                    .await?;
+            let d = details::show(&ctx, &who, id, Some(grant.consultation)).await?;
+            let Details {
+                recording: r,
+                officer: officer_shown,
+                derivatives,
+                classifications,
+                kept_versions: kept,
+                audit: history,
+            } = &d;
+            let v = &d;
             out.record(&v, || {
-                let mut s = summary(&r);
+                let mut s = summary(r);
                 s.push_str(&format!("\n  officer {officer_shown}"));
                 s.push_str(&format!(
                     "\n  source {}  recorded_at from {}  category {}  retention {}",
@@ -182,7 +163,7 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                         ));
                     }
                 }
-                for k in &kept {
+                for k in kept.iter() {
                     s.push_str(&format!(
                         "\n  kept {} {} of {}: sha256:{} {} bytes, received {}",
                         k.outcome,
@@ -193,7 +174,7 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                         k.received_at.to_rfc3339()
                     ));
                 }
-                for c in &classifications {
+                for c in classifications.iter() {
                     s.push_str(&format!(
                         "\n  classified {} ({}) by {} at {}{}",
                         c.classification,
@@ -206,12 +187,13 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                             .unwrap_or_default()
                     ));
                 }
-                for l in &history {
+                for l in history {
                     s.push_str(&format!(
-                        "\n  audit #{} {} {}",
-                        l.idx,
+                        "\n  audit #{} {} {} by {}",
+                        l.index,
                         l.ts.to_rfc3339(),
-                        l.event
+                        l.event,
+                        l.actor.as_deref().unwrap_or("?")
                     ));
                 }
                 s

@@ -145,8 +145,7 @@ fn print_due(out: &Output, due: &[crate::catalogue::DueRow]) {
 }
 
 async fn approve(app: &App, id: Uuid, out: &Output) -> Result<()> {
-    let actor = Actor::user(app.config.actor());
-    let a = plan::approve(&app.context(), &actor, id).await?;
+    let a = plan::approve(&app.context(), &app.operator(), id).await?;
     out.record(&a, || format!("plan {id} approved by {}", a.approved_by));
     Ok(())
 }

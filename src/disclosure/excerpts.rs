@@ -49,6 +49,14 @@ pub fn hms(seconds: u32) -> String {
     )
 }
 
+/// Sent over the API as the command line spells it: `RECORDING@HH:MM:SS-HH:MM:SS`.
+impl<'de> serde::Deserialize<'de> for ClipSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl FromStr for ClipSpec {
     type Err = String;
 

@@ -6,11 +6,12 @@
 pub mod excerpts;
 mod html;
 mod index_page;
+pub mod kept;
 pub mod manifest;
 pub mod names;
 pub mod package;
 mod reader;
-mod schedules;
+pub(crate) mod schedules;
 pub mod tlog_proof;
 pub mod verify;
 mod writer;

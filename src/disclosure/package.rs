@@ -37,6 +37,8 @@ use crate::error::{Code, Error, Result};
 pub const CHECKPOINT_PATH: &str = "audit/checkpoint.txt";
 
 pub struct Request {
+    /// Who discloses: the audit records and the manifest name them.
+    pub actor: Actor,
     pub urn: String,
     pub out: PathBuf,
     pub sensitive_out: Option<PathBuf>,
@@ -577,7 +579,7 @@ pub async fn build(ctx: &Context<'_>, req: Request, bar: &ProgressBar) -> Result
         }
     }
 
-    let actor = Actor::user(ctx.config.actor());
+    let actor = req.actor.clone();
     let now = crate::domain::now();
     let header = Header {
         urn: &case.urn,

@@ -126,7 +126,7 @@ impl Schedule {
 
 /// A cell a spreadsheet will show as text: one starting like a formula gets a leading quote
 /// (descriptions are free text, and a schedule is opened in Excel at the CPS).
-fn inert(cell: &str) -> String {
+pub(crate) fn inert(cell: &str) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{cell}")
     } else {

@@ -9,9 +9,10 @@ pub use digest::Sha256Digest;
 pub use recording::{Clip, Recording};
 pub use roles::Roles;
 pub use stored::{
-    CaseStatus, Classification, ContainerKind, DerivativeKind, JobStatus, MediaState, ObjectKind,
-    RecordingStatus, RegisteredBy, RetentionAction, RetentionState, Role, Schedule, Source, Stored,
-    SweepOutcome, TimeSource, UploadState, VersionOutcome,
+    CaseStatus, Classification, ConsultationUse, ConsultedItem, ContainerKind, DerivativeKind,
+    JobStatus, MediaState, ObjectKind, RecordingStatus, RegisteredBy, RetentionAction,
+    RetentionState, Role, Schedule, Source, Stored, SweepOutcome, TimeSource, UploadState,
+    VersionOutcome,
 };
 
 /// The current time, truncated to milliseconds: the precision of audit records, and one that

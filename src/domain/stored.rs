@@ -315,3 +315,31 @@ stored_enum! {
         Administrator = "administrator",
     }
 }
+
+stored_enum! {
+    /// What a consultation (DPA 2018 s.62) was of.
+    ConsultedItem {
+        Recording = "recording",
+        /// A disclosure package, downloaded.
+        Package = "package",
+    }
+}
+
+stored_enum! {
+    /// How footage or its details were consulted under one justification; each is logged once
+    /// per justification, however many requests it takes.
+    ConsultationUse {
+        /// The recording's page: times, officer, hashes, history.
+        Details = "details",
+        /// Playing the disclosure copy.
+        Playback = "playback",
+        /// A poster frame or thumbnail.
+        Stills = "stills",
+        /// Downloading the disclosure copy.
+        CopyDownload = "copy-download",
+        /// Downloading an original clip, byte for byte.
+        OriginalDownload = "original-download",
+        /// Downloading a disclosure package.
+        PackageDownload = "package-download",
+    }
+}

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::access::{Permission, Principal};
 use crate::audit::record::{Actor, EventDraft, format_ts};
 use crate::catalogue::HoldRow;
 use crate::context::Context;
@@ -162,14 +163,38 @@ pub struct HoldReleased<'a> {
     pub retention: Recomputed<'a>,
 }
 
+/// Lifts a hold. With `retention.two_person_hold_release`, only an authenticated records
+/// manager who did not place it may: lifting a hold lets footage be deleted, so a second person
+/// confirms it, and the machine's operator is no second person.
 pub async fn release(
     ctx: &Context<'_>,
-    actor: &Actor,
+    who: &Principal,
     hold: Uuid,
     reason: &str,
 ) -> Result<Released> {
+    who.require(Permission::ManageHolds)?;
+    let actor = &who.actor;
     let reason = reason_given(reason)?;
+    let two_people = ctx.config.retention.two_person_hold_release;
+    if two_people && !who.authenticated() {
+        return Err(Error::new(
+            Code::Forbidden,
+            format!(
+                "hold {hold} may be lifted only by a second person signed in to bwv \
+                 (retention.two_person_hold_release): not from the command line"
+            ),
+        ));
+    }
     let mut tx = ctx.catalogue.begin().await?;
+    if two_people
+        && let Some(h) = tx.hold(hold).await?
+        && h.placed_by == actor.id
+    {
+        return Err(Error::new(
+            Code::Forbidden,
+            format!("hold {hold} was placed by you: a second person must lift it"),
+        ));
+    }
     let h = tx
         .release_hold(hold, &actor.id, reason)
         .await?

@@ -49,6 +49,11 @@ impl ApiError {
             // Internal detail stays in the server log; the dock gets the code and a pointer.
             tracing::error!(error = %self.0, "request failed");
             "internal error; the server log has the details".to_owned()
+        } else if code == Code::Forbidden {
+            // Refusals are for professional standards to see: who probes beyond their role.
+            metrics::counter!("bwv_api_refusals_total").increment(1);
+            tracing::warn!(error = %self.0, "refused");
+            self.0.to_string()
         } else {
             tracing::info!(error = %self.0, status = status.as_u16(), "request refused");
             self.0.to_string()

@@ -55,6 +55,8 @@ pub struct Shared {
     pub metrics: PrometheusHandle,
     /// The force's identity provider, when signing in is set up.
     pub identity: Option<oidc::Provider>,
+    /// Packages and sweeps running in the background for people.
+    pub tasks: api::tasks::Tasks,
 }
 
 pub type AppState = Arc<Shared>;
@@ -86,6 +88,7 @@ impl Shared {
             tus: tus::TusState::default(),
             metrics,
             identity,
+            tasks: api::tasks::Tasks::default(),
         }
     }
 

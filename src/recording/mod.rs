@@ -19,6 +19,9 @@ use crate::error::{Error, Result};
 use crate::retention::NextAction;
 
 pub mod admission;
+pub mod details;
+pub mod footage;
+pub mod search;
 
 /// A recording as it begins: whose, which camera's, through which door.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::rules::Action;
+use crate::access::{Permission, Principal};
 use crate::audit::record::{Actor, EventDraft, format_ts};
 use crate::catalogue::{DueRow, PlanRow};
 use crate::context::Context;
@@ -137,7 +138,21 @@ struct PlanApproved<'a> {
 
 /// A second person approves a recorded plan: never its maker, once, before it is carried out,
 /// and only under the policy it was made under.
-pub async fn approve(ctx: &Context<'_>, actor: &Actor, id: Uuid) -> Result<Approved> {
+/// With `retention.two_person_approval` the approver must be a person signed in to bwv (the
+/// machine's operator is no second person), and a person's API tokens are that same person.
+pub async fn approve(ctx: &Context<'_>, who: &Principal, id: Uuid) -> Result<Approved> {
+    who.require(Permission::ApproveSweeps)?;
+    if ctx.config.retention.two_person_approval && !who.authenticated() {
+        return Err(Error::new(
+            Code::Forbidden,
+            format!(
+                "plan {id} must be approved by a records manager signed in to bwv \
+                 (retention.two_person_approval): the command line's operator is not a second \
+                 authenticated person"
+            ),
+        ));
+    }
+    let actor = &who.actor;
     let mut tx = ctx.catalogue.begin().await?;
     let plan = tx.plan_for_update(id).await?;
     check_policy(ctx, &plan)?;

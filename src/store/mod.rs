@@ -221,6 +221,29 @@ impl Store {
         }
     }
 
+    /// `len` bytes of an object from `start`, for a player seeking through footage.
+    pub async fn range_reader(
+        &self,
+        sha256: &Sha256Digest,
+        start: u64,
+        len: u64,
+    ) -> Result<Box<dyn tokio::io::AsyncRead + Send + Unpin>> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        match self {
+            Store::Fs(s) => {
+                let path = s.local_path(sha256)?;
+                let mut file = tokio::fs::File::open(&path)
+                    .await
+                    .context(|| format!("opening {}", path.display()))?;
+                file.seek(std::io::SeekFrom::Start(start))
+                    .await
+                    .context(|| format!("seeking to {start} in {}", path.display()))?;
+                Ok(Box::new(file.take(len)))
+            }
+            Store::S3(s) => Ok(Box::new(s.range_reader(sha256, start, len).await?)),
+        }
+    }
+
     /// Re-reads an object and hashes it; `None` when it is missing.
     pub async fn rehash(&self, sha256: &Sha256Digest) -> Result<Option<(Sha256Digest, u64)>> {
         match self {

@@ -665,6 +665,31 @@ impl S3Store {
         Ok(body.into_async_read())
     }
 
+    /// `len` bytes of the object from `start` (an HTTP range GET: the bucket sends only those).
+    pub async fn range_reader(
+        &self,
+        sha256: &Sha256Digest,
+        start: u64,
+        len: u64,
+    ) -> Result<impl tokio::io::AsyncRead + Send + Unpin + use<>> {
+        let last = start + len.max(1) - 1;
+        let out = self
+            .client
+            .get_object()
+            .bucket(self.bucket())
+            .key(self.key(sha256))
+            .range(format!("bytes={start}-{last}"))
+            .send()
+            .await
+            .map_err(|e| {
+                s3_error(
+                    format!("reading bytes {start}-{last} of object {sha256}"),
+                    e,
+                )
+            })?;
+        Ok(out.body.into_async_read())
+    }
+
     pub async fn list(&self) -> Result<Vec<Sha256Digest>> {
         let prefix = format!("{}objects/", self.settings.prefix);
         let mut pages = self

@@ -9,12 +9,21 @@ Used by tests/people.rs. Steps come as a JSON list in --steps-file:
   {"as": "alice", "method": "GET", "path": "/api/v1/me"}
       optional: "json": body, "csrf": false (leave the CSRF token out), "token": "<name>" (use a
       token saved by "save_token" instead of the session), "save_token": "<name>" (keep the
-      "secret" of the response under that name)
+      "secret" of the response under that name), "headers": {...} (extra request headers),
+      "save": {"name": "dotted.path"} (keep a value of the JSON response; "$name" in a later
+      path or JSON string is replaced by it, or by the nil UUID when nothing was saved),
+      "until": {"dotted.path": "value"} (repeat the request until the response leaves that
+      value, for polling a background task; at most two minutes)
   {"sign_out": "alice"}
+Results carry the status, the JSON body (or, for other content, its length and SHA-256) and
+the headers a player or a download relies on.
 """
 import argparse
+import hashlib
 import json
+import re
 import sys
+import time
 from urllib.parse import urlparse, parse_qs
 
 import requests
@@ -31,6 +40,7 @@ def main():
     browsers = {}
     csrf = {}
     tokens = {}
+    saved = {}
     results = []
     for step in steps:
         if "put_user" in step:
@@ -80,13 +90,57 @@ def main():
                 s = browsers.setdefault(who, requests.Session())
                 if step.get("csrf", True) and csrf.get(who):
                     headers["X-CSRF-Token"] = csrf[who]
-            r = s.request(step.get("method", "GET"), args.url + step["path"], headers=headers,
-                          json=step.get("json"), allow_redirects=False)
-            body = safe_json(r)
+            headers.update(step.get("headers", {}))
+            path = substitute(step["path"], saved)
+            payload = substitute(step.get("json"), saved)
+            deadline = time.monotonic() + 120
+            while True:
+                r = s.request(step.get("method", "GET"), args.url + path, headers=headers,
+                              json=payload, allow_redirects=False)
+                body = safe_json(r)
+                waiting = any(dig(body, k) == v for k, v in step.get("until", {}).items())
+                if not waiting or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
             if "save_token" in step and isinstance(body, dict) and "secret" in body:
                 tokens[step["save_token"]] = body["secret"]
-            results.append({"status": r.status_code, "body": body})
+            for name, path_in_body in step.get("save", {}).items():
+                value = dig(body, path_in_body)
+                if value is not None:
+                    saved[name] = value
+            result = {"status": r.status_code, "body": body}
+            if not r.headers.get("content-type", "").startswith("application/json"):
+                result["body"] = None
+                result["length"] = len(r.content)
+                result["sha256"] = hashlib.sha256(r.content).hexdigest()
+            result["headers"] = {k: r.headers[k] for k in
+                                 ("content-type", "content-range", "content-disposition",
+                                  "accept-ranges", "etag", "cache-control")
+                                 if k in r.headers}
+            results.append(result)
     print(json.dumps({"results": results}))
+
+
+NIL = "00000000-0000-0000-0000-000000000000"
+
+
+def substitute(value, saved):
+    """Replaces "$name" in strings (also inside lists and objects) with saved values."""
+    if isinstance(value, str):
+        return re.sub(r"\$([A-Za-z_][A-Za-z0-9_]*)", lambda m: str(saved.get(m.group(1), NIL)), value)
+    if isinstance(value, list):
+        return [substitute(v, saved) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, saved) for k, v in value.items()}
+    return value
+
+
+def dig(body, dotted):
+    for part in dotted.split("."):
+        if not isinstance(body, dict):
+            return None
+        body = body.get(part)
+    return body
 
 
 def safe_json(r):

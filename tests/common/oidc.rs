@@ -5,7 +5,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Env, free_port};
+use serde_json::{Value, json};
+
+use super::{Env, Server, client, free_port};
 
 pub struct Provider {
     child: Child,
@@ -65,4 +67,36 @@ impl Env {
             self.extra_env.push((k.into(), v.into()));
         }
     }
+}
+
+/// Runs `steps` (see tests/clients/people_client.py) against `server`: the result of each.
+pub fn play(env: &Env, server: &Server, idp: &Provider, steps: &[Value]) -> Vec<Value> {
+    let file = env.write(
+        &format!("steps-{}.json", uuid::Uuid::new_v4().simple()),
+        Value::from(steps.to_vec()).to_string().as_bytes(),
+    );
+    let out = client(
+        "people_client.py",
+        &[
+            "--url",
+            &server.url,
+            "--idp",
+            &idp.url,
+            "--steps-file",
+            file.to_str().unwrap_or_default(),
+        ],
+    );
+    out["results"].as_array().cloned().unwrap_or_default()
+}
+
+/// A user of the provider with these app roles, staff number and team claims.
+pub fn user(sub: &str, roles: &[&str], staff_number: &str, team: &str) -> Value {
+    json!({"put_user": sub, "claims": {
+        "name": format!("Test {sub}"),
+        "oid": format!("oid-{sub}"),
+        "tid": "force-tenant",
+        "roles": roles,
+        "staff_number": staff_number,
+        "team": team,
+    }})
 }

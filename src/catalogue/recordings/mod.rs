@@ -22,6 +22,7 @@ use crate::retention::rules::Action;
 pub(super) mod axis;
 pub(super) mod classification;
 pub(super) mod media;
+pub(super) mod search;
 
 #[derive(Debug, Clone)]
 pub struct NewRecording {
@@ -441,46 +442,33 @@ impl Tx {
 }
 
 impl Catalogue {
+    /// Whose footage a recording is: its officer and that officer's team, for reach checks.
+    pub async fn recording_owner(&self, id: Uuid) -> Result<Option<(String, Option<String>)>> {
+        on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT r.officer_id, o.team FROM recordings r \
+                 LEFT JOIN officers o ON o.id = r.officer_id WHERE r.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(p)
+            .await
+        })
+        .context(|| format!("reading whose footage recording {id} is"))
+    }
+
     pub async fn recording(&self, id: Uuid) -> Result<Option<Recording>> {
         on_pool!(self, p => read_recording!(p, p, id))
     }
 
     /// Recordings, newest first.
     pub async fn recordings(&self, limit: u32) -> Result<Vec<Recording>> {
-        let rows: Vec<RecordingRow> = on_pool!(self, p => {
-            sqlx::query_as(&format!(
-                "SELECT {RECORDING_COLUMNS} FROM recordings ORDER BY recorded_at DESC, id LIMIT $1"
-            ))
-            .bind(i64::from(limit))
-            .fetch_all(p)
-            .await
-        })
-        .context(|| "listing recordings".into())?;
-        let clip_rows: Vec<ClipRow> = on_pool!(self, p => {
-            sqlx::query_as(&format!(
-                "SELECT {CLIP_COLUMNS} FROM clips WHERE recording_id IN \
-                 (SELECT id FROM recordings ORDER BY recorded_at DESC, id LIMIT $1) \
-                 ORDER BY recording_id, seq"
-            ))
-            .bind(i64::from(limit))
-            .fetch_all(p)
-            .await
-        })
-        .context(|| "listing clips".into())?;
-        let mut clips: std::collections::HashMap<Uuid, Vec<Clip>> = Default::default();
-        for row in clip_rows {
-            clips
-                .entry(row.recording_id)
-                .or_default()
-                .push(row.into_clip()?);
-        }
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let c = clips.remove(&r.id).unwrap_or_default();
-                r.into_recording(c)
-            })
-            .collect())
+        self.search_recordings(
+            &search::RecordingFilter::default(),
+            &search::Scope::All,
+            None,
+            limit,
+        )
+        .await
     }
 
     /// Visits every catalogued object (for `bwv fsck`), streaming.

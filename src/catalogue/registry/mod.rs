@@ -21,6 +21,8 @@ pub struct OfficerRow {
     pub active: bool,
     pub registered_by: RegisteredBy,
     pub announced_by: Option<Uuid>,
+    /// The team (station) whose supervisors reach this officer's footage.
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -84,7 +86,7 @@ impl Register {
     }
 }
 
-const OFFICER_COLUMNS: &str = "id, display_name, active, registered_by, announced_by";
+const OFFICER_COLUMNS: &str = "id, display_name, active, registered_by, announced_by, team";
 const DEVICE_COLUMNS: &str = "serial, model, active, registered_by, announced_by";
 const AXIS_USER_COLUMNS: &str = "dock_id, uuid, name, user_id, active, officer_id, updated_at";
 

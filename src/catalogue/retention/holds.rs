@@ -137,7 +137,7 @@ impl Tx {
         .context(|| format!("reading holds on recording {recording}"))
     }
 
-    async fn hold(&mut self, id: Uuid) -> Result<Option<HoldRow>> {
+    pub async fn hold(&mut self, id: Uuid) -> Result<Option<HoldRow>> {
         let sql = format!(
             "SELECT {HOLD_COLUMNS} FROM holds h LEFT JOIN cases c ON c.id = h.case_id WHERE h.id = $1"
         );

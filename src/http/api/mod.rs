@@ -3,11 +3,19 @@
 //! operation the command line calls, and presents its report. Errors are the JSON body every
 //! door uses, with a stable `code`.
 
+mod admin;
+mod audit;
+mod cases;
 mod me;
+mod recordings;
+mod retention;
+mod stream;
+pub mod tasks;
 mod tokens;
 
 use axum::Router;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 
 use super::AppState;
 use super::error::ApiError;
@@ -15,7 +23,15 @@ use crate::access::{Permission, Principal, Reach};
 use crate::error::Error;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(me::routes()).merge(tokens::routes())
+    Router::new()
+        .merge(me::routes())
+        .merge(tokens::routes())
+        .merge(recordings::routes())
+        .merge(audit::routes())
+        .merge(tasks::routes())
+        .merge(cases::routes())
+        .merge(retention::routes())
+        .merge(admin::routes())
 }
 
 /// Checks the caller may do what a route does; a refusal is logged with who asked for what, so
@@ -28,7 +44,6 @@ pub fn need(caller: &Principal, permission: Permission, route: &str) -> Result<R
             route,
             "refused: {e}"
         );
-        metrics::counter!("bwv_api_refusals_total").increment(1);
         ApiError(e)
     })
 }
@@ -45,5 +60,20 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody
             .await
             .map(|axum::Json(v)| JsonBody(v))
             .map_err(|e| ApiError(Error::bad_input(format!("request body: {}", e.body_text()))))
+    }
+}
+
+/// Query parameters; ones that do not parse (or are not known) are refused with the API's own
+/// error body, naming what was wrong.
+pub struct QueryOf<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryOf<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| QueryOf(v))
+            .map_err(|e| ApiError(Error::bad_input(format!("query: {}", e.body_text()))))
     }
 }

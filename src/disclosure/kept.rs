@@ -1,0 +1,134 @@
+//! Packages built on the server for a person to download, rather than written where an operator
+//! points. Each is kept under `<data_dir>/packages/<package id>/` with a note of its case and
+//! builder; downloading one is a consultation (DPA 2018 s.62) justified by its case.
+
+use std::path::{Path, PathBuf};
+
+use indicatif::ProgressBar;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::excerpts::ClipSpec;
+use super::package::{self, Built, Request};
+use crate::access::{Permission, Principal};
+use crate::consultation::{self, Justification};
+use crate::context::Context;
+use crate::domain::{ConsultationUse, ConsultedItem};
+use crate::error::{Error, Result, ResultExt};
+
+const PACKAGE: &str = "package.zip";
+const NOTE: &str = "kept.json";
+
+/// What a person asks to disclose.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Order {
+    /// Who receives it: the Act requires disclosures to record the recipient.
+    pub recipient: String,
+    pub purpose: Option<String>,
+    #[serde(default)]
+    pub include_originals: bool,
+    /// Excerpts, `RECORDING@HH:MM:SS-HH:MM:SS`.
+    #[serde(default)]
+    pub clips: Vec<ClipSpec>,
+}
+
+/// A package kept for download.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Kept {
+    pub package_id: Uuid,
+    pub case: String,
+    pub built_by: String,
+    pub size: u64,
+    pub manifest_sha256: String,
+}
+
+fn root(ctx: &Context<'_>) -> PathBuf {
+    ctx.config.data_dir.join("packages")
+}
+
+/// Builds a package of case `urn` for `who` to download later.
+pub async fn build(
+    ctx: &Context<'_>,
+    who: &Principal,
+    urn: &str,
+    order: Order,
+    bar: &ProgressBar,
+) -> Result<Kept> {
+    who.require(Permission::Disclose)?;
+    crate::cases::check_urn(urn)?;
+    let recipient = crate::cases::optional_text("recipient", Some(order.recipient), 500)?
+        .ok_or_else(|| Error::bad_input("a disclosure needs its recipient"))?;
+    let purpose = crate::cases::optional_text("purpose", order.purpose, 500)?;
+    let mut clips = order.clips;
+    clips.sort_by_key(|c| (c.recording, c.start, c.end));
+    clips.dedup();
+    let staging = root(ctx).join(format!("building-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&staging).context(|| format!("creating {}", staging.display()))?;
+    let built = package::build(
+        ctx,
+        Request {
+            actor: who.actor.clone(),
+            urn: urn.to_owned(),
+            out: staging.join(PACKAGE),
+            sensitive_out: None,
+            recipient: Some(recipient),
+            purpose,
+            include_originals: order.include_originals,
+            clips,
+        },
+        bar,
+    )
+    .await;
+    let built: Built = match built {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    let kept = Kept {
+        package_id: built.package_id,
+        case: built.case.clone(),
+        built_by: who.actor.id.clone(),
+        size: std::fs::metadata(&built.package)
+            .context(|| format!("reading {}", built.package.display()))?
+            .len(),
+        manifest_sha256: built.manifest_sha256.clone(),
+    };
+    let note = serde_json::to_vec_pretty(&kept)
+        .map_err(|e| Error::bad_input(format!("describing package {}: {e}", kept.package_id)))?;
+    std::fs::write(staging.join(NOTE), note)
+        .context(|| format!("writing {}", staging.join(NOTE).display()))?;
+    let home = root(ctx).join(kept.package_id.to_string());
+    std::fs::rename(&staging, &home)
+        .context(|| format!("moving {} to {}", staging.display(), home.display()))?;
+    Ok(kept)
+}
+
+/// The package file to send, after logging its download under its case.
+pub async fn download(ctx: &Context<'_>, who: &Principal, id: Uuid) -> Result<(Kept, PathBuf)> {
+    who.require(Permission::Disclose)?;
+    let home = root(ctx).join(id.to_string());
+    let kept = read_note(&home)
+        .ok_or_else(|| Error::not_found(format!("no package {id} is kept on this server")))?;
+    consultation::consult(
+        ctx,
+        who,
+        ConsultedItem::Package,
+        id,
+        Justification {
+            reason: None,
+            case: Some(kept.case.clone()),
+            detail: None,
+        },
+        ConsultationUse::PackageDownload,
+    )
+    .await?;
+    Ok((kept, home.join(PACKAGE)))
+}
+
+fn read_note(home: &Path) -> Option<Kept> {
+    let bytes = std::fs::read(home.join(NOTE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}

@@ -1,0 +1,180 @@
+//! `/api/v1/cases`: cases, their exhibits and schedules, and disclosure packages built in the
+//! background and then downloaded.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::tasks::TaskView;
+use super::{JsonBody, need};
+use crate::access::Permission;
+use crate::cases::{self, CaseFile, Link, Linked, NewCase, Progress, Schedule};
+use crate::catalogue::CaseRow;
+use crate::disclosure::kept::{self, Order};
+use crate::domain::CaseStatus;
+use crate::error::ResultExt;
+use crate::http::AppState;
+use crate::http::error::ApiResult;
+use crate::http::people::Caller;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/cases", post(open))
+        .route("/api/v1/cases/{urn}", get(show).patch(update))
+        .route("/api/v1/cases/{urn}/exhibits", post(link))
+        .route("/api/v1/cases/{urn}/packages", post(package))
+        .route("/api/v1/packages/{id}/download", get(download))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenBody {
+    urn: String,
+    offence: String,
+    /// The officer in the case (staff number).
+    oic: String,
+}
+
+async fn open(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(b): JsonBody<OpenBody>,
+) -> ApiResult<(StatusCode, Json<CaseRow>)> {
+    need(&caller, Permission::ManageCases, "open a case")?;
+    let case = cases::open(
+        &state.app.context(),
+        &caller.actor,
+        NewCase {
+            urn: b.urn,
+            offence: b.offence,
+            oic: b.oic,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(case)))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(urn): Path<String>,
+) -> ApiResult<Json<CaseFile>> {
+    need(&caller, Permission::ManageCases, "show a case")?;
+    Ok(Json(cases::show(&state.app.context(), &urn).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    status: Option<CaseStatus>,
+    sentence_release: Option<DateTime<Utc>>,
+    appeal: Option<bool>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(urn): Path<String>,
+    JsonBody(b): JsonBody<UpdateBody>,
+) -> ApiResult<Json<CaseRow>> {
+    need(&caller, Permission::ManageCases, "update a case")?;
+    let progress = Progress {
+        status: b.status,
+        sentence_release: b.sentence_release,
+        appeal: b.appeal,
+    };
+    Ok(Json(
+        cases::update(&state.app.context(), &caller.actor, &urn, progress).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkBody {
+    recording: Uuid,
+    /// `exhibit` (the default), `unused` (MG6C) or `sensitive` (MG6D, with `sensitivity`).
+    schedule: Option<Schedule>,
+    /// The exhibit reference (`AB/1`); the next free one when absent.
+    reference: Option<String>,
+    sensitivity: Option<String>,
+    description: Option<String>,
+    /// Why it may undermine the prosecution or assist the defence (MG6E).
+    undermines: Option<String>,
+}
+
+async fn link(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(urn): Path<String>,
+    JsonBody(b): JsonBody<LinkBody>,
+) -> ApiResult<(StatusCode, Json<Linked>)> {
+    need(&caller, Permission::ManageCases, "link footage to a case")?;
+    let text = |flag: &str, v| cases::optional_text(flag, v, 2000);
+    let link = Link {
+        urn,
+        recording: b.recording,
+        schedule: b.schedule.unwrap_or(Schedule::Exhibit),
+        reference: b.reference,
+        sensitivity: text("sensitivity", b.sensitivity)?,
+        description: text("description", b.description)?,
+        undermines: text("undermines", b.undermines)?,
+    };
+    let linked = cases::link(&state.app.context(), &caller.actor, link).await?;
+    Ok((StatusCode::CREATED, Json(linked)))
+}
+
+/// Starts building a package; poll the task, then download the package it names.
+async fn package(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(urn): Path<String>,
+    JsonBody(order): JsonBody<Order>,
+) -> ApiResult<(StatusCode, Json<TaskView>)> {
+    need(&caller, Permission::Disclose, "build a disclosure package")?;
+    let who = caller.clone();
+    let st = state.clone();
+    let task = state
+        .tasks
+        .spawn(&caller, "disclosure-package", move |bar| async move {
+            let kept = kept::build(&st.app.context(), &who, &urn, order, &bar).await?;
+            serde_json::to_value(&kept)
+                .map_err(|e| crate::error::Error::bad_input(format!("describing the package: {e}")))
+        });
+    Ok((StatusCode::ACCEPTED, Json(task)))
+}
+
+async fn download(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Response> {
+    need(
+        &caller,
+        Permission::Disclose,
+        "download a disclosure package",
+    )?;
+    let (k, path) = kept::download(&state.app.context(), &caller, id).await?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .context(|| format!("opening {}", path.display()))?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CONTENT_LENGTH, k.size.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}-{}.zip\"", k.case, k.package_id),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,273 @@
+//! `/api/v1/retention` and `/api/v1/holds`: plans, approval, sweeps (in the background, with
+//! progress), reviews, deletion certificates, and legal holds.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::tasks::TaskView;
+use super::{JsonBody, QueryOf, need};
+use crate::access::Permission;
+use crate::catalogue::{DueRow, HoldRow, PlanRow};
+use crate::error::Error;
+use crate::holds::{self, Hold, Placed, Released};
+use crate::http::AppState;
+use crate::http::error::ApiResult;
+use crate::http::people::Caller;
+use crate::retention::plan::{self, Approved};
+use crate::retention::review::{self, Decision, Reviewed};
+use crate::retention::sweep::{self, Step, Sweep};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/retention/plans", post(make_plan))
+        .route("/api/v1/retention/plans/{id}", get(show_plan))
+        .route("/api/v1/retention/plans/{id}/approval", post(approve))
+        .route("/api/v1/retention/sweeps", post(run_sweep))
+        .route("/api/v1/retention/reviews", get(reviews))
+        .route("/api/v1/retention/reviews/{recording}", post(decide))
+        .route(
+            "/api/v1/retention/certificates/{recording}",
+            get(certificate),
+        )
+        .route("/api/v1/holds", get(list_holds).post(place))
+        .route("/api/v1/holds/{id}/release", post(release))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanBody {
+    /// What is due as of this time (now when absent).
+    as_of: Option<DateTime<Utc>>,
+}
+
+async fn make_plan(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(b): JsonBody<PlanBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    need(
+        &caller,
+        Permission::ManageRetention,
+        "make a retention plan",
+    )?;
+    let as_of = b.as_of.unwrap_or_else(Utc::now);
+    let p = plan::make(&state.app.context(), as_of, &caller.actor, true).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": p.id,
+            "as_of": p.as_of,
+            "recomputed": p.recomputed,
+            "delete": p.deletes(),
+            "review": p.reviews(),
+            "due": p.due,
+        })),
+    ))
+}
+
+async fn show_plan(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<PlanRow>> {
+    need(
+        &caller,
+        Permission::ManageRetention,
+        "read a retention plan",
+    )?;
+    Ok(Json(state.app.catalogue.plan(id).await?))
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Approved>> {
+    need(
+        &caller,
+        Permission::ApproveSweeps,
+        "approve a retention plan",
+    )?;
+    Ok(Json(
+        plan::approve(&state.app.context(), &caller, id).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepBody {
+    /// A recorded plan; without one, a new plan as of `as_of` (refused under two-person
+    /// approval, which needs an approved plan).
+    plan: Option<Uuid>,
+    as_of: Option<DateTime<Utc>>,
+}
+
+/// Starts a sweep; poll the task for its progress and counts.
+async fn run_sweep(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(b): JsonBody<SweepBody>,
+) -> ApiResult<(StatusCode, Json<TaskView>)> {
+    need(
+        &caller,
+        Permission::ApproveSweeps,
+        "carry out a retention sweep",
+    )?;
+    let actor = caller.actor.clone();
+    let st = state.clone();
+    let task = state
+        .tasks
+        .spawn(&caller, "retention-sweep", move |bar| async move {
+            let step = |s: Step| match s {
+                Step::More(n) => bar.inc_length(n),
+                Step::Done => bar.inc(1),
+            };
+            let request = Sweep {
+                plan: b.plan,
+                as_of: b.as_of,
+            };
+            let swept = sweep::run(&st.app.context(), &actor, request, &step).await?;
+            Ok(json!({"swept": swept, "outcomes": swept.outcomes}))
+        });
+    Ok((StatusCode::ACCEPTED, Json(task)))
+}
+
+async fn reviews(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> ApiResult<Json<Vec<DueRow>>> {
+    need(
+        &caller,
+        Permission::ManageRetention,
+        "read the review queue",
+    )?;
+    Ok(Json(review::queue(&state.app.context()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct DecideBody {
+    /// `retain-until` (with `until`), `retain-for-group` (with `group`) or `dispose`.
+    decision: String,
+    until: Option<DateTime<Utc>>,
+    group: Option<String>,
+    reason: String,
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(recording): Path<Uuid>,
+    JsonBody(b): JsonBody<DecideBody>,
+) -> ApiResult<Json<Reviewed>> {
+    need(
+        &caller,
+        Permission::ManageRetention,
+        "decide a retention review",
+    )?;
+    let decision = match (b.decision.as_str(), b.until, b.group) {
+        ("retain-until", Some(t), None) => Decision::RetainUntil(t),
+        ("retain-for-group", None, Some(g)) => Decision::Group(g),
+        ("dispose", None, None) => Decision::Dispose,
+        _ => {
+            return Err(Error::bad_input(
+                "decision is retain-until (with until), retain-for-group (with group) or dispose",
+            )
+            .into());
+        }
+    };
+    Ok(Json(
+        review::decide(
+            &state.app.context(),
+            &caller.actor,
+            recording,
+            decision,
+            &b.reason,
+        )
+        .await?,
+    ))
+}
+
+async fn certificate(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(recording): Path<Uuid>,
+) -> ApiResult<Json<Value>> {
+    need(
+        &caller,
+        Permission::ManageRetention,
+        "read a deletion certificate",
+    )?;
+    Ok(Json(
+        sweep::certificate(&state.app.context(), recording).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldsParams {
+    /// Released and lapsed holds too.
+    #[serde(default)]
+    all: bool,
+}
+
+async fn list_holds(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    QueryOf(p): QueryOf<HoldsParams>,
+) -> ApiResult<Json<Vec<HoldRow>>> {
+    need(&caller, Permission::ManageHolds, "list legal holds")?;
+    Ok(Json(holds::list(&state.app.context(), p.all).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaceBody {
+    /// A recording id or a case URN.
+    target: String,
+    reason: String,
+    until: Option<DateTime<Utc>>,
+}
+
+async fn place(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(b): JsonBody<PlaceBody>,
+) -> ApiResult<(StatusCode, Json<Placed>)> {
+    need(&caller, Permission::ManageHolds, "place a legal hold")?;
+    let placed = holds::place(
+        &state.app.context(),
+        &caller.actor,
+        Hold {
+            target: b.target,
+            reason: b.reason,
+            until: b.until,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(placed)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseBody {
+    reason: String,
+}
+
+async fn release(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<Uuid>,
+    JsonBody(b): JsonBody<ReleaseBody>,
+) -> ApiResult<Json<Released>> {
+    need(&caller, Permission::ManageHolds, "release a legal hold")?;
+    Ok(Json(
+        holds::release(&state.app.context(), &caller, id, &b.reason).await?,
+    ))
+}

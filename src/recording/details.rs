@@ -1,0 +1,82 @@
+//! One recording in full: what the catalogue knows of it and its audit history. Reading it is a
+//! consultation (DPA 2018 s.62), so it needs a justification and is logged, whichever door asks.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::access::Principal;
+use crate::audit::record::Record;
+use crate::catalogue::{AxisObjectVersion, ClassificationRow, DerivativeRow};
+use crate::context::Context;
+use crate::domain::{ConsultationUse, Recording};
+use crate::error::{Error, Result};
+use crate::registry::{OfficerName, RegisteredBy};
+
+#[derive(Debug, Serialize)]
+pub struct Details {
+    pub recording: Recording,
+    /// The officer as people read it: staff number, and the force's or the dock's name.
+    pub officer: String,
+    pub derivatives: Vec<DerivativeRow>,
+    pub classifications: Vec<ClassificationRow>,
+    pub kept_versions: Vec<AxisObjectVersion>,
+    pub audit: Vec<Event>,
+}
+
+/// One audit record about the recording.
+#[derive(Debug, Serialize)]
+pub struct Event {
+    pub index: i64,
+    pub seq: i64,
+    pub event: String,
+    pub ts: chrono::DateTime<chrono::Utc>,
+    /// Who did it, as the log names them (a person's id, never their name).
+    pub actor: Option<String>,
+}
+
+/// The recording's details, logged as consulted under `consultation`.
+pub async fn show(
+    ctx: &Context<'_>,
+    who: &Principal,
+    id: Uuid,
+    consultation: Option<Uuid>,
+) -> Result<Details> {
+    crate::consultation::record(ctx, who, consultation, id, ConsultationUse::Details).await?;
+    let recording = ctx
+        .catalogue
+        .recording(id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no recording {id}")))?;
+    let audit = ctx
+        .catalogue
+        .item_leaves(id)
+        .await?
+        .into_iter()
+        .map(|l| Event {
+            index: l.idx,
+            seq: l.item_seq,
+            actor: Record::parse(&l.leaf).ok().map(|r| r.actor.id),
+            event: l.event,
+            ts: l.ts,
+        })
+        .collect();
+    let officer = ctx.catalogue.officer_row(&recording.officer_id).await?;
+    let officer = OfficerName {
+        id: &recording.officer_id,
+        force_name: officer.as_ref().and_then(|o| o.display_name.as_deref()),
+        registered_by: match &officer {
+            Some(o) => o.registered_by,
+            None => RegisteredBy::Dock,
+        },
+        dock_label: recording.officer_label.as_deref(),
+    }
+    .display();
+    Ok(Details {
+        officer,
+        derivatives: ctx.catalogue.derivatives(id).await?,
+        classifications: ctx.catalogue.classification_history(id).await?,
+        kept_versions: ctx.catalogue.axis_object_versions_of(id).await?,
+        audit,
+        recording,
+    })
+}
