@@ -22,7 +22,7 @@ use crate::error::{Code, Error, Result};
 const MAX_DETAIL: usize = 2_000;
 
 /// Why a person wants to look.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Justification {
     /// A reason code from `consultation.reasons`.
@@ -34,7 +34,7 @@ pub struct Justification {
 }
 
 /// A justification accepted: its id is what later requests for the item present.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Grant {
     pub consultation: Uuid,
     pub item_kind: ConsultedItem,

@@ -237,10 +237,21 @@ on_both_backends!(review_cases_and_exhibits, |env: Env| {
     assert_eq!(history[1]["actor"], "staff:tester");
     assert_eq!(
         events(&shown),
-        ["ingest", "classification", "case_linked", "classification"]
+        [
+            "ingest",
+            "classification",
+            "consulted",
+            "case_linked",
+            "classification",
+            "consulted"
+        ]
     );
     let audit = env.json_lines(0, &["audit", "show", &first]);
-    let last = audit.last().unwrap().to_string();
+    let last = audit
+        .iter()
+        .rfind(|l| l["record"]["event"] == "classification")
+        .unwrap()
+        .to_string();
     assert!(last.contains("case concluded"), "{last}");
     env.exits(1, &["case", "show", "NOPE"]);
     env.ok(&["audit", "verify"]);

@@ -57,7 +57,8 @@ on_both_backends!(ingests_reports_lists_and_verifies, |env: Env| {
         .iter()
         .map(|e| e["event"].as_str().unwrap())
         .collect();
-    assert_eq!(events, ["ingest", "sighting"]);
+    // Showing it is a consultation (DPA 2018 s.62), logged before the history is read.
+    assert_eq!(events, ["ingest", "sighting", "consulted"]);
     assert_eq!(env.count("SELECT COUNT(*) FROM sightings"), 4);
 
     let history = env.json_lines(0, &["audit", "show", id]);
@@ -67,10 +68,11 @@ on_both_backends!(ingests_reports_lists_and_verifies, |env: Env| {
 
     let verify = env.json_lines(0, &["audit", "verify"]);
     assert_eq!(verify[0]["ok"], true);
-    assert_eq!(verify[0]["records"], 4);
+    // Two ingests, a sighting, and the consultation `recordings show` logged.
+    assert_eq!(verify[0]["records"], 5);
     assert_eq!(
-        verify[0]["latest_checkpoint"], 4,
-        "a checkpoint covers every record when ingest ends"
+        verify[0]["latest_checkpoint"], 5,
+        "a checkpoint covers every record when a command ends"
     );
     let fsck = env.json_lines(0, &["fsck"]);
     assert_eq!(fsck[0]["ok"], true);

@@ -133,7 +133,13 @@ on_both_backends!(holds_on_recordings_and_cases, |mut env: Env| {
         .collect();
     assert_eq!(
         history,
-        ["ingest", "hold_placed", "case_linked", "hold_released"]
+        [
+            "ingest",
+            "hold_placed",
+            "case_linked",
+            "hold_released",
+            "consulted"
+        ]
     );
     env.ok(&["audit", "verify"]);
 });

@@ -757,3 +757,97 @@ on_both_backends!(
         env.ok(&["audit", "verify"]);
     }
 );
+
+on_both_backends!(the_openapi_document_describes_every_route, |env: Env| {
+    let server = env.serve();
+    let raw = server.get("/api/v1/openapi.json");
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{head}"
+    );
+    let doc: Value = serde_json::from_str(body).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut described: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| format!("{} {path}", m.to_uppercase()))
+        })
+        .collect();
+    described.sort();
+    let mut want: Vec<String> = [
+        "GET /api/v1/me",
+        "GET /api/v1/tokens",
+        "POST /api/v1/tokens",
+        "DELETE /api/v1/tokens/{id}",
+        "GET /api/v1/tasks/{id}",
+        "GET /api/v1/recordings",
+        "GET /api/v1/recordings/{id}",
+        "POST /api/v1/recordings/{id}/consultations",
+        "GET /api/v1/recordings/{id}/clips/{seq}/{kind}",
+        "POST /api/v1/recordings/{id}/classification",
+        "POST /api/v1/cases",
+        "GET /api/v1/cases/{urn}",
+        "PATCH /api/v1/cases/{urn}",
+        "POST /api/v1/cases/{urn}/exhibits",
+        "POST /api/v1/cases/{urn}/packages",
+        "GET /api/v1/packages/{id}/download",
+        "POST /api/v1/retention/plans",
+        "GET /api/v1/retention/plans/{id}",
+        "POST /api/v1/retention/plans/{id}/approval",
+        "POST /api/v1/retention/sweeps",
+        "GET /api/v1/retention/reviews",
+        "POST /api/v1/retention/reviews/{recording}",
+        "GET /api/v1/retention/certificates/{recording}",
+        "GET /api/v1/holds",
+        "POST /api/v1/holds",
+        "POST /api/v1/holds/{id}/release",
+        "GET /api/v1/audit/records",
+        "GET /api/v1/audit/items/{id}",
+        "GET /api/v1/audit/status",
+        "GET /api/v1/audit/verify",
+        "GET /api/v1/audit/consultations",
+        "GET /api/v1/docks",
+        "POST /api/v1/docks",
+        "POST /api/v1/docks/{name}/secret",
+        "POST /api/v1/docks/{name}/revocation",
+        "GET /api/v1/officers",
+        "POST /api/v1/officers",
+        "PUT /api/v1/officers/{id}/team",
+        "GET /api/v1/people",
+        "PUT /api/v1/people/{id}/link",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    want.sort();
+    assert_eq!(described, want);
+    // Every route says who may call it and what a refusal looks like.
+    let search = &doc["paths"]["/api/v1/recordings"]["get"];
+    let names: Vec<&str> = search["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "officer",
+        "from",
+        "until",
+        "classification",
+        "case",
+        "text",
+        "after",
+        "limit",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    assert!(doc["components"]["schemas"]["Recording"].is_object());
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(doc["components"]["securitySchemes"]["token"].is_object());
+});

@@ -18,7 +18,7 @@ use crate::error::{Code, Error, Result};
 pub use permissions::{Permission, Reach};
 
 /// How the caller proved who they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case", tag = "kind", content = "id")]
 pub enum Via {
     /// A browser session after signing in.
@@ -30,7 +30,7 @@ pub enum Via {
     Operator,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Principal {
     /// The person (None for the operator at the command line).
     pub person: Option<Uuid>,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::domain::Role;
 
 /// Something a person may be allowed to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Permission {
     /// Find recordings and read their details (times, hashes, classification, retention).
@@ -65,7 +65,7 @@ impl Permission {
 }
 
 /// Whose footage a permission reaches, narrowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reach {
     /// Footage the person recorded (their officer record).

@@ -30,7 +30,7 @@ pub struct NewToken {
 }
 
 /// A new token, with its secret: shown this once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Created {
     #[serde(flatten)]
     pub token: ApiTokenRow,

@@ -19,7 +19,7 @@ use crate::error::{Code, Error, Result};
 pub const MAX_PAGE: u32 = 1_000;
 
 /// One record as stored, with where it sits in the log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Entry {
     pub index: i64,
     pub item_seq: i64,
@@ -27,7 +27,7 @@ pub struct Entry {
     pub record: Record,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page {
     pub records: Vec<Entry>,
     /// Present when there may be more: pass it back as `before`.
@@ -35,7 +35,7 @@ pub struct Page {
 }
 
 /// The log's state: its size and root now, and the latest signed checkpoint.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Status {
     pub origin: String,
     pub verifier_key: String,

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 
 pub const RECORD_VERSION: u64 = 1;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Actor {
     /// `user` or `service`.
     pub kind: String,
@@ -39,7 +39,7 @@ impl Actor {
 }
 
 /// The item a record is about, and its place in that item's own chain.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ItemLink {
     pub id: Uuid,
     pub kind: String,
@@ -51,7 +51,7 @@ pub struct ItemLink {
 }
 
 /// An input or output object, by content hash.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ObjectRef {
     pub sha256: String,
     pub size: u64,
@@ -139,7 +139,7 @@ impl<'a> Instrument<'a> {
 
 /// The leaf as serialised. Optional fields are left out rather than null (no nulls, no floats:
 /// the canonical form then is easy to reproduce in any language).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Record {
     pub v: u64,

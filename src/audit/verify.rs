@@ -19,7 +19,7 @@ use crate::error::Result;
 /// Problems beyond this many are counted, not listed: after the first, most are consequences.
 const MAX_LISTED: usize = 50;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
@@ -28,7 +28,7 @@ pub struct Problem {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Report {
     pub ok: bool,
     pub origin: String,

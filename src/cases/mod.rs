@@ -76,7 +76,7 @@ pub struct Link {
     pub undermines: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Linked {
     pub case: String,
     pub recording: Uuid,
@@ -289,7 +289,7 @@ pub async fn find(ctx: &Context<'_>, urn: &str) -> Result<CaseRow> {
 }
 
 /// A case with its material.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CaseFile {
     pub case: CaseRow,
     pub exhibits: Vec<ExhibitRow>,

@@ -10,7 +10,7 @@ use crate::catalogue::{Catalogue, Tx, on_pool, on_tx};
 use crate::domain::{ConsultationUse, ConsultedItem};
 use crate::error::{Result, ResultExt};
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct ConsultationRow {
     pub id: Uuid,
     pub item_kind: ConsultedItem,
@@ -25,7 +25,7 @@ pub struct ConsultationRow {
 }
 
 /// One use under a justification, as the auditor lists it.
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct ConsultedRow {
     pub at: DateTime<Utc>,
     pub what: ConsultationUse,

@@ -20,7 +20,7 @@ const PACKAGE: &str = "package.zip";
 const NOTE: &str = "kept.json";
 
 /// What a person asks to disclose.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Order {
     /// Who receives it: the Act requires disclosures to record the recipient.
@@ -30,11 +30,12 @@ pub struct Order {
     pub include_originals: bool,
     /// Excerpts, `RECORDING@HH:MM:SS-HH:MM:SS`.
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub clips: Vec<ClipSpec>,
 }
 
 /// A package kept for download.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Kept {
     pub package_id: Uuid,
     pub case: String,

@@ -57,6 +57,18 @@ impl<'de> Deserialize<'de> for Sha256Digest {
     }
 }
 
+/// In the API's OpenAPI document: 64 lowercase hex digits.
+impl utoipa::PartialSchema for Sha256Digest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[0-9a-f]{64}$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Sha256Digest {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

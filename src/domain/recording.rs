@@ -8,7 +8,7 @@ use super::{
 };
 
 /// One recording as the catalogue knows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Recording {
     pub id: Uuid,
     pub officer_id: String,
@@ -36,7 +36,7 @@ pub struct Recording {
     pub clips: Vec<Clip>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Clip {
     pub id: Uuid,
     pub seq: i64,

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use super::Role;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct Roles(BTreeSet<Role>);
 
 impl PartialOrd for Role {

@@ -24,7 +24,7 @@ pub struct Hold {
     pub until: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Placed {
     pub hold: Uuid,
     pub recordings: Vec<Uuid>,
@@ -148,7 +148,7 @@ pub async fn place(ctx: &Context<'_>, actor: &Actor, h: Hold) -> Result<Placed> 
     })
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Released {
     pub hold: Uuid,
     /// Recordings no hold covers any more.

@@ -9,6 +9,19 @@ use crate::error::{Code, Error};
 
 pub struct ApiError(pub Error);
 
+/// The body of every refusal and failure the API and the doors answer with.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct ErrorDetail {
+    /// Stable: `bad-input`, `unauthorized`, `forbidden`, `not-found`, `conflict`, `gone`, ...
+    code: &'static str,
+    message: String,
+}
+
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         ApiError(e)
@@ -58,7 +71,12 @@ impl ApiError {
             tracing::info!(error = %self.0, status = status.as_u16(), "request refused");
             self.0.to_string()
         };
-        let body = serde_json::json!({"error": {"code": code.as_str(), "message": message}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.as_str(),
+                message,
+            },
+        };
         let mut resp = (status, Json(body)).into_response();
         match code {
             Code::Busy => {

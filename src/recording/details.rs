@@ -12,7 +12,7 @@ use crate::domain::{ConsultationUse, Recording};
 use crate::error::{Error, Result};
 use crate::registry::{OfficerName, RegisteredBy};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Details {
     pub recording: Recording,
     /// The officer as people read it: staff number, and the force's or the dock's name.
@@ -24,7 +24,7 @@ pub struct Details {
 }
 
 /// One audit record about the recording.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Event {
     pub index: i64,
     pub seq: i64,

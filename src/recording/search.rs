@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 /// The most results one page holds.
 pub const MAX_PAGE: u32 = 500;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page {
     pub recordings: Vec<Recording>,
     /// Present when there may be more: pass it back as `after` for the next page.

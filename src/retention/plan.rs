@@ -122,7 +122,7 @@ pub fn check_policy(ctx: &Context<'_>, plan: &PlanRow) -> Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Approved {
     pub plan: Uuid,
     pub approved_by: String,

@@ -21,7 +21,7 @@ pub enum Decision {
     Dispose,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Reviewed {
     pub recording: Uuid,
     pub review: Uuid,

@@ -10,7 +10,7 @@ use crate::domain::{CaseStatus, Classification};
 
 pub use crate::domain::RetentionAction as Action;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct NextAction {
     pub action: Action,
     pub at: Option<DateTime<Utc>>,

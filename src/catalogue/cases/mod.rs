@@ -13,7 +13,7 @@ use crate::error::{Error, Result, ResultExt};
 
 pub(super) mod disclosure;
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct CaseRow {
     pub id: Uuid,
     pub urn: String,
@@ -26,7 +26,7 @@ pub struct CaseRow {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct ExhibitRow {
     pub reference: String,
     pub item_number: i64,

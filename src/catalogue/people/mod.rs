@@ -14,7 +14,7 @@ use crate::error::{Result, ResultExt};
 pub(super) mod sessions;
 pub(super) mod tokens;
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct PersonRow {
     pub id: Uuid,
     pub issuer: String,

@@ -8,7 +8,7 @@ use crate::catalogue::{Catalogue, Tx, on_pool, on_tx};
 use crate::domain::Roles;
 use crate::error::{Result, ResultExt};
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct ApiTokenRow {
     pub id: Uuid,
     pub person_id: Uuid,

@@ -41,7 +41,7 @@ pub struct AxisObject {
 
 pub use crate::domain::{ContainerKind, ObjectKind, VersionOutcome};
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct AxisObjectVersion {
     pub name: String,
     pub kind: ObjectKind,

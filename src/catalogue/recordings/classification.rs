@@ -63,7 +63,7 @@ impl Tx {
 }
 
 /// One decision in a recording's history.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct ClassificationRow {
     pub classification: String,
     pub basis: String,

@@ -39,7 +39,7 @@ pub struct NewDerivative {
     pub params: serde_json::Value,
 }
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct DerivativeRow {
     pub clip_id: Uuid,
     pub kind: DerivativeKind,
@@ -47,6 +47,7 @@ pub struct DerivativeRow {
     pub source_sha256: String,
     pub media_type: String,
     pub size: i64,
+    #[schema(value_type = Object)]
     pub params: Json<serde_json::Value>,
     pub created_at: DateTime<Utc>,
 }

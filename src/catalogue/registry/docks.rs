@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::catalogue::{Catalogue, RowLock, Tx, on_pool, on_tx};
 use crate::error::{Result, ResultExt};
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct Dock {
     pub id: Uuid,
     pub name: String,

@@ -13,7 +13,7 @@ use crate::error::{Result, ResultExt};
 
 pub(super) mod docks;
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct OfficerRow {
     pub id: String,
     /// The force's name for the officer; docks never write it.

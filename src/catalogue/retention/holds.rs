@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::catalogue::{Catalogue, Tx, on_pool, on_tx};
 use crate::error::{Result, ResultExt};
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct HoldRow {
     pub id: Uuid,
     pub recording_id: Option<Uuid>,

@@ -10,7 +10,7 @@ use crate::catalogue::{Catalogue, Tx, on_pool, on_tx};
 use crate::error::{Result, ResultExt};
 
 /// A recording due for action, with what a person needs to check the plan.
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct DueRow {
     pub recording_id: Uuid,
     pub action: Action,

@@ -11,7 +11,7 @@ use crate::catalogue::{Catalogue, RowLock, Tx, on_pool, on_tx};
 use crate::domain::{Classification, RetentionState, SweepOutcome};
 use crate::error::{Code, Error, Result, ResultExt};
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct PlanRow {
     pub id: Uuid,
     pub as_of: DateTime<Utc>,

@@ -1,12 +1,13 @@
 //! Administration over the API: docking stations, the officer register and teams, and which
 //! officer record each signed-in person is.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{JsonBody, need};
@@ -14,20 +15,28 @@ use crate::access::{Permission, people};
 use crate::catalogue::{Dock, OfficerRow, PersonRow, Register};
 use crate::docks;
 use crate::http::AppState;
+use crate::http::api::ErrorBody;
 use crate::http::error::ApiResult;
 use crate::http::people::Caller;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/docks", get(list_docks).post(add_dock))
-        .route("/api/v1/docks/{name}/secret", post(rotate))
-        .route("/api/v1/docks/{name}/revocation", post(revoke))
-        .route("/api/v1/officers", get(officers).post(register))
-        .route("/api/v1/officers/{id}/team", put(set_team))
-        .route("/api/v1/people", get(list_people))
-        .route("/api/v1/people/{id}/link", put(link))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_docks, add_dock))
+        .routes(routes!(rotate))
+        .routes(routes!(revoke))
+        .routes(routes!(officers, register))
+        .routes(routes!(set_team))
+        .routes(routes!(list_people))
+        .routes(routes!(link))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/docks",
+    tag = "administration",
+    summary = "Docking stations",
+    responses((status = 200, description = "done", body = Vec<Dock>), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn list_docks(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -36,13 +45,21 @@ async fn list_docks(
     Ok(Json(state.app.catalogue.docks().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DockBody {
     name: String,
 }
 
 /// The dock's secret is in the answer this once; only its hash is kept.
+#[utoipa::path(
+    post,
+    path = "/api/v1/docks",
+    tag = "administration",
+    summary = "Add a docking station; its secret is in the answer this once",
+    request_body = DockBody,
+    responses((status = 201, description = "done", body = Object), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn add_dock(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -57,6 +74,14 @@ async fn add_dock(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/docks/{name}/secret",
+    tag = "administration",
+    summary = "Issue a dock a new secret",
+    params(("name" = String, Path)),
+    responses((status = 200, description = "done", body = Object), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn rotate(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -68,6 +93,14 @@ async fn rotate(
     Ok(Json(json!({"dock": name, "secret": secret})))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/docks/{name}/revocation",
+    tag = "administration",
+    summary = "Revoke a docking station",
+    params(("name" = String, Path)),
+    responses((status = 200, description = "done", body = Dock), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn revoke(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -80,6 +113,13 @@ async fn revoke(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/officers",
+    tag = "administration",
+    summary = "The officer register, with teams",
+    responses((status = 200, description = "done", body = Vec<OfficerRow>), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn officers(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -88,7 +128,7 @@ async fn officers(
     Ok(Json(people::officers(&state.app.context(), &caller).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OfficerBody {
     /// Staff number.
@@ -96,6 +136,14 @@ struct OfficerBody {
     name: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/officers",
+    tag = "administration",
+    summary = "Register an officer",
+    request_body = OfficerBody,
+    responses((status = 204, description = "done"), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn register(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -113,12 +161,21 @@ async fn register(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TeamBody {
     team: Option<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/officers/{id}/team",
+    tag = "administration",
+    summary = "Set an officer's team",
+    params(("id" = String, Path)),
+    request_body = TeamBody,
+    responses((status = 204, description = "done"), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn set_team(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -130,6 +187,13 @@ async fn set_team(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/people",
+    tag = "administration",
+    summary = "People who have signed in",
+    responses((status = 200, description = "done", body = Vec<PersonRow>), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn list_people(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -138,13 +202,22 @@ async fn list_people(
     Ok(Json(people::list(&state.app.context(), &caller).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LinkBody {
     officer: Option<String>,
     team: Option<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/people/{id}/link",
+    tag = "administration",
+    summary = "Link a person to their officer record and team",
+    params(("id" = Uuid, Path)),
+    request_body = LinkBody,
+    responses((status = 200, description = "done", body = PersonRow), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn link(
     State(state): State<AppState>,
     Caller(caller): Caller,

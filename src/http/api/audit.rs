@@ -1,33 +1,36 @@
 //! `/api/v1/audit`: the auditor's view of the log, and of who consulted what (DPA 2018 s.62).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::QueryOf;
 use crate::audit::reading::{self, Entry, Page, Status};
 use crate::audit::verify::Report;
-use crate::catalogue::{ConsultationQuery, LeafQuery};
+use crate::catalogue::{ConsultationQuery, ConsultedRow, LeafQuery};
 use crate::consultation;
 use crate::http::AppState;
+use crate::http::api::ErrorBody;
 use crate::http::error::ApiResult;
 use crate::http::people::Caller;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/audit/records", get(search))
-        .route("/api/v1/audit/items/{id}", get(history))
-        .route("/api/v1/audit/status", get(status))
-        .route("/api/v1/audit/verify", get(verify))
-        .route("/api/v1/audit/consultations", get(consultations))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search))
+        .routes(routes!(history))
+        .routes(routes!(status))
+        .routes(routes!(verify))
+        .routes(routes!(consultations))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SearchParams {
     actor: Option<String>,
@@ -39,6 +42,14 @@ struct SearchParams {
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/records",
+    tag = "audit",
+    summary = "Search the audit log by actor, event, item and time, newest first",
+    params(SearchParams),
+    responses((status = 200, description = "done", body = Page), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn search(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -58,6 +69,14 @@ async fn search(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/items/{id}",
+    tag = "audit",
+    summary = "One item's audit history, in its chain's order",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "done", body = Vec<Entry>), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn history(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -68,15 +87,30 @@ async fn history(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/status",
+    tag = "audit",
+    summary = "The log's size, root and latest signed checkpoint",
+    responses((status = 200, description = "done", body = Status), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn status(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult<Json<Status>> {
     Ok(Json(reading::status(&state.app.context(), &caller).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/verify",
+    tag = "audit",
+    summary = "Verify every record, chain and checkpoint",
+    responses((status = 200, description = "done", body = Report), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn verify(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult<Json<Report>> {
     Ok(Json(reading::verify(&state.app.context(), &caller).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ConsultationParams {
     item: Option<Uuid>,
@@ -88,6 +122,14 @@ struct ConsultationParams {
     format: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/consultations",
+    tag = "audit",
+    summary = "Who consulted what, when and why (JSON, or CSV with format=csv)",
+    params(ConsultationParams),
+    responses((status = 200, description = "done", body = Vec<ConsultedRow>), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn consultations(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -1,14 +1,15 @@
 //! `/api/v1/cases`: cases, their exhibits and schedules, and disclosure packages built in the
 //! background and then downloaded.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::tasks::TaskView;
@@ -20,19 +21,20 @@ use crate::disclosure::kept::{self, Order};
 use crate::domain::CaseStatus;
 use crate::error::ResultExt;
 use crate::http::AppState;
+use crate::http::api::ErrorBody;
 use crate::http::error::ApiResult;
 use crate::http::people::Caller;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/cases", post(open))
-        .route("/api/v1/cases/{urn}", get(show).patch(update))
-        .route("/api/v1/cases/{urn}/exhibits", post(link))
-        .route("/api/v1/cases/{urn}/packages", post(package))
-        .route("/api/v1/packages/{id}/download", get(download))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(open))
+        .routes(routes!(show, update))
+        .routes(routes!(link))
+        .routes(routes!(package))
+        .routes(routes!(download))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OpenBody {
     urn: String,
@@ -41,6 +43,14 @@ struct OpenBody {
     oic: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases",
+    tag = "cases",
+    summary = "Open a case",
+    request_body = OpenBody,
+    responses((status = 201, description = "done", body = CaseRow), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn open(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -60,6 +70,14 @@ async fn open(
     Ok((StatusCode::CREATED, Json(case)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{urn}",
+    tag = "cases",
+    summary = "A case with its material and schedules",
+    params(("urn" = String, Path)),
+    responses((status = 200, description = "done", body = CaseFile), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn show(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -69,7 +87,7 @@ async fn show(
     Ok(Json(cases::show(&state.app.context(), &urn).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
     status: Option<CaseStatus>,
@@ -77,6 +95,15 @@ struct UpdateBody {
     appeal: Option<bool>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/cases/{urn}",
+    tag = "cases",
+    summary = "Record a case's progress; its exhibits' retention follows",
+    params(("urn" = String, Path)),
+    request_body = UpdateBody,
+    responses((status = 200, description = "done", body = CaseRow), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -94,7 +121,7 @@ async fn update(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LinkBody {
     recording: Uuid,
@@ -108,6 +135,15 @@ struct LinkBody {
     undermines: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{urn}/exhibits",
+    tag = "cases",
+    summary = "Put a recording on a schedule of the case",
+    params(("urn" = String, Path)),
+    request_body = LinkBody,
+    responses((status = 201, description = "done", body = Linked), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn link(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -130,6 +166,15 @@ async fn link(
 }
 
 /// Starts building a package; poll the task, then download the package it names.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{urn}/packages",
+    tag = "cases",
+    summary = "Build a disclosure package in the background",
+    params(("urn" = String, Path)),
+    request_body = Order,
+    responses((status = 202, description = "done", body = TaskView), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn package(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -149,6 +194,14 @@ async fn package(
     Ok((StatusCode::ACCEPTED, Json(task)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/packages/{id}/download",
+    tag = "cases",
+    summary = "Download a package built here (logged as a consultation under its case)",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "the package", content_type = "application/zip"), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn download(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -1,21 +1,23 @@
 //! `GET /api/v1/me`: who the caller is, what they may do, and (in a browser session) the CSRF
 //! token that state-changing requests must carry.
 
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use tower_sessions::Session;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::access::{Permission, Principal, Via, permissions};
 use crate::http::AppState;
+use crate::http::api::ErrorBody;
 use crate::http::error::ApiResult;
 use crate::http::people::{Caller, csrf_token};
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/me", get(me))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(me))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Me {
     #[serde(flatten)]
     principal: Principal,
@@ -25,6 +27,13 @@ struct Me {
     csrf_token: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "people",
+    summary = "Who the caller is, what they may do, and the session CSRF token",
+    responses((status = 200, description = "done", body = Me), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn me(Caller(caller): Caller, session: Session) -> ApiResult<Json<Me>> {
     let roles: Vec<_> = caller.roles.iter().collect();
     let may = Permission::ALL

@@ -1,7 +1,8 @@
 //! The people-facing HTTP API, `/api/v1`, JSON. Each handler parses, asks
 //! [`Principal::require`](crate::access::Principal::require) through [`need`], calls the same
 //! operation the command line calls, and presents its report. Errors are the JSON body every
-//! door uses, with a stable `code`.
+//! door uses, with a stable `code`. The OpenAPI document, `/api/v1/openapi.json`, is made from
+//! the same declarations the routes are registered from, so it cannot drift from them.
 
 mod admin;
 mod audit;
@@ -13,17 +14,62 @@ mod stream;
 pub mod tasks;
 mod tokens;
 
-use axum::Router;
+use std::sync::Arc;
+
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use super::AppState;
 use super::error::ApiError;
+pub use super::error::ErrorBody;
 use crate::access::{Permission, Principal, Reach};
 use crate::error::Error;
 
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "bwv",
+        description = "Body worn video evidence: search, view (with a justification), classify, \
+                       cases and disclosure, retention and holds, the audit log, administration."
+    ),
+    modifiers(&Security),
+    security(("token" = []), ("session" = []))
+)]
+struct ApiDoc;
+
+/// How callers prove who they are: an API token, or a browser session (whose changes carry
+/// the `X-CSRF-Token` header).
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            utoipa::openapi::security::SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token, `bwv_...`, from POST /api/v1/tokens"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            utoipa::openapi::security::SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                "bwv_session",
+            ))),
+        );
+    }
+}
+
+/// The routes, and the OpenAPI document describing them, served at `/api/v1/openapi.json`.
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(me::routes())
         .merge(tokens::routes())
         .merge(recordings::routes())
@@ -32,6 +78,15 @@ pub fn routes() -> Router<AppState> {
         .merge(cases::routes())
         .merge(retention::routes())
         .merge(admin::routes())
+        .split_for_parts();
+    let doc = Arc::new(doc);
+    router.route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { Json(doc.as_ref().clone()) }
+        }),
+    )
 }
 
 /// Checks the caller may do what a route does; a refusal is logged with who asked for what, so

@@ -1,13 +1,14 @@
 //! `/api/v1/recordings`: search, a justification before anything is shown, the details page,
 //! and the footage itself (played with ranges, or downloaded).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::stream::{self, Disposition};
@@ -19,22 +20,24 @@ use crate::classification::{self, Decision};
 use crate::consultation::{self, Grant, Justification};
 use crate::domain::{Classification, ConsultedItem, RecordingStatus};
 use crate::http::AppState;
+use crate::http::api::ErrorBody;
 use crate::http::error::ApiResult;
 use crate::http::people::Caller;
 use crate::recording::details::{self, Details};
 use crate::recording::footage::{self, Wanted};
 use crate::recording::search::{self, Page};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/recordings", get(find))
-        .route("/api/v1/recordings/{id}", get(show))
-        .route("/api/v1/recordings/{id}/consultations", post(justify))
-        .route("/api/v1/recordings/{id}/clips/{seq}/{kind}", get(media))
-        .route("/api/v1/recordings/{id}/classification", post(classify))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(find))
+        .routes(routes!(show))
+        .routes(routes!(justify))
+        .routes(routes!(media))
+        .routes(routes!(classify))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SearchParams {
     officer: Option<String>,
@@ -51,6 +54,14 @@ struct SearchParams {
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/recordings",
+    tag = "recordings",
+    summary = "Search recordings within your reach, newest first, a page at a time",
+    params(SearchParams),
+    responses((status = 200, description = "done", body = Page), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn find(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -79,6 +90,15 @@ async fn find(
     Ok(Json(page))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/recordings/{id}/consultations",
+    tag = "recordings",
+    summary = "Justify looking at a recording (DPA 2018 s.62): a reason code or a case URN",
+    params(("id" = Uuid, Path)),
+    request_body = Justification,
+    responses((status = 201, description = "done", body = Grant), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn justify(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -96,7 +116,8 @@ async fn justify(
     Ok((StatusCode::CREATED, Json(grant)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Consulting {
     consultation: Option<Uuid>,
@@ -104,6 +125,14 @@ struct Consulting {
     download: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/recordings/{id}",
+    tag = "recordings",
+    summary = "One recording in full: a consultation, logged under its justification",
+    params(("id" = Uuid, Path), Consulting),
+    responses((status = 200, description = "done", body = Details), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn show(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -115,6 +144,14 @@ async fn show(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/recordings/{id}/clips/{seq}/{kind}",
+    tag = "recordings",
+    summary = "Footage: the disclosure copy (`copy`), `poster`, `thumbstrip` or `original`; HTTP ranges",
+    params(("id" = Uuid, Path), ("seq" = i64, Path), ("kind" = String, Path), Consulting),
+    responses((status = 200, description = "the bytes (206 with a Range request)", content_type = "application/octet-stream"), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn media(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -140,7 +177,7 @@ async fn media(
     Ok(stream::serve(ctx.store, &f, &headers, disposition).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ClassifyBody {
     classification: Classification,
@@ -148,6 +185,15 @@ struct ClassifyBody {
     reason: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/recordings/{id}/classification",
+    tag = "recordings",
+    summary = "Classify a recording after review",
+    params(("id" = Uuid, Path)),
+    request_body = ClassifyBody,
+    responses((status = 200, description = "done", body = Object), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn classify(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -1,13 +1,14 @@
 //! `/api/v1/retention` and `/api/v1/holds`: plans, approval, sweeps (in the background, with
 //! progress), reviews, deletion certificates, and legal holds.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::tasks::TaskView;
@@ -17,35 +18,41 @@ use crate::catalogue::{DueRow, HoldRow, PlanRow};
 use crate::error::Error;
 use crate::holds::{self, Hold, Placed, Released};
 use crate::http::AppState;
+use crate::http::api::ErrorBody;
 use crate::http::error::ApiResult;
 use crate::http::people::Caller;
 use crate::retention::plan::{self, Approved};
 use crate::retention::review::{self, Decision, Reviewed};
 use crate::retention::sweep::{self, Step, Sweep};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/retention/plans", post(make_plan))
-        .route("/api/v1/retention/plans/{id}", get(show_plan))
-        .route("/api/v1/retention/plans/{id}/approval", post(approve))
-        .route("/api/v1/retention/sweeps", post(run_sweep))
-        .route("/api/v1/retention/reviews", get(reviews))
-        .route("/api/v1/retention/reviews/{recording}", post(decide))
-        .route(
-            "/api/v1/retention/certificates/{recording}",
-            get(certificate),
-        )
-        .route("/api/v1/holds", get(list_holds).post(place))
-        .route("/api/v1/holds/{id}/release", post(release))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(make_plan))
+        .routes(routes!(show_plan))
+        .routes(routes!(approve))
+        .routes(routes!(run_sweep))
+        .routes(routes!(reviews))
+        .routes(routes!(decide))
+        .routes(routes!(certificate))
+        .routes(routes!(list_holds, place))
+        .routes(routes!(release))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PlanBody {
     /// What is due as of this time (now when absent).
     as_of: Option<DateTime<Utc>>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/retention/plans",
+    tag = "retention",
+    summary = "Record a plan of what is due for deletion or review",
+    request_body = PlanBody,
+    responses((status = 201, description = "done", body = Object), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn make_plan(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -71,6 +78,14 @@ async fn make_plan(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/retention/plans/{id}",
+    tag = "retention",
+    summary = "A recorded plan",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "done", body = PlanRow), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn show_plan(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -84,6 +99,14 @@ async fn show_plan(
     Ok(Json(state.app.catalogue.plan(id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/retention/plans/{id}/approval",
+    tag = "retention",
+    summary = "Approve a plan: a second person, signed in, not its maker",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "done", body = Approved), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn approve(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -99,7 +122,7 @@ async fn approve(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SweepBody {
     /// A recorded plan; without one, a new plan as of `as_of` (refused under two-person
@@ -109,6 +132,14 @@ struct SweepBody {
 }
 
 /// Starts a sweep; poll the task for its progress and counts.
+#[utoipa::path(
+    post,
+    path = "/api/v1/retention/sweeps",
+    tag = "retention",
+    summary = "Carry out a plan in the background",
+    request_body = SweepBody,
+    responses((status = 202, description = "done", body = TaskView), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn run_sweep(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -138,6 +169,13 @@ async fn run_sweep(
     Ok((StatusCode::ACCEPTED, Json(task)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/retention/reviews",
+    tag = "retention",
+    summary = "Recordings waiting for a retention review",
+    responses((status = 200, description = "done", body = Vec<DueRow>), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn reviews(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -150,7 +188,7 @@ async fn reviews(
     Ok(Json(review::queue(&state.app.context()).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct DecideBody {
     /// `retain-until` (with `until`), `retain-for-group` (with `group`) or `dispose`.
@@ -160,6 +198,15 @@ struct DecideBody {
     reason: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/retention/reviews/{recording}",
+    tag = "retention",
+    summary = "Decide a retention review",
+    params(("recording" = Uuid, Path)),
+    request_body = DecideBody,
+    responses((status = 200, description = "done", body = Reviewed), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn decide(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -194,6 +241,14 @@ async fn decide(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/retention/certificates/{recording}",
+    tag = "retention",
+    summary = "A purged recording's deletion certificate",
+    params(("recording" = Uuid, Path)),
+    responses((status = 200, description = "done", body = Object), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn certificate(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -209,7 +264,8 @@ async fn certificate(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct HoldsParams {
     /// Released and lapsed holds too.
@@ -217,6 +273,14 @@ struct HoldsParams {
     all: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/holds",
+    tag = "retention",
+    summary = "Legal holds in force (all=true: every hold ever placed)",
+    params(HoldsParams),
+    responses((status = 200, description = "done", body = Vec<HoldRow>), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn list_holds(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -226,7 +290,7 @@ async fn list_holds(
     Ok(Json(holds::list(&state.app.context(), p.all).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PlaceBody {
     /// A recording id or a case URN.
@@ -235,6 +299,14 @@ struct PlaceBody {
     until: Option<DateTime<Utc>>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/holds",
+    tag = "retention",
+    summary = "Place a legal hold on a recording or a case",
+    request_body = PlaceBody,
+    responses((status = 201, description = "done", body = Placed), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn place(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -254,12 +326,21 @@ async fn place(
     Ok((StatusCode::CREATED, Json(placed)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReleaseBody {
     reason: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/holds/{id}/release",
+    tag = "retention",
+    summary = "Release a legal hold",
+    params(("id" = Uuid, Path)),
+    request_body = ReleaseBody,
+    responses((status = 200, description = "done", body = Released), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn release(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -5,25 +5,27 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 use serde::Serialize;
-use uuid::Uuid;
 
 use crate::access::Principal;
 use crate::error::{Error, Result};
 use crate::http::AppState;
+use crate::http::api::ErrorBody;
 use crate::http::error::ApiResult;
 use crate::http::people::Caller;
 
 /// Finished tasks are forgotten after this long.
 const KEEP_FINISHED_HOURS: i64 = 24;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TaskState {
     Running,
@@ -31,7 +33,7 @@ pub enum TaskState {
     Failed,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TaskView {
     pub id: Uuid,
     pub kind: &'static str,
@@ -136,10 +138,18 @@ impl Tasks {
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/tasks/{id}", get(show))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(show))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{id}",
+    tag = "tasks",
+    summary = "A background task you started: progress, then its result",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "done", body = TaskView), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
 async fn show(
     State(state): State<AppState>,
     Caller(caller): Caller,
