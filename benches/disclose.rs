@@ -173,7 +173,18 @@ fn main() {
         let zip = dir.join(format!("bwv-{i}.zip"));
         settle();
         let (t, rss) = measure(
-            bwv(&data, &["disclose", "FULL", "--out", zip.to_str().unwrap()]).stdout(Stdio::null()),
+            bwv(
+                &data,
+                &[
+                    "disclose",
+                    "FULL",
+                    "--recipient",
+                    "CPS Direct",
+                    "--out",
+                    zip.to_str().unwrap(),
+                ],
+            )
+            .stdout(Stdio::null()),
         );
         ours.push(t);
         rss_full = rss_full.max(rss);
@@ -196,7 +207,14 @@ fn main() {
     let (_, rss_small) = measure(
         bwv(
             &data,
-            &["disclose", "SMALL", "--out", small.to_str().unwrap()],
+            &[
+                "disclose",
+                "SMALL",
+                "--recipient",
+                "CPS Direct",
+                "--out",
+                small.to_str().unwrap(),
+            ],
         )
         .stdout(Stdio::null()),
     );

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
-use crate::domain::{CaseStatus, JobStatus, Stored};
+use crate::domain::{CaseStatus, Classification, JobStatus, RecordingStatus, Stored};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -149,7 +149,7 @@ pub struct DiscloseArgs {
     pub out: PathBuf,
     /// Who receives it (kept in the audit log, as the law asks of disclosures)
     #[arg(long, value_name = "TEXT")]
-    pub recipient: Option<String>,
+    pub recipient: String,
     /// Why it is disclosed
     #[arg(long, value_name = "TEXT")]
     pub purpose: Option<String>,
@@ -188,10 +188,15 @@ pub struct IngestArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RecordingsCommand {
-    /// Recordings, newest first
+    /// Recordings, newest first, filtered as the API's search is; `next` continues with --after
     List {
+        #[command(flatten)]
+        filter: Filter,
         #[arg(long, default_value_t = 100)]
         limit: u32,
+        /// The cursor a previous page ended with
+        #[arg(long)]
+        after: Option<String>,
     },
     /// One recording with its clips and audit history. Reading it is a consultation (DPA 2018
     /// s.62): give a reason or a case URN; it is logged naming the operator
@@ -200,6 +205,52 @@ pub enum RecordingsCommand {
         #[command(flatten)]
         why: Why,
     },
+}
+
+/// Which recordings to list; every flag narrows.
+#[derive(Debug, clap::Args)]
+pub struct Filter {
+    #[arg(long)]
+    pub officer: Option<String>,
+    #[arg(long)]
+    pub device: Option<String>,
+    #[arg(long)]
+    pub dock: Option<Uuid>,
+    /// Recorded at or after
+    #[arg(long, value_parser = parse_date_or_time, value_name = "DATE")]
+    pub from: Option<DateTime<Utc>>,
+    /// Recorded before
+    #[arg(long, value_parser = parse_date_or_time, value_name = "DATE")]
+    pub until: Option<DateTime<Utc>>,
+    #[arg(long)]
+    pub category: Option<String>,
+    #[arg(long, value_parser = parse_stored::<Classification>)]
+    pub classification: Option<Classification>,
+    #[arg(long, value_parser = parse_stored::<RecordingStatus>)]
+    pub status: Option<RecordingStatus>,
+    /// Exhibits of this case (URN)
+    #[arg(long)]
+    pub case: Option<String>,
+    /// Words in a bookmark's note or category
+    #[arg(long)]
+    pub text: Option<String>,
+}
+
+impl From<Filter> for crate::catalogue::RecordingFilter {
+    fn from(f: Filter) -> Self {
+        crate::catalogue::RecordingFilter {
+            officer: f.officer,
+            device: f.device,
+            dock: f.dock,
+            from: f.from,
+            until: f.until,
+            category: f.category,
+            classification: f.classification,
+            status: f.status,
+            case: f.case,
+            text: f.text,
+        }
+    }
 }
 
 /// Why footage or its details are looked at: a reason code from `consultation.reasons`, or a

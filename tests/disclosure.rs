@@ -10,6 +10,13 @@ use std::process::Command;
 use common::{Env, Ingest};
 use serde_json::Value;
 
+/// `bwv disclose URN --recipient "CPS Direct" --out OUT`, then `more`.
+fn disclose<'a>(urn: &'a str, out: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["disclose", urn, "--recipient", "CPS Direct", "--out", out];
+    args.extend_from_slice(more);
+    args
+}
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/media")
@@ -661,7 +668,7 @@ on_both_backends!(packages_verify_offline_and_tampering_fails, |env: Env| {
     env.ok(&["case", "link", "02CD", &arrest]);
 
     // A ZIP of the same name as the directory package beside it gets its own MG6D folder.
-    env.ok(&["disclose", "01AB2345626", "--out", "pkg.zip"]);
+    env.ok(&disclose("01AB2345626", "pkg.zip", &[]));
     assert!(env.path("pkg-zip-MG6D-SENSITIVE").is_dir());
     assert!(sensitive.is_dir(), "the directory package's is untouched");
 
@@ -680,67 +687,47 @@ on_both_backends!(bad_requests_change_nothing, |env: Env| {
         "--oic",
         "4471",
     ]);
-    refused(&env, &["disclose", "01AB", "--out", "p"], "no exhibits");
+    refused(&env, &disclose("01AB", "p", &[]), "no exhibits");
     env.ok(&["case", "link", "01AB", &arrest]);
     // Before the worker has made the playable copy.
-    refused(
-        &env,
-        &["disclose", "01AB", "--out", "p"],
-        "still being processed",
-    );
+    refused(&env, &disclose("01AB", "p", &[]), "still being processed");
     env.ok(&["worker", "--drain"]);
     let before = env.count("SELECT COUNT(*) FROM tlog_leaf");
 
-    refused(&env, &["disclose", "NOPE", "--out", "p"], "no case NOPE");
-    env.exits(2, &["disclose", "01AB", "--out", "p", "--clip", "junk"]);
+    refused(&env, &disclose("NOPE", "p", &[]), "no case NOPE");
+    env.exits(2, &disclose("01AB", "p", &["--clip", "junk"]));
     env.exits(
         2,
-        &[
-            "disclose",
+        &disclose(
             "01AB",
-            "--out",
             "p",
-            "--clip",
-            &format!("{arrest}@00:00:05-00:00:01"),
-        ],
+            &["--clip", &format!("{arrest}@00:00:05-00:00:01")],
+        ),
     );
     refused(
         &env,
-        &[
-            "disclose",
+        &disclose(
             "01AB",
-            "--out",
             "p",
-            "--clip",
-            &format!("{arrest}@00:10:00-00:11:00"),
-        ],
+            &["--clip", &format!("{arrest}@00:10:00-00:11:00")],
+        ),
         "only 00:00:0",
     );
     let stranger = uuid::Uuid::now_v7();
     refused(
         &env,
-        &[
-            "disclose",
+        &disclose(
             "01AB",
-            "--out",
             "p",
-            "--clip",
-            &format!("{stranger}@00:00:00-00:00:01"),
-        ],
+            &["--clip", &format!("{stranger}@00:00:00-00:00:01")],
+        ),
         "not an exhibit",
     );
     std::fs::create_dir(env.path("p")).unwrap();
-    refused(&env, &["disclose", "01AB", "--out", "p"], "already exists");
+    refused(&env, &disclose("01AB", "p", &[]), "already exists");
     refused(
         &env,
-        &[
-            "disclose",
-            "01AB",
-            "--out",
-            "q",
-            "--sensitive-out",
-            "q/mg6d",
-        ],
+        &disclose("01AB", "q", &["--sensitive-out", "q/mg6d"]),
         "must not be inside",
     );
     assert_eq!(
@@ -771,7 +758,7 @@ on_both_backends!(bad_requests_change_nothing, |env: Env| {
     env.ok(&["worker", "--drain"]);
     env.ok(&["case", "link", "01AB", &portrait]);
     let clip = format!("{portrait}@00:00:00-00:00:01");
-    env.ok(&["disclose", "01AB", "--out", "rotated", "--clip", &clip]);
+    env.ok(&disclose("01AB", "rotated", &["--clip", &clip]));
     let excerpt = env.path("rotated/media/AB-2/excerpt-000000-000001.mp4");
     let probe = Command::new("ffprobe")
         .args(["-v", "error", "-print_format", "json", "-show_streams"])

@@ -851,3 +851,75 @@ on_both_backends!(the_openapi_document_describes_every_route, |env: Env| {
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
     assert!(doc["components"]["securitySchemes"]["token"].is_object());
 });
+
+on_both_backends!(
+    the_command_line_logs_its_consultations_naming_the_operator,
+    |env: Env| {
+        let mine = env.ingest("a.mp4", &Ingest::new().officer("4471")).id;
+        let theirs = env.ingest("b.mp4", &Ingest::new().officer("9999")).id;
+        let listed = env.json_lines(0, &["recordings", "list", "--officer", "9999"]);
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0]["id"], theirs.as_str());
+        let page = env.json_lines(0, &["recordings", "list", "--limit", "1"]);
+        let next = page[1]["next"].as_str().unwrap();
+        let rest = env.json_lines(0, &["recordings", "list", "--limit", "1", "--after", next]);
+        assert_eq!(
+            rest[0]["id"],
+            mine.as_str(),
+            "the newest first, then the next"
+        );
+        // Nothing is shown without a reason; a reason must be one the force configured.
+        env.exits(2, &["recordings", "show", &mine]);
+        let err =
+            common::stderr(&env.exits(1, &["recordings", "show", &mine, "--reason", "curious"]));
+        assert!(err.contains("investigation"), "{err}");
+        let err =
+            common::stderr(&env.exits(1, &["recordings", "show", &mine, "--case", "01ZZ9999999"]));
+        assert!(err.contains("no case"), "{err}");
+        let detail = "PSD reference 2026-118";
+        env.ok(&[
+            "--actor",
+            "staff:77",
+            "recordings",
+            "show",
+            &mine,
+            "--reason",
+            "complaint",
+            "--detail",
+            detail,
+        ]);
+        let rows = env.json_lines(0, &["audit", "consultations", "--actor", "staff:77"]);
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0]["what"], "details");
+        assert_eq!(rows[0]["reason"], "complaint");
+        assert_eq!(rows[0]["item_id"], mine.as_str());
+        assert!(
+            env.json_lines(0, &["audit", "consultations", "--item", &theirs])
+                .is_empty()
+        );
+        let csv = env.ok(&["audit", "consultations", "--csv"]);
+        let mut lines = csv.lines();
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("at,what,item_kind,item_id,actor,reason")
+        );
+        assert!(lines.next().unwrap().contains(detail));
+        // The free text stays out of the log: only its hash is there.
+        let in_log = match env.backend {
+            common::Backend::Sqlite => {
+                "SELECT COUNT(*) FROM tlog_leaf WHERE instr(CAST(leaf AS TEXT), 'PSD reference') > 0"
+            }
+            common::Backend::Postgres => {
+                "SELECT COUNT(*) FROM tlog_leaf WHERE position('PSD reference'::bytea in leaf) > 0"
+            }
+        };
+        assert_eq!(env.count(in_log), 0);
+        assert_eq!(
+            env.count("SELECT COUNT(*) FROM tlog_leaf WHERE event = 'consulted'"),
+            1
+        );
+        env.ok(&["audit", "verify"]);
+    }
+);

@@ -486,7 +486,14 @@ on_both_backends!(
             "4471",
         ]);
         env.ok(&["case", "link", "01XY0000001", id]);
-        env.ok(&["disclose", "01XY0000001", "--out", "pkg"]);
+        env.ok(&[
+            "disclose",
+            "01XY0000001",
+            "--recipient",
+            "CPS Direct",
+            "--out",
+            "pkg",
+        ]);
         let statement =
             std::fs::read_to_string(env.path("pkg/statements/exhibit-continuity.txt")).unwrap();
         assert!(
@@ -629,7 +636,14 @@ on_both_backends!(
             "01XY0000002",
             recording["id"].as_str().unwrap(),
         ]);
-        env.ok(&["disclose", "01XY0000002", "--out", "pkg"]);
+        env.ok(&[
+            "disclose",
+            "01XY0000002",
+            "--recipient",
+            "CPS Direct",
+            "--out",
+            "pkg",
+        ]);
         let statement =
             std::fs::read_to_string(env.path("pkg/statements/exhibit-continuity.txt")).unwrap();
         assert!(

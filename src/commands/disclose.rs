@@ -4,7 +4,6 @@ use std::path::Path;
 
 use super::output::Output;
 use crate::app::App;
-use crate::cases::optional_text;
 use crate::cli::DiscloseArgs;
 use crate::disclosure::package::{self, Request};
 use crate::disclosure::verify;
@@ -20,8 +19,8 @@ pub async fn disclose(app: App, args: DiscloseArgs, out: &Output) -> Result<bool
         urn: args.urn,
         out: args.out,
         sensitive_out: args.sensitive_out,
-        recipient: optional_text("--recipient", args.recipient, 500)?,
-        purpose: optional_text("--purpose", args.purpose, 500)?,
+        recipient: args.recipient,
+        purpose: args.purpose,
         include_originals: args.include_originals,
         clips,
     };

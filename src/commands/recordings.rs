@@ -5,6 +5,7 @@ use crate::domain::{Clip, ConsultedItem, Recording};
 use crate::error::Result;
 use crate::media::Probe;
 use crate::recording::details::{self, Details};
+use crate::recording::search;
 
 fn summary(r: &Recording) -> String {
     let size: u64 = r.clips.iter().map(|c| c.size).sum();
@@ -83,13 +84,29 @@ fn media_line(c: &Clip) -> String {
 
 pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool> {
     match cmd {
-        RecordingsCommand::List { limit } => {
-            let recordings = app.catalogue.recordings(limit).await?;
-            if recordings.is_empty() && !out.json() {
+        RecordingsCommand::List {
+            filter,
+            limit,
+            after,
+        } => {
+            let page = search::search(
+                &app.context(),
+                &app.operator(),
+                &filter.into(),
+                after.as_deref(),
+                limit,
+            )
+            .await?;
+            if page.recordings.is_empty() && !out.json() {
                 println!("no recordings");
             }
-            for r in &recordings {
+            for r in &page.recordings {
                 out.record(r, || summary(r));
+            }
+            if let Some(next) = &page.next {
+                out.record(&serde_json::json!({ "next": next }), || {
+                    format!("more: --after {next}")
+                });
             }
         }
         RecordingsCommand::Show { id, why } => {

@@ -58,9 +58,6 @@ pub async fn build(
 ) -> Result<Kept> {
     who.require(Permission::Disclose)?;
     crate::cases::check_urn(urn)?;
-    let recipient = crate::cases::optional_text("recipient", Some(order.recipient), 500)?
-        .ok_or_else(|| Error::bad_input("a disclosure needs its recipient"))?;
-    let purpose = crate::cases::optional_text("purpose", order.purpose, 500)?;
     let mut clips = order.clips;
     clips.sort_by_key(|c| (c.recording, c.start, c.end));
     clips.dedup();
@@ -73,8 +70,8 @@ pub async fn build(
             urn: urn.to_owned(),
             out: staging.join(PACKAGE),
             sensitive_out: None,
-            recipient: Some(recipient),
-            purpose,
+            recipient: order.recipient,
+            purpose: order.purpose,
             include_originals: order.include_originals,
             clips,
         },

@@ -42,7 +42,8 @@ pub struct Request {
     pub urn: String,
     pub out: PathBuf,
     pub sensitive_out: Option<PathBuf>,
-    pub recipient: Option<String>,
+    /// Who receives it: the Act requires every disclosure to record its recipient.
+    pub recipient: String,
     pub purpose: Option<String>,
     pub include_originals: bool,
     pub clips: Vec<ClipSpec>,
@@ -535,7 +536,10 @@ fn write_sensitive(
     Ok(())
 }
 
-pub async fn build(ctx: &Context<'_>, req: Request, bar: &ProgressBar) -> Result<Built> {
+pub async fn build(ctx: &Context<'_>, mut req: Request, bar: &ProgressBar) -> Result<Built> {
+    req.recipient =
+        crate::cases::optional_text("the recipient", Some(req.recipient), 500)?.unwrap_or_default();
+    req.purpose = crate::cases::optional_text("the purpose", req.purpose, 500)?;
     let case = ctx
         .catalogue
         .case(&req.urn)
@@ -596,7 +600,7 @@ pub async fn build(ctx: &Context<'_>, req: Request, bar: &ProgressBar) -> Result
             urn: case.urn.clone(),
             offence: case.offence.clone(),
         },
-        recipient: req.recipient.clone(),
+        recipient: Some(req.recipient.clone()),
         purpose: req.purpose.clone(),
         disclosed_by: actor.id.clone(),
         log_origin: ctx.audit.origin().to_owned(),
