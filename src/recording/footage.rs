@@ -5,7 +5,8 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::access::Principal;
+use crate::access::footage::require_recording;
+use crate::access::{Permission, Principal};
 use crate::context::Context;
 use crate::domain::{ConsultationUse, DerivativeKind, RetentionState, Sha256Digest};
 use crate::error::{Code, Error, Result};
@@ -62,7 +63,15 @@ pub async fn open(
     wanted: Wanted,
     consultation: Option<Uuid>,
 ) -> Result<Footage> {
+    // Reach first, so that whether footage exists is told only to those who may see it; the
+    // use is logged once the bytes are known to be there (a refusal shows nothing).
+    require_recording(ctx, who, Permission::ViewFootage, recording).await?;
+    let footage = find(ctx, recording, seq, wanted).await?;
     crate::consultation::record(ctx, who, consultation, recording, wanted.used_as()).await?;
+    Ok(footage)
+}
+
+async fn find(ctx: &Context<'_>, recording: Uuid, seq: i64, wanted: Wanted) -> Result<Footage> {
     let r = ctx
         .catalogue
         .recording(recording)
