@@ -247,8 +247,8 @@ pub struct RetentionConfig {
     /// A plan must be approved by a second person before a sweep carries it out: an
     /// authenticated records manager who is not the plan's maker.
     pub two_person_approval: bool,
-    /// A hold placed by one person is released only by another authenticated person holding
-    /// the records-manager role, or by the person who placed it.
+    /// A hold is released only by an authenticated records manager other than the person who
+    /// placed it.
     pub two_person_hold_release: bool,
 }
 
@@ -262,6 +262,8 @@ pub struct ConsultationConfig {
     pub reasons: std::collections::BTreeMap<String, String>,
     /// How long one justification covers viewing and downloading the same item.
     pub grant_mins: u64,
+    /// How long a disclosure package built for download is kept on the server.
+    pub package_days: u64,
 }
 
 impl Default for ConsultationConfig {
@@ -289,9 +291,15 @@ impl Default for ConsultationConfig {
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
             grant_mins: 240,
+            package_days: 7,
         }
     }
 }
+
+/// A justification lasts at most a week: a look at footage is for a purpose, not for good.
+const MAX_GRANT_MINS: u64 = 7 * 24 * 60;
+/// Packages kept for download go within a year at the most.
+const MAX_PACKAGE_DAYS: u64 = 366;
 
 /// The reason recorded when a case URN is the justification.
 pub const CASE_REASON: &str = "case";
@@ -615,11 +623,14 @@ impl Config {
                     .into(),
             );
         }
-        if self.consultation.reasons.is_empty() || self.consultation.grant_mins == 0 {
-            return bad(
-                "consultation.reasons must list at least one reason and consultation.grant_mins must be at least 1"
-                    .into(),
-            );
+        if self.consultation.reasons.is_empty()
+            || !(1..=MAX_GRANT_MINS).contains(&self.consultation.grant_mins)
+            || self.consultation.package_days > MAX_PACKAGE_DAYS
+        {
+            return bad(format!(
+                "consultation.reasons must list at least one reason, consultation.grant_mins be \
+                 1 to {MAX_GRANT_MINS} and consultation.package_days at most {MAX_PACKAGE_DAYS}"
+            ));
         }
         if let Some(code) = self.consultation.reasons.keys().find(|k| {
             k.is_empty()

@@ -118,6 +118,7 @@ pub async fn record(
     ctx: &Context<'_>,
     who: &Principal,
     consultation: Option<Uuid>,
+    item_kind: ConsultedItem,
     item_id: Uuid,
     what: ConsultationUse,
 ) -> Result<()> {
@@ -129,7 +130,7 @@ pub async fn record(
         .catalogue
         .consultation(id)
         .await?
-        .filter(|r| r.actor == who.actor.id && r.item_id == item_id)
+        .filter(|r| r.actor == who.actor.id && r.item_kind == item_kind && r.item_id == item_id)
         .ok_or_else(|| unjustified(item_id))?;
     if row.expires_at <= crate::domain::now() {
         return Err(Error::new(
@@ -190,7 +191,7 @@ pub async fn consult(
     what: ConsultationUse,
 ) -> Result<Grant> {
     let grant = justify(ctx, who, item_kind, item_id, j).await?;
-    record(ctx, who, Some(grant.consultation), item_id, what).await?;
+    record(ctx, who, Some(grant.consultation), item_kind, item_id, what).await?;
     Ok(grant)
 }
 

@@ -570,7 +570,7 @@ on_both_backends!(
         let package_id = r[16]["body"]["result"]["package_id"].as_str().unwrap();
         std::fs::copy(
             env.data_dir()
-                .join("packages")
+                .join("kept-packages")
                 .join(package_id)
                 .join("package.zip"),
             &zip,
@@ -728,8 +728,11 @@ on_both_backends!(
                 .starts_with("person:")
         );
         assert_eq!(r[12]["status"], 409, "once: {:#}", r[12]);
-        // The machine's operator is no second person.
-        let out = env.run(&["retention", "approve", &plan]);
+        // The machine's operator is no second person, whoever made the plan.
+        let fresh = env.json_lines(0, &["--actor", "staff:1001", "retention", "plan"]);
+        let fresh = fresh.last().unwrap()["plan"].as_str().unwrap().to_owned();
+        assert_ne!(fresh, plan);
+        let out = env.run(&["retention", "approve", &fresh]);
         assert!(!out.status.success());
         assert!(
             common::stderr(&out).contains("signed in to bwv"),
@@ -921,5 +924,67 @@ on_both_backends!(
             1
         );
         env.ok(&["audit", "verify"]);
+    }
+);
+
+on_both_backends!(
+    packages_kept_for_download_are_removed_in_time,
+    |mut env: Env| {
+        let idp = Provider::start();
+        people_env(&mut env, &idp);
+        for (k, v) in [
+            ("BWV_CONSULTATION__PACKAGE_DAYS", "0"),
+            ("BWV_TUS__EXPIRY_SECS", "4"),
+        ] {
+            env.extra_env.push((k.into(), v.into()));
+        }
+        let rec = env
+            .ingest_path(&fixture("h264-aac.mp4"), &Ingest::new().category("Arrest"))
+            .id;
+        env.ok(&["worker", "--drain"]);
+        env.ok(&[
+            "case",
+            "open",
+            "01AB2345626",
+            "--offence",
+            "Assault",
+            "--oic",
+            "4471",
+        ]);
+        env.ok(&["case", "link", "01AB2345626", &rec]);
+        let server = env.serve();
+        let r = play(
+            &env,
+            &server,
+            &idp,
+            &[
+                user("spoc", &["disclosure-officer"], "7001", "HQ"),
+                json!({"sign_in": "spoc"}),
+                json!({"as": "spoc", "method": "POST", "path": "/api/v1/cases/01AB2345626/packages",
+                   "json": {"recipient": "CPS Direct"}, "save": {"task": "id"}}),
+                json!({"as": "spoc", "path": "/api/v1/tasks/$task", "until": {"state": "running"}}),
+            ],
+        );
+        assert_eq!(r[3]["body"]["state"], "succeeded", "{:#}", r[3]);
+        let id = r[3]["body"]["result"]["package_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let kept = env.data_dir().join("kept-packages").join(&id);
+        common::wait_for(
+            "the kept package to be removed",
+            std::time::Duration::from_secs(20),
+            || !kept.exists(),
+        );
+        let r = play(
+            &env,
+            &server,
+            &idp,
+            &[
+                json!({"sign_in": "spoc"}),
+                json!({"as": "spoc", "path": format!("/api/v1/packages/{id}/download")}),
+            ],
+        );
+        assert_eq!(r[1]["status"], 404, "{:#}", r[1]);
     }
 );

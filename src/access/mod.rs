@@ -97,6 +97,29 @@ impl Principal {
         })
     }
 
+    /// Refuses unless this is a second person for an act `first` began (made the plan, placed
+    /// the hold): never `first` themselves, and, where `signed_in` is asked, a person who proved
+    /// who they are (the machine's operator is nobody in particular). A person's API tokens are
+    /// that same person.
+    pub fn require_second_person(&self, act: &str, first: &str, signed_in: bool) -> Result<()> {
+        if signed_in && !self.authenticated() {
+            return Err(Error::new(
+                Code::Forbidden,
+                format!(
+                    "you may not {act} from the command line: it needs a second person signed \
+                     in to bwv (the web or the API)"
+                ),
+            ));
+        }
+        if self.actor.id == first {
+            return Err(Error::new(
+                Code::Forbidden,
+                format!("you may not {act}: {first} began it, so a second person must"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether `permission` reaches footage owned as `owner` says.
     pub fn reaches(&self, permission: Permission, owner: &Owner<'_>) -> Result<bool> {
         Ok(match self.require(permission)? {

@@ -194,6 +194,11 @@ async fn housekeeping(state: http::AppState) {
             if let Err(e) = crate::access::sessions::forget_ended(&state.app.context()).await {
                 tracing::error!(error = %e, "cannot forget ended sessions");
             }
+            match crate::disclosure::kept::forget_old(&state.app.context()) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(count = n, "removed disclosure packages kept for download"),
+                Err(e) => tracing::error!(error = %e, "cannot remove old disclosure packages"),
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Packages built on the server for a person to download, rather than written where an operator
-//! points. Each is kept under `<data_dir>/packages/<package id>/` with a note of its case and
+//! points. Each is kept under `<data_dir>/kept-packages/<package id>/` with a note of its case and
 //! builder; downloading one is a consultation (DPA 2018 s.62) justified by its case.
 
 use std::path::{Path, PathBuf};
@@ -45,7 +45,7 @@ pub struct Kept {
 }
 
 fn root(ctx: &Context<'_>) -> PathBuf {
-    ctx.config.data_dir.join("packages")
+    ctx.config.data_dir.join("kept-packages")
 }
 
 /// Builds a package of case `urn` for `who` to download later.
@@ -110,6 +110,10 @@ pub async fn download(ctx: &Context<'_>, who: &Principal, id: Uuid) -> Result<(K
     let home = root(ctx).join(id.to_string());
     let kept = read_note(&home)
         .ok_or_else(|| Error::not_found(format!("no package {id} is kept on this server")))?;
+    let file = home.join(PACKAGE);
+    if !file.is_file() {
+        return Err(Error::not_found(format!("package {id} is no longer kept")));
+    }
     consultation::consult(
         ctx,
         who,
@@ -123,7 +127,46 @@ pub async fn download(ctx: &Context<'_>, who: &Principal, id: Uuid) -> Result<(K
         ConsultationUse::PackageDownload,
     )
     .await?;
-    Ok((kept, home.join(PACKAGE)))
+    Ok((kept, file))
+}
+
+/// Removes packages kept longer than `consultation.package_days` (0: at the first housekeeping
+/// after they are built), and builds a crash left behind. A package holds copies of footage: the server keeps it for the download, not as a
+/// second home for evidence outside retention's reach. Returns how many went.
+pub fn forget_old(ctx: &Context<'_>) -> Result<usize> {
+    let dir = root(ctx);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(0);
+    };
+    let keep = std::time::Duration::from_secs(ctx.config.consultation.package_days * 86_400);
+    let mut removed = 0;
+    for entry in entries {
+        let path = entry
+            .context(|| format!("listing {}", dir.display()))?
+            .path();
+        if !path.is_dir() {
+            continue;
+        }
+        let age = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .unwrap_or_default();
+        let building = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("building-"));
+        // A build takes minutes; one a day old was cut short by a crash.
+        let limit = if building {
+            std::time::Duration::from_secs(86_400)
+        } else {
+            keep
+        };
+        if age > limit {
+            std::fs::remove_dir_all(&path).context(|| format!("removing {}", path.display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 fn read_note(home: &Path) -> Option<Kept> {

@@ -175,25 +175,11 @@ pub async fn release(
     who.require(Permission::ManageHolds)?;
     let actor = &who.actor;
     let reason = reason_given(reason)?;
-    let two_people = ctx.config.retention.two_person_hold_release;
-    if two_people && !who.authenticated() {
-        return Err(Error::new(
-            Code::Forbidden,
-            format!(
-                "hold {hold} may be lifted only by a second person signed in to bwv \
-                 (retention.two_person_hold_release): not from the command line"
-            ),
-        ));
-    }
     let mut tx = ctx.catalogue.begin().await?;
-    if two_people
+    if ctx.config.retention.two_person_hold_release
         && let Some(h) = tx.hold(hold).await?
-        && h.placed_by == actor.id
     {
-        return Err(Error::new(
-            Code::Forbidden,
-            format!("hold {hold} was placed by you: a second person must lift it"),
-        ));
+        who.require_second_person(&format!("release hold {hold}"), &h.placed_by, true)?;
     }
     let h = tx
         .release_hold(hold, &actor.id, reason)

@@ -53,15 +53,31 @@ pub fn status_for(code: Code) -> StatusCode {
     }
 }
 
+/// What a caller is told in place of internal detail.
+const HIDDEN: &str = "internal error; the server log has the details";
+
+/// Whether an error's own message may be shown to a caller answered with `status`.
+fn is_public(code: Code, status: StatusCode) -> bool {
+    !status.is_server_error() || code == Code::Busy || code == Code::StorageFull
+}
+
+/// What the caller is told of an error: internal detail (paths, SQL, buckets) stays in the
+/// server log, and the caller gets the code and a pointer to it.
+pub fn public_message(e: &Error) -> String {
+    if is_public(e.code(), status_for(e.code())) {
+        e.to_string()
+    } else {
+        HIDDEN.to_owned()
+    }
+}
+
 impl ApiError {
     pub fn response(self, status: StatusCode) -> Response {
         let code = self.0.code();
         metrics::counter!("bwv_http_errors_total", "code" => code.as_str()).increment(1);
-        let message = if status.is_server_error() && code != Code::Busy && code != Code::StorageFull
-        {
-            // Internal detail stays in the server log; the dock gets the code and a pointer.
+        let message = if !is_public(code, status) {
             tracing::error!(error = %self.0, "request failed");
-            "internal error; the server log has the details".to_owned()
+            HIDDEN.to_owned()
         } else if code == Code::Forbidden {
             // Refusals are for professional standards to see: who probes beyond their role.
             metrics::counter!("bwv_api_refusals_total").increment(1);

@@ -4,11 +4,11 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::access::Principal;
+use crate::access::{Permission, Principal};
 use crate::audit::record::Record;
 use crate::catalogue::{AxisObjectVersion, ClassificationRow, DerivativeRow};
 use crate::context::Context;
-use crate::domain::{ConsultationUse, Recording};
+use crate::domain::{ConsultationUse, ConsultedItem, Recording};
 use crate::error::{Error, Result};
 use crate::registry::{OfficerName, RegisteredBy};
 
@@ -41,17 +41,28 @@ pub async fn show(
     id: Uuid,
     consultation: Option<Uuid>,
 ) -> Result<Details> {
-    crate::consultation::record(ctx, who, consultation, id, ConsultationUse::Details).await?;
+    crate::consultation::record(
+        ctx,
+        who,
+        consultation,
+        ConsultedItem::Recording,
+        id,
+        ConsultationUse::Details,
+    )
+    .await?;
     let recording = ctx
         .catalogue
         .recording(id)
         .await?
         .ok_or_else(|| Error::not_found(format!("no recording {id}")))?;
+    let may_read_audit = who.require(Permission::ReadAudit).is_ok();
     let audit = ctx
         .catalogue
         .item_leaves(id)
         .await?
         .into_iter()
+        // Who looked at footage is the auditor's to know, not everyone's who may look.
+        .filter(|l| l.event != "consulted" || may_read_audit)
         .map(|l| Event {
             index: l.idx,
             seq: l.item_seq,

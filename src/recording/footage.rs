@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::access::footage::require_recording;
 use crate::access::{Permission, Principal};
 use crate::context::Context;
-use crate::domain::{ConsultationUse, DerivativeKind, RetentionState, Sha256Digest};
+use crate::domain::{ConsultationUse, ConsultedItem, DerivativeKind, RetentionState, Sha256Digest};
 use crate::error::{Code, Error, Result};
 
 /// Which bytes of a clip.
@@ -67,7 +67,15 @@ pub async fn open(
     // use is logged once the bytes are known to be there (a refusal shows nothing).
     require_recording(ctx, who, Permission::ViewFootage, recording).await?;
     let footage = find(ctx, recording, seq, wanted).await?;
-    crate::consultation::record(ctx, who, consultation, recording, wanted.used_as()).await?;
+    crate::consultation::record(
+        ctx,
+        who,
+        consultation,
+        ConsultedItem::Recording,
+        recording,
+        wanted.used_as(),
+    )
+    .await?;
     Ok(footage)
 }
 

@@ -142,16 +142,6 @@ struct PlanApproved<'a> {
 /// machine's operator is no second person), and a person's API tokens are that same person.
 pub async fn approve(ctx: &Context<'_>, who: &Principal, id: Uuid) -> Result<Approved> {
     who.require(Permission::ApproveSweeps)?;
-    if ctx.config.retention.two_person_approval && !who.authenticated() {
-        return Err(Error::new(
-            Code::Forbidden,
-            format!(
-                "plan {id} must be approved by a records manager signed in to bwv \
-                 (retention.two_person_approval): the command line's operator is not a second \
-                 authenticated person"
-            ),
-        ));
-    }
     let actor = &who.actor;
     let mut tx = ctx.catalogue.begin().await?;
     let plan = tx.plan_for_update(id).await?;
@@ -168,15 +158,11 @@ pub async fn approve(ctx: &Context<'_>, who: &Principal, id: Uuid) -> Result<App
             format!("plan {id} has been carried out"),
         ));
     }
-    if plan.created_by == actor.id {
-        return Err(Error::new(
-            Code::Forbidden,
-            format!(
-                "plan {id} was made by {}: a second person must approve it",
-                plan.created_by
-            ),
-        ));
-    }
+    who.require_second_person(
+        &format!("approve plan {id}"),
+        &plan.created_by,
+        ctx.config.retention.two_person_approval,
+    )?;
     tx.approve_plan(id, &actor.id).await?;
     let event = EventDraft::new(
         "retention_plan_approved",

@@ -39,8 +39,14 @@ pub async fn serve(
             return Ok(resp);
         }
     };
-    let reader = store.range_reader(&f.sha256, start, len).await?;
-    let mut resp = Response::new(Body::from_stream(ReaderStream::new(reader)));
+    // An empty object has no byte to ask the store for (S3 refuses `bytes=0-0` of nothing).
+    let body = if len == 0 {
+        Body::empty()
+    } else {
+        let reader = store.range_reader(&f.sha256, start, len).await?;
+        Body::from_stream(ReaderStream::new(reader))
+    };
+    let mut resp = Response::new(body);
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, header_value(&f.media_type)?);

@@ -111,7 +111,7 @@ impl Tasks {
                         t.view.state = TaskState::Failed;
                         t.view.error = Some(serde_json::json!({
                             "code": e.code().as_str(),
-                            "message": e.to_string(),
+                            "message": crate::http::error::public_message(&e),
                         }));
                     }
                 }
