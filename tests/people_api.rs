@@ -123,6 +123,12 @@ fn routes(
             DISCLOSURE,
         ),
         (
+            "GET",
+            "/api/v1/cases/01AB2345626/schedules/mg6c".into(),
+            Value::Null,
+            DISCLOSURE,
+        ),
+        (
             "POST",
             "/api/v1/cases/01AB2345626/packages".into(),
             json!({"recipient": "CPS Direct"}),
@@ -798,6 +804,7 @@ on_both_backends!(the_openapi_document_describes_every_route, |env: Env| {
         "GET /api/v1/cases/{urn}",
         "PATCH /api/v1/cases/{urn}",
         "POST /api/v1/cases/{urn}/exhibits",
+        "GET /api/v1/cases/{urn}/schedules/{form}",
         "POST /api/v1/cases/{urn}/packages",
         "GET /api/v1/packages/{id}/download",
         "POST /api/v1/retention/plans",
@@ -983,8 +990,15 @@ on_both_backends!(
             &[
                 json!({"sign_in": "spoc"}),
                 json!({"as": "spoc", "path": format!("/api/v1/packages/{id}/download")}),
+                // The schedules as they stand, between packages.
+                json!({"as": "spoc", "path": "/api/v1/cases/01AB2345626/schedules/mg6e"}),
+                json!({"as": "spoc", "path": "/api/v1/cases/01AB2345626/schedules/mg6z"}),
             ],
         );
         assert_eq!(r[1]["status"], 404, "{:#}", r[1]);
+        assert_eq!(r[2]["status"], 200, "{:#}", r[2]);
+        assert_eq!(r[2]["headers"]["content-type"], "text/csv; charset=utf-8");
+        assert!(r[2]["length"].as_u64().unwrap() > 0);
+        assert_eq!(r[3]["status"], 404, "{:#}", r[3]);
     }
 );

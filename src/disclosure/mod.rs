@@ -3,6 +3,7 @@
 //! and an extract of the audit log that proves, without our database, where every file came
 //! from and that it was disclosed.
 
+pub mod drafts;
 pub mod excerpts;
 mod html;
 mod index_page;

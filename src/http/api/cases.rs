@@ -17,6 +17,7 @@ use super::{JsonBody, need};
 use crate::access::Permission;
 use crate::cases::{self, CaseFile, Link, Linked, NewCase, Progress, Schedule};
 use crate::catalogue::CaseRow;
+use crate::disclosure::drafts;
 use crate::disclosure::kept::{self, Order};
 use crate::domain::CaseStatus;
 use crate::error::ResultExt;
@@ -30,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(open))
         .routes(routes!(show, update))
         .routes(routes!(link))
+        .routes(routes!(schedule))
         .routes(routes!(package))
         .routes(routes!(download))
 }
@@ -163,6 +165,35 @@ async fn link(
     };
     let linked = cases::link(&state.app.context(), &caller.actor, link).await?;
     Ok((StatusCode::CREATED, Json(linked)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{urn}/schedules/{form}",
+    tag = "cases",
+    summary = "A schedule of the case as it stands, as CSV: mg6c, mg6d, mg6e or mg6e-sensitive",
+    params(("urn" = String, Path), ("form" = String, Path)),
+    responses((status = 200, description = "the schedule", content_type = "text/csv"), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
+async fn schedule(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((urn, form)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    need(&caller, Permission::ManageCases, "read a case's schedules")?;
+    let csv = drafts::schedule_csv(&state.app.context(), &urn, &form).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{urn}-{form}.csv\""),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        csv,
+    )
+        .into_response())
 }
 
 /// Starts building a package; poll the task, then download the package it names.
