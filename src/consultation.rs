@@ -122,7 +122,28 @@ pub async fn record(
     item_id: Uuid,
     what: ConsultationUse,
 ) -> Result<()> {
-    let needs_footage = !matches!(what, ConsultationUse::Details);
+    check(ctx, who, consultation, item_kind, item_id, what)
+        .await?
+        .log(ctx, who)
+        .await
+}
+
+/// A use found justified and within reach, not yet logged: for a door that first makes sure
+/// there is something to show (a refusal shows nothing, so is no use).
+pub struct Justified {
+    row: ConsultationRow,
+    what: ConsultationUse,
+}
+
+/// Checks a use as [`record`] does, without logging it yet.
+pub async fn check(
+    ctx: &Context<'_>,
+    who: &Principal,
+    consultation: Option<Uuid>,
+    item_kind: ConsultedItem,
+    item_id: Uuid,
+    what: ConsultationUse,
+) -> Result<Justified> {
     let Some(id) = consultation else {
         return Err(unjustified(item_id));
     };
@@ -143,42 +164,49 @@ pub async fn record(
         ));
     }
     if row.item_kind == ConsultedItem::Recording {
-        let permission = if needs_footage {
-            Permission::ViewFootage
-        } else {
-            Permission::SearchRecordings
+        let permission = match what {
+            ConsultationUse::Details => Permission::SearchRecordings,
+            _ => Permission::ViewFootage,
         };
         crate::access::footage::require_recording(ctx, who, permission, item_id).await?;
     }
-    if ctx.catalogue.consultation_used(id, what).await? {
-        return Ok(());
+    Ok(Justified { row, what })
+}
+
+impl Justified {
+    /// Appends the `consulted` record, unless this use was already logged under the
+    /// justification (a player's next range request, say).
+    pub async fn log(self, ctx: &Context<'_>, who: &Principal) -> Result<()> {
+        let (row, what) = (self.row, self.what);
+        if ctx.catalogue.consultation_used(row.id, what).await? {
+            return Ok(());
+        }
+        let mut tx = ctx.catalogue.begin().await?;
+        if tx
+            .insert_consultation_use(row.id, what, crate::domain::now())
+            .await?
+        {
+            let event = EventDraft::new(
+                "consulted",
+                who.actor.clone(),
+                row.item_kind.as_str(),
+                row.item_id,
+            )
+            .with_result(&Consulted {
+                consultation: row.id,
+                what,
+                reason: &row.reason,
+                case: row.case_urn.as_deref(),
+                detail_sha256: row
+                    .detail
+                    .as_deref()
+                    .map(|d| hex::encode(Sha256::digest(d.as_bytes()))),
+                via: who.via,
+            })?;
+            tx.append_audit(ctx.audit.origin(), event).await?;
+        }
+        tx.commit().await
     }
-    let mut tx = ctx.catalogue.begin().await?;
-    if tx
-        .insert_consultation_use(id, what, crate::domain::now())
-        .await?
-    {
-        let event = EventDraft::new(
-            "consulted",
-            who.actor.clone(),
-            row.item_kind.as_str(),
-            item_id,
-        )
-        .with_result(&Consulted {
-            consultation: id,
-            what,
-            reason: &row.reason,
-            case: row.case_urn.as_deref(),
-            detail_sha256: row
-                .detail
-                .as_deref()
-                .map(|d| hex::encode(Sha256::digest(d.as_bytes()))),
-            via: who.via,
-        })?;
-        tx.append_audit(ctx.audit.origin(), event).await?;
-    }
-    tx.commit().await?;
-    Ok(())
 }
 
 /// Justifies and logs in one step: for the command line, where one command is one use.

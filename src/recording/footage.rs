@@ -5,8 +5,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::access::footage::require_recording;
-use crate::access::{Permission, Principal};
+use crate::access::Principal;
 use crate::context::Context;
 use crate::domain::{ConsultationUse, ConsultedItem, DerivativeKind, RetentionState, Sha256Digest};
 use crate::error::{Code, Error, Result};
@@ -63,11 +62,9 @@ pub async fn open(
     wanted: Wanted,
     consultation: Option<Uuid>,
 ) -> Result<Footage> {
-    // Reach first, so that whether footage exists is told only to those who may see it; the
-    // use is logged once the bytes are known to be there (a refusal shows nothing).
-    require_recording(ctx, who, Permission::ViewFootage, recording).await?;
-    let footage = find(ctx, recording, seq, wanted).await?;
-    crate::consultation::record(
+    // Justification and reach first, so that whether footage exists is told only to those
+    // who may see it; the use is logged once the bytes are known to be there.
+    let justified = crate::consultation::check(
         ctx,
         who,
         consultation,
@@ -76,6 +73,8 @@ pub async fn open(
         wanted.used_as(),
     )
     .await?;
+    let footage = find(ctx, recording, seq, wanted).await?;
+    justified.log(ctx, who).await?;
     Ok(footage)
 }
 

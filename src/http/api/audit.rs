@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -11,6 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::QueryOf;
+use super::stream::{CSV, attachment};
 use crate::audit::reading::{self, Entry, Page, Status};
 use crate::audit::verify::Report;
 use crate::catalogue::{ConsultationQuery, ConsultedRow, LeafQuery};
@@ -144,17 +144,12 @@ async fn consultations(
     };
     let rows = consultation::list(&state.app.context(), &caller, &q).await?;
     match p.format.as_deref() {
-        Some("csv") => Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"consultations.csv\"",
-                ),
-            ],
-            consultation::csv(&rows)?,
-        )
-            .into_response()),
+        Some("csv") => Ok(attachment(
+            CSV,
+            "consultations.csv",
+            consultation::csv(&rows)?.into(),
+            None,
+        )?),
         None | Some("json") => Ok(Json(rows).into_response()),
         Some(other) => Err(crate::error::Error::bad_input(format!(
             "format {other:?}: ask for json or csv"

@@ -4,14 +4,15 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::stream::{CSV, attachment};
 use super::tasks::TaskView;
 use super::{JsonBody, need};
 use crate::access::Permission;
@@ -182,18 +183,12 @@ async fn schedule(
 ) -> ApiResult<Response> {
     need(&caller, Permission::ManageCases, "read a case's schedules")?;
     let csv = drafts::schedule_csv(&state.app.context(), &urn, &form).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{urn}-{form}.csv\""),
-            ),
-            (header::CACHE_CONTROL, "private, no-store".to_owned()),
-        ],
-        csv,
-    )
-        .into_response())
+    Ok(attachment(
+        CSV,
+        &format!("{urn}-{form}.csv"),
+        Body::from(csv),
+        None,
+    )?)
 }
 
 /// Starts building a package; poll the task, then download the package it names.
@@ -248,17 +243,10 @@ async fn download(
         .await
         .context(|| format!("opening {}", path.display()))?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/zip".to_owned()),
-            (header::CONTENT_LENGTH, k.size.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}-{}.zip\"", k.case, k.package_id),
-            ),
-            (header::CACHE_CONTROL, "private, no-store".to_owned()),
-        ],
+    Ok(attachment(
+        "application/zip",
+        &format!("{}-{}.zip", k.case, k.package_id),
         body,
-    )
-        .into_response())
+        Some(k.size),
+    )?)
 }

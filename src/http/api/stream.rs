@@ -75,6 +75,34 @@ pub async fn serve(
     Ok(resp)
 }
 
+/// The media type of every CSV the API sends.
+pub const CSV: &str = "text/csv; charset=utf-8";
+
+/// A file to save (a schedule, a CSV export, a package): never cached, since it may hold
+/// personal data. axum sets the length of a body it holds; a stream's is given.
+pub fn attachment(
+    media_type: &'static str,
+    file_name: &str,
+    body: Body,
+    length: Option<u64>,
+) -> Result<Response> {
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        header_value(&format!("attachment; filename=\"{file_name}\""))?,
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    if let Some(n) = length {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    Ok(resp)
+}
+
 enum Wanted {
     Whole,
     /// First and last byte, inclusive.
