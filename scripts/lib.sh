@@ -57,10 +57,16 @@ ensure_venv() {
         python3 -m venv .venv
         .venv/bin/pip install -q --upgrade pip
     fi
-    if ! .venv/bin/python -c "import moto, swiftclient, tusclient, requests, oidc_provider_mock" 2>/dev/null; then
-        log "installing test clients into .venv: moto[server], python-swiftclient, tuspy, requests, oidc-provider-mock"
+    if ! .venv/bin/python -c "import moto, swiftclient, tusclient, requests, oidc_provider_mock, playwright, pytest_playwright, axe_playwright_python" 2>/dev/null; then
+        log "installing test clients into .venv: moto[server], python-swiftclient, tuspy, requests, oidc-provider-mock, playwright, pytest, axe"
         .venv/bin/pip install -q -r tests/clients/requirements.txt
     fi
+}
+
+# Debian's chromium for the browser tests: Playwright drives it at /usr/bin/chromium and never
+# downloads a browser of its own.
+ensure_browser() {
+    ensure_apt_packages chromium fonts-dejavu-core
 }
 
 # Use PostgreSQL on 127.0.0.1:5432 if it answers; otherwise install and start Debian's cluster.

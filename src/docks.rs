@@ -15,7 +15,7 @@ use crate::audit::record::{Actor, EventDraft};
 use crate::catalogue::{Catalogue, Dock};
 use crate::error::{Code, Error, Result};
 
-fn random_token(bytes: usize) -> String {
+pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut buf);
     URL_SAFE_NO_PAD.encode(buf)
@@ -25,6 +25,43 @@ fn random_token(bytes: usize) -> String {
 /// recognisable in a leak scan.
 fn new_secret() -> String {
     format!("dk_{}", random_token(32))
+}
+
+/// A connection file for dock `name`, as the Axis Body Worn Manager imports it: where to send
+/// footage (`url`, this server as the dock reaches it), the dock's user name and a new secret
+/// (the old one stops working: a file is the only place the secret is ever shown), and the
+/// server's certificate when it speaks TLS.
+pub async fn connection_file(
+    app: &crate::app::App,
+    actor: &Actor,
+    name: &str,
+    url: &str,
+) -> Result<String> {
+    let url = url.trim_end_matches('/');
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(Error::bad_input(format!(
+            "the server's address {url:?} must start with https:// or http://"
+        )));
+    }
+    let secret = rotate_secret(&app.catalogue, &app.audit, actor, name).await?;
+    let mut file = serde_json::json!({
+        "ConnectionFileVersion": "1.0",
+        "SiteName": app.config.axis.site_name,
+        "ApplicationName": "bwv",
+        "ApplicationVersion": env!("CARGO_PKG_VERSION"),
+        "ContentDestinationAsNTPServer": false,
+        "AuthenticationTokenURI": [format!("{url}/auth/v1.0")],
+        "BlobAPIUserName": name,
+        "BlobAPIKey": secret,
+        "ContainerType": "mkv",
+        "FullStoreAndReadSupport": false,
+        "WantEncryption": false,
+    });
+    if let Some(cert) = &app.config.server.tls_cert {
+        file["HTTPSCertificate"] = serde_json::json!(crate::http::tls::certificates_base64(cert)?);
+    }
+    serde_json::to_string_pretty(&file)
+        .map_err(|e| Error::new(Code::Io, format!("formatting the connection file: {e}")))
 }
 
 /// Dock names appear in URLs (`/v1/AUTH_<name>`) and audit records: keep them plain.
@@ -43,15 +80,15 @@ pub fn check_name(name: &str) -> Result<()> {
     }
 }
 
-async fn hash_secret(secret: String) -> Result<String> {
+pub async fn hash_secret(secret: String) -> Result<String> {
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(secret.as_bytes())
             .map(|h| h.to_string())
-            .map_err(|e| Error::new(Code::Io, format!("hashing a dock secret: {e}")))
+            .map_err(|e| Error::new(Code::Io, format!("hashing a secret: {e}")))
     })
     .await
-    .map_err(|e| Error::new(Code::Io, format!("hashing a dock secret: {e}")))?
+    .map_err(|e| Error::new(Code::Io, format!("hashing a secret: {e}")))?
 }
 
 /// Argon2 checks run on a few threads of their own rather than on the shared blocking pool:

@@ -27,3 +27,4 @@ pub mod recording;
 pub mod registry;
 pub mod retention;
 pub mod store;
+pub mod web;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{Permission, Principal};
 use crate::audit::record::EventDraft;
-use crate::catalogue::{OfficerRow, PersonRow};
+use crate::catalogue::{AxisUser, DeviceRow, OfficerRow, PersonRow};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::ingest::check_identifier;
@@ -37,6 +37,19 @@ pub async fn list(ctx: &Context<'_>, who: &Principal) -> Result<Vec<PersonRow>> 
 pub async fn officers(ctx: &Context<'_>, who: &Principal) -> Result<Vec<OfficerRow>> {
     who.require(Permission::Administer)?;
     ctx.catalogue.officers().await
+}
+
+/// Cameras in the register.
+pub async fn devices(ctx: &Context<'_>, who: &Principal) -> Result<Vec<DeviceRow>> {
+    who.require(Permission::Administer)?;
+    ctx.catalogue.devices().await
+}
+
+/// The users each docking station's controller knows, by dock name, as bwv maps them to
+/// officers.
+pub async fn axis_users(ctx: &Context<'_>, who: &Principal) -> Result<Vec<(String, AxisUser)>> {
+    who.require(Permission::Administer)?;
+    ctx.catalogue.axis_users().await
 }
 
 /// Links a person to their officer record (which must be registered) and team.

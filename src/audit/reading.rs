@@ -87,6 +87,42 @@ pub async fn search(ctx: &Context<'_>, who: &Principal, mut q: LeafQuery) -> Res
     })
 }
 
+/// Records as CSV for a spreadsheet, one per row, the record's own JSON in the last column so
+/// nothing of it is lost; every cell made inert, never a formula.
+pub fn csv(records: &[Entry]) -> Result<Vec<u8>> {
+    let fail = |e: &dyn std::fmt::Display| Error::new(Code::Io, format!("writing CSV: {e}"));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "index",
+        "ts",
+        "event",
+        "actor",
+        "item_kind",
+        "item_id",
+        "item_seq",
+        "leaf_hash",
+        "record",
+    ])
+    .map_err(|e| fail(&e))?;
+    for e in records {
+        let r = &e.record;
+        let cells = [
+            e.index.to_string(),
+            r.ts.clone(),
+            r.event.clone(),
+            r.actor.id.clone(),
+            r.item.kind.clone(),
+            r.item.id.to_string(),
+            e.item_seq.to_string(),
+            e.leaf_hash.clone(),
+            serde_json::to_string(r).map_err(|e| fail(&e))?,
+        ];
+        w.write_record(cells.iter().map(|c| crate::disclosure::schedules::inert(c)))
+            .map_err(|e| fail(&e))?;
+    }
+    w.into_inner().map_err(|e| fail(&e))
+}
+
 pub async fn status(ctx: &Context<'_>, who: &Principal) -> Result<Status> {
     who.require(Permission::ReadAudit)?;
     let state = ctx.catalogue.log_state().await?;

@@ -295,6 +295,11 @@ pub struct CaseFile {
     pub exhibits: Vec<ExhibitRow>,
 }
 
+/// The cases most recently changed, for a person choosing one.
+pub async fn recent(ctx: &Context<'_>, limit: u32) -> Result<Vec<CaseRow>> {
+    ctx.catalogue.recent_cases(limit.clamp(1, 500)).await
+}
+
 pub async fn show(ctx: &Context<'_>, urn: &str) -> Result<CaseFile> {
     let case = find(ctx, urn).await?;
     let exhibits = ctx.catalogue.exhibits(case.id).await?;

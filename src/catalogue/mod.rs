@@ -30,19 +30,20 @@ mod people;
 mod recordings;
 mod registry;
 mod retention;
+mod shares;
 mod uploads;
 
 pub use audit_log::{AppendedLeaf, LeafQuery, LeafRow, LogState, StoredCheckpoint};
 pub use cases::disclosure::MaterialRow;
-pub use cases::{CaseRow, ExhibitRow, NewExhibit};
+pub use cases::{CaseLink, CaseRow, ExhibitRow, NewExhibit};
 pub use consultations::{ConsultationQuery, ConsultationRow, ConsultedRow};
 pub use jobs::{JobEnd, JobRow, NewJob, Reclaimed};
 pub use people::sessions::SessionRow;
 pub use people::tokens::ApiTokenRow;
 pub use people::{PersonRow, SignedIn};
 pub use recordings::axis::{
-    AxisContainer, AxisObject, AxisObjectVersion, ContainerKind, GnssPoint, Metadata, ObjectKind,
-    VersionOutcome,
+    AxisContainer, AxisObject, AxisObjectVersion, BookmarkRow, ContainerKind, GnssPoint, Metadata,
+    ObjectKind, VersionOutcome,
 };
 pub use recordings::classification::ClassificationRow;
 pub use recordings::media::{ClipMedia, DerivativeRow, NewDerivative};
@@ -53,6 +54,7 @@ pub use registry::{AxisUser, DeviceRow, OfficerRow, Register};
 pub use retention::holds::HoldRow;
 pub use retention::plans::DueRow;
 pub use retention::sweeps::{DeletionState, PlanItem, PlanRow, PurgeObject, TombstoneRow};
+pub use shares::ShareRow;
 pub use uploads::{OpenUploads, UploadRow};
 
 /// Runs `$body` with `$c` bound to the transaction's connection, once per backend.

@@ -5,8 +5,7 @@ use crate::app::App;
 use crate::audit::record::Actor;
 use crate::cli::DockCommand;
 use crate::docks;
-use crate::error::{Code, Error, Result, ResultExt};
-use crate::http::tls;
+use crate::error::{Result, ResultExt};
 
 pub async fn run(app: App, cmd: DockCommand, out: &Output) -> Result<bool> {
     let actor = Actor::user(app.config.actor());
@@ -50,32 +49,7 @@ pub async fn run(app: App, cmd: DockCommand, out: &Output) -> Result<bool> {
             url,
             out: path,
         } => {
-            let url = url.trim_end_matches('/').to_owned();
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(Error::bad_input(format!(
-                    "--url {url:?} must start with https:// or http://"
-                )));
-            }
-            let secret = docks::rotate_secret(&app.catalogue, &app.audit, &actor, &name).await?;
-            let mut file = json!({
-                "ConnectionFileVersion": "1.0",
-                "SiteName": app.config.axis.site_name,
-                "ApplicationName": "bwv",
-                "ApplicationVersion": env!("CARGO_PKG_VERSION"),
-                "ContentDestinationAsNTPServer": false,
-                "AuthenticationTokenURI": [format!("{url}/auth/v1.0")],
-                "BlobAPIUserName": name,
-                "BlobAPIKey": secret,
-                "ContainerType": "mkv",
-                "FullStoreAndReadSupport": false,
-                "WantEncryption": false,
-            });
-            if let Some(cert) = &app.config.server.tls_cert {
-                file["HTTPSCertificate"] = json!(tls::certificates_base64(cert)?);
-            }
-            let text = serde_json::to_string_pretty(&file).map_err(|e| {
-                Error::new(Code::Io, format!("formatting the connection file: {e}"))
-            })?;
+            let text = docks::connection_file(&app, &actor, &name, &url).await?;
             match path {
                 Some(path) => {
                     write_private(&path, text.as_bytes())

@@ -122,6 +122,10 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                 derivatives,
                 classifications,
                 kept_versions: kept,
+                bookmarks,
+                track,
+                cases,
+                holds,
                 audit: history,
             } = &d;
             let v = &d;
@@ -202,6 +206,40 @@ pub async fn run(app: App, cmd: RecordingsCommand, out: &Output) -> Result<bool>
                             .as_deref()
                             .map(|r| format!(": {r}"))
                             .unwrap_or_default()
+                    ));
+                }
+                for b in bookmarks {
+                    s.push_str(&format!(
+                        "\n  bookmark at {} {}: {}",
+                        b.offset_ms
+                            .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
+                            .unwrap_or_else(|| "?".into()),
+                        b.category.as_deref().unwrap_or("-"),
+                        b.note.as_deref().unwrap_or("")
+                    ));
+                }
+                if !track.is_empty() {
+                    s.push_str(&format!("\n  GNSS track of {} points", track.len()));
+                }
+                for c in cases {
+                    s.push_str(&format!(
+                        "\n  case {} as {} ({})",
+                        c.urn, c.reference, c.schedule
+                    ));
+                }
+                for h in holds {
+                    s.push_str(&format!(
+                        "\n  hold {} on {}: {}{}",
+                        h.id,
+                        h.urn
+                            .as_deref()
+                            .map_or("this recording".into(), |u| format!("case {u}")),
+                        h.reason,
+                        if h.released_at.is_some() {
+                            " (released)"
+                        } else {
+                            ""
+                        }
                     ));
                 }
                 for l in history {

@@ -107,13 +107,7 @@ pub async fn build(
 /// The package file to send, after logging its download under its case.
 pub async fn download(ctx: &Context<'_>, who: &Principal, id: Uuid) -> Result<(Kept, PathBuf)> {
     who.require(Permission::Disclose)?;
-    let home = root(ctx).join(id.to_string());
-    let kept = read_note(&home)
-        .ok_or_else(|| Error::not_found(format!("no package {id} is kept on this server")))?;
-    let file = home.join(PACKAGE);
-    if !file.is_file() {
-        return Err(Error::not_found(format!("package {id} is no longer kept")));
-    }
+    let (kept, file) = find(ctx, id)?;
     consultation::consult(
         ctx,
         who,
@@ -128,6 +122,60 @@ pub async fn download(ctx: &Context<'_>, who: &Principal, id: Uuid) -> Result<(K
     )
     .await?;
     Ok((kept, file))
+}
+
+/// A kept package and its file, for a door that has checked who may have it (a person's role,
+/// or a live share).
+pub fn find(ctx: &Context<'_>, id: Uuid) -> Result<(Kept, PathBuf)> {
+    let home = root(ctx).join(id.to_string());
+    let kept = read_note(&home)
+        .ok_or_else(|| Error::not_found(format!("no package {id} is kept on this server")))?;
+    let file = home.join(PACKAGE);
+    if !file.is_file() {
+        return Err(Error::not_found(format!("package {id} is no longer kept")));
+    }
+    Ok((kept, file))
+}
+
+/// When a kept package will be removed (`consultation.package_days` after it was built).
+pub fn kept_until(ctx: &Context<'_>, id: Uuid) -> Result<chrono::DateTime<chrono::Utc>> {
+    // The folder's time, as housekeeping reads it when it removes old packages.
+    let home = root(ctx).join(id.to_string());
+    let built: chrono::DateTime<chrono::Utc> = std::fs::metadata(&home)
+        .and_then(|m| m.modified())
+        .map(Into::into)
+        .context(|| format!("reading {}", home.display()))?;
+    let days = i64::try_from(ctx.config.consultation.package_days).unwrap_or(366);
+    Ok(built + chrono::Duration::days(days))
+}
+
+/// The packages of case `urn` kept on this server, newest first, with when each was built.
+pub fn list(
+    ctx: &Context<'_>,
+    who: &Principal,
+    urn: &str,
+) -> Result<Vec<(Kept, chrono::DateTime<chrono::Utc>)>> {
+    who.require(Permission::Disclose)?;
+    let dir = root(ctx);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let home = entry
+            .context(|| format!("listing {}", dir.display()))?
+            .path();
+        let Some(kept) = read_note(&home).filter(|k| k.case == urn) else {
+            continue;
+        };
+        let built = std::fs::metadata(home.join(NOTE))
+            .and_then(|m| m.modified())
+            .map(chrono::DateTime::<chrono::Utc>::from)
+            .context(|| format!("reading {}", home.join(NOTE).display()))?;
+        found.push((kept, built));
+    }
+    found.sort_by(|a, b| b.1.cmp(&a.1));
+    Ok(found)
 }
 
 /// Removes packages kept longer than `consultation.package_days` (0: at the first housekeeping

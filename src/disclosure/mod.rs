@@ -13,6 +13,7 @@ pub mod names;
 pub mod package;
 mod reader;
 pub(crate) mod schedules;
+pub mod shares;
 pub mod tlog_proof;
 pub mod verify;
 mod writer;

@@ -112,6 +112,25 @@ impl Package {
         }
     }
 
+    /// Where a file stored whole in a ZIP package lies: its first byte's offset in the ZIP and
+    /// its size, so a range of it can be served straight from the ZIP.
+    pub fn stored_region(&mut self, name: &str) -> Result<(u64, u64), String> {
+        check_path(name)?;
+        let Package::Zip(zip) = self else {
+            return Err(format!("{name}: the package is a folder, not a ZIP"));
+        };
+        let entry = zip
+            .by_name(name)
+            .map_err(|e| format!("{name} is missing: {e}"))?;
+        if entry.compression() != zip::CompressionMethod::Stored {
+            return Err(format!("{name} is compressed, not stored whole"));
+        }
+        let start = entry
+            .data_start()
+            .ok_or_else(|| format!("{name}: the ZIP does not say where its data starts"))?;
+        Ok((start, entry.size()))
+    }
+
     /// A small file, whole; larger than `limit` is an error rather than an allocation.
     pub fn read(&mut self, name: &str, limit: u64) -> Result<Vec<u8>, String> {
         let bytes = self.with_reader(name, |r, _| {

@@ -9,6 +9,7 @@ pub mod health;
 pub mod oidc;
 pub mod people;
 pub mod sessions;
+pub mod stream;
 pub mod throttle;
 pub mod tls;
 pub mod tus;
@@ -189,7 +190,7 @@ impl Drop for DockShare {
     }
 }
 
-/// Sign-in and the API, behind the session layer (docks never carry a session). Cookies are
+/// Sign-in, the API and the web pages, behind the session layer (docks never carry a session). Cookies are
 /// HttpOnly and SameSite=Lax (Strict would drop the cookie on the provider's redirect back), and
 /// Secure whenever the server speaks TLS.
 fn people_routes(state: &AppState) -> Router<AppState> {
@@ -211,6 +212,7 @@ fn people_routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(oidc::routes())
         .merge(api::routes())
+        .merge(crate::web::routes())
         .layer(layer)
 }
 

@@ -302,6 +302,11 @@ async fn callback(
 /// Signs out: the session is deleted in the catalogue, so its cookie is worthless.
 async fn logout(session: Session, headers: HeaderMap) -> ApiResult<Response> {
     super::people::check_csrf(&session, &headers, None).await?;
-    session.flush().await.map_err(session_error)?;
+    sign_out(&session).await?;
     Ok(Redirect::to("/").into_response())
+}
+
+/// Ends the session, whichever door asked (the API's header, or the web page's form).
+pub async fn sign_out(session: &Session) -> Result<()> {
+    session.flush().await.map_err(session_error)
 }

@@ -35,7 +35,7 @@ fn unauthorized() -> Error {
     )
 }
 
-pub(super) fn session_error(e: tower_sessions::session::Error) -> Error {
+pub fn session_error(e: tower_sessions::session::Error) -> Error {
     Error::new(Code::Catalogue, format!("session store: {e}"))
 }
 
@@ -109,24 +109,31 @@ impl FromRequestParts<AppState> for Caller {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| unauthorized())?;
-        let person: Option<Uuid> = session.get(PERSON).await.map_err(session_error)?;
-        let person = match person {
-            Some(id) => state.app.catalogue.person(id).await?,
-            None => None,
-        }
-        .ok_or_else(unauthorized)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
             check_csrf(&session, &parts.headers, None).await?;
         }
-        let minute = chrono::Utc::now().timestamp() / 60;
-        if session.get::<i64>(SEEN).await.map_err(session_error)? != Some(minute) {
-            session.insert(SEEN, minute).await.map_err(session_error)?;
-        }
-        Ok(Caller(sign_in::principal(
-            &person,
-            person.roles.clone(),
-            Via::Session,
-        )))
+        let principal = signed_in(state, &session).await?.ok_or_else(unauthorized)?;
+        Ok(Caller(principal))
     }
+}
+
+/// The person signed in with `session`, if any; using it keeps the session alive.
+pub async fn signed_in(state: &AppState, session: &Session) -> Result<Option<Principal>> {
+    let person: Option<Uuid> = session.get(PERSON).await.map_err(session_error)?;
+    let Some(person) = (match person {
+        Some(id) => state.app.catalogue.person(id).await?,
+        None => None,
+    }) else {
+        return Ok(None);
+    };
+    let minute = chrono::Utc::now().timestamp() / 60;
+    if session.get::<i64>(SEEN).await.map_err(session_error)? != Some(minute) {
+        session.insert(SEEN, minute).await.map_err(session_error)?;
+    }
+    Ok(Some(sign_in::principal(
+        &person,
+        person.roles.clone(),
+        Via::Session,
+    )))
 }

@@ -6,7 +6,9 @@ use uuid::Uuid;
 
 use crate::access::{Permission, Principal};
 use crate::audit::record::Record;
-use crate::catalogue::{AxisObjectVersion, ClassificationRow, DerivativeRow};
+use crate::catalogue::{
+    AxisObjectVersion, BookmarkRow, CaseLink, ClassificationRow, DerivativeRow, GnssPoint, HoldRow,
+};
 use crate::context::Context;
 use crate::domain::{ConsultationUse, ConsultedItem, Recording};
 use crate::error::{Error, Result};
@@ -20,6 +22,12 @@ pub struct Details {
     pub derivatives: Vec<DerivativeRow>,
     pub classifications: Vec<ClassificationRow>,
     pub kept_versions: Vec<AxisObjectVersion>,
+    pub bookmarks: Vec<BookmarkRow>,
+    /// Where the camera was (GNSS), point by point; empty when it did not say.
+    pub track: Vec<GnssPoint>,
+    pub cases: Vec<CaseLink>,
+    /// Holds on the recording or its cases, in force or not.
+    pub holds: Vec<HoldRow>,
     pub audit: Vec<Event>,
 }
 
@@ -87,6 +95,10 @@ pub async fn show(
         derivatives: ctx.catalogue.derivatives(id).await?,
         classifications: ctx.catalogue.classification_history(id).await?,
         kept_versions: ctx.catalogue.axis_object_versions_of(id).await?,
+        bookmarks: ctx.catalogue.bookmarks(id).await?,
+        track: ctx.catalogue.gnss_track(id).await?,
+        cases: ctx.catalogue.case_links(id).await?,
+        holds: ctx.catalogue.holds_on(id).await?,
         audit,
         recording,
     })

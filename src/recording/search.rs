@@ -32,22 +32,11 @@ pub async fn search(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Page> {
-    let scope = match who.require(Permission::SearchRecordings)? {
-        Reach::All => Scope::All,
-        Reach::Team => Scope::Team {
-            team: who.team.clone(),
-            officer: who.officer.clone(),
-        },
-        Reach::Own => match &who.officer {
-            Some(o) => Scope::Officer(o.clone()),
-            // Not linked to an officer record: there is no footage of their own to find.
-            None => {
-                return Ok(Page {
-                    recordings: Vec::new(),
-                    next: None,
-                });
-            }
-        },
+    let Some(scope) = scope(who, Permission::SearchRecordings)? else {
+        return Ok(Page {
+            recordings: Vec::new(),
+            next: None,
+        });
     };
     let limit = limit.clamp(1, MAX_PAGE);
     let after = after.map(decode).transpose()?;
@@ -60,6 +49,39 @@ pub async fn search(
         _ => None,
     };
     Ok(Page { recordings, next })
+}
+
+/// How close to its deletion date non-evidential footage comes back to a supervisor: the last
+/// chance to say it is evidence after all.
+pub const NEARING_DELETION_DAYS: i64 = 7;
+
+/// Footage in the asker's reach that waits for a classification: never reviewed, or
+/// non-evidential and due for deletion within [`NEARING_DELETION_DAYS`]; oldest first.
+pub async fn review_queue(
+    ctx: &Context<'_>,
+    who: &Principal,
+    limit: u32,
+) -> Result<Vec<Recording>> {
+    let Some(scope) = scope(who, Permission::Classify)? else {
+        return Ok(Vec::new());
+    };
+    let horizon = crate::domain::now() + chrono::Duration::days(NEARING_DELETION_DAYS);
+    ctx.catalogue
+        .review_queue(&scope, horizon, limit.clamp(1, MAX_PAGE))
+        .await
+}
+
+/// Whose footage `permission` reaches for `who`; None when it is their own and they have no
+/// officer record (there is none of theirs to find).
+fn scope(who: &Principal, permission: Permission) -> Result<Option<Scope>> {
+    Ok(match who.require(permission)? {
+        Reach::All => Some(Scope::All),
+        Reach::Team => Some(Scope::Team {
+            team: who.team.clone(),
+            officer: who.officer.clone(),
+        }),
+        Reach::Own => who.officer.clone().map(Scope::Officer),
+    })
 }
 
 fn encode((at, id): After) -> String {

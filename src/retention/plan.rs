@@ -71,6 +71,24 @@ struct RetentionPlanned<'a> {
     review: usize,
 }
 
+/// What a sweep as of `as_of` would do, without recording a plan: for a person deciding
+/// whether to make one.
+pub async fn preview(ctx: &Context<'_>, as_of: DateTime<Utc>) -> Result<Plan> {
+    let recomputed = refresh(ctx, as_of).await?;
+    Ok(Plan {
+        id: None,
+        as_of,
+        due: ctx.catalogue.due(as_of).await?,
+        recomputed,
+    })
+}
+
+/// Recorded plans not yet carried out, newest first: those waiting for a second person, and
+/// those approved and waiting for a sweep.
+pub async fn open_plans(ctx: &Context<'_>) -> Result<Vec<PlanRow>> {
+    ctx.catalogue.open_plans().await
+}
+
 pub async fn make(
     ctx: &Context<'_>,
     as_of: DateTime<Utc>,

@@ -223,7 +223,40 @@ impl Tx {
     }
 }
 
+/// A case a recording is part of, as the recording's page shows it.
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct CaseLink {
+    pub urn: String,
+    pub reference: String,
+    pub schedule: Schedule,
+    pub status: CaseStatus,
+}
+
 impl Catalogue {
+    /// The cases the recording is linked to, by URN.
+    pub async fn case_links(&self, recording: Uuid) -> Result<Vec<CaseLink>> {
+        on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT c.urn, e.reference, e.schedule, c.status FROM exhibits e \
+                 JOIN cases c ON c.id = e.case_id WHERE e.recording_id = $1 ORDER BY c.urn",
+            )
+            .bind(recording)
+            .fetch_all(p)
+            .await
+        })
+        .context(|| format!("reading the cases of recording {recording}"))
+    }
+
+    /// The cases most recently changed first.
+    pub async fn recent_cases(&self, limit: u32) -> Result<Vec<CaseRow>> {
+        let sql =
+            format!("SELECT {CASE_COLUMNS} FROM cases ORDER BY updated_at DESC, urn LIMIT $1");
+        on_pool!(self, p => {
+            sqlx::query_as::<_, CaseRow>(&sql).bind(i64::from(limit)).fetch_all(p).await
+        })
+        .context(|| "listing cases".into())
+    }
+
     pub async fn case(&self, urn: &str) -> Result<Option<CaseRow>> {
         let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE urn = $1");
         on_pool!(self, p => sqlx::query_as::<_, CaseRow>(&sql).bind(urn).fetch_optional(p).await)

@@ -59,12 +59,22 @@ const VERSION_BY_RECORDING: &str = "SELECT v.name, v.kind, v.sha256, v.size, v.r
      JOIN axis_containers k ON k.id = v.container_id WHERE k.recording_id = $1 \
      ORDER BY v.outcome_at, v.id";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct GnssPoint {
     pub longitude: f64,
     pub latitude: f64,
     pub seconds_from_start: Option<f64>,
     pub at: Option<DateTime<Utc>>,
+}
+
+/// A moment an officer marked while recording.
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct BookmarkRow {
+    pub marked_at: Option<DateTime<Utc>>,
+    /// From the start of the recording.
+    pub offset_ms: Option<i64>,
+    pub category: Option<String>,
+    pub note: Option<String>,
 }
 
 const CONTAINER_COLUMNS: &str =
@@ -378,6 +388,34 @@ impl Catalogue {
         })
         .context(|| format!("reading {container}/{name}"))?;
         Ok(row.map(|j| j.0))
+    }
+
+    /// The recording's bookmarks, in the order they were marked.
+    pub async fn bookmarks(&self, recording: Uuid) -> Result<Vec<BookmarkRow>> {
+        on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT marked_at, offset_ms, category, note FROM bookmarks \
+                 WHERE recording_id = $1 ORDER BY marked_at, offset_ms, id",
+            )
+            .bind(recording)
+            .fetch_all(p)
+            .await
+        })
+        .context(|| format!("reading the bookmarks of recording {recording}"))
+    }
+
+    /// Where the camera was while recording, point by point.
+    pub async fn gnss_track(&self, recording: Uuid) -> Result<Vec<GnssPoint>> {
+        on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT longitude, latitude, seconds_from_start, at FROM gnss_points \
+                 WHERE recording_id = $1 ORDER BY seq",
+            )
+            .bind(recording)
+            .fetch_all(p)
+            .await
+        })
+        .context(|| format!("reading the GNSS track of recording {recording}"))
     }
 
     /// The versions kept for a recording's container objects, oldest first.

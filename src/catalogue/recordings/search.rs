@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{CLIP_COLUMNS, ClipRow, RECORDING_COLUMNS, RecordingRow};
 use crate::catalogue::{Catalogue, on_pool};
-use crate::domain::{Classification, Clip, Recording, RecordingStatus};
+use crate::domain::{Classification, Clip, Recording, RecordingStatus, RetentionAction};
 use crate::error::{Result, ResultExt};
 
 /// What to look for; every field narrows.
@@ -83,22 +83,57 @@ fn like_pattern(words: &str) -> String {
     p
 }
 
-fn statement(f: &RecordingFilter, scope: &Scope, after: Option<After>, limit: u32) -> Sql {
-    let mut q = Sql {
-        text: format!("SELECT {RECORDING_COLUMNS} FROM recordings r WHERE 1 = 1"),
-        args: Vec::new(),
-    };
-    match scope {
-        Scope::All => {}
-        Scope::Officer(o) => q.and("r.officer_id = ?", [Arg::Text(o.clone())]),
-        Scope::Team { team, officer } => q.and(
-            "(r.officer_id = ? OR r.officer_id IN (SELECT o.id FROM officers o WHERE o.team = ?))",
-            [
-                Arg::Text(officer.clone().unwrap_or_default()),
-                Arg::Text(team.clone().unwrap_or_default()),
-            ],
-        ),
+impl Sql {
+    fn recordings_within(scope: &Scope) -> Sql {
+        let mut q = Sql {
+            text: format!("SELECT {RECORDING_COLUMNS} FROM recordings r WHERE 1 = 1"),
+            args: Vec::new(),
+        };
+        q.within(scope);
+        q
     }
+
+    fn within(&mut self, scope: &Scope) {
+        match scope {
+            Scope::All => {}
+            Scope::Officer(o) => self.and("r.officer_id = ?", [Arg::Text(o.clone())]),
+            Scope::Team { team, officer } => self.and(
+                "(r.officer_id = ? OR r.officer_id IN (SELECT o.id FROM officers o WHERE o.team = ?))",
+                [
+                    Arg::Text(officer.clone().unwrap_or_default()),
+                    Arg::Text(team.clone().unwrap_or_default()),
+                ],
+            ),
+        }
+    }
+
+    fn limit(&mut self, order: &str, limit: u32) {
+        self.args.push(Arg::Int(i64::from(limit)));
+        self.text
+            .push_str(&format!(" ORDER BY {order} LIMIT ${}", self.args.len()));
+    }
+}
+
+/// Footage waiting for a supervisor: never reviewed, or non-evidential and due for deletion
+/// before `horizon` (the last chance to say it is evidence), oldest first.
+fn review_statement(scope: &Scope, horizon: DateTime<Utc>, limit: u32) -> Sql {
+    let mut q = Sql::recordings_within(scope);
+    q.and(
+        "r.deleted_at IS NULL AND (r.classification = ? OR (r.classification = ? \
+         AND r.next_action = ? AND r.next_action_at < ?))",
+        [
+            Arg::Text(Classification::Unreviewed.as_str().into()),
+            Arg::Text(Classification::NonEvidential.as_str().into()),
+            Arg::Text(RetentionAction::Delete.as_str().into()),
+            Arg::Time(horizon),
+        ],
+    );
+    q.limit("r.recorded_at ASC, r.id ASC", limit);
+    q
+}
+
+fn statement(f: &RecordingFilter, scope: &Scope, after: Option<After>, limit: u32) -> Sql {
+    let mut q = Sql::recordings_within(scope);
     let text = |s: &Option<String>| s.clone().map(Arg::Text);
     if let Some(a) = text(&f.officer) {
         q.and("r.officer_id = ?", [a]);
@@ -146,11 +181,7 @@ fn statement(f: &RecordingFilter, scope: &Scope, after: Option<After>, limit: u3
             [Arg::Time(t), Arg::Time(t), Arg::Id(id)],
         );
     }
-    q.args.push(Arg::Int(i64::from(limit)));
-    q.text.push_str(&format!(
-        " ORDER BY r.recorded_at DESC, r.id DESC LIMIT ${}",
-        q.args.len()
-    ));
+    q.limit("r.recorded_at DESC, r.id DESC", limit);
     q
 }
 
@@ -163,7 +194,28 @@ impl Catalogue {
         after: Option<After>,
         limit: u32,
     ) -> Result<Vec<Recording>> {
-        let sql = statement(filter, scope, after, limit);
+        self.recordings_by(
+            statement(filter, scope, after, limit),
+            "searching recordings",
+        )
+        .await
+    }
+
+    /// Footage within `scope` waiting for a supervisor's classification, oldest first.
+    pub async fn review_queue(
+        &self,
+        scope: &Scope,
+        horizon: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Recording>> {
+        self.recordings_by(
+            review_statement(scope, horizon, limit),
+            "reading the review queue",
+        )
+        .await
+    }
+
+    async fn recordings_by(&self, sql: Sql, doing: &'static str) -> Result<Vec<Recording>> {
         let rows: Vec<RecordingRow> = on_pool!(self, p => {
             let mut q = sqlx::query_as(&sql.text);
             for a in &sql.args {
@@ -176,7 +228,7 @@ impl Catalogue {
             }
             q.fetch_all(p).await
         })
-        .context(|| "searching recordings".into())?;
+        .context(|| doing.into())?;
         self.with_clips(rows).await
     }
 

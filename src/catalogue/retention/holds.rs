@@ -147,6 +147,18 @@ impl Tx {
 }
 
 impl Catalogue {
+    /// Every hold ever placed on the recording or on a case it is in, newest first.
+    pub async fn holds_on(&self, recording: Uuid) -> Result<Vec<HoldRow>> {
+        let sql = format!(
+            "SELECT {HOLD_COLUMNS} FROM holds h LEFT JOIN cases c ON c.id = h.case_id \
+             WHERE h.recording_id = $1 OR h.case_id IN \
+             (SELECT e.case_id FROM exhibits e WHERE e.recording_id = $1) \
+             ORDER BY h.placed_at DESC, h.id DESC"
+        );
+        on_pool!(self, p => sqlx::query_as::<_, HoldRow>(&sql).bind(recording).fetch_all(p).await)
+            .context(|| format!("listing the holds on recording {recording}"))
+    }
+
     /// Holds newest first: those in force, or all.
     pub async fn holds(&self, all: bool) -> Result<Vec<HoldRow>> {
         let filter = if all { "TRUE OR $1 IS NULL" } else { IN_FORCE };

@@ -78,6 +78,16 @@ impl Catalogue {
         row.ok_or_else(|| Error::not_found(format!("no retention plan {id}")))
     }
 
+    /// Plans not yet carried out, newest first.
+    pub async fn open_plans(&self) -> Result<Vec<PlanRow>> {
+        let sql = format!(
+            "SELECT {PLAN_COLUMNS} FROM retention_plans WHERE executed_at IS NULL \
+             ORDER BY created_at DESC, id DESC LIMIT 50"
+        );
+        on_pool!(self, p => sqlx::query_as::<_, PlanRow>(&sql).fetch_all(p).await)
+            .context(|| "listing retention plans not carried out".into())
+    }
+
     /// Items of a plan not yet carried out, in the plan's order.
     pub async fn pending_items(&self, plan: Uuid) -> Result<Vec<PlanItem>> {
         on_pool!(self, p => {

@@ -10,7 +10,6 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::QueryOf;
-use super::stream::{CSV, attachment};
 use crate::audit::reading::{self, Entry, Page, Status};
 use crate::audit::verify::Report;
 use crate::catalogue::{ConsultationQuery, ConsultedRow, LeafQuery};
@@ -19,6 +18,7 @@ use crate::http::AppState;
 use crate::http::api::ErrorBody;
 use crate::http::error::ApiResult;
 use crate::http::people::Caller;
+use crate::http::stream::{CSV, attachment};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -12,7 +12,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::stream::{CSV, attachment};
 use super::tasks::TaskView;
 use super::{JsonBody, need};
 use crate::access::Permission;
@@ -26,6 +25,7 @@ use crate::http::AppState;
 use crate::http::api::ErrorBody;
 use crate::http::error::ApiResult;
 use crate::http::people::Caller;
+use crate::http::stream::{CSV, attachment};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -10,7 +10,6 @@ mod cases;
 mod me;
 mod recordings;
 mod retention;
-mod stream;
 pub mod tasks;
 mod tokens;
 

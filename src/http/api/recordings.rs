@@ -11,7 +11,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::stream::{self, Disposition};
 use super::{JsonBody, QueryOf};
 use crate::access::Permission;
 use crate::access::footage::require_recording;
@@ -23,6 +22,7 @@ use crate::http::AppState;
 use crate::http::api::ErrorBody;
 use crate::http::error::ApiResult;
 use crate::http::people::Caller;
+use crate::http::stream::{self, Disposition, Source};
 use crate::recording::details::{self, Details};
 use crate::recording::footage::{self, Wanted};
 use crate::recording::search::{self, Page};
@@ -174,7 +174,7 @@ async fn media(
     };
     let ctx = state.app.context();
     let f = footage::open(&ctx, &caller, id, seq, wanted, q.consultation).await?;
-    Ok(stream::serve(ctx.store, &f, &headers, disposition).await?)
+    Ok(stream::serve(Source::Store(ctx.store), &f, &headers, disposition).await?)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

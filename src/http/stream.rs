@@ -7,7 +7,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio_util::io::ReaderStream;
 
-use crate::error::{Error, Result};
+use std::path::Path;
+
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use crate::error::{Error, Result, ResultExt};
 use crate::recording::footage::Footage;
 use crate::store::Store;
 
@@ -20,8 +24,17 @@ pub enum Disposition {
     Attachment,
 }
 
+/// Where the bytes come from.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    /// The object in the store named by the footage's SHA-256.
+    Store(&'a Store),
+    /// A region of a local file: an entry stored whole in a kept package's ZIP.
+    File { path: &'a Path, offset: u64 },
+}
+
 pub async fn serve(
-    store: &Store,
+    source: Source<'_>,
     f: &Footage,
     request: &HeaderMap,
     disposition: Disposition,
@@ -43,8 +56,21 @@ pub async fn serve(
     let body = if len == 0 {
         Body::empty()
     } else {
-        let reader = store.range_reader(&f.sha256, start, len).await?;
-        Body::from_stream(ReaderStream::new(reader))
+        match source {
+            Source::Store(store) => {
+                let reader = store.range_reader(&f.sha256, start, len).await?;
+                Body::from_stream(ReaderStream::new(reader))
+            }
+            Source::File { path, offset } => {
+                let mut file = tokio::fs::File::open(path)
+                    .await
+                    .context(|| format!("opening {}", path.display()))?;
+                file.seek(std::io::SeekFrom::Start(offset + start))
+                    .await
+                    .context(|| format!("reading {}", path.display()))?;
+                Body::from_stream(ReaderStream::new(file.take(len)))
+            }
+        }
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
