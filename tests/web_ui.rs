@@ -12,13 +12,13 @@ use common::oidc::Provider;
 use common::{Env, Ingest};
 
 /// Eight seconds of test card and tone, as a camera might record it (MJPEG and PCM, so the
-/// workers transcode it to the H.264/AAC the browser plays).
-fn clip(env: &Env, name: &str) -> PathBuf {
+/// workers transcode it to the H.264/AAC the browser plays); each `tone` makes other footage.
+fn clip(env: &Env, name: &str, tone: u32) -> PathBuf {
     let path = env.path(name);
     let status = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y"])
         .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-f", "lavfi", "-i", &format!("sine=frequency={tone}:sample_rate=48000")])
         .args(["-t", "8", "-c:v", "mjpeg", "-q:v", "5", "-c:a", "pcm_s16le"])
         .arg(&path)
         .status()
@@ -38,15 +38,20 @@ on_both_backends!(pages_work_in_a_real_browser, |mut env: Env| {
     ] {
         env.extra_env.push((k.into(), v.into()));
     }
-    let footage = clip(&env, "arrest.avi");
     let unreviewed = env
-        .ingest_path(&footage, &Ingest::new().officer("4471").device("CAM-7"))
+        .ingest_path(
+            &clip(&env, "arrest.avi", 440),
+            &Ingest::new().officer("4471").device("CAM-7"),
+        )
         .id;
     env.ingest_path(
-        &footage,
+        &clip(&env, "test.avi", 550),
         &Ingest::new().officer("4471").category("Test recording"),
     );
-    env.ingest_path(&footage, &Ingest::new().officer("9999"));
+    env.ingest_path(
+        &clip(&env, "other.avi", 660),
+        &Ingest::new().officer("9999"),
+    );
     env.sql(
         "UPDATE officers SET team = 'A' WHERE id = '4471'",
         "UPDATE officers SET team = 'A' WHERE id = '4471'",
