@@ -18,7 +18,12 @@ fn clip(env: &Env, name: &str, tone: u32) -> PathBuf {
     let status = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y"])
         .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"])
-        .args(["-f", "lavfi", "-i", &format!("sine=frequency={tone}:sample_rate=48000")])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=frequency={tone}:sample_rate=48000"),
+        ])
         .args(["-t", "8", "-c:v", "mjpeg", "-q:v", "5", "-c:a", "pcm_s16le"])
         .arg(&path)
         .status()

@@ -174,7 +174,7 @@ pub fn list(
             .context(|| format!("reading {}", home.join(NOTE).display()))?;
         found.push((kept, built));
     }
-    found.sort_by(|a, b| b.1.cmp(&a.1));
+    found.sort_by_key(|k| std::cmp::Reverse(k.1));
     Ok(found)
 }
 

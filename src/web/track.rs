@@ -129,7 +129,7 @@ mod tests {
         assert!(t.path.starts_with("M24.0 "), "{}", t.path);
         let coords: Vec<f64> = t
             .path
-            .split(|c: char| c == 'M' || c == 'L' || c == ' ')
+            .split(['M', 'L', ' '])
             .filter_map(|n| n.parse().ok())
             .collect();
         assert!(coords[2] > coords[0] && coords[3] < coords[1], "{coords:?}");
