@@ -27,6 +27,15 @@ fn new_secret() -> String {
     format!("dk_{}", random_token(32))
 }
 
+/// Every docking station, revoked ones too, for an administrator.
+pub async fn list(
+    ctx: &crate::context::Context<'_>,
+    who: &crate::access::Principal,
+) -> Result<Vec<Dock>> {
+    who.require(crate::access::Permission::Administer)?;
+    ctx.catalogue.docks().await
+}
+
 /// A connection file for dock `name`, as the Axis Body Worn Manager imports it: where to send
 /// footage (`url`, this server as the dock reaches it), the dock's user name and a new secret
 /// (the old one stops working: a file is the only place the secret is ever shown), and the

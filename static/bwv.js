@@ -17,14 +17,16 @@ document.addEventListener("DOMContentLoaded", () => {
       video.addEventListener("timeupdate", () => { out.value = clockOf(video.currentTime); });
     }
   }
-  // "Mark start" / "Mark end" buttons fill an excerpt field from the player they name.
+  // "Mark excerpt start/end" buttons fill an excerpt field from the player they name, as a
+  // time from the start of the recording (the clip's offset in it plus the player's position).
   for (const button of document.querySelectorAll("button[data-mark]")) {
     button.hidden = false;
     button.addEventListener("click", (event) => {
       event.preventDefault();
       const video = document.getElementById(button.dataset.player);
       const field = document.getElementById(button.dataset.mark);
-      if (video && field) { field.value = clockOf(video.currentTime); }
+      const offset = Number(button.dataset.offset || 0);
+      if (video && field) { field.value = clockOf(offset + video.currentTime); }
     });
   }
 });

@@ -25,6 +25,8 @@ const DISCLOSURE: &[&str] = &["disclosure-officer"];
 const RECORDS: &[&str] = &["records-manager"];
 const AUDIT: &[&str] = &["auditor"];
 const ADMIN: &[&str] = &["administrator"];
+/// Those who classify footage (within their reach).
+const CLASSIFIERS: &[&str] = &["supervisor", "disclosure-officer"];
 /// Details of footage that is not theirs nor their team's: roles that reach everyone's.
 const ALL_DETAILS: &[&str] = &["disclosure-officer", "records-manager"];
 const SEARCHERS: &[&str] = &[
@@ -176,6 +178,30 @@ fn routes(
             r("/api/v1/retention/certificates/{rec}"),
             Value::Null,
             RECORDS,
+        ),
+        (
+            "POST",
+            "/api/v1/packages/00000000-0000-0000-0000-000000000000/shares".into(),
+            json!({"recipient": "CPS, lawyer J. Smith", "days": 7}),
+            DISCLOSURE,
+        ),
+        (
+            "GET",
+            "/api/v1/cases/01AB2345626/shares".into(),
+            Value::Null,
+            DISCLOSURE,
+        ),
+        (
+            "POST",
+            "/api/v1/shares/00000000-0000-0000-0000-000000000000/revocation".into(),
+            Value::Null,
+            DISCLOSURE,
+        ),
+        (
+            "GET",
+            "/api/v1/review-queue".into(),
+            Value::Null,
+            CLASSIFIERS,
         ),
         ("GET", "/api/v1/holds".into(), Value::Null, RECORDS),
         (
@@ -807,6 +833,10 @@ on_both_backends!(the_openapi_document_describes_every_route, |env: Env| {
         "GET /api/v1/cases/{urn}/schedules/{form}",
         "POST /api/v1/cases/{urn}/packages",
         "GET /api/v1/packages/{id}/download",
+        "POST /api/v1/packages/{id}/shares",
+        "GET /api/v1/cases/{urn}/shares",
+        "POST /api/v1/shares/{id}/revocation",
+        "GET /api/v1/review-queue",
         "POST /api/v1/retention/plans",
         "GET /api/v1/retention/plans/{id}",
         "POST /api/v1/retention/plans/{id}/approval",

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::access::{Permission, Principal};
 use crate::audit::record::{Actor, EventDraft, format_ts};
 use crate::catalogue::{CaseRow, ExhibitRow, NewExhibit, Register};
 use crate::context::Context;
@@ -296,7 +297,8 @@ pub struct CaseFile {
 }
 
 /// The cases most recently changed, for a person choosing one.
-pub async fn recent(ctx: &Context<'_>, limit: u32) -> Result<Vec<CaseRow>> {
+pub async fn recent(ctx: &Context<'_>, who: &Principal, limit: u32) -> Result<Vec<CaseRow>> {
+    who.require(Permission::ManageCases)?;
     ctx.catalogue.recent_cases(limit.clamp(1, 500)).await
 }
 

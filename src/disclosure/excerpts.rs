@@ -40,6 +40,28 @@ fn parse_hms(s: &str) -> Option<u32> {
     Some(num(h, 99)? * 3600 + num(m, 59)? * 60 + num(sec, 59)?)
 }
 
+/// A time on a player as a person types it or a page's button fills it in: `H:MM:SS`,
+/// `M:SS` or whole seconds. (The command line's `--clip` stays strictly `HH:MM:SS`.)
+pub fn player_time(s: &str) -> Option<u32> {
+    let parts: Vec<&str> = s.trim().split(':').collect();
+    if parts.len() > 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let mut total: u32 = 0;
+    for (i, p) in parts.iter().enumerate() {
+        let n: u32 = p.parse().ok()?;
+        if i > 0 && (n >= 60 || p.len() != 2) {
+            return None;
+        }
+        total = total.checked_mul(60)?.checked_add(n)?;
+    }
+    Some(total)
+}
+
 pub fn hms(seconds: u32) -> String {
     format!(
         "{:02}:{:02}:{:02}",
@@ -70,8 +92,15 @@ impl FromStr for ClipSpec {
             parse_hms(start).ok_or_else(usage)?,
             parse_hms(end).ok_or_else(usage)?,
         );
+        ClipSpec::new(recording, start, end).map_err(|e| format!("{s:?}: {e}"))
+    }
+}
+
+impl ClipSpec {
+    /// A range of a recording, from `start` to `end` seconds from its start.
+    pub fn new(recording: Uuid, start: u32, end: u32) -> std::result::Result<ClipSpec, String> {
         if end <= start {
-            return Err(format!("{s:?}: the end must come after the start"));
+            return Err("the end must come after the start".into());
         }
         Ok(ClipSpec {
             recording,
@@ -335,6 +364,17 @@ mod tests {
             "not-a-uuid@00:00:01-00:00:02".to_string(),
         ] {
             assert!(bad.parse::<ClipSpec>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn player_times_read_as_people_write_them() {
+        assert_eq!(player_time("75"), Some(75));
+        assert_eq!(player_time("1:15"), Some(75));
+        assert_eq!(player_time("1:00:05"), Some(3605));
+        assert_eq!(player_time(" 0:03 "), Some(3));
+        for bad in ["", "1:75", "1:5", "a:10", "1::2", "1:00:00:00", "-3"] {
+            assert_eq!(player_time(bad), None, "{bad}");
         }
     }
 }

@@ -9,12 +9,15 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::excerpts::ClipSpec;
+use super::manifest::{FileEntry, MANIFEST_PATH, Manifest};
 use super::package::{self, Built, Request};
+use super::reader::Package;
 use crate::access::{Permission, Principal};
+use crate::audit::record::Record;
 use crate::consultation::{self, Justification};
 use crate::context::Context;
 use crate::domain::{ConsultationUse, ConsultedItem};
-use crate::error::{Error, Result, ResultExt};
+use crate::error::{Code, Error, Result, ResultExt};
 
 const PACKAGE: &str = "package.zip";
 const NOTE: &str = "kept.json";
@@ -39,6 +42,9 @@ pub struct Order {
 pub struct Kept {
     pub package_id: Uuid,
     pub case: String,
+    /// Whom it was built for (absent in notes written before it was kept here).
+    #[serde(default)]
+    pub recipient: Option<String>,
     pub built_by: String,
     pub size: u64,
     pub manifest_sha256: String,
@@ -63,6 +69,7 @@ pub async fn build(
     clips.dedup();
     let staging = root(ctx).join(format!("building-{}", Uuid::now_v7()));
     std::fs::create_dir_all(&staging).context(|| format!("creating {}", staging.display()))?;
+    let recipient = order.recipient.trim().to_owned();
     let built = package::build(
         ctx,
         Request {
@@ -70,7 +77,7 @@ pub async fn build(
             urn: urn.to_owned(),
             out: staging.join(PACKAGE),
             sensitive_out: None,
-            recipient: order.recipient,
+            recipient: recipient.clone(),
             purpose: order.purpose,
             include_originals: order.include_originals,
             clips,
@@ -88,6 +95,7 @@ pub async fn build(
     let kept = Kept {
         package_id: built.package_id,
         case: built.case.clone(),
+        recipient: Some(recipient),
         built_by: who.actor.id.clone(),
         size: std::fs::metadata(&built.package)
             .context(|| format!("reading {}", built.package.display()))?
@@ -135,6 +143,74 @@ pub fn find(ctx: &Context<'_>, id: Uuid) -> Result<(Kept, PathBuf)> {
         return Err(Error::not_found(format!("package {id} is no longer kept")));
     }
     Ok((kept, file))
+}
+
+/// Reads a kept package's ZIP off the async runtime: it may be large and the disk slow.
+async fn reading<T: Send + 'static>(
+    ctx: &Context<'_>,
+    id: Uuid,
+    read: impl FnOnce(&mut Package) -> std::result::Result<T, String> + Send + 'static,
+) -> Result<T> {
+    let (_, path) = find(ctx, id)?;
+    let bad = move |e: String| Error::new(Code::Io, format!("kept package {id}: {e}"));
+    tokio::task::spawn_blocking(move || Package::open(&path).and_then(|mut p| read(&mut p)))
+        .await
+        .map_err(|e| bad(e.to_string()))?
+        .map_err(bad)
+}
+
+/// A kept package's manifest.
+pub async fn manifest(ctx: &Context<'_>, id: Uuid) -> Result<Manifest> {
+    reading(ctx, id, |p| {
+        let bytes = p.read(MANIFEST_PATH, 64 << 20)?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("{MANIFEST_PATH}: {e}"))
+    })
+    .await
+}
+
+/// The audit records a kept package carries, in the manifest's order.
+pub async fn continuity(ctx: &Context<'_>, id: Uuid, m: &Manifest) -> Result<Vec<Record>> {
+    let leaves: Vec<String> = m
+        .audit
+        .iter()
+        .flat_map(|a| a.records.iter().map(|r| r.leaf.clone()))
+        .collect();
+    reading(ctx, id, move |p| {
+        leaves
+            .iter()
+            .map(|leaf| Record::parse(&p.read(leaf, 1 << 20)?))
+            .collect()
+    })
+    .await
+}
+
+/// Where file `name` (one its manifest lists) lies in a kept package's ZIP, to stream ranges of
+/// it straight from there: the ZIP, the file's first byte in it, and what the manifest says.
+pub async fn region(
+    ctx: &Context<'_>,
+    id: Uuid,
+    m: &Manifest,
+    name: &str,
+) -> Result<(PathBuf, u64, FileEntry)> {
+    let listed = m
+        .all_files()
+        .find(|f| f.path == name)
+        .cloned()
+        .ok_or_else(|| Error::not_found(format!("the package has no file {name:?}")))?;
+    let (_, path) = find(ctx, id)?;
+    let wanted = listed.clone();
+    let offset = reading(ctx, id, move |p| {
+        let (offset, size) = p.stored_region(&wanted.path)?;
+        if size != wanted.size {
+            return Err(format!(
+                "{} is {size} bytes, not the {} its manifest lists",
+                wanted.path, wanted.size
+            ));
+        }
+        Ok(offset)
+    })
+    .await?;
+    Ok((path, offset, listed))
 }
 
 /// When a kept package will be removed (`consultation.package_days` after it was built).

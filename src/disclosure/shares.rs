@@ -11,8 +11,6 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::kept;
-use super::manifest::{FileEntry, MANIFEST_PATH, Manifest};
-use super::reader::Package;
 use crate::access::{Permission, Principal};
 use crate::audit::record::{Actor, EventDraft, Record, format_ts};
 use crate::catalogue::ShareRow;
@@ -35,17 +33,20 @@ pub struct NewShare {
 }
 
 /// A share made: the link's secret and the passcode are shown once, to the person who made it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Created {
     pub share: Uuid,
+    pub case: String,
+    pub recipient: String,
     /// The path of the link on this server: `/s/<token>`.
     pub path: String,
+    /// In two halves, `ABCDE-FGHJK`, to read out over the phone (either form is accepted).
     pub passcode: String,
     pub expires_at: DateTime<Utc>,
 }
 
 /// What was done through a share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ShareUse {
     /// The recipient gave the passcode and opened the package's page.
@@ -56,6 +57,17 @@ pub enum ShareUse {
     Downloaded,
 }
 
+impl ShareUse {
+    /// As the audit record spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShareUse::Opened => "opened",
+            ShareUse::Viewed => "viewed",
+            ShareUse::Downloaded => "downloaded",
+        }
+    }
+}
+
 /// `share_created`: the package, its case, the recipient and until when.
 #[derive(Serialize)]
 struct ShareCreated<'a> {
@@ -64,12 +76,14 @@ struct ShareCreated<'a> {
     expires_at: String,
 }
 
+const USED: &str = "share_used";
+
 /// `share_used`: what the recipient did, and with which file.
-#[derive(Serialize)]
-struct ShareUsed<'a> {
+#[derive(Serialize, serde::Deserialize)]
+struct ShareUsed {
     what: ShareUse,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<&'a str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
     package: Uuid,
 }
 
@@ -97,19 +111,14 @@ fn recipient_actor(s: &ShareRow) -> Actor {
 
 pub async fn create(ctx: &Context<'_>, who: &Principal, n: NewShare) -> Result<Created> {
     who.require(Permission::Disclose)?;
-    let recipient = n.recipient.trim();
-    if recipient.is_empty() || recipient.chars().count() > 200 {
-        return Err(Error::bad_input(
-            "name the recipient (at most 200 characters): the law requires a disclosure to record who received it",
-        ));
-    }
+    let (pack, _) = kept::find(ctx, n.package)?;
+    let recipient = recipient_of(&pack, &n.recipient)?;
     if !(1..=MAX_DAYS).contains(&n.days) {
         return Err(Error::bad_input(format!(
             "a share lasts 1 to {MAX_DAYS} days, not {}",
             n.days
         )));
     }
-    let (pack, _) = kept::find(ctx, n.package)?;
     let now = crate::domain::now();
     let kept_until = kept::kept_until(ctx, n.package)?;
     let expires_at = (now + Duration::days(i64::from(n.days))).min(kept_until);
@@ -128,7 +137,7 @@ pub async fn create(ctx: &Context<'_>, who: &Principal, n: NewShare) -> Result<C
         id: Uuid::now_v7(),
         package_id: n.package,
         case_urn: pack.case.clone(),
-        recipient: recipient.to_owned(),
+        recipient: recipient.clone(),
         token_sha256: digest(&token),
         passcode_hash: hash_secret(code.clone()).await?,
         created_by: who.actor.id.clone(),
@@ -150,10 +159,35 @@ pub async fn create(ctx: &Context<'_>, who: &Principal, n: NewShare) -> Result<C
     tx.commit().await?;
     Ok(Created {
         share: row.id,
+        case: row.case_urn,
+        recipient,
         path: format!("/s/{token}"),
-        passcode: code,
+        passcode: format!(
+            "{}-{}",
+            &code[..PASSCODE_LEN / 2],
+            &code[PASSCODE_LEN / 2..]
+        ),
         expires_at,
     })
+}
+
+/// Whom a share of package `pack` is for: the package names its recipient in its manifest, and
+/// a share may only go to them (a package built for the CPS is not the defence's). Left empty,
+/// it is the package's recipient.
+fn recipient_of(pack: &kept::Kept, given: &str) -> Result<String> {
+    let given = given.trim();
+    let same = |a: &str, b: &str| a.split_whitespace().eq(b.split_whitespace());
+    match pack.recipient.as_deref() {
+        Some(built_for) if given.is_empty() || same(given, built_for) => Ok(built_for.to_owned()),
+        Some(built_for) => Err(Error::bad_input(format!(
+            "package {} was built for {built_for:?}, not {given:?}: build a package for {given:?} to share with them",
+            pack.package_id
+        ))),
+        None if given.is_empty() || given.chars().count() > 200 => Err(Error::bad_input(
+            "name the recipient (at most 200 characters): the law requires a disclosure to record who received it",
+        )),
+        None => Ok(given.to_owned()),
+    }
 }
 
 pub async fn revoke(ctx: &Context<'_>, who: &Principal, id: Uuid) -> Result<ShareRow> {
@@ -184,21 +218,35 @@ pub async fn revoke(ctx: &Context<'_>, who: &Principal, id: Uuid) -> Result<Shar
 }
 
 /// One thing done through a share, as the person who shared it reads it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Use {
     pub at: String,
-    pub event: String,
-    pub what: Option<String>,
+    pub what: ShareUse,
     pub file: Option<String>,
 }
 
-/// A case's shares, each with what was done through it.
-pub async fn list(
-    ctx: &Context<'_>,
-    who: &Principal,
-    urn: &str,
-) -> Result<Vec<(ShareRow, Vec<Use>)>> {
+/// A share as the person who shared it sees it: never its link's secret or passcode.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Shared {
+    pub id: Uuid,
+    pub package: Uuid,
+    pub case: String,
+    pub recipient: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+    /// Whether the link opens now.
+    pub live: bool,
+    /// What was done through it, oldest first.
+    pub uses: Vec<Use>,
+}
+
+/// A case's shares, newest first, each with what was done through it.
+pub async fn list(ctx: &Context<'_>, who: &Principal, urn: &str) -> Result<Vec<Shared>> {
     who.require(Permission::Disclose)?;
+    let now = crate::domain::now();
     let mut out = Vec::new();
     for share in ctx.catalogue.shares_of(urn).await? {
         let uses = ctx
@@ -207,23 +255,29 @@ pub async fn list(
             .await?
             .iter()
             .filter_map(|l| Record::parse(&l.leaf).ok())
-            .map(|r| {
-                let field = |k: &str| {
-                    r.result
-                        .as_ref()
-                        .and_then(|v| v.get(k))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned)
-                };
-                Use {
-                    at: r.ts.clone(),
-                    what: field("what"),
-                    file: field("file"),
-                    event: r.event,
-                }
+            .filter(|r| r.event == USED)
+            .filter_map(|r| {
+                let used: ShareUsed = serde_json::from_value(r.result?).ok()?;
+                Some(Use {
+                    at: r.ts,
+                    what: used.what,
+                    file: used.file,
+                })
             })
             .collect();
-        out.push((share, uses));
+        out.push(Shared {
+            id: share.id,
+            package: share.package_id,
+            live: share.revoked_at.is_none() && share.expires_at > now,
+            case: share.case_urn,
+            recipient: share.recipient,
+            created_by: share.created_by,
+            created_at: share.created_at,
+            expires_at: share.expires_at,
+            revoked_at: share.revoked_at,
+            revoked_by: share.revoked_by,
+            uses,
+        });
     }
     Ok(out)
 }
@@ -273,10 +327,10 @@ pub async fn record(
     what: ShareUse,
     file: Option<&str>,
 ) -> Result<()> {
-    let mut event = EventDraft::new("share_used", recipient_actor(share), ITEM_KIND, share.id)
+    let mut event = EventDraft::new(USED, recipient_actor(share), ITEM_KIND, share.id)
         .with_result(&ShareUsed {
             what,
-            file,
+            file: file.map(str::to_owned),
             package: share.package_id,
         })?;
     event.recipient = Some(share.recipient.clone());
@@ -285,61 +339,34 @@ pub async fn record(
     tx.commit().await
 }
 
-/// The package a share opens: its manifest, as the package's own page shows it.
-pub fn manifest(ctx: &Context<'_>, share: &ShareRow) -> Result<Manifest> {
-    let (_, path) = kept::find(ctx, share.package_id)?;
-    let bad = |e: String| Error::new(Code::Io, format!("package {}: {e}", share.package_id));
-    let mut pkg = Package::open(&path).map_err(bad)?;
-    let bytes = pkg.read(MANIFEST_PATH, 64 << 20).map_err(bad)?;
-    serde_json::from_slice(&bytes).map_err(|e| bad(format!("{MANIFEST_PATH}: {e}")))
-}
-
-/// The audit records the package carries (each with its inclusion proof), oldest first: the
-/// continuity of every exhibit from ingest to this disclosure.
-pub fn continuity(ctx: &Context<'_>, share: &ShareRow, m: &Manifest) -> Result<Vec<Record>> {
-    let Some(audit) = &m.audit else {
-        return Ok(Vec::new());
-    };
-    let (_, path) = kept::find(ctx, share.package_id)?;
-    let bad = |e: String| Error::new(Code::Io, format!("package {}: {e}", share.package_id));
-    let mut pkg = Package::open(&path).map_err(bad)?;
-    let mut records = Vec::with_capacity(audit.records.len());
-    for entry in &audit.records {
-        let bytes = pkg.read(&entry.leaf, 1 << 20).map_err(bad)?;
-        records.push(Record::parse(&bytes).map_err(bad)?);
-    }
-    Ok(records)
-}
-
-/// One file of a shared package, to stream from the kept ZIP: the ZIP, where the file starts in
-/// it, and what the manifest says of it. Only files the manifest lists are served.
-pub fn file(
-    ctx: &Context<'_>,
-    share: &ShareRow,
-    name: &str,
-) -> Result<(std::path::PathBuf, u64, FileEntry)> {
-    let listed = manifest(ctx, share)?
-        .all_files()
-        .find(|f| f.path == name)
-        .cloned()
-        .ok_or_else(|| Error::not_found(format!("the package has no file {name:?}")))?;
-    let (_, path) = kept::find(ctx, share.package_id)?;
-    let bad = |e: String| Error::new(Code::Io, format!("package {}: {e}", share.package_id));
-    let (offset, size) = Package::open(&path)
-        .and_then(|mut p| p.stored_region(name))
-        .map_err(bad)?;
-    if size != listed.size {
-        return Err(bad(format!(
-            "{name} is {size} bytes, not the {} its manifest lists",
-            listed.size
-        )));
-    }
-    Ok((path, offset, listed))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pack(recipient: Option<&str>) -> kept::Kept {
+        kept::Kept {
+            package_id: Uuid::nil(),
+            case: "01AB2345626".into(),
+            recipient: recipient.map(str::to_owned),
+            built_by: "person:x".into(),
+            size: 1,
+            manifest_sha256: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_share_goes_only_to_whom_the_package_was_built_for() {
+        let cps = pack(Some("CPS, lawyer J. Smith"));
+        assert_eq!(recipient_of(&cps, "").unwrap(), "CPS, lawyer J. Smith");
+        assert_eq!(
+            recipient_of(&cps, " CPS,  lawyer J. Smith ").unwrap(),
+            "CPS, lawyer J. Smith"
+        );
+        let e = recipient_of(&cps, "Defence, A. Solicitor").unwrap_err();
+        assert!(e.to_string().contains("was built for"), "{e}");
+        assert!(recipient_of(&pack(None), "").is_err());
+        assert_eq!(recipient_of(&pack(None), "CPS").unwrap(), "CPS");
+    }
 
     #[test]
     fn passcodes_are_long_and_unambiguous() {

@@ -212,6 +212,26 @@ pub async fn release(
     })
 }
 
+/// Where a hold stands at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    InForce,
+    /// Its date passed: it protects nothing any more.
+    Lapsed,
+    Released,
+}
+
+/// Where hold `h` stands at `now`: the same test the catalogue's "in force" query makes.
+pub fn standing(h: &HoldRow, now: DateTime<Utc>) -> Standing {
+    if h.released_at.is_some() {
+        Standing::Released
+    } else if h.until.is_some_and(|u| u <= now) {
+        Standing::Lapsed
+    } else {
+        Standing::InForce
+    }
+}
+
 /// Holds in force, or every hold ever placed.
 pub async fn list(ctx: &Context<'_>, all: bool) -> Result<Vec<HoldRow>> {
     ctx.catalogue.holds(all).await

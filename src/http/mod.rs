@@ -216,6 +216,18 @@ fn people_routes(state: &AppState) -> Router<AppState> {
         .layer(layer)
 }
 
+/// The path as logs may keep it: a share link's secret (`/s/<token>`) never goes into a log.
+fn loggable_path<B>(req: &Request<B>) -> String {
+    let path = req.uri().path();
+    match path.strip_prefix("/s/") {
+        Some(rest) => match rest.split_once('/') {
+            Some((_, after)) => format!("/s/{{token}}/{after}"),
+            None => "/s/{token}".to_owned(),
+        },
+        None => path.to_owned(),
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let idle = Duration::from_secs(state.app.config.server.body_idle_timeout_secs.max(1));
     let request_id = HeaderName::from_static("x-request-id");
@@ -232,7 +244,7 @@ pub fn router(state: AppState) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default()
                     .to_owned();
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                tracing::info_span!("request", method = %req.method(), path = %loggable_path(req), request_id = %id)
             }),
         )
         // A body that sends nothing for `idle` is cut off: a dock that lost its link resumes

@@ -23,10 +23,15 @@ pub struct Details {
     pub classifications: Vec<ClassificationRow>,
     pub kept_versions: Vec<AxisObjectVersion>,
     pub bookmarks: Vec<BookmarkRow>,
-    /// Where the camera was (GNSS), point by point; empty when it did not say.
+    /// Where the camera was (GNSS), point by point: personal data like the footage, so only
+    /// for those who may watch it; empty when the camera did not say.
     pub track: Vec<GnssPoint>,
+    /// The cases it is material in, for those who manage cases (a schedule can say it is
+    /// sensitive).
     pub cases: Vec<CaseLink>,
-    /// Holds on the recording or its cases, in force or not.
+    /// Holds on the recording or its cases, in force or not, for those who place holds or
+    /// manage retention: a hold's reason (an IOPC investigation, say) is not the officer's to
+    /// read on their own footage.
     pub holds: Vec<HoldRow>,
     pub audit: Vec<Event>,
 }
@@ -63,7 +68,8 @@ pub async fn show(
         .recording(id)
         .await?
         .ok_or_else(|| Error::not_found(format!("no recording {id}")))?;
-    let may_read_audit = who.require(Permission::ReadAudit).is_ok();
+    let may = |p: Permission| who.require(p).is_ok();
+    let may_read_audit = may(Permission::ReadAudit);
     let audit = ctx
         .catalogue
         .item_leaves(id)
@@ -96,9 +102,21 @@ pub async fn show(
         classifications: ctx.catalogue.classification_history(id).await?,
         kept_versions: ctx.catalogue.axis_object_versions_of(id).await?,
         bookmarks: ctx.catalogue.bookmarks(id).await?,
-        track: ctx.catalogue.gnss_track(id).await?,
-        cases: ctx.catalogue.case_links(id).await?,
-        holds: ctx.catalogue.holds_on(id).await?,
+        track: if may(Permission::ViewFootage) {
+            ctx.catalogue.gnss_track(id).await?
+        } else {
+            Vec::new()
+        },
+        cases: if may(Permission::ManageCases) {
+            ctx.catalogue.case_links(id).await?
+        } else {
+            Vec::new()
+        },
+        holds: if may(Permission::ManageHolds) || may(Permission::ManageRetention) {
+            ctx.catalogue.holds_on(id).await?
+        } else {
+            Vec::new()
+        },
         audit,
         recording,
     })

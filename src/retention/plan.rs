@@ -71,21 +71,23 @@ struct RetentionPlanned<'a> {
     review: usize,
 }
 
-/// What a sweep as of `as_of` would do, without recording a plan: for a person deciding
-/// whether to make one.
-pub async fn preview(ctx: &Context<'_>, as_of: DateTime<Utc>) -> Result<Plan> {
-    let recomputed = refresh(ctx, as_of).await?;
+/// What a sweep as of `as_of` would do, for a person deciding whether to record a plan: read
+/// as the catalogue stands, changing nothing (recording the plan first refreshes any answer a
+/// policy change or a lapsed hold left stale, so it may differ by those).
+pub async fn preview(ctx: &Context<'_>, who: &Principal, as_of: DateTime<Utc>) -> Result<Plan> {
+    who.require(Permission::ManageRetention)?;
     Ok(Plan {
         id: None,
         as_of,
         due: ctx.catalogue.due(as_of).await?,
-        recomputed,
+        recomputed: 0,
     })
 }
 
 /// Recorded plans not yet carried out, newest first: those waiting for a second person, and
 /// those approved and waiting for a sweep.
-pub async fn open_plans(ctx: &Context<'_>) -> Result<Vec<PlanRow>> {
+pub async fn open_plans(ctx: &Context<'_>, who: &Principal) -> Result<Vec<PlanRow>> {
+    who.require(Permission::ManageRetention)?;
     ctx.catalogue.open_plans().await
 }
 

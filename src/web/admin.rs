@@ -83,9 +83,7 @@ async fn render(
     let ctx = state.app.context();
     let who = &viewer.who;
     Ok(AdminPage {
-        docks: ctx
-            .catalogue
-            .docks()
+        docks: docks::list(&ctx, who)
             .await?
             .into_iter()
             .map(|d| DockLine {

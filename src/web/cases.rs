@@ -13,11 +13,11 @@ use uuid::Uuid;
 
 use super::form::{Form, choice, day, given};
 use super::search::Choice;
-use super::view::{day as date, size, when, words};
+use super::view::{day as date, segment, size, when, words};
 use super::{Chrome, PageResult, Viewer};
 use crate::access::Permission;
 use crate::cases::{self, NewCase, Progress};
-use crate::disclosure::excerpts::ClipSpec;
+use crate::disclosure::excerpts::{ClipSpec, player_time};
 use crate::disclosure::kept::{self, Order};
 use crate::disclosure::shares;
 use crate::domain::{CaseStatus, Schedule};
@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
 
 pub struct CaseLine {
     pub urn: String,
+    pub urn_path: String,
     pub offence: String,
     pub oic: String,
     pub status: String,
@@ -50,12 +51,13 @@ struct CasesPage {
 
 async fn list(State(state): State<AppState>, viewer: Viewer) -> PageResult<CasesPage> {
     viewer.who.require(Permission::ManageCases)?;
-    let rows = cases::recent(&state.app.context(), 200).await?;
+    let rows = cases::recent(&state.app.context(), &viewer.who, 200).await?;
     Ok(CasesPage {
         chrome: viewer.chrome.at("/cases"),
         cases: rows
             .into_iter()
             .map(|c| CaseLine {
+                urn_path: segment(&c.urn),
                 status: words(c.status.as_str()),
                 updated: when(c.updated_at),
                 urn: c.urn,
@@ -90,7 +92,7 @@ async fn open(
     )
     .await?;
     viewer.tell(format!("Case {} opened.", case.urn)).await?;
-    Ok(Redirect::to(&format!("/cases/{}", case.urn)))
+    Ok(Redirect::to(&format!("/cases/{}", segment(&case.urn))))
 }
 
 pub struct Material {
@@ -114,6 +116,7 @@ pub struct ShareLine {
 
 pub struct PackageLine {
     pub id: Uuid,
+    pub recipient: String,
     pub built: String,
     pub size: String,
     pub manifest_sha256: String,
@@ -125,6 +128,7 @@ pub struct PackageLine {
 struct CasePage {
     chrome: Chrome,
     urn: String,
+    urn_path: String,
     offence: String,
     oic: String,
     status: String,
@@ -143,6 +147,16 @@ struct CasePage {
 /// since they are a choice in progress, not yet a record.
 fn excerpts_key(urn: &str) -> String {
     format!("excerpts:{urn}")
+}
+
+/// Lets the chosen excerpts of case `urn` go, once a package holds them.
+pub async fn forget_excerpts(viewer: &Viewer, urn: &str) -> Result<()> {
+    viewer
+        .session
+        .remove::<Vec<String>>(&excerpts_key(urn))
+        .await
+        .map_err(crate::http::people::session_error)?;
+    Ok(())
 }
 
 async fn chosen_excerpts(viewer: &Viewer, urn: &str) -> Result<Vec<String>> {
@@ -167,6 +181,7 @@ async fn page(
         kept::list(&ctx, &viewer.who, &urn)?
             .into_iter()
             .map(|(k, built)| PackageLine {
+                recipient: k.recipient.clone().unwrap_or_else(|| "—".into()),
                 download: format!("/api/v1/packages/{}/download", k.package_id),
                 id: k.package_id,
                 built: when(built),
@@ -177,29 +192,28 @@ async fn page(
     } else {
         Vec::new()
     };
-    let now = crate::domain::now();
     let shares = if may_disclose {
         shares::list(&ctx, &viewer.who, &urn)
             .await?
             .into_iter()
-            .map(|(s, uses)| ShareLine {
+            .map(|s| ShareLine {
                 id: s.id,
                 created: when(s.created_at),
                 expires: when(s.expires_at),
                 state: match s.revoked_at {
                     Some(t) => format!("Revoked {}", when(t)),
-                    None if s.expires_at <= now => "Expired".into(),
+                    None if !s.live => "Expired".into(),
                     None => "Live".into(),
                 },
-                live: s.revoked_at.is_none() && s.expires_at > now,
-                uses: uses
+                live: s.live,
+                uses: s
+                    .uses
                     .into_iter()
-                    .filter(|u| u.event == "share_used")
                     .map(|u| {
                         format!(
                             "{} {}{}",
                             u.at,
-                            u.what.unwrap_or_default(),
+                            u.what.as_str(),
                             u.file.map(|f| format!(" {f}")).unwrap_or_default()
                         )
                     })
@@ -236,6 +250,7 @@ async fn page(
         chrome: viewer.chrome.at("/cases"),
         excerpts,
         urn: c.urn.clone(),
+        urn_path: segment(&c.urn),
         offence: c.offence.clone(),
         oic: c.oic.clone(),
         status: words(c.status.as_str()),
@@ -285,28 +300,7 @@ async fn update(
     )
     .await?;
     viewer.tell(format!("Case {urn} updated.")).await?;
-    Ok(Redirect::to(&format!("/cases/{urn}")))
-}
-
-/// A time on the player, as people type it or the page's buttons fill it: `H:MM:SS`, `M:SS` or
-/// seconds.
-fn seconds(name: &str, field: &str) -> Result<u32> {
-    let bad = || {
-        Error::bad_input(format!(
-            "{name} {field:?} is not a time (H:MM:SS, M:SS or seconds)"
-        ))
-    };
-    let v = given(field).ok_or_else(|| Error::bad_input(format!("give the excerpt's {name}")))?;
-    v.split(':').try_fold(0u32, |total, part| {
-        let n: u32 = part.parse().map_err(|_| bad())?;
-        if total > 0 && n >= 60 {
-            return Err(bad());
-        }
-        total
-            .checked_mul(60)
-            .and_then(|t| t.checked_add(n))
-            .ok_or_else(bad)
-    })
+    Ok(Redirect::to(&format!("/cases/{}", segment(&urn))))
 }
 
 #[derive(Deserialize)]
@@ -328,14 +322,15 @@ async fn add_excerpt(
     viewer.who.require(Permission::Disclose)?;
     let urn = f.urn.trim().to_owned();
     cases::show(&state.app.context(), &urn).await?;
-    let spec: ClipSpec = ClipSpec {
-        recording: f.recording,
-        start: seconds("start", &f.start)?,
-        end: seconds("end", &f.end)?,
-    }
-    .to_string()
-    .parse()
-    .map_err(Error::bad_input)?;
+    let time = |name: &str, field: &str| {
+        player_time(field).ok_or_else(|| {
+            Error::bad_input(format!(
+                "the excerpt's {name} {field:?} is not a time (H:MM:SS, M:SS or seconds)"
+            ))
+        })
+    };
+    let spec = ClipSpec::new(f.recording, time("start", &f.start)?, time("end", &f.end)?)
+        .map_err(|e| Error::bad_input(format!("the excerpt: {e}")))?;
     let mut chosen = chosen_excerpts(&viewer, &urn).await?;
     let text = spec.to_string();
     if !chosen.contains(&text) {
@@ -353,7 +348,7 @@ async fn add_excerpt(
         .await?;
     let back = given(&f.back).filter(|b| b.starts_with("/recordings/") || b.starts_with("/cases/"));
     Ok(Redirect::to(
-        &back.unwrap_or_else(|| format!("/cases/{urn}")),
+        &back.unwrap_or_else(|| format!("/cases/{}", segment(&urn))),
     ))
 }
 
@@ -367,6 +362,7 @@ async fn remove_excerpt(
     Path(urn): Path<String>,
     Form(f): Form<RemoveForm>,
 ) -> PageResult<Redirect> {
+    viewer.who.require(Permission::Disclose)?;
     let mut chosen = chosen_excerpts(&viewer, &urn).await?;
     chosen.retain(|c| *c != f.excerpt);
     viewer
@@ -374,7 +370,7 @@ async fn remove_excerpt(
         .insert(&excerpts_key(&urn), chosen)
         .await
         .map_err(crate::http::people::session_error)?;
-    Ok(Redirect::to(&format!("/cases/{urn}")))
+    Ok(Redirect::to(&format!("/cases/{}", segment(&urn))))
 }
 
 #[derive(Deserialize)]
@@ -414,25 +410,7 @@ async fn build(
             serde_json::to_value(&kept)
                 .map_err(|e| Error::bad_input(format!("describing the package: {e}")))
         });
-    viewer
-        .session
-        .remove::<Vec<String>>(&excerpts_key(&urn))
-        .await
-        .map_err(crate::http::people::session_error)?;
+    // The chosen excerpts stay chosen until the package is made (the task's page lets them go),
+    // so a build that fails loses nothing.
     Ok(Redirect::to(&format!("/tasks/{}", task.id)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn player_times_read_as_people_write_them() {
-        assert_eq!(seconds("start", "75").unwrap(), 75);
-        assert_eq!(seconds("start", "1:15").unwrap(), 75);
-        assert_eq!(seconds("start", "1:00:05").unwrap(), 3605);
-        assert!(seconds("start", "1:75").is_err());
-        assert!(seconds("start", "").is_err());
-        assert!(seconds("start", "a:10").is_err());
-    }
 }

@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::Method;
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
@@ -21,12 +21,31 @@ pub async fn guard(session: Session, request: Request, next: Next) -> Response {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
-        return WebError(Error::new(
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let too_large = || {
+        WebError(Error::new(
             Code::TooLarge,
             format!("a form may send at most {MAX_FORM} bytes"),
         ))
-        .into_response();
+        .into_response()
+    };
+    if declared.is_some_and(|n| n > MAX_FORM) {
+        return too_large();
+    }
+    let bytes = match axum::body::to_bytes(body, MAX_FORM).await {
+        Ok(b) => b,
+        // Without a declared length, running past the limit is the likelier cause.
+        Err(_) if declared.is_none() => return too_large(),
+        Err(e) => {
+            return WebError(Error::bad_input(format!(
+                "the form did not arrive whole: {e}"
+            )))
+            .into_response();
+        }
     };
     let sent = form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == "csrf")

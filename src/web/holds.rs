@@ -14,7 +14,7 @@ use super::form::{Form, Query, day};
 use super::view::{when, when_maybe};
 use super::{Chrome, PageResult, Viewer};
 use crate::access::Permission;
-use crate::holds::{self, Hold};
+use crate::holds::{self, Hold, Standing};
 use crate::http::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -63,7 +63,7 @@ async fn page(
             .await?
             .into_iter()
             .map(|h| {
-                let lapsed = h.until.is_some_and(|u| u <= now);
+                let standing = holds::standing(&h, now);
                 HoldLine {
                     id: h.id,
                     on: match (&h.urn, h.recording_id) {
@@ -75,16 +75,16 @@ async fn page(
                     placed: when(h.placed_at),
                     placed_by: h.placed_by,
                     until: when_maybe(h.until),
-                    state: match (&h.released_at, lapsed) {
-                        (Some(t), _) => format!(
+                    state: match standing {
+                        Standing::Released => format!(
                             "Released {}: {}",
-                            when(*t),
+                            when_maybe(h.released_at),
                             h.release_reason.clone().unwrap_or_default()
                         ),
-                        (None, true) => "Lapsed".into(),
-                        (None, false) => "In force".into(),
+                        Standing::Lapsed => "Lapsed".into(),
+                        Standing::InForce => "In force".into(),
                     },
-                    in_force: h.released_at.is_none() && !lapsed,
+                    in_force: standing == Standing::InForce,
                 }
             })
             .collect(),

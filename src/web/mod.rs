@@ -18,6 +18,7 @@ mod recording;
 mod retention;
 mod review;
 mod search;
+mod shared;
 mod shares;
 mod tasks;
 mod track;
@@ -48,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .merge(audit::routes())
         .merge(admin::routes())
         .merge(shares::routes())
+        .merge(shared::routes())
         .route("/signout", post(sign_out))
         .layer(middleware::from_fn(csrf::guard))
         .merge(assets::routes())

@@ -25,7 +25,7 @@ use crate::classification::{self, Decision};
 use crate::consultation::{self, Justification};
 use crate::domain::{Classification, ConsultedItem, MediaState, Schedule};
 use crate::error::{Code, Error};
-use crate::holds::{self, Hold};
+use crate::holds::{self, Hold, Standing};
 use crate::http::AppState;
 use crate::recording::details::{self, Details};
 
@@ -83,6 +83,9 @@ fn justify_page(viewer: Viewer, state: &AppState, id: Uuid, problem: Option<Stri
 
 pub struct ClipView {
     pub seq: i64,
+    /// Seconds of the recording before this clip: where its player's zero falls in the
+    /// recording an excerpt is cut from.
+    pub offset: String,
     pub playable: bool,
     pub state: String,
     pub error: Option<String>,
@@ -127,6 +130,7 @@ pub struct HoldView {
 
 pub struct CaseView {
     pub urn: String,
+    pub urn_path: String,
     pub reference: String,
     pub schedule: String,
     pub status: String,
@@ -168,6 +172,7 @@ struct RecordingPage {
     may_link: bool,
     may_hold: bool,
     may_disclose: bool,
+    may_see_holds: bool,
     classify_to: Vec<Choice>,
     schedules: Vec<Choice>,
 }
@@ -198,26 +203,29 @@ fn present(viewer: Viewer, id: Uuid, grant: Uuid, d: Details) -> RecordingPage {
     let who = &viewer.who;
     let may = |p: Permission| who.require(p).is_ok();
     let base = format!("/api/v1/recordings/{id}/clips");
+    let mut before = 0.0;
     let clips = r
         .clips
         .iter()
         .map(|c| {
+            let duration = c
+                .probe
+                .as_ref()
+                .and_then(|p| p.get("duration_secs")?.as_f64());
+            let offset = format!("{before:.3}");
+            before += duration.unwrap_or(0.0);
             let url = |kind: &str, extra: &str| {
                 format!("{base}/{}/{kind}?consultation={grant}{extra}", c.seq)
             };
             ClipView {
                 seq: c.seq,
+                offset,
                 playable: c.media_state == MediaState::Playable,
                 state: words(c.media_state.as_str()),
                 error: c.media_error.clone(),
                 size: size(c.size),
                 name: c.original_name.clone().unwrap_or_default(),
-                duration: c
-                    .probe
-                    .as_ref()
-                    .and_then(|p| p.get("duration_secs")?.as_f64())
-                    .map(clock)
-                    .unwrap_or_else(|| "—".into()),
+                duration: duration.map(clock).unwrap_or_else(|| "—".into()),
                 copy: url("copy", ""),
                 poster: url("poster", ""),
                 thumbstrip: url("thumbstrip", ""),
@@ -278,7 +286,7 @@ fn present(viewer: Viewer, id: Uuid, grant: Uuid, d: Details) -> RecordingPage {
                 note: b.note.clone().unwrap_or_default(),
             })
             .collect(),
-        track: track::draw(&d.track, r.recorded_at),
+        track: track::draw(&d.track),
         classifications: d
             .classifications
             .iter()
@@ -301,13 +309,12 @@ fn present(viewer: Viewer, id: Uuid, grant: Uuid, d: Details) -> RecordingPage {
                 reason: h.reason.clone(),
                 placed: when(h.placed_at),
                 until: when_maybe(h.until),
-                state: if h.released_at.is_some() {
-                    "Released".into()
-                } else if h.until.is_some_and(|u| u <= now) {
-                    "Lapsed".into()
-                } else {
-                    "In force".into()
-                },
+                state: match holds::standing(h, now) {
+                    Standing::Released => "Released",
+                    Standing::Lapsed => "Lapsed",
+                    Standing::InForce => "In force",
+                }
+                .into(),
             })
             .collect(),
         cases: d
@@ -315,6 +322,7 @@ fn present(viewer: Viewer, id: Uuid, grant: Uuid, d: Details) -> RecordingPage {
             .iter()
             .map(|c| CaseView {
                 urn: c.urn.clone(),
+                urn_path: view::segment(&c.urn),
                 reference: c.reference.clone(),
                 schedule: words(c.schedule.as_str()),
                 status: words(c.status.as_str()),
@@ -335,6 +343,7 @@ fn present(viewer: Viewer, id: Uuid, grant: Uuid, d: Details) -> RecordingPage {
         may_link: may(Permission::ManageCases),
         may_hold: may(Permission::ManageHolds),
         may_disclose: may(Permission::Disclose),
+        may_see_holds: may(Permission::ManageHolds) || may(Permission::ManageRetention),
         classify_to: Classification::ALL
             .iter()
             .filter(|c| **c != Classification::Unreviewed)

@@ -98,7 +98,7 @@ async fn page(
     viewer.who.require(Permission::ManageRetention)?;
     let ctx = state.app.context();
     let as_of = day("as of", &q.as_of, false)?.unwrap_or_else(crate::domain::now);
-    let preview = plan::preview(&ctx, as_of).await?;
+    let preview = plan::preview(&ctx, &viewer.who, as_of).await?;
     let queue = review::queue(&ctx).await?;
     let me = &viewer.who.actor.id;
     let certificate = match given(&q.certificate) {
@@ -117,7 +117,7 @@ async fn page(
         reviews: preview.reviews(),
         more: preview.due.len().saturating_sub(SHOWN),
         due: preview.due.iter().take(SHOWN).map(due_line).collect(),
-        plans: plan::open_plans(&ctx)
+        plans: plan::open_plans(&ctx, &viewer.who)
             .await?
             .into_iter()
             .map(|p| PlanLine {

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use uuid::Uuid;
 
-use super::view::when;
+use super::view::{segment, when};
 use super::{Chrome, PageResult, Viewer};
 use crate::http::AppState;
 use crate::http::api::tasks::TaskState;
@@ -41,10 +41,21 @@ async fn page(
     let t = state.tasks.get(&viewer.who, id)?;
     let result = t.result.clone().unwrap_or_default();
     let text = |k: &str| result.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    if t.kind == "disclosure-package"
+        && t.state == TaskState::Succeeded
+        && let Some(case) = text("case")
+    {
+        super::cases::forget_excerpts(&viewer, &case).await?;
+    }
     let (title, back) = match t.kind {
         "disclosure-package" => (
             "Building a disclosure package",
-            text("case").map(|c| (format!("/cases/{c}"), format!("Back to case {c}"))),
+            text("case").map(|c| {
+                (
+                    format!("/cases/{}", segment(&c)),
+                    format!("Back to case {c}"),
+                )
+            }),
         ),
         "retention-sweep" => (
             "Retention sweep",

@@ -2,8 +2,6 @@
 //! network has no internet, and a tile server would learn where every incident was): the shape
 //! of the route, its start and end, and the times are what an investigator reads off it.
 
-use chrono::{DateTime, Utc};
-
 use crate::catalogue::GnssPoint;
 
 const WIDTH: f64 = 400.0;
@@ -26,16 +24,18 @@ pub struct Track {
     pub rows: Vec<(String, String, String)>,
 }
 
-fn time_of(p: &GnssPoint, start: Option<DateTime<Utc>>) -> String {
+/// A point's time as the camera gave it: the clock time, or time since the recording began;
+/// nothing when it gave neither (a guess would mislead more than a gap).
+fn time_of(p: &GnssPoint) -> String {
     match (p.at, p.seconds_from_start) {
         (Some(at), _) => at.format("%H:%M:%S").to_string(),
         (None, Some(s)) => format!("+{}", super::view::clock(s)),
-        (None, None) => start.map_or_else(String::new, |s| s.format("%H:%M:%S").to_string()),
+        (None, None) => String::new(),
     }
 }
 
 /// The drawing of `points`; None when there are none.
-pub fn draw(points: &[GnssPoint], recorded_at: DateTime<Utc>) -> Option<Track> {
+pub fn draw(points: &[GnssPoint]) -> Option<Track> {
     let first = points.first()?;
     let (mut min_x, mut max_x, mut min_y, mut max_y) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     // Longitude shrinks with latitude; scaled by the cosine at the route's middle, the shape is
@@ -66,7 +66,6 @@ pub fn draw(points: &[GnssPoint], recorded_at: DateTime<Utc>) -> Option<Track> {
         let (x, y) = at(first);
         path.push_str(&format!("L{:.1} {y:.1}", x + 0.1));
     }
-    let start = Some(recorded_at);
     let step = (points.len() / (MARKS + 1)).max(1);
     let mut marks: Vec<Mark> = points
         .iter()
@@ -84,7 +83,7 @@ pub fn draw(points: &[GnssPoint], recorded_at: DateTime<Utc>) -> Option<Track> {
             Mark {
                 x: format!("{x:.1}"),
                 y: format!("{y:.1}"),
-                label: format!("{what}{}", time_of(p, start)),
+                label: format!("{what}{}", time_of(p)).trim_end().to_owned(),
             }
         })
         .collect();
@@ -96,7 +95,7 @@ pub fn draw(points: &[GnssPoint], recorded_at: DateTime<Utc>) -> Option<Track> {
             .iter()
             .map(|p| {
                 (
-                    time_of(p, start),
+                    time_of(p),
                     format!("{:.6}", p.latitude),
                     format!("{:.6}", p.longitude),
                 )
@@ -120,11 +119,7 @@ mod tests {
 
     #[test]
     fn a_route_fits_the_drawing_north_up() {
-        let t = draw(
-            &[point(-1.90, 52.48, 0.0), point(-1.89, 52.49, 30.0)],
-            Utc::now(),
-        )
-        .unwrap();
+        let t = draw(&[point(-1.90, 52.48, 0.0), point(-1.89, 52.49, 30.0)]).unwrap();
         // West to east is left to right; south to north is bottom to top.
         assert!(t.path.starts_with("M24.0 "), "{}", t.path);
         let coords: Vec<f64> = t
@@ -140,8 +135,8 @@ mod tests {
 
     #[test]
     fn no_points_no_drawing_and_one_point_is_a_dot() {
-        assert!(draw(&[], Utc::now()).is_none());
-        let t = draw(&[point(0.0, 51.5, 0.0)], Utc::now()).unwrap();
+        assert!(draw(&[]).is_none());
+        let t = draw(&[point(0.0, 51.5, 0.0)]).unwrap();
         assert!(t.path.contains('L'));
     }
 }

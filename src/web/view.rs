@@ -3,9 +3,17 @@
 //! strings; templates do no formatting of their own.
 
 use chrono::{DateTime, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use uuid::Uuid;
 
 use crate::domain::{Classification, Recording};
+
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+
+/// A value as one segment of a page's address: a case URN may hold `/` or `?`.
+pub fn segment(value: &str) -> String {
+    utf8_percent_encode(value, SEGMENT).to_string()
+}
 
 pub fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -142,5 +150,6 @@ mod tests {
         assert_eq!(clock(59.6), "1:00");
         assert_eq!(clock(3725.0), "1:02:05");
         assert_eq!(words("non-evidential"), "Non-evidential");
+        assert_eq!(segment("01/AB 12?x"), "01%2FAB%2012%3Fx");
     }
 }

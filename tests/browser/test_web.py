@@ -155,10 +155,10 @@ def test_a_package_is_built_downloaded_and_verifies(person, tmp_path):
     video = page.locator("video#player-1")
     page.evaluate("v => { v.muted = true; v.currentTime = 1; }", video.element_handle())
     page.wait_for_function("v => !v.seeking", arg=video.element_handle())
-    page.click("button:has-text('Mark start')")
+    page.click("button:has-text('Mark excerpt start')")
     page.evaluate("v => { v.currentTime = 3.2; }", video.element_handle())
     page.wait_for_function("v => !v.seeking", arg=video.element_handle())
-    page.click("button:has-text('Mark end')")
+    page.click("button:has-text('Mark excerpt end')")
     excerpt = page.locator("form[action='/excerpts']")
     excerpt.locator("input[name=urn]").fill(URN)
     assert excerpt.locator("input[name=start]").input_value() == "0:01"
@@ -190,8 +190,8 @@ def test_a_package_is_built_downloaded_and_verifies(person, tmp_path):
 def test_a_package_is_shared_by_link_and_revoked(person, browser, tmp_path):
     spoc = person("spoc")
     page = spoc.sign_in(f"/cases/{URN}")
-    page.fill("form[action$='/shares'] input[name=recipient]", "CPS Direct, lawyer J. Smith")
     page.click("button:has-text('Create link')")
+    assert "CPS Direct, lawyer J. Smith" in page.locator("h1").inner_text()
     link = page.locator("#share-link").inner_text().strip()
     passcode = page.locator("#share-passcode").inner_text().strip()
     assert link.startswith(URL + "/s/") and len(passcode) == 11, (link, passcode)
@@ -201,6 +201,8 @@ def test_a_package_is_shared_by_link_and_revoked(person, browser, tmp_path):
     them = recipient.new_page()
     them.goto(link)
     assert them.locator("video").count() == 0
+    # Without the passcode, the files behind the link are not served either.
+    assert them.request.get(link + "/package.zip").status == 403
     accessible(them, "share passcode")
     screenshot(them, "share-passcode")
     them.fill("input[name=passcode]", "WRONG-PASSC")
@@ -229,6 +231,7 @@ def test_a_package_is_shared_by_link_and_revoked(person, browser, tmp_path):
     assert "opened" in uses and "viewed" in uses and "downloaded package.zip" in uses, uses
     page.click("button:has-text('Revoke')")
     assert "revoked" in page.locator(".flash").inner_text()
+    assert them.request.get(link + "/package.zip").status == 410
     r = them.goto(link)
     assert r.status == 410
     assert "revoked" in them.locator(".error").inner_text()

@@ -70,7 +70,9 @@ fn spawn_moto() -> (Child, String) {
         panic!("cannot start moto_server at {bin} ({e}); scripts/test installs it into .venv")
     });
     let addr = format!("127.0.0.1:{port}");
-    for _ in 0..200 {
+    // A minute: on a loaded two-core machine (browsers running beside it) moto's Python start
+    // alone has taken over ten seconds.
+    for _ in 0..1200 {
         if std::net::TcpStream::connect(&addr).is_ok() {
             return (child, format!("http://{addr}"));
         }

@@ -42,7 +42,7 @@ async fn list_docks(
     Caller(caller): Caller,
 ) -> ApiResult<Json<Vec<Dock>>> {
     need(&caller, Permission::Administer, "list docking stations")?;
-    Ok(Json(state.app.catalogue.docks().await?))
+    Ok(Json(docks::list(&state.app.context(), &caller).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

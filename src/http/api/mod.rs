@@ -10,6 +10,7 @@ mod cases;
 mod me;
 mod recordings;
 mod retention;
+mod shares;
 pub mod tasks;
 mod tokens;
 
@@ -77,6 +78,7 @@ pub fn routes() -> Router<AppState> {
         .merge(cases::routes())
         .merge(retention::routes())
         .merge(admin::routes())
+        .merge(shares::routes())
         .split_for_parts();
     let doc = Arc::new(doc);
     router.route(

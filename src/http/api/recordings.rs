@@ -17,7 +17,7 @@ use crate::access::footage::require_recording;
 use crate::catalogue::RecordingFilter;
 use crate::classification::{self, Decision};
 use crate::consultation::{self, Grant, Justification};
-use crate::domain::{Classification, ConsultedItem, RecordingStatus};
+use crate::domain::{Classification, ConsultedItem, Recording, RecordingStatus};
 use crate::http::AppState;
 use crate::http::api::ErrorBody;
 use crate::http::error::ApiResult;
@@ -30,6 +30,7 @@ use crate::recording::search::{self, Page};
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(find))
+        .routes(routes!(review_queue))
         .routes(routes!(show))
         .routes(routes!(justify))
         .routes(routes!(media))
@@ -88,6 +89,22 @@ async fn find(
     )
     .await?;
     Ok(Json(page))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/review-queue",
+    tag = "recordings",
+    summary = "Footage waiting for a classification within your reach: never reviewed, or non-evidential and due for deletion within 7 days; oldest first",
+    responses((status = 200, description = "done", body = Vec<Recording>), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
+async fn review_queue(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> ApiResult<Json<Vec<Recording>>> {
+    Ok(Json(
+        search::review_queue(&state.app.context(), &caller, search::MAX_PAGE).await?,
+    ))
 }
 
 #[utoipa::path(
