@@ -86,7 +86,10 @@ def person(browser):
 
 
 def accessible(page, what):
-    """axe finds no serious or critical violation of WCAG 2.x A/AA on the page."""
+    """axe finds no serious or critical violation of WCAG 2.x A/AA on the page, and the page
+    weighs under 100 KB before posters and footage."""
+    weight = page_weight(page)
+    assert weight < 100_000, f"{what}: {weight} bytes"
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}})
     bad = [
         (v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:3])
