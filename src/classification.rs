@@ -4,6 +4,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::access::{Permission, Principal};
 use crate::audit::record::{Actor, EventDraft};
 use crate::context::Context;
 use crate::domain::Classification;
@@ -75,6 +76,7 @@ pub async fn classify<'a>(ctx: &Context<'a>, actor: &Actor, d: Decision) -> Resu
     }
     tx.classify(recording, d.to, "review", reason.as_deref(), &actor.id)
         .await?;
+    tx.answer_review_request(recording).await?;
     let why = format!("classified {}", d.to.as_str());
     crate::retention::sweep::restore_if_protected(ctx, &mut tx, recording, &why, actor).await?;
     let next = crate::retention::recompute(&mut tx, ctx.policy, recording).await?;
@@ -97,4 +99,48 @@ pub async fn classify<'a>(ctx: &Context<'a>, actor: &Actor, d: Decision) -> Resu
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
     Ok(done)
+}
+
+/// `review_requested`: why someone asks for the recording's classification to be reviewed.
+#[derive(Debug, Serialize)]
+struct ReviewRequested<'a> {
+    reason: &'a str,
+}
+
+/// Asks a supervisor to review a recording's classification (its officer may, on their own
+/// footage): it joins the review queue until someone classifies it.
+pub async fn request_review(
+    ctx: &Context<'_>,
+    who: &Principal,
+    recording: Uuid,
+    reason: &str,
+) -> Result<()> {
+    crate::access::footage::require_recording(ctx, who, Permission::SearchRecordings, recording)
+        .await?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 2_000 {
+        return Err(Error::bad_input(
+            "say why the recording needs a review (at most 2,000 characters)",
+        ));
+    }
+    let mut tx = ctx.catalogue.begin().await?;
+    tx.ensure_not_purged(recording).await?;
+    if !tx
+        .request_review(recording, &who.actor.id, reason, crate::domain::now())
+        .await?
+    {
+        return Err(Error::new(
+            Code::Conflict,
+            format!("a review of recording {recording} is already requested"),
+        ));
+    }
+    let event = EventDraft::new(
+        "review_requested",
+        who.actor.clone(),
+        "recording",
+        recording,
+    )
+    .with_result(&ReviewRequested { reason })?;
+    tx.append_audit(ctx.audit.origin(), event).await?;
+    tx.commit().await
 }

@@ -203,6 +203,12 @@ fn routes(
             Value::Null,
             CLASSIFIERS,
         ),
+        (
+            "POST",
+            r("/api/v1/recordings/{rec}/review-request"),
+            json!({"reason": "walking the routes"}),
+            ALL_DETAILS,
+        ),
         ("GET", "/api/v1/holds".into(), Value::Null, RECORDS),
         (
             "POST",
@@ -837,6 +843,7 @@ on_both_backends!(the_openapi_document_describes_every_route, |env: Env| {
         "GET /api/v1/cases/{urn}/shares",
         "POST /api/v1/shares/{id}/revocation",
         "GET /api/v1/review-queue",
+        "POST /api/v1/recordings/{id}/review-request",
         "POST /api/v1/retention/plans",
         "GET /api/v1/retention/plans/{id}",
         "POST /api/v1/retention/plans/{id}/approval",

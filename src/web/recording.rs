@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/recordings/{id}/classification", post(classify))
         .route("/recordings/{id}/cases", post(link))
         .route("/recordings/{id}/holds", post(hold))
+        .route("/recordings/{id}/review-request", post(request_review))
 }
 
 #[derive(Deserialize)]
@@ -539,6 +540,28 @@ async fn hold(
         id,
         f.consultation,
         format!("Hold {} placed.", placed.hold),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct ReviewForm {
+    reason: String,
+    consultation: Option<Uuid>,
+}
+
+async fn request_review(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<Uuid>,
+    Form(f): Form<ReviewForm>,
+) -> PageResult<Redirect> {
+    classification::request_review(&state.app.context(), &viewer.who, id, &f.reason).await?;
+    back(
+        &viewer,
+        id,
+        f.consultation,
+        "A review is requested: the recording is in the supervisors' review queue.".into(),
     )
     .await
 }

@@ -133,6 +133,24 @@ def test_a_supervisor_classifies_from_the_review_queue(person):
     assert page.locator(f"a[href='/recordings/{RECORDING}']").count() == 0
 
 
+def test_an_officer_asks_for_a_review_of_their_own_footage(person):
+    officer = person("officer")
+    page = officer.sign_in(f"/recordings/{RECORDING}")
+    page.select_option("select[name=reason]", "evidential-review")
+    page.click("button:has-text('Continue')")
+    # An officer classifies nothing, but may ask for their footage to be looked at again.
+    assert page.locator("form[action$='/classification']").count() == 0
+    page.fill("form[action$='/review-request'] input[name=reason]", "The arrest continues after the clip")
+    page.click("button:has-text('Request review')")
+    assert "review is requested" in page.locator(".flash").inner_text()
+    supervisor = person("supervisor")
+    queue = supervisor.sign_in("/review")
+    row = queue.locator(".result", has=queue.locator(f"a[href='/recordings/{RECORDING}']"))
+    row.locator("input[name=reason]").fill("Reviewed again: still evidential")
+    row.locator("button[value=evidential]").click()
+    assert queue.locator(f"a[href='/recordings/{RECORDING}']").count() == 0
+
+
 def test_a_package_is_built_downloaded_and_verifies(person, tmp_path):
     p = person("spoc")
     page = p.sign_in("/cases")

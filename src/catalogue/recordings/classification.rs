@@ -46,6 +46,43 @@ impl Tx {
         Ok(())
     }
 
+    /// Asks for a review of the recording's classification; false when one is already asked.
+    pub async fn request_review(
+        &mut self,
+        recording: Uuid,
+        by: &str,
+        reason: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        let added = on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO review_requests (recording_id, requested_by, reason, requested_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (recording_id) DO NOTHING",
+            )
+            .bind(recording)
+            .bind(by)
+            .bind(reason)
+            .bind(at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("requesting a review of recording {recording}"))?;
+        Ok(added == 1)
+    }
+
+    /// A person's classification answers any request for a review.
+    pub async fn answer_review_request(&mut self, recording: Uuid) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query("DELETE FROM review_requests WHERE recording_id = $1")
+                .bind(recording)
+                .execute(c)
+                .await
+                .map(|_| ())
+        })
+        .context(|| format!("answering the review request of recording {recording}"))
+    }
+
     /// URNs of the active cases (open, charged, or under appeal) the recording is an exhibit in.
     pub async fn active_cases_of(&mut self, recording: Uuid) -> Result<Vec<String>> {
         on_tx!(self, c => {

@@ -114,13 +114,15 @@ impl Sql {
     }
 }
 
-/// Footage waiting for a supervisor: never reviewed, or non-evidential and due for deletion
-/// before `horizon` (the last chance to say it is evidence), oldest first.
+/// Footage waiting for a supervisor: never reviewed, non-evidential and due for deletion
+/// before `horizon` (the last chance to say it is evidence), or asked to be reviewed again;
+/// oldest first.
 fn review_statement(scope: &Scope, horizon: DateTime<Utc>, limit: u32) -> Sql {
     let mut q = Sql::recordings_within(scope);
     q.and(
         "r.deleted_at IS NULL AND (r.classification = ? OR (r.classification = ? \
-         AND r.next_action = ? AND r.next_action_at < ?))",
+         AND r.next_action = ? AND r.next_action_at < ?) \
+         OR EXISTS (SELECT 1 FROM review_requests q WHERE q.recording_id = r.id))",
         [
             Arg::Text(Classification::Unreviewed.as_str().into()),
             Arg::Text(Classification::NonEvidential.as_str().into()),

@@ -35,6 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(justify))
         .routes(routes!(media))
         .routes(routes!(classify))
+        .routes(routes!(request_review))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -232,4 +233,33 @@ async fn classify(
     Ok(Json(serde_json::to_value(&done).map_err(|e| {
         crate::error::Error::bad_input(format!("describing the classification: {e}"))
     })?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ReviewBody {
+    /// Why the classification needs a review.
+    reason: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/recordings/{id}/review-request",
+    tag = "recordings",
+    summary = "Ask a supervisor to review a recording's classification (it joins the review queue)",
+    params(("id" = Uuid, Path)),
+    request_body = ReviewBody,
+    responses((status = 201, description = "done", body = Object), (status = "4XX", description = "refused; the code says why", body = ErrorBody))
+)]
+async fn request_review(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<Uuid>,
+    JsonBody(b): JsonBody<ReviewBody>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    classification::request_review(&state.app.context(), &caller, id, &b.reason).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"recording": id, "review_requested": true})),
+    ))
 }
