@@ -24,6 +24,10 @@ pub struct AuditLog {
     key_lock_path: std::path::PathBuf,
     interval: Duration,
     last_checkpoint: Mutex<Option<Instant>>,
+    /// One signer at a time within this process. The key's file lock is per open file, so two
+    /// signers of one process would wait on each other's lock for ever; and a thread of the
+    /// async runtime must never wait on a file lock at all.
+    signing: tokio::sync::Mutex<()>,
 }
 
 /// A checkpoint that was just signed.
@@ -44,6 +48,7 @@ impl AuditLog {
             key_lock_path: path.with_extension("lock"),
             interval: Duration::from_secs(config.log.checkpoint_interval_secs),
             last_checkpoint: Mutex::new(None),
+            signing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -62,16 +67,24 @@ impl AuditLog {
     /// Signs a checkpoint over the current tree if it grew since the last one. The signer checks
     /// the stored hashes give the recorded root and that the tree extends what it signed before.
     pub async fn checkpoint(&self, catalogue: &Catalogue) -> Result<Option<NewCheckpoint>> {
-        // One signer at a time per key, across processes (serve, workers, CLI).
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&self.key_lock_path)
-            .context(|| format!("opening {}", self.key_lock_path.display()))?;
-        lock.lock()
-            .context(|| format!("locking {}", self.key_lock_path.display()))?;
+        let _here = self.signing.lock().await;
+        // One signer at a time per key, across processes (serve, workers, CLI): waited for on a
+        // blocking thread, and held until this function returns.
+        let path = self.key_lock_path.clone();
+        let _lock = tokio::task::spawn_blocking(move || {
+            let lock = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(&path)
+                .context(|| format!("opening {}", path.display()))?;
+            lock.lock()
+                .context(|| format!("locking {}", path.display()))?;
+            Ok::<_, Error>(lock)
+        })
+        .await
+        .map_err(|e| Error::audit(format!("waiting for the signing lock: {e}")))??;
 
         let state = catalogue.log_state().await?;
         let size = state.size as u64;
