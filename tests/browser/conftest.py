@@ -110,5 +110,5 @@ def page_weight(page):
     """Bytes of the page's HTML, CSS and script (posters and footage aside)."""
     return page.evaluate("""() => performance.getEntriesByType('navigation')
         .concat(performance.getEntriesByType('resource'))
-        .filter(e => !/\\/(poster|thumbstrip|copy|original)/.test(e.name))
+        .filter(e => !/\\/(poster|thumbstrip|copy|original)([?]|$)|\\/s\\/[^/]+\\/files\\//.test(e.name))
         .reduce((n, e) => n + (e.transferSize || e.encodedBodySize || 0), 0)""")
