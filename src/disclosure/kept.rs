@@ -186,30 +186,29 @@ pub async fn continuity(ctx: &Context<'_>, id: Uuid, m: &Manifest) -> Result<Vec
 
 /// Where file `name` (one its manifest lists) lies in a kept package's ZIP, to stream ranges of
 /// it straight from there: the ZIP, the file's first byte in it, and what the manifest says.
-pub async fn region(
-    ctx: &Context<'_>,
-    id: Uuid,
-    m: &Manifest,
-    name: &str,
-) -> Result<(PathBuf, u64, FileEntry)> {
-    let listed = m
-        .all_files()
-        .find(|f| f.path == name)
-        .cloned()
-        .ok_or_else(|| Error::not_found(format!("the package has no file {name:?}")))?;
+/// One opening of the ZIP per call: a player asks for many ranges.
+pub async fn region(ctx: &Context<'_>, id: Uuid, name: &str) -> Result<(PathBuf, u64, FileEntry)> {
     let (_, path) = find(ctx, id)?;
-    let wanted = listed.clone();
-    let offset = reading(ctx, id, move |p| {
-        let (offset, size) = p.stored_region(&wanted.path)?;
-        if size != wanted.size {
+    let wanted = name.to_owned();
+    let found = reading(ctx, id, move |p| {
+        let bytes = p.read(MANIFEST_PATH, 64 << 20)?;
+        let m: Manifest =
+            serde_json::from_slice(&bytes).map_err(|e| format!("{MANIFEST_PATH}: {e}"))?;
+        let Some(listed) = m.all_files().find(|f| f.path == wanted).cloned() else {
+            return Ok(None);
+        };
+        let (offset, size) = p.stored_region(&listed.path)?;
+        if size != listed.size {
             return Err(format!(
                 "{} is {size} bytes, not the {} its manifest lists",
-                wanted.path, wanted.size
+                listed.path, listed.size
             ));
         }
-        Ok(offset)
+        Ok(Some((offset, listed)))
     })
     .await?;
+    let (offset, listed) =
+        found.ok_or_else(|| Error::not_found(format!("the package has no file {name:?}")))?;
     Ok((path, offset, listed))
 }
 

@@ -129,6 +129,19 @@ pub fn attachment(
     Ok(resp)
 }
 
+/// A kept disclosure package, sent whole as its ZIP.
+pub async fn package_zip(k: &crate::disclosure::kept::Kept, path: &Path) -> Result<Response> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .context(|| format!("opening {}", path.display()))?;
+    attachment(
+        "application/zip",
+        &format!("{}-{}.zip", k.case, k.package_id),
+        Body::from_stream(ReaderStream::new(file)),
+        Some(k.size),
+    )
+}
+
 enum Wanted {
     Whole,
     /// First and last byte, inclusive.

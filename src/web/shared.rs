@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -28,10 +27,10 @@ use crate::disclosure::kept;
 use crate::disclosure::manifest::FileEntry;
 use crate::disclosure::shares::{self, ShareUse};
 use crate::domain::Sha256Digest;
-use crate::error::{Code, Error, ResultExt};
+use crate::error::{Code, Error};
 use crate::http::AppState;
 use crate::http::people::{csrf_token, session_error};
-use crate::http::stream::{self, Disposition, Source, attachment};
+use crate::http::stream::{self, Disposition, Source};
 use crate::recording::footage::Footage;
 
 pub fn routes() -> Router<AppState> {
@@ -287,8 +286,7 @@ async fn file(
 ) -> PageResult<Response> {
     let share = unlocked(&state, &session, &token).await?;
     let ctx = state.app.context();
-    let m = kept::manifest(&ctx, share.package_id).await?;
-    let (zip, offset, entry) = kept::region(&ctx, share.package_id, &m, &path).await?;
+    let (zip, offset, entry) = kept::region(&ctx, share.package_id, &path).await?;
     let inline = shown_inline(&entry) && !q.download;
     // Which use it was is the browser's word: a file played in the page can still be saved.
     let what = if inline {
@@ -332,14 +330,5 @@ async fn whole(
         "package.zip",
     )
     .await?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .context(|| format!("opening {}", path.display()))?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    Ok(attachment(
-        "application/zip",
-        &format!("{}-{}.zip", k.case, k.package_id),
-        body,
-        Some(k.size),
-    )?)
+    Ok(crate::http::stream::package_zip(&k, &path).await?)
 }

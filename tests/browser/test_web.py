@@ -292,6 +292,8 @@ def test_an_auditor_searches_and_exports_csv(person, tmp_path):
     d.value.save_as(path)
     rows = list(csv.DictReader(io.StringIO(path.read_text())))
     assert any(r["detail"] == "Browser test: checking the player" for r in rows)
+    # Each poster shown in a search list was a look at stills, logged under the reason given.
+    assert any(r["what"] == "stills" and r["reason"] == "investigation" for r in rows), rows[:3]
 
 
 def test_an_administrator_adds_a_dock(person):

@@ -20,7 +20,6 @@ use crate::catalogue::CaseRow;
 use crate::disclosure::drafts;
 use crate::disclosure::kept::{self, Order};
 use crate::domain::CaseStatus;
-use crate::error::ResultExt;
 use crate::http::AppState;
 use crate::http::api::ErrorBody;
 use crate::http::error::ApiResult;
@@ -239,14 +238,5 @@ async fn download(
         "download a disclosure package",
     )?;
     let (k, path) = kept::download(&state.app.context(), &caller, id).await?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .context(|| format!("opening {}", path.display()))?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    Ok(attachment(
-        "application/zip",
-        &format!("{}-{}.zip", k.case, k.package_id),
-        body,
-        Some(k.size),
-    )?)
+    Ok(crate::http::stream::package_zip(&k, &path).await?)
 }
