@@ -437,7 +437,8 @@ pub enum JobsCommand {
 pub enum AuditCommand {
     /// Recompute every record, hash, chain and checkpoint; exit 1 naming the first bad record
     Verify {
-        /// Verifier key file to trust instead of the local signing key's
+        /// Verifier keys to trust instead of the log's own (one per line, the current first,
+        /// then retired ones)
         #[arg(long, value_name = "FILE")]
         trust: Option<PathBuf>,
     },

@@ -45,6 +45,10 @@ pub struct LogConfig {
     pub signing_key: Option<PathBuf>,
     /// Checkpoints are signed after writes, at most this often (and always when a command ends).
     pub checkpoint_interval_secs: u64,
+    /// Verifier keys of signing keys this log was signed with before (`bwv audit public-key`
+    /// of each, kept when it was rotated out): their checkpoints still verify, and the current
+    /// key signs only trees that extend them.
+    pub retired_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,6 +240,9 @@ pub struct TusConfig {
     pub max_open_uploads_per_dock: u64,
     /// Bytes one dock's unfinished uploads may still have to send, together.
     pub max_unsent_gib_per_dock: u64,
+    /// A PATCH holds its upload under a lease this long, renewed as it writes: a node that
+    /// dies mid-upload keeps the dock waiting (423) no longer than this.
+    pub lease_secs: u64,
 }
 
 /// Where the retention policy is (none: the built-in UK defaults, deploy/retention-policy.toml),
@@ -378,8 +385,11 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// A job whose worker has not renewed its lease for this long is taken back.
     pub lease_secs: u64,
-    /// How often an idle worker looks for work.
+    /// How often an idle worker looks for work when nothing tells it a job was queued (SQLite).
     pub poll_millis: u64,
+    /// On PostgreSQL a worker is woken as each job is queued; it still looks this often, for
+    /// notices lost while its listening connection was down.
+    pub notified_poll_secs: u64,
     /// Attempts before a job is dead (kept, listed, retried only by hand).
     pub max_attempts: u32,
     /// First retry delay; it doubles with each attempt (with jitter).
@@ -398,6 +408,7 @@ impl Default for WorkerConfig {
             concurrency: 2,
             lease_secs: 60,
             poll_millis: 1000,
+            notified_poll_secs: 10,
             max_attempts: 5,
             backoff_secs: 10,
             job_timeout_secs: 6 * 3600,
@@ -415,6 +426,7 @@ impl Default for TusConfig {
             max_size_gib: 256,
             max_open_uploads_per_dock: 16,
             max_unsent_gib_per_dock: 256,
+            lease_secs: 20,
         }
     }
 }
@@ -466,6 +478,7 @@ impl Default for LogConfig {
             origin: "bwv.localhost/audit/v1".into(),
             signing_key: None,
             checkpoint_interval_secs: 5,
+            retired_keys: Vec::new(),
         }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bwv::audit::merkle::{leaf_hash, verify_consistency, verify_inclusion};
 use bwv::audit::record::{Actor, EventDraft, ObjectRef};
 use bwv::catalogue::{
-    AxisContainer, AxisObject, AxisUser, Dock, GnssPoint, JobRow, Metadata, NewDerivative,
+    AxisContainer, AxisObject, AxisUser, Dock, Ending, GnssPoint, JobRow, Metadata, NewDerivative,
     NewExhibit, NewJob, OpenUploads, PurgeObject, Register, TokenState, UploadRow,
 };
 use bwv::catalogue::{Catalogue, NewClip, NewRecording, NewSighting};
@@ -1544,10 +1544,35 @@ async fn uploads_count_what_is_unsent(env: Env) {
     );
     tx.commit().await.unwrap();
 
-    c.advance_upload(first, 40, now + Duration::hours(2))
+    // Only the lease holder moves an upload on; a live lease keeps everyone else out.
+    let claim = |owner: &'static str, until| {
+        let c = c.clone();
+        async move {
+            let mut tx = c.begin().await?;
+            let claimed = tx.claim_upload(first, owner, until).await;
+            tx.commit().await?;
+            claimed
+        }
+    };
+    let taken = claim("node-a", now + Duration::hours(5))
         .await
+        .unwrap()
         .unwrap();
-    c.advance_upload(first, 30, now + Duration::hours(3))
+    assert!(!taken.taken_over);
+    let err = claim("node-b", now + Duration::hours(5)).await.unwrap_err();
+    assert_eq!(err.code(), Code::Locked, "{err}");
+    assert!(
+        !c.advance_upload(first, "node-b", 40, now + Duration::hours(2))
+            .await
+            .unwrap(),
+        "not the holder"
+    );
+    assert!(
+        c.advance_upload(first, "node-a", 40, now + Duration::hours(2))
+            .await
+            .unwrap()
+    );
+    c.advance_upload(first, "node-a", 30, now + Duration::hours(3))
         .await
         .unwrap();
     let row = c.upload(first).await.unwrap().expect("the upload");
@@ -1568,24 +1593,85 @@ async fn uploads_count_what_is_unsent(env: Env) {
     );
     assert!(c.upload(Uuid::now_v7()).await.unwrap().is_none());
     assert!(c.expired_uploads(now).await.unwrap().is_empty());
-    let expired: Vec<Uuid> = c
-        .expired_uploads(now + Duration::minutes(90))
+    // Past its expiry but still held: not expired until the lease has run out too.
+    let expired = |at| {
+        let c = c.clone();
+        async move {
+            let mut ids: Vec<Uuid> = c
+                .expired_uploads(at)
+                .await
+                .unwrap()
+                .iter()
+                .map(|u| u.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(expired(now + Duration::minutes(150)).await, [second]);
+    let mut both = [first, second];
+    both.sort();
+    assert_eq!(expired(now + Duration::hours(6)).await, both);
+
+    // A lease released is free at once; one that ran out is taken over.
+    c.release_upload(first, "node-a").await.unwrap();
+    let taken = claim("node-b", now - Duration::seconds(1))
         .await
         .unwrap()
-        .iter()
-        .map(|u| u.id)
-        .collect();
-    assert_eq!(expired, [second]);
-
-    let recording = add_recording(&c, sha(1)).await;
-    let mut tx = c.begin().await.unwrap();
+        .unwrap();
+    assert!(!taken.taken_over, "released cleanly");
+    let taken = claim("node-c", now + Duration::hours(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(taken.taken_over, "node-b never let go");
     assert!(
-        tx.end_upload(first, UploadState::Completed, Some(recording))
+        c.renew_upload_lease(first, "node-c", now + Duration::hours(6))
             .await
             .unwrap()
     );
     assert!(
-        !tx.end_upload(first, UploadState::Expired, None)
+        !c.renew_upload_lease(first, "node-b", now + Duration::hours(6))
+            .await
+            .unwrap()
+    );
+
+    let recording = add_recording(&c, sha(1)).await;
+    let mut tx = c.begin().await.unwrap();
+    assert!(
+        !tx.end_upload(
+            first,
+            UploadState::Expired,
+            None,
+            Ending::Unheld(now + Duration::hours(1))
+        )
+        .await
+        .unwrap(),
+        "held: not expired"
+    );
+    assert!(
+        !tx.end_upload(
+            first,
+            UploadState::Completed,
+            Some(recording),
+            Ending::Holder("node-b")
+        )
+        .await
+        .unwrap(),
+        "not the holder"
+    );
+    assert!(
+        tx.end_upload(
+            first,
+            UploadState::Completed,
+            Some(recording),
+            Ending::Holder("node-c")
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !tx.end_upload(first, UploadState::Expired, None, Ending::Unheld(now))
             .await
             .unwrap(),
         "ended already"
@@ -1593,11 +1679,12 @@ async fn uploads_count_what_is_unsent(env: Env) {
     assert_eq!(unsent(tx.open_uploads(&dock_a).await.unwrap()), (0, 0, 40));
     assert!(tx.revoke_dock(dock_b.id).await.unwrap());
     tx.commit().await.unwrap();
-    c.advance_upload(first, 100, now).await.unwrap();
+    c.advance_upload(first, "node-c", 90, now).await.unwrap();
     let row = c.upload(first).await.unwrap().unwrap();
     assert_eq!(
         (row.state, row.recording_id, row.upload_offset),
-        (UploadState::Completed, Some(recording), 40)
+        (UploadState::Completed, Some(recording), 100),
+        "completed: whole, and no longer moved"
     );
     let mut tx = c.begin().await.unwrap();
     let err = tx.open_uploads(&dock_b).await.unwrap_err();

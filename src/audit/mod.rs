@@ -7,28 +7,29 @@ pub mod reading;
 pub mod record;
 pub mod verify;
 
-use std::fs::OpenOptions;
-use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::catalogue::Catalogue;
+use crate::catalogue::{Catalogue, Duty};
 use crate::config::Config;
-use crate::error::{Error, Result, ResultExt};
+use crate::error::{Error, Result};
 use checkpoint::LogKey;
 
 /// The log as a writer sees it: its origin, its signing key, and the checkpoint cadence.
 pub struct AuditLog {
     origin: String,
     key: LogKey,
-    key_lock_path: std::path::PathBuf,
+    retired_keys: Vec<String>,
     interval: Duration,
     last_checkpoint: Mutex<Option<Instant>>,
-    /// One signer at a time within this process. The key's file lock is per open file, so two
-    /// signers of one process would wait on each other's lock for ever; and a thread of the
-    /// async runtime must never wait on a file lock at all.
+    /// One signer at a time within this process, before the turn across processes is asked
+    /// for: a signer of this process that waited on another's file lock would hold a blocking
+    /// thread (and on SQLite a lock per open file) for nothing.
     signing: tokio::sync::Mutex<()>,
 }
+
+/// How long a signer waits for another node's signer to finish.
+const SIGNING_WAIT: Duration = Duration::from_secs(60);
 
 /// A checkpoint that was just signed.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -45,7 +46,7 @@ impl AuditLog {
         Ok(AuditLog {
             origin: config.log.origin.clone(),
             key,
-            key_lock_path: path.with_extension("lock"),
+            retired_keys: config.log.retired_keys.clone(),
             interval: Duration::from_secs(config.log.checkpoint_interval_secs),
             last_checkpoint: Mutex::new(None),
             signing: tokio::sync::Mutex::new(()),
@@ -60,36 +61,54 @@ impl AuditLog {
         self.key.vkey()
     }
 
+    /// Every key whose checkpoints count: the current one first, then those rotated out.
+    pub fn trusted(&self) -> Vec<&str> {
+        std::iter::once(self.key.vkey())
+            .chain(self.retired_keys.iter().map(String::as_str))
+            .collect()
+    }
+
     pub fn last_signed(&self) -> Result<Option<(u64, [u8; 32])>> {
         self.key.last_signed()
     }
 
     /// Signs a checkpoint over the current tree if it grew since the last one. The signer checks
-    /// the stored hashes give the recorded root and that the tree extends what it signed before.
+    /// the stored hashes give the recorded root, and that the tree extends both what this key
+    /// last signed here and the latest checkpoint any node signed (its signature checked, so
+    /// the catalogue alone cannot make it forget one). One signer at a time across every node.
     pub async fn checkpoint(&self, catalogue: &Catalogue) -> Result<Option<NewCheckpoint>> {
         let _here = self.signing.lock().await;
-        // One signer at a time per key, across processes (serve, workers, CLI): waited for on a
-        // blocking thread, and held until this function returns.
-        let path = self.key_lock_path.clone();
-        let _lock = tokio::task::spawn_blocking(move || {
-            let lock = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .mode(0o600)
-                .open(&path)
-                .context(|| format!("opening {}", path.display()))?;
-            lock.lock()
-                .context(|| format!("locking {}", path.display()))?;
-            Ok::<_, Error>(lock)
-        })
-        .await
-        .map_err(|e| Error::audit(format!("waiting for the signing lock: {e}")))??;
+        let turn = catalogue.exclusive(Duty::Signing, SIGNING_WAIT).await?;
+        let signed = self.sign_in_turn(catalogue).await;
+        turn.release().await;
+        let signed = signed?;
+        if signed.is_some() {
+            *self
+                .last_checkpoint
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        }
+        Ok(signed)
+    }
 
+    async fn sign_in_turn(&self, catalogue: &Catalogue) -> Result<Option<NewCheckpoint>> {
         let state = catalogue.log_state().await?;
         let size = state.size as u64;
-        let latest = catalogue.latest_checkpoint().await?;
-        if latest.as_ref().is_some_and(|c| c.size as u64 >= size) {
+        let latest = match catalogue.latest_checkpoint().await? {
+            Some(stored) => Some(
+                checkpoint::verify_checkpoint_by(&stored.note, &self.trusted(), &self.origin)
+                    .map_err(|e| {
+                        Error::audit(format!(
+                            "refusing to sign: the latest stored checkpoint (size {}) does not \
+                             verify with this signing key or a retired one (log.retired_keys): \
+                             {e}",
+                            stored.size
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
+        if latest.as_ref().is_some_and(|c| c.size >= size) {
             return Ok(None);
         }
         let root = catalogue.tree_root(size).await?;
@@ -99,6 +118,18 @@ impl AuditLog {
                  state at size {size}; run `bwv audit verify`"
             )));
         }
+        if let Some(latest) = &latest
+            && latest.size > 0
+        {
+            let proof = catalogue.consistency_proof(size, latest.size).await?;
+            if !merkle::verify_consistency(latest.size, size, &proof, &latest.root, &root) {
+                return Err(Error::audit(format!(
+                    "refusing to sign tree size {size}: it is not consistent with the latest \
+                     signed checkpoint (size {}); the log has been rewritten",
+                    latest.size
+                )));
+            }
+        }
         let proof = match self.key.last_signed()? {
             Some((old, _)) if old > 0 && old < size => {
                 catalogue.consistency_proof(size, old).await?
@@ -107,10 +138,6 @@ impl AuditLog {
         };
         let note = self.key.sign(&self.origin, size, root, |_| Ok(proof))?;
         catalogue.save_checkpoint(size, root, &note).await?;
-        *self
-            .last_checkpoint
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         Ok(Some(NewCheckpoint {
             size,
             root: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, root),

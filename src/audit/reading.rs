@@ -143,7 +143,7 @@ pub async fn verify(ctx: &Context<'_>, who: &Principal) -> Result<Report> {
     verify::verify(
         ctx.catalogue,
         ctx.audit.origin(),
-        ctx.audit.vkey(),
+        &ctx.audit.trusted(),
         ctx.audit.last_signed()?,
     )
     .await

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::checkpoint::verify_checkpoint;
+use super::checkpoint::verify_checkpoint_by;
 use super::merkle::{Frontier, leaf_hash};
 use super::record::{Record, format_ts};
 use crate::catalogue::{Catalogue, LeafRow};
@@ -73,10 +73,11 @@ struct ChainHead {
 /// What the log's own signer last signed, if known: a bound on how much history may be missing.
 pub type SignerState = Option<(u64, [u8; 32])>;
 
+/// `vkeys`: the keys whose checkpoints count, the current one first.
 pub async fn verify(
     catalogue: &Catalogue,
     origin: &str,
-    vkey: &str,
+    vkeys: &[&str],
     signer: SignerState,
 ) -> Result<Report> {
     let mut problems = Problems::default();
@@ -97,7 +98,7 @@ pub async fn verify(
     let mut latest_checkpoint = None;
     for cp in &stored_checkpoints {
         let label = format!("checkpoint at size {}", cp.size);
-        match verify_checkpoint(&cp.note, vkey, origin) {
+        match verify_checkpoint_by(&cp.note, vkeys, origin) {
             Ok(v) => {
                 if v.size != cp.size as u64 || v.root.as_slice() != cp.root.as_slice() {
                     problems.add(
@@ -238,7 +239,7 @@ pub async fn verify(
         items: chains.len(),
         checkpoints: stored_checkpoints.len(),
         latest_checkpoint,
-        verifier_key: vkey.to_owned(),
+        verifier_key: vkeys.first().copied().unwrap_or_default().to_owned(),
         problems: problems.listed,
         problems_not_listed: problems.more,
         warnings,

@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
+use sqlx::postgres::PgListener;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -77,11 +78,71 @@ impl Tx {
             .map(|r| r.rows_affected())
         })
         .context(|| format!("queueing {} job {:?}", job.kind, job.unique_key))?;
+        if inserted == 1
+            && let Tx::Postgres(t, _) = self
+        {
+            // Delivered when the transaction commits, to every listening worker.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(JOBS_CHANNEL)
+                .bind(job.kind)
+                .execute(&mut **t)
+                .await
+                .context(|| format!("telling workers of the {} job", job.kind))?;
+        }
         Ok(inserted == 1)
     }
 }
 
+/// The PostgreSQL channel a notice goes out on as each job is queued.
+const JOBS_CHANNEL: &str = "bwv_jobs";
+
+/// How an idle worker waits for work: woken by a notice on PostgreSQL, by the clock otherwise.
+/// A notice sent while the listening connection was down is lost, so the clock stays as well.
+#[derive(Default)]
+pub struct JobWakeups(Option<PgListener>);
+
+impl JobWakeups {
+    /// Waits for a queued job, or `fallback` at most.
+    pub async fn wait(&mut self, fallback: std::time::Duration) {
+        let Some(listener) = &mut self.0 else {
+            tokio::time::sleep(fallback).await;
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + fallback;
+        match tokio::time::timeout_at(deadline, listener.recv()).await {
+            Ok(Ok(_)) | Err(_) => {}
+            // The listener reconnects on its next call; until then, the clock.
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "lost the job notice connection; polling until it is back");
+                tokio::time::sleep_until(deadline).await;
+            }
+        }
+    }
+
+    /// Whether notices wake this worker (otherwise it only polls).
+    pub fn notified(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
 impl Catalogue {
+    /// Listens for queued jobs, where the backend can tell (PostgreSQL).
+    pub async fn job_wakeups(&self) -> Result<JobWakeups> {
+        match self {
+            Catalogue::Sqlite(..) => Ok(JobWakeups(None)),
+            Catalogue::Postgres(pool, _) => {
+                let mut listener = PgListener::connect_with(pool)
+                    .await
+                    .context(|| "connecting to listen for queued jobs".into())?;
+                listener
+                    .listen(JOBS_CHANNEL)
+                    .await
+                    .context(|| format!("listening on {JOBS_CHANNEL}"))?;
+                Ok(JobWakeups(Some(listener)))
+            }
+        }
+    }
+
     /// Takes the most urgent due job, if any, for `owner` until `lease_until`.
     pub async fn claim_job(
         &self,

@@ -25,6 +25,7 @@ use crate::error::{Code, Error, Result, ResultExt};
 mod audit_log;
 mod cases;
 mod consultations;
+mod exclusive;
 mod jobs;
 mod people;
 mod recordings;
@@ -37,7 +38,8 @@ pub use audit_log::{AppendedLeaf, LeafQuery, LeafRow, LogState, StoredCheckpoint
 pub use cases::disclosure::MaterialRow;
 pub use cases::{CaseLink, CaseRow, ExhibitRow, NewExhibit};
 pub use consultations::{ConsultationQuery, ConsultationRow, ConsultedRow};
-pub use jobs::{JobEnd, JobRow, NewJob, Reclaimed};
+pub use exclusive::{Duty, Exclusive};
+pub use jobs::{JobEnd, JobRow, JobWakeups, NewJob, Reclaimed};
 pub use people::sessions::SessionRow;
 pub use people::tokens::ApiTokenRow;
 pub use people::{PersonRow, SignedIn};
@@ -55,7 +57,7 @@ pub use retention::holds::HoldRow;
 pub use retention::plans::DueRow;
 pub use retention::sweeps::{DeletionState, PlanItem, PlanRow, PurgeObject, TombstoneRow};
 pub use shares::ShareRow;
-pub use uploads::{OpenUploads, UploadRow};
+pub use uploads::{Claimed, Ending, OpenUploads, UploadRow};
 
 /// Runs `$body` with `$c` bound to the transaction's connection, once per backend.
 macro_rules! on_tx {
@@ -241,12 +243,14 @@ impl Catalogue {
     pub async fn migrate(&self) -> Result<Vec<i64>> {
         let applied = match self {
             Catalogue::Sqlite(p, _) => {
-                sqlx::migrate!("./migrations/sqlite")
-                    .run(p)
-                    .await
-                    .map_err(|e| {
-                        Error::with_source(Code::Catalogue, "migrating SQLite catalogue", e)
-                    })?;
+                let turn = self
+                    .exclusive(Duty::Migrating, Duration::from_secs(120))
+                    .await?;
+                let migrated = sqlx::migrate!("./migrations/sqlite").run(p).await;
+                turn.release().await;
+                migrated.map_err(|e| {
+                    Error::with_source(Code::Catalogue, "migrating SQLite catalogue", e)
+                })?;
                 sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
                     .fetch_all(p)
                     .await

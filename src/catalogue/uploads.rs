@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::Dock;
 use super::{Catalogue, RowLock, Tx, on_pool, on_tx};
 use crate::domain::UploadState;
-use crate::error::{Result, ResultExt};
+use crate::error::{Code, Error, Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct UploadRow {
@@ -24,6 +24,24 @@ pub struct UploadRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+}
+
+/// Who may end an upload: the request holding its lease, or anyone once nobody holds it.
+#[derive(Debug, Clone, Copy)]
+pub enum Ending<'a> {
+    /// The PATCH or DELETE holding the lease under this name.
+    Holder(&'a str),
+    /// Expiry and clean-up: only when no live lease is held at `now`.
+    Unheld(DateTime<Utc>),
+}
+
+/// An upload a request now holds the lease on.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub upload: UploadRow,
+    /// The last holder never let go (its node died, or lost its link): it may still have writes
+    /// on their way to the staging file, so the file is replaced before anything more is added.
+    pub taken_over: bool,
 }
 
 /// What a dock, and every dock, has open.
@@ -98,22 +116,36 @@ impl Tx {
         })
     }
 
-    /// Ends an upload (completed, terminated, expired); only a receiving upload can end.
+    /// Ends an upload (completed, terminated, expired); only a receiving upload can end, and
+    /// only by `by`. A completed upload's offset is its length: it is saved as whole only
+    /// together with the recording it became, so a node dying in between leaves the dock a
+    /// tail to send again, never an upload that looks whole and is not.
     pub async fn end_upload(
         &mut self,
         id: Uuid,
         state: UploadState,
         recording: Option<Uuid>,
+        by: Ending<'_>,
     ) -> Result<bool> {
+        let (holder, unheld_at) = match by {
+            Ending::Holder(owner) => (Some(owner), None),
+            Ending::Unheld(now) => (None, Some(now)),
+        };
         let n = on_tx!(self, c => {
             sqlx::query(
-                "UPDATE uploads SET state = $1, recording_id = $2, updated_at = $3 \
-                 WHERE id = $4 AND state = 'receiving'",
+                "UPDATE uploads SET state = $1, recording_id = $2, updated_at = $3, \
+                 upload_offset = CASE WHEN $1 = 'completed' THEN length ELSE upload_offset END, \
+                 lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $4 AND state = 'receiving' \
+                 AND ($5 IS NULL OR lease_owner = $5) \
+                 AND ($6 IS NULL OR lease_owner IS NULL OR lease_until < $6)",
             )
             .bind(state)
             .bind(recording)
             .bind(crate::domain::now())
             .bind(id)
+            .bind(holder)
+            .bind(unheld_at)
             .execute(c)
             .await
             .map(|r| r.rows_affected())
@@ -121,6 +153,84 @@ impl Tx {
         .context(|| format!("ending upload {id}"))?;
         Ok(n == 1)
     }
+
+    /// Sends a receiving upload back to offset 0, for its lease holder only.
+    pub async fn restart_upload(&mut self, id: Uuid, owner: &str) -> Result<bool> {
+        let n = on_tx!(self, c => {
+            sqlx::query(
+                "UPDATE uploads SET upload_offset = 0, updated_at = $1 \
+                 WHERE id = $2 AND state = 'receiving' AND lease_owner = $3",
+            )
+            .bind(crate::domain::now())
+            .bind(id)
+            .bind(owner)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("restarting upload {id}"))?;
+        Ok(n == 1)
+    }
+
+    /// Takes the lease on a receiving upload for `owner` until `until`, unless a live lease is
+    /// held. `None` when the upload does not exist; a finished upload is returned as it is,
+    /// unleased, for the caller to refuse.
+    pub async fn claim_upload(
+        &mut self,
+        id: Uuid,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Option<Claimed>> {
+        let lock = self.row_lock(RowLock::Update);
+        let row: Option<(UploadRow, Option<String>, Option<DateTime<Utc>>)> = on_tx!(self, c => {
+            sqlx::query_as::<_, UploadLeaseRow>(&format!(
+                "SELECT {UPLOAD_COLUMNS}, lease_owner, lease_until FROM uploads WHERE id = $1{lock}"
+            ))
+            .bind(id)
+            .fetch_optional(c)
+            .await
+        })
+        .context(|| format!("reading upload {id}"))?
+        .map(|r| (r.upload, r.lease_owner, r.lease_until));
+        let Some((upload, holder, held_until)) = row else {
+            return Ok(None);
+        };
+        if upload.state != UploadState::Receiving {
+            return Ok(Some(Claimed {
+                upload,
+                taken_over: false,
+            }));
+        }
+        let now = crate::domain::now();
+        if holder.is_some() && held_until.is_some_and(|t| t >= now) {
+            return Err(Error::new(
+                Code::Locked,
+                format!("upload {id} is already being written to"),
+            ));
+        }
+        on_tx!(self, c => {
+            sqlx::query("UPDATE uploads SET lease_owner = $1, lease_until = $2 WHERE id = $3")
+                .bind(owner)
+                .bind(until)
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .context(|| format!("taking the lease on upload {id}"))?;
+        Ok(Some(Claimed {
+            upload,
+            taken_over: holder.is_some(),
+        }))
+    }
+}
+
+#[derive(FromRow)]
+struct UploadLeaseRow {
+    #[sqlx(flatten)]
+    upload: UploadRow,
+    lease_owner: Option<String>,
+    lease_until: Option<DateTime<Utc>>,
 }
 
 impl Catalogue {
@@ -134,34 +244,81 @@ impl Catalogue {
         .context(|| format!("reading upload {id}"))
     }
 
-    /// Moves the durable offset of a receiving upload forward and pushes its expiry out.
+    /// Moves the durable offset of a receiving upload forward and pushes its expiry out, for
+    /// the lease holder only: false when `owner` no longer holds the lease (it ran out and
+    /// another request took it), and nothing changed.
     pub async fn advance_upload(
         &self,
         id: Uuid,
+        owner: &str,
         offset: u64,
         expires_at: DateTime<Utc>,
-    ) -> Result<()> {
-        on_pool!(self, p => {
+    ) -> Result<bool> {
+        let n = on_pool!(self, p => {
             sqlx::query(
                 "UPDATE uploads SET upload_offset = $1, expires_at = $2, updated_at = $3 \
-                 WHERE id = $4 AND state = 'receiving' AND upload_offset <= $1",
+                 WHERE id = $4 AND state = 'receiving' AND upload_offset <= $1 \
+                 AND lease_owner = $5",
             )
             .bind(offset as i64)
             .bind(expires_at)
             .bind(crate::domain::now())
             .bind(id)
+            .bind(owner)
             .execute(p)
             .await
             .map(|r| r.rows_affected())
         })
         .context(|| format!("saving the offset of upload {id}"))?;
+        Ok(n == 1)
+    }
+
+    /// Keeps `owner`'s lease until `until`; false when it is no longer `owner`'s.
+    pub async fn renew_upload_lease(
+        &self,
+        id: Uuid,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let n = on_pool!(self, p => {
+            sqlx::query(
+                "UPDATE uploads SET lease_until = $1 \
+                 WHERE id = $2 AND state = 'receiving' AND lease_owner = $3",
+            )
+            .bind(until)
+            .bind(id)
+            .bind(owner)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("renewing the lease on upload {id}"))?;
+        Ok(n == 1)
+    }
+
+    /// Lets go of `owner`'s lease, so the next request need not wait for it to run out.
+    pub async fn release_upload(&self, id: Uuid, owner: &str) -> Result<()> {
+        on_pool!(self, p => {
+            sqlx::query(
+                "UPDATE uploads SET lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $1 AND lease_owner = $2",
+            )
+            .bind(id)
+            .bind(owner)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("releasing the lease on upload {id}"))?;
         Ok(())
     }
 
+    /// Receiving uploads past their expiry that nobody is writing to.
     pub async fn expired_uploads(&self, now: DateTime<Utc>) -> Result<Vec<UploadRow>> {
         on_pool!(self, p => {
             sqlx::query_as(&format!(
-                "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE state = 'receiving' AND expires_at < $1"
+                "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE state = 'receiving' AND expires_at < $1 \
+                 AND (lease_owner IS NULL OR lease_until < $1)"
             ))
             .bind(now)
             .fetch_all(p)

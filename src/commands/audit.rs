@@ -15,17 +15,26 @@ use crate::error::{Error, Result, ResultExt};
 pub async fn run(app: App, cmd: AuditCommand, out: &Output) -> Result<bool> {
     let ok = match cmd {
         AuditCommand::Verify { trust } => {
-            let vkey = match trust {
-                Some(path) => std::fs::read_to_string(&path)
-                    .context(|| format!("reading trusted key {}", path.display()))?
-                    .trim()
-                    .to_owned(),
-                None => app.audit.vkey().to_owned(),
+            // A trusted-keys file holds one verifier key per line, the current one first.
+            let given = match trust {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .context(|| format!("reading trusted key {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let vkeys: Vec<&str> = match &given {
+                Some(text) => text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect(),
+                None => app.audit.trusted(),
             };
             let report = verify::verify(
                 &app.catalogue,
                 app.audit.origin(),
-                &vkey,
+                &vkeys,
                 app.audit.last_signed()?,
             )
             .await?;

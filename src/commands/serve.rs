@@ -10,6 +10,7 @@ use super::output::Output;
 use std::ffi::OsString;
 
 use crate::app::App;
+use crate::catalogue::{Duty, Exclusive};
 use crate::config::{Config, Overrides};
 use crate::error::{Code, Error, Result};
 use crate::http::{self, Shared};
@@ -169,13 +170,20 @@ fn with_timeouts<A>(
     server
 }
 
-/// Signs checkpoints while uploads arrive, and removes expired unfinished uploads.
+/// Signs checkpoints while uploads arrive, and removes expired unfinished uploads, ended
+/// sessions and old kept packages: on one node at a time. Every node asks for the duty each
+/// round; the one holding it keeps it while its catalogue connection answers, and when that node
+/// dies (its connection closes) another takes over at its next round.
 async fn housekeeping(state: http::AppState) {
     let interval = Duration::from_secs(state.app.config.log.checkpoint_interval_secs.max(1));
     let expiry_every = Duration::from_secs((state.app.config.tus.expiry_secs / 4).clamp(1, 60));
     let mut last_expiry = tokio::time::Instant::now();
+    let mut duty: Option<Exclusive> = None;
     loop {
         tokio::time::sleep(interval.min(expiry_every)).await;
+        if !on_duty(&state, &mut duty).await {
+            continue;
+        }
         if let Err(e) = state
             .app
             .audit
@@ -199,6 +207,32 @@ async fn housekeeping(state: http::AppState) {
                 Ok(n) => tracing::info!(count = n, "removed disclosure packages kept for download"),
                 Err(e) => tracing::error!(error = %e, "cannot remove old disclosure packages"),
             }
+        }
+    }
+}
+
+/// Whether this node does housekeeping now: it keeps the duty while its hold answers, and asks
+/// for it otherwise.
+async fn on_duty(state: &http::AppState, duty: &mut Option<Exclusive>) -> bool {
+    if let Some(held) = duty {
+        if held.still_held().await {
+            return true;
+        }
+        tracing::warn!("lost the housekeeping duty: its catalogue connection stopped answering");
+        if let Some(held) = duty.take() {
+            held.release().await;
+        }
+    }
+    match state.app.catalogue.try_exclusive(Duty::Housekeeping).await {
+        Ok(Some(held)) => {
+            tracing::info!("this node now does the housekeeping");
+            *duty = Some(held);
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot ask for the housekeeping duty");
+            false
         }
     }
 }

@@ -1,11 +1,12 @@
 //! tus 1.0 under `/files/`: core, creation, creation-with-upload, checksum (sha256), termination
-//! and expiration. One PATCH at a time per upload (a second gets 423); bytes are fsync'd before
-//! the offset that acknowledges them is saved, and saved every 64 MiB within a long PATCH, so an
-//! upload resumes after the server is killed.
+//! and expiration. One PATCH at a time per upload across every node (a second gets 423, see
+//! `ingest::tus::Lease`); bytes are fsync'd before the offset that acknowledges them is saved,
+//! and saved every 64 MiB within a long PATCH, so an upload resumes after a node is killed, on
+//! any node that shares the staging directory.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -15,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::options;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -24,7 +25,7 @@ use super::AppState;
 use super::auth::DockAuth;
 use super::error::{ApiError, ApiResult};
 use super::health::record_upload;
-use crate::catalogue::{Dock, UploadRow};
+use crate::catalogue::{Dock, Ending, UploadRow};
 use crate::domain::{Sha256Digest, Source, UploadState};
 use crate::error::{Code, Error, Result};
 use crate::ingest::tus as door;
@@ -36,43 +37,38 @@ const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
 const BATCH_BYTES: usize = 1 << 20;
 /// Within one long PATCH, the offset is saved this often, so a kill loses at most this much.
 const CHECKPOINT_BYTES: u64 = 64 << 20;
-/// A long PATCH asks this often whether its dock has been revoked meanwhile.
-const REVOCATION_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Uploads with a PATCH in progress, and the running hash of each upload between PATCHes.
+/// The running hash of each upload between PATCHes on this node. Another node may have moved
+/// an upload on since: a hash is used only when its offset is the upload's offset, and the
+/// acknowledged bytes before that offset never change.
 #[derive(Default)]
 pub struct TusState {
-    active: Mutex<HashSet<Uuid>>,
     hashes: Mutex<HashMap<Uuid, (u64, Sha256)>>,
 }
 
-/// Held while a PATCH (or DELETE) works on an upload.
-struct Writing<'a> {
-    state: &'a TusState,
-    id: Uuid,
-}
-
 impl TusState {
-    fn lock(&self, id: Uuid) -> Result<Writing<'_>> {
-        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        if !active.insert(id) {
-            return Err(Error::new(
-                Code::Locked,
-                format!("upload {id} is already being written to"),
-            ));
-        }
-        Ok(Writing { state: self, id })
-    }
-}
-
-impl Drop for Writing<'_> {
-    fn drop(&mut self) {
-        self.state
-            .active
+    fn take_hash(&self, id: Uuid) -> Option<(u64, Sha256)> {
+        self.hashes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.id);
+            .remove(&id)
     }
+
+    fn keep_hash(&self, id: Uuid, offset: u64, hasher: Sha256) {
+        self.hashes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, (offset, hasher));
+    }
+}
+
+/// Takes the upload's lease for this request: one writer at a time across every node.
+async fn hold(state: &AppState, id: Uuid) -> Result<(Arc<door::Lease>, UploadRow, bool)> {
+    let length = Duration::from_secs(state.app.config.tus.lease_secs);
+    let (lease, claimed) = door::Lease::claim(&state.app.catalogue, id, length)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no upload {id}")))?;
+    Ok((Arc::new(lease), claimed.upload, claimed.taken_over))
 }
 
 pub fn routes() -> Router<AppState> {
@@ -142,7 +138,7 @@ async fn capabilities(State(state): State<AppState>) -> Response {
 }
 
 fn expiry(state: &AppState) -> DateTime<Utc> {
-    crate::domain::now() + Duration::seconds(state.app.config.tus.expiry_secs as i64)
+    crate::domain::now() + chrono::Duration::seconds(state.app.config.tus.expiry_secs as i64)
 }
 
 async fn create(
@@ -250,7 +246,7 @@ async fn abandon(state: &AppState, dock: &Dock, upload: &UploadRow, reason: &str
         &current,
         UploadState::Terminated,
         "upload_abandoned",
-        door::dock_actor(dock),
+        (door::dock_actor(dock), Ending::Unheld(crate::domain::now())),
         Some(reason.to_owned()),
     )
     .await
@@ -350,14 +346,21 @@ async fn write_and_maybe_finish(
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<(Response, Ended)> {
-    let _busy = state.tus.lock(u.id)?;
-    // Re-read under the lock: another request may have moved it on.
-    let u = state
-        .app
-        .catalogue
-        .upload(u.id)
-        .await?
-        .ok_or_else(|| Error::not_found("upload vanished"))?;
+    let (lease, u, taken_over) = hold(state, u.id).await?;
+    let written = write_held(state, dock, &lease, u, taken_over, headers, body).await;
+    lease.release(&state.app.catalogue).await;
+    written
+}
+
+async fn write_held(
+    state: &AppState,
+    dock: &Dock,
+    lease: &Arc<door::Lease>,
+    u: UploadRow,
+    taken_over: bool,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<(Response, Ended)> {
     if u.state != UploadState::Receiving {
         return Err(Error::new(Code::Conflict, format!("upload {} is {}", u.id, u.state)).into());
     }
@@ -388,17 +391,19 @@ async fn write_and_maybe_finish(
     state.check_space(remaining)?;
     let started = Instant::now();
 
-    let (new_offset, hasher, ended) = append(state, dock, &u, body, checksum).await?;
+    let (new_offset, hasher, ended) =
+        append(state, dock, lease, &u, taken_over, body, checksum).await?;
     let mut resp = if new_offset == u.length as u64 {
         let sha256 = Sha256Digest(hasher.finalize().into());
-        let outcome =
-            door::finish(&state.app.context(), &state.staging_dir, dock, &u, sha256).await?;
-        state
-            .tus
-            .hashes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&u.id);
+        let outcome = door::finish(
+            &state.app.context(),
+            &state.staging_dir,
+            dock,
+            &u,
+            lease,
+            sha256,
+        )
+        .await?;
         record_upload("tus", u.length as u64, started.elapsed().as_secs_f64());
         let mut resp = StatusCode::NO_CONTENT.into_response();
         set(&mut resp, "bwv-recording-id", outcome.recording_id);
@@ -453,40 +458,64 @@ async fn revoked_now(state: &AppState, dock: &Dock) -> bool {
 
 /// Streams the body into the staging file. Returns the durable offset reached, the running hash
 /// there, and how the body ended. A dock revoked meanwhile is stopped at the next checkpoint.
+/// The lease is renewed as the body arrives; once it cannot be, nothing more is written and the
+/// request ends (the dock resumes, on whichever node, from the offset saved last). The whole
+/// upload's offset is saved only as it completes (see `end_upload`).
 async fn append(
     state: &AppState,
     dock: &Dock,
+    lease: &Arc<door::Lease>,
     u: &UploadRow,
+    taken_over: bool,
     body: Body,
     checksum: Option<[u8; 32]>,
 ) -> Result<(u64, Sha256, Ended)> {
     let path = door::staging_path(&state.staging_dir, u.id);
     let start = u.upload_offset as u64;
-    let cached = state
-        .tus
-        .hashes
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&u.id);
-    let (file, hasher) = tokio::task::spawn_blocking(move || door::resume(&path, start, cached))
-        .await
-        .map_err(|e| Error::new(Code::Io, format!("staging task failed: {e}")))??;
+    let cached = state.tus.take_hash(u.id);
+    let (file, hasher) =
+        tokio::task::spawn_blocking(move || door::resume(&path, start, cached, taken_over))
+            .await
+            .map_err(|e| Error::new(Code::Io, format!("staging task failed: {e}")))??;
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     let hash_body = checksum.is_some();
-    let writer =
-        tokio::task::spawn_blocking(move || door::append(file, start, hasher, hash_body, rx));
+    let lost_error = || {
+        Error::new(
+            Code::Locked,
+            format!(
+                "upload {}: {}; resume from its offset",
+                u.id,
+                door::LEASE_LOST
+            ),
+        )
+    };
+    let writer = {
+        let lease = lease.clone();
+        tokio::task::spawn_blocking(move || {
+            door::append(file, start, hasher, hash_body, &lease, rx)
+        })
+    };
     let limit = (u.length - u.upload_offset) as u64;
     let mut stream = body.into_data_stream();
     let (mut received, mut since_save) = (0u64, 0u64);
     let (mut batch, mut batch_len) = (Vec::new(), 0usize);
     let mut ended = Ended::Whole;
-    let mut too_long = false;
-    let mut revoked = false;
-    let mut last_check = Instant::now();
+    let (mut too_long, mut revoked, mut lost) = (false, false, false);
+    let mut renew = tokio::time::interval_at(
+        tokio::time::Instant::now() + lease.renew_every(),
+        lease.renew_every(),
+    );
     loop {
         let frame = tokio::select! {
             biased;
             _ = state.shutdown.cancelled() => { ended = Ended::Stopping; break }
+            _ = renew.tick() => {
+                match still_ours(state, dock, lease).await {
+                    Held::Yes => continue,
+                    Held::Lost => { lost = true; break }
+                    Held::Revoked => { revoked = true; break }
+                }
+            }
             frame = stream.next() => frame,
         };
         let bytes = match frame {
@@ -497,12 +526,9 @@ async fn append(
                 break;
             }
         };
-        if last_check.elapsed() >= REVOCATION_CHECK {
-            last_check = Instant::now();
-            if revoked_now(state, dock).await {
-                revoked = true;
-                break;
-            }
+        if !lease.alive() {
+            lost = true;
+            break;
         }
         received += bytes.len() as u64;
         if received > limit {
@@ -525,29 +551,31 @@ async fn append(
         }
         if checksum.is_none() && since_save >= CHECKPOINT_BYTES {
             since_save = 0;
-            if revoked_now(state, dock).await {
-                revoked = true;
-                break;
-            }
             let (reply, answer) = tokio::sync::oneshot::channel();
             if tx.send(door::Append::Sync(reply)).await.is_ok()
                 && let Ok(Ok(durable)) = answer.await
-            {
-                state
+                && durable < u.length as u64
+                && !state
                     .app
                     .catalogue
-                    .advance_upload(u.id, durable, expiry(state))
-                    .await?;
+                    .advance_upload(u.id, &lease.owner, durable, expiry(state))
+                    .await?
+            {
+                lost = true;
+                break;
             }
         }
     }
-    if !batch.is_empty() {
+    if !batch.is_empty() && !lost {
         let _ = tx.send(door::Append::Data(batch)).await;
     }
     drop(tx);
     let done = writer
         .await
         .map_err(|e| Error::new(Code::Io, format!("staging writer failed: {e}")))?;
+    if lost || !lease.alive() {
+        return Err(lost_error());
+    }
     if let Some(e) = done.error {
         return Err(Error::with_source(
             if e.kind() == std::io::ErrorKind::StorageFull {
@@ -580,18 +608,43 @@ async fn append(
             ));
         }
     }
-    state
-        .app
-        .catalogue
-        .advance_upload(u.id, done.offset, expiry(state))
-        .await?;
-    state
-        .tus
-        .hashes
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(u.id, (done.offset, done.hasher.clone()));
+    // The whole upload's offset is saved as it completes; anything short of it now.
+    if done.offset < u.length as u64 {
+        if !state
+            .app
+            .catalogue
+            .advance_upload(u.id, &lease.owner, done.offset, expiry(state))
+            .await?
+        {
+            return Err(lost_error());
+        }
+        state.tus.keep_hash(u.id, done.offset, done.hasher.clone());
+    }
     Ok((done.offset, done.hasher, ended))
+}
+
+/// Whether a request may go on writing: its lease renewed, its dock not revoked.
+enum Held {
+    Yes,
+    Lost,
+    Revoked,
+}
+
+/// Renews the lease and checks the dock. A catalogue that does not answer ends neither: the
+/// lease then runs out by the clock, and writing stops with it.
+async fn still_ours(state: &AppState, dock: &Dock, lease: &door::Lease) -> Held {
+    match lease.renew(&state.app.catalogue).await {
+        Ok(true) => {}
+        Ok(false) => return Held::Lost,
+        Err(e) => {
+            tracing::warn!(upload = %lease.upload, error = %e, "cannot renew the upload's lease");
+        }
+    }
+    if revoked_now(state, dock).await {
+        Held::Revoked
+    } else {
+        Held::Yes
+    }
 }
 
 async fn terminate(
@@ -602,25 +655,30 @@ async fn terminate(
 ) -> ApiResult<Response> {
     require_version(&headers)?;
     let u = owned(&state, &dock, &id).await?;
-    let _busy = state.tus.lock(u.id)?;
-    if u.state != UploadState::Receiving {
-        return Err(Error::new(Code::Gone, format!("upload {} was {}", u.id, u.state)).into());
+    let (lease, u, _) = hold(&state, u.id).await?;
+    let ended = async {
+        if u.state != UploadState::Receiving {
+            return Err(Error::new(
+                Code::Gone,
+                format!("upload {} was {}", u.id, u.state),
+            ));
+        }
+        door::end(
+            &state.app.context(),
+            &state.staging_dir,
+            &u,
+            UploadState::Terminated,
+            "upload_terminated",
+            (door::dock_actor(&dock), Ending::Holder(&lease.owner)),
+            None,
+        )
+        .await
     }
-    door::end(
-        &state.app.context(),
-        &state.staging_dir,
-        &u,
-        UploadState::Terminated,
-        "upload_terminated",
-        door::dock_actor(&dock),
-        None,
-    )
-    .await?;
-    state
-        .tus
-        .hashes
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&u.id);
+    .await;
+    if ended.is_err() {
+        lease.release(&state.app.catalogue).await;
+    }
+    ended?;
+    state.tus.take_hash(u.id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

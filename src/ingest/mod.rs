@@ -12,7 +12,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::audit::record::{Actor, EventDraft, ObjectRef};
-use crate::catalogue::Tx;
+use crate::catalogue::{Ending, Tx};
 use crate::context::Context;
 use crate::domain::{Sha256Digest, Source, TimeSource, UploadState};
 use crate::error::{Code, Error, Result};
@@ -44,8 +44,9 @@ pub struct IngestRequest {
     /// Network doors refuse empty content (a dock then keeps the footage for a person to look
     /// at); an operator's CLI ingest keeps it as evidence, flagged.
     pub reject_empty: bool,
-    /// The tus upload these bytes finish; it is marked completed in the same transaction.
-    pub upload: Option<Uuid>,
+    /// The tus upload these bytes finish, and the name of the lease its finishing request
+    /// holds; it is marked completed in the same transaction, only while that lease holds.
+    pub upload: Option<(Uuid, String)>,
 }
 
 impl IngestRequest {
@@ -120,16 +121,22 @@ impl Context<'_> {
         req: &IngestRequest,
         recording: Uuid,
     ) -> Result<()> {
-        let Some(upload) = req.upload else {
+        let Some((upload, owner)) = &req.upload else {
             return Ok(());
         };
+        let upload = *upload;
         if !tx
-            .end_upload(upload, UploadState::Completed, Some(recording))
+            .end_upload(
+                upload,
+                UploadState::Completed,
+                Some(recording),
+                Ending::Holder(owner),
+            )
             .await?
         {
             return Err(Error::new(
                 Code::Conflict,
-                format!("upload {upload} is no longer receiving"),
+                format!("upload {upload} is no longer receiving under this request's lease"),
             ));
         }
         let event = EventDraft::new("upload_completed", req.actor.clone(), "upload", upload)
@@ -220,6 +227,12 @@ impl Context<'_> {
             },
         )
         .await?;
+        // Bytes already in the store but in no recording were left by an attempt that died
+        // before it catalogued them: not a copy of anything.
+        let clip = ClipArrived {
+            duplicate: false,
+            ..clip
+        };
         recording::add_clip(self, &mut tx, id, false, &clip).await?;
         let end = Complete {
             flags: if put.size == 0 {

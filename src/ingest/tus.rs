@@ -5,17 +5,27 @@
 //! acknowledged, fsync'd end of it; anything past it after a crash was never acknowledged and is
 //! cut off when the upload resumes. The SHA-256 of the recording is computed as bytes arrive; the
 //! running state lives in memory and is rebuilt from the staging file after a restart.
+//!
+//! Several nodes share the staging directory and the catalogue. A request writes to an upload
+//! only under its lease in the catalogue, so one PATCH at a time writes to an upload across every
+//! node, and the lease holder's name fences the offset and the completion. A node that dies holds
+//! the lease until it runs out; the next holder then writes to a fresh copy of the acknowledged
+//! bytes, so nothing the dead (or merely stalled) node still had in flight can reach the bytes
+//! that are adopted. They are hashed once more as the store adopts them all the same.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::types::Json;
@@ -23,7 +33,7 @@ use uuid::Uuid;
 
 use super::{IngestOutcome, IngestRequest, check_identifier};
 use crate::audit::record::{Actor, EventDraft};
-use crate::catalogue::{Dock, UploadRow};
+use crate::catalogue::{Catalogue, Claimed, Dock, Ending, UploadRow};
 use crate::context::Context;
 use crate::domain::{Sha256Digest, Source, TimeSource, UploadState};
 use crate::error::{Code, Error, Result, ResultExt};
@@ -139,6 +149,94 @@ pub fn declared(meta: &BTreeMap<String, String>) -> Result<Declared> {
     })
 }
 
+/// The shortest lease: a quarter of it is the renewal period and the clock margin.
+pub const MIN_LEASE: Duration = Duration::from_secs(4);
+
+/// A request's lease on an upload. Its holder writes only while [`Lease::alive`]: past that,
+/// another node may hold the upload.
+pub struct Lease {
+    pub upload: Uuid,
+    pub owner: String,
+    length: Duration,
+    started: Instant,
+    /// Milliseconds after `started` until which writing is safe.
+    safe_until: AtomicU64,
+}
+
+impl Lease {
+    /// Takes the lease on upload `id` for `length` unless another request holds a live one
+    /// (`Locked`). `None` when there is no such upload.
+    pub async fn claim(
+        catalogue: &Catalogue,
+        id: Uuid,
+        length: Duration,
+    ) -> Result<Option<(Lease, Claimed)>> {
+        let lease = Lease {
+            upload: id,
+            length: length.max(MIN_LEASE),
+            owner: format!(
+                "{}:{}:{}",
+                crate::config::hostname(),
+                std::process::id(),
+                &Uuid::new_v4().simple().to_string()[..8]
+            ),
+            started: Instant::now(),
+            safe_until: AtomicU64::new(0),
+        };
+        let sent = Instant::now();
+        let mut tx = catalogue.begin().await?;
+        let claimed = tx.claim_upload(id, &lease.owner, lease.end()).await?;
+        tx.commit().await?;
+        lease.extend_from(sent);
+        Ok(claimed.map(|c| (lease, c)))
+    }
+
+    /// Whether this holder may still write.
+    pub fn alive(&self) -> bool {
+        (self.started.elapsed().as_millis() as u64) < self.safe_until.load(Ordering::Acquire)
+    }
+
+    /// Renews the lease; false (and no longer alive) when another request has it now. A
+    /// catalogue that does not answer leaves the lease to run out by the clock.
+    pub async fn renew(&self, catalogue: &Catalogue) -> Result<bool> {
+        let sent = Instant::now();
+        let held = catalogue
+            .renew_upload_lease(self.upload, &self.owner, self.end())
+            .await?;
+        if held {
+            self.extend_from(sent);
+        } else {
+            self.safe_until.store(0, Ordering::Release);
+        }
+        Ok(held)
+    }
+
+    /// Lets go at once, so the dock's next request need not wait for the lease to run out.
+    pub async fn release(&self, catalogue: &Catalogue) {
+        self.safe_until.store(0, Ordering::Release);
+        if let Err(e) = catalogue.release_upload(self.upload, &self.owner).await {
+            tracing::warn!(upload = %self.upload, error = %e, "cannot release the upload's lease; it runs out by itself");
+        }
+    }
+
+    /// How often the holder renews: a quarter of the lease.
+    pub fn renew_every(&self) -> Duration {
+        self.length / 4
+    }
+
+    /// The lease counts from when the request that took or renewed it was sent, less a quarter
+    /// for the clocks of nodes that disagree a little (they must be kept in step, by NTP).
+    fn extend_from(&self, sent: Instant) {
+        let safe = (sent + self.length - self.length / 4).saturating_duration_since(self.started);
+        self.safe_until
+            .fetch_max(safe.as_millis() as u64, Ordering::AcqRel);
+    }
+
+    fn end(&self) -> DateTime<Utc> {
+        crate::domain::now() + chrono::Duration::from_std(self.length).unwrap_or_default()
+    }
+}
+
 pub fn staging_path(dir: &Path, id: Uuid) -> PathBuf {
     dir.join(format!("{id}.upload"))
 }
@@ -238,8 +336,18 @@ pub fn dock_actor(dock: &Dock) -> Actor {
 }
 
 /// Opens the staging file at the acknowledged offset, dropping bytes past it (received before a
-/// crash but never acknowledged), and rebuilds the running hash when it is not at hand.
-pub fn resume(path: &Path, offset: u64, hash: Option<(u64, Sha256)>) -> Result<(File, Sha256)> {
+/// crash but never acknowledged), and rebuilds the running hash when it is not at hand. An
+/// upload `taken_over` from a holder that never let go is first copied to a new file: the old
+/// holder's open file then no longer leads anywhere that is kept.
+pub fn resume(
+    path: &Path,
+    offset: u64,
+    hash: Option<(u64, Sha256)>,
+    taken_over: bool,
+) -> Result<(File, Sha256)> {
+    if taken_over {
+        replace_staging_file(path, offset)?;
+    }
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -285,6 +393,43 @@ pub fn resume(path: &Path, offset: u64, hash: Option<(u64, Sha256)>) -> Result<(
     Ok((file, hasher))
 }
 
+/// Copies the first `offset` bytes of a staging file to a new file that takes its name.
+fn replace_staging_file(path: &Path, offset: u64) -> Result<()> {
+    let fresh = path.with_extension(format!("upload.{}", Uuid::new_v4().simple()));
+    let copy = || -> std::io::Result<()> {
+        let mut from = File::open(path)?.take(offset);
+        let mut to = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&fresh)?;
+        let copied = std::io::copy(&mut from, &mut to)?;
+        if copied != offset {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("only {copied} of {offset} acknowledged bytes are there"),
+            ));
+        }
+        to.sync_all()?;
+        std::fs::rename(&fresh, path)?;
+        if let Some(dir) = path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    };
+    copy().map_err(|e| {
+        let _ = std::fs::remove_file(&fresh);
+        Error::with_source(
+            Code::Io,
+            format!(
+                "taking over staging file {} from a node that stopped",
+                path.display()
+            ),
+            e,
+        )
+    })
+}
+
 /// Work for the thread that appends a PATCH body to the staging file.
 pub enum Append {
     /// Received buffers, batched so one `writev` covers many small network reads.
@@ -305,11 +450,13 @@ pub struct Appended {
 /// Appends everything sent on `rx` to `file` (positioned at `offset`) while a second thread
 /// hashes the same buffers (shared, not copied), so hashing never holds up the disk. Always
 /// fsyncs before it returns, so `offset` in the result is durable unless `error` is set.
+/// Nothing is written once `lease` may have run out.
 pub fn append(
     mut file: File,
     mut offset: u64,
     hasher: Sha256,
     hash_body: bool,
+    lease: &Lease,
     mut rx: tokio::sync::mpsc::Receiver<Append>,
 ) -> Appended {
     // Batches, not single buffers, so the queue is bounded in bytes (a few MiB), whatever
@@ -335,6 +482,10 @@ pub fn append(
                         continue;
                     }
                     let len: u64 = batch.iter().map(|b| b.len() as u64).sum();
+                    if !lease.alive() {
+                        error = Some(std::io::Error::other(LEASE_LOST));
+                        continue;
+                    }
                     match write_all_vectored(&mut file, &batch) {
                         Ok(()) => {
                             crate::store::write_behind(&file, offset, len);
@@ -369,6 +520,9 @@ pub fn append(
     })
 }
 
+/// Why an append stopped writing when its lease may have run out.
+pub const LEASE_LOST: &str = "the upload's lease ran out: another request may hold it now";
+
 fn write_all_vectored(file: &mut File, batch: &[Bytes]) -> std::io::Result<()> {
     let mut slices: Vec<std::io::IoSlice<'_>> =
         batch.iter().map(|b| std::io::IoSlice::new(b)).collect();
@@ -391,6 +545,7 @@ pub async fn finish(
     staging_dir: &Path,
     dock: &Dock,
     upload: &UploadRow,
+    lease: &Lease,
     sha256: Sha256Digest,
 ) -> Result<IngestOutcome> {
     let d = declared(&upload.metadata.0)?;
@@ -407,9 +562,29 @@ pub async fn finish(
         dock: Some(dock.clone()),
         expected_sha256: d.sha256,
         reject_empty: true,
-        upload: Some(upload.id),
+        upload: Some((upload.id, lease.owner.clone())),
         ..IngestRequest::new(&d.officer, &d.device, Source::Tus, dock_actor(dock))
     };
+    if let Some(want) = d.sha256
+        && want != sha256
+    {
+        // The dock's own hash disagrees: nothing is stored; the upload cannot succeed.
+        let e = Error::new(
+            Code::ChecksumMismatch,
+            format!("the upload hashes to SHA-256 {sha256}, but the dock said {want}"),
+        );
+        end(
+            ctx,
+            staging_dir,
+            upload,
+            UploadState::Terminated,
+            "upload_rejected",
+            (dock_actor(dock), Ending::Holder(&lease.owner)),
+            Some(e.to_string()),
+        )
+        .await?;
+        return Err(e);
+    }
     let input = Input::Staged {
         path: path.clone(),
         sha256,
@@ -421,21 +596,56 @@ pub async fn finish(
             let _ = std::fs::remove_file(&path);
         }
         Err(e) if e.code() == Code::ChecksumMismatch => {
-            // The dock's own hash disagrees: nothing was stored; the upload cannot succeed.
-            end(
-                ctx,
-                staging_dir,
-                upload,
-                UploadState::Terminated,
-                "upload_rejected",
-                dock_actor(dock),
-                Some(e.to_string()),
-            )
-            .await?;
+            // The staged bytes are not the ones that were hashed as they arrived: nothing was
+            // stored, and none of them can be trusted, so the dock sends the upload again.
+            restart(ctx, &path, upload, lease, &e.to_string()).await?;
         }
         Err(_) => {}
     }
     outcome
+}
+
+/// The `upload_restarted` record: an upload's staged bytes could not be trusted.
+#[derive(Serialize)]
+struct UploadRestarted<'a> {
+    /// The offset that had been acknowledged, now 0.
+    offset: i64,
+    length: i64,
+    reason: &'a str,
+}
+
+/// Sends an upload back to offset 0 and empties its staging file, under the request's lease.
+async fn restart(
+    ctx: &Context<'_>,
+    path: &Path,
+    upload: &UploadRow,
+    lease: &Lease,
+    reason: &str,
+) -> Result<()> {
+    tracing::error!(upload = %upload.id, reason, "staged upload damaged; the dock must send it again");
+    let mut tx = ctx.catalogue.begin().await?;
+    if !tx.restart_upload(upload.id, &lease.owner).await? {
+        return Ok(()); // no longer ours: whoever holds it now finds the same when it finishes
+    }
+    let event = EventDraft::new(
+        "upload_restarted",
+        Actor::service(format!("svc:tus@{}", crate::config::hostname())),
+        "upload",
+        upload.id,
+    )
+    .with_result(&UploadRestarted {
+        offset: upload.upload_offset,
+        length: upload.length,
+        reason,
+    })?;
+    tx.append_audit(ctx.audit.origin(), event).await?;
+    tx.commit().await?;
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .context(|| format!("opening staging file {}", path.display()))?;
+    file.set_len(0)
+        .context(|| format!("emptying staging file {}", path.display()))
 }
 
 /// Ends an unfinished upload (terminated by the dock, expired, rejected): row, audit, file.
@@ -445,11 +655,11 @@ pub async fn end(
     upload: &UploadRow,
     state: UploadState,
     event: &str,
-    actor: Actor,
+    (actor, by): (Actor, Ending<'_>),
     reason: Option<String>,
 ) -> Result<bool> {
     let mut tx = ctx.catalogue.begin().await?;
-    let ended = tx.end_upload(upload.id, state, None).await?;
+    let ended = tx.end_upload(upload.id, state, None, by).await?;
     if ended {
         let mut draft = EventDraft::new(event, actor, "upload", upload.id);
         let mut result = json!({"offset": upload.upload_offset, "length": upload.length});
@@ -474,7 +684,8 @@ pub async fn end(
 /// Removes unfinished uploads whose time ran out; each removal is audited.
 pub async fn expire_due(ctx: &Context<'_>, staging_dir: &Path) -> Result<usize> {
     let mut n = 0;
-    for upload in ctx.catalogue.expired_uploads(crate::domain::now()).await? {
+    let now = crate::domain::now();
+    for upload in ctx.catalogue.expired_uploads(now).await? {
         let actor = Actor::service(format!("svc:tus-expiry@{}", crate::config::hostname()));
         if end(
             ctx,
@@ -482,7 +693,7 @@ pub async fn expire_due(ctx: &Context<'_>, staging_dir: &Path) -> Result<usize> 
             &upload,
             UploadState::Expired,
             "upload_expired",
-            actor,
+            (actor, Ending::Unheld(now)),
             None,
         )
         .await?

@@ -49,6 +49,18 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) -> Result<()> {
         "worker started"
     );
     media_job::sweep_scratch(&app).await;
+    let mut wakeups = match app.catalogue.job_wakeups().await {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for queued jobs; polling instead");
+            crate::catalogue::JobWakeups::default()
+        }
+    };
+    let idle = if wakeups.notified() {
+        Duration::from_secs(cfg.notified_poll_secs.max(1))
+    } else {
+        poll
+    };
     loop {
         let permit = tokio::select! {
             permit = slots.clone().acquire_owned() => permit,
@@ -79,7 +91,7 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) -> Result<()> {
         }
         drop(permit);
         tokio::select! {
-            _ = tokio::time::sleep(poll) => {}
+            _ = wakeups.wait(idle) => {}
             _ = shutdown.cancelled() => break,
         }
         if let Err(e) = app.audit.checkpoint_if_due(&app.catalogue).await {

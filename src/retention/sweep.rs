@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::rules::Action;
 use crate::audit::record::{Actor, EventDraft, ObjectRef, format_ts};
-use crate::catalogue::{PlanItem, PlanRow, PurgeObject, Tx};
+use crate::catalogue::{Duty, PlanItem, PlanRow, PurgeObject, Tx};
 use crate::context::Context;
 use crate::domain::RetentionState;
 use crate::domain::{Sha256Digest, SweepOutcome};
@@ -79,7 +79,28 @@ pub struct Swept {
 /// Carries out a plan, then purges what is past its grace period. With two-person approval
 /// configured only an approved recorded plan is carried out. Every recording's outcome is
 /// reported; one that fails does not stop the others. A sweep with nothing to do writes nothing.
+///
+/// One sweep at a time across every node: a second is refused while one runs, rather than
+/// racing it recording by recording.
 pub async fn run(
+    ctx: &Context<'_>,
+    actor: &Actor,
+    sweep: Sweep,
+    progress: &(dyn Fn(Step) + Sync),
+) -> Result<Swept> {
+    let Some(turn) = ctx.catalogue.try_exclusive(Duty::Sweeping).await? else {
+        return Err(Error::new(
+            Code::Locked,
+            "another retention sweep is running (here or on another node); run this one when \
+             it has finished",
+        ));
+    };
+    let swept = sweep_in_turn(ctx, actor, sweep, progress).await;
+    turn.release().await;
+    swept
+}
+
+async fn sweep_in_turn(
     ctx: &Context<'_>,
     actor: &Actor,
     sweep: Sweep,

@@ -153,6 +153,26 @@ fn stream_and_hash(
     Ok(chunker.finish())
 }
 
+/// Reads a whole file through and hashes it, from its start (positioned reads: the handle's
+/// offset is left alone).
+fn hash_file(file: &File) -> io::Result<Digests> {
+    use std::os::unix::fs::FileExt;
+    let mut hashes = Hashes::new(false);
+    let mut buf = vec![0u8; CHUNK];
+    let mut at = 0u64;
+    loop {
+        let n = match file.read_at(&mut buf, at) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hashes.update(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(hashes.finish())
+}
+
 fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
@@ -273,8 +293,10 @@ impl FsStore {
     }
 
     /// Takes over a staged upload whose bytes were hashed as they arrived: made durable and
-    /// read-only, then linked into place, so a large upload is never copied again. On another
-    /// filesystem it is copied (and re-hashed, which must agree) instead.
+    /// read-only, then linked into place, so a large upload is never copied again. The file is
+    /// hashed once more first (while it is made durable): the catalogue must never name bytes
+    /// that are not exactly those, whatever else wrote to the file. On another filesystem it is
+    /// copied instead, and the copy's hash must agree.
     fn adopt(
         &self,
         path: &Path,
@@ -298,15 +320,35 @@ impl FsStore {
                 ),
             ));
         }
-        file.sync_all()
-            .context(|| format!("syncing staged upload {}", path.display()))?;
+        let (synced, rehashed) = std::thread::scope(|scope| {
+            let syncing = scope.spawn(|| file.sync_all());
+            let rehashed = hash_file(&file);
+            let synced = syncing
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("sync thread panicked")));
+            (synced, rehashed)
+        });
+        synced.context(|| format!("syncing staged upload {}", path.display()))?;
+        let found = rehashed.context(|| format!("re-reading staged upload {}", path.display()))?;
+        if found.sha256 != sha256 || found.size != size {
+            return Err(Error::new(
+                Code::ChecksumMismatch,
+                format!(
+                    "staged upload {} holds {} bytes hashing to {}, not the {size} bytes hashing \
+                     to {sha256} that were received: it was written to by something else",
+                    path.display(),
+                    found.size,
+                    found.sha256
+                ),
+            ));
+        }
         let created = match self.link(path, &sha256) {
             Ok(created) => created,
             Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
                 let copied = self.put_blocking(Input::File(file), opts)?;
                 if copied.sha256 != sha256 {
                     return Err(Error::new(
-                        Code::Store,
+                        Code::ChecksumMismatch,
                         format!(
                             "staged upload {} changed after it was received",
                             path.display()

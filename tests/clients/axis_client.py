@@ -316,6 +316,35 @@ def race(args):
     return {"container": name, "complete": completed, "statuses": statuses}
 
 
+def two_nodes(args):
+    """One container fed through two nodes (a dock behind a load balancer), its clips split
+    between them, then Complete sent through both at the same moment: the recording completes
+    once, with every clip."""
+    conns = [connect(args), connect(argparse.Namespace(**{**vars(args), "url": args.url2}))]
+    user = args.user_uuid or controller_user(conns[0], args.user)
+    stamp = "20251125T200000Z"
+    name = f"{user}_{args.camera}_{stamp}"
+    conns[1].put_container(name, headers=container_headers(user, args.camera))
+    clips = []
+    for i, path in enumerate(args.clips):
+        data = open(path, "rb").read()
+        conns[i % 2].put_object(name, f"{stamp}_r{i}.mp4", contents=data, etag=md5_of(data))
+        clips.append(hashlib.sha256(data).hexdigest())
+    go = threading.Barrier(2)
+    statuses = [None, None]
+
+    def complete(i):
+        go.wait()
+        statuses[i] = status_of(lambda: conns[i].post_container(name, headers={"X-Container-Meta-Status": "Complete"}))
+
+    threads = [threading.Thread(target=complete, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"container": name, "complete": statuses, "clips": clips}
+
+
 def refile(args):
     """An open container told afterwards that it is another user's or another camera's."""
     conn = connect(args)
@@ -364,6 +393,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("scenario")
     p.add_argument("--url", required=True)
+    p.add_argument("--url2", help="a second node on the same catalogue and store")
     p.add_argument("--dock", required=True)
     p.add_argument("--secret", required=True)
     p.add_argument("--user", default="5512")
@@ -378,7 +408,8 @@ def main():
     args = p.parse_args()
     scenarios = {"caps": caps, "full": full, "refusals": refusals, "rejected": rejected, "register": register, "busy": busy,
                  "big": big, "deliver": deliver, "hostile": hostile, "after-complete": after_complete, "twice": twice,
-                 "race": race, "junk": junk, "put-user": put_user, "refile": refile}
+                 "race": race, "junk": junk, "put-user": put_user, "refile": refile,
+                 "two-nodes": two_nodes}
     print(json.dumps(scenarios[args.scenario](args)))
 
 

@@ -7,6 +7,7 @@ import argparse
 import base64
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -276,10 +277,102 @@ def status(args):
     return {"status": r.status_code, "offset": r.headers.get("Upload-Offset")}
 
 
+def on_node(url, node):
+    """The same upload URL on another node (docks behind a load balancer reach any of them)."""
+    path = url.split("/files/", 1)[1]
+    return f"{node}/files/{path}"
+
+
+def race_nodes(args):
+    """Two PATCHes of one upload at the same moment, one through each node, each carrying a
+    different whole body: at most one may be taken, and what is stored is exactly its body."""
+    size = args.length
+    bodies = [os.urandom(16) + bytes([0x41 + i]) * (size - 16) for i in range(2)]
+    created = create_raw(args, size)
+    url = created.headers["Location"]
+    urls = [on_node(url, args.url), on_node(url, args.url2)]
+    go = threading.Barrier(2)
+    statuses = [None, None]
+
+    def send(i):
+        go.wait()
+        statuses[i] = patch_raw(args, urls[i], 0, bodies[i]).status_code
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done = head(args, urls[1])
+    return {
+        "statuses": statuses,
+        "offset": int(done.headers.get("Upload-Offset", -1)),
+        "recording_id": done.headers.get("Bwv-Recording-Id"),
+        "sha256": [hashlib.sha256(b).hexdigest() for b in bodies],
+    }
+
+
+def move_on(args):
+    """A dock whose node stops answering mid-PATCH (the test stops or kills it) carries on with
+    the same upload through another node, as it would behind a load balancer: its PATCH is given
+    up after --timeout seconds, and the other node is asked until the lease has run out."""
+    with open(args.file, "rb") as f:
+        data = f.read()
+    created = create_raw(args, len(data))
+    url = created.headers["Location"]
+    sent = {"bytes": 0}
+
+    def trickle():
+        for at in range(0, len(data), 256 << 10):
+            chunk = data[at:at + (256 << 10)]
+            sent["bytes"] += len(chunk)
+            yield chunk
+            time.sleep(0.05)
+
+    first = None
+    try:
+        first = patch_raw_timeout(args, url, 0, trickle(), args.timeout).status_code
+    except requests.RequestException as e:
+        first = type(e).__name__
+    other = on_node(url, args.url2)
+    locked, deadline = 0, time.time() + 120
+    while True:
+        r = head(args, other)
+        offset = int(r.headers["Upload-Offset"])
+        if offset == len(data) and r.headers.get("Bwv-Recording-Id"):
+            break
+        p = patch_raw(args, other, offset, data[offset:])
+        if p.status_code == 423:
+            locked += 1
+            if time.time() > deadline:
+                raise RuntimeError(f"upload still locked after 120 s: {p.text}")
+            time.sleep(0.5)
+            continue
+        if p.status_code != 204:
+            raise RuntimeError(f"PATCH on the other node: {p.status_code} {p.text}")
+    done = head(args, other)
+    return {
+        "first": first,
+        "sent_first": sent["bytes"],
+        "locked": locked,
+        "offset": int(done.headers["Upload-Offset"]),
+        "recording_id": done.headers.get("Bwv-Recording-Id"),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def patch_raw_timeout(args, url, offset, body, timeout):
+    headers = {**auth_headers(args), "Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
+               "Content-Type": "application/offset+octet-stream"}
+    return requests.patch(url, headers=headers, data=body, timeout=timeout)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("scenario")
     p.add_argument("--url", required=True)
+    p.add_argument("--url2", help="a second node sharing the first one's catalogue and staging")
+    p.add_argument("--timeout", type=float, default=3.0)
     p.add_argument("--dock", required=True)
     p.add_argument("--secret", required=True)
     p.add_argument("--officer", default="4471")
@@ -299,7 +392,7 @@ def main():
         "race": race, "many": many, "refused": refused, "terminate": terminate,
         "create-only": create_only, "status": status, "slow-patch": slow_patch,
         "slow-whole": slow_whole, "abandoned": abandoned, "create-len": create_len,
-        "create-many": create_many,
+        "create-many": create_many, "race-nodes": race_nodes, "move-on": move_on,
     }
     print(json.dumps(scenarios[args.scenario](args)))
 

@@ -619,6 +619,13 @@ impl Server {
             .expect("VmRSS in /proc/<pid>/status")
     }
 
+    /// Sends a signal (SIGSTOP freezes it, SIGCONT wakes it).
+    pub fn signal(&self, signal: i32) {
+        let pid = self.child.as_ref().expect("server running").id();
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid as i32, signal) };
+    }
+
     /// kill -9: no chance to save anything.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
