@@ -95,3 +95,16 @@ ensure_postgres() {
         $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main reload
     fi
 }
+
+# The soak's Node docks (tests/soak/tus_dock.mjs) upload through tus-js-client, pinned in
+# tests/soak/package-lock.json. (Its footage comes from the ffmpeg CLI, its checks use psql:
+# ensure_build_deps and ensure_postgres install those.)
+ensure_soak_clients() {
+    if ! command -v npm >/dev/null 2>&1; then
+        ensure_apt_packages nodejs npm
+    fi
+    if [ ! -d tests/soak/node_modules/tus-js-client ]; then
+        log "installing tus-js-client into tests/soak (npm ci)"
+        (cd tests/soak && npm ci --no-audit --no-fund --silent)
+    fi
+}
