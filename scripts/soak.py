@@ -31,7 +31,7 @@ or if nothing was acknowledged at all.
   registered by UUID, a recording container, clips, a bookmark, `Status: Complete`), 10 tuspy
   docks and 10 tus-js-client docks (tests/soak/tus_dock.mjs, one Node process for the ten). Each
   upload is a real MP4 clip (made once with ffmpeg) with a top-level `free` box appended holding a
-  unique id and padding (2-30 MiB), so every upload is a distinct, valid, cheap-to-process file
+  unique id and padding (2-30 MiB, or up to --max-mib), so every upload is a distinct, valid, cheap-to-process file
   whose SHA-256 identifies it. Each upload starts on a live node; when a request fails (refused
   or reset connection, 5xx, 423, 429, 409, 460; for Axis and tus-js-client docks also no answer
   for 30 s, while the node left behind may still be finishing it) the dock moves to the next node
@@ -632,8 +632,9 @@ class Cluster:
 class Soak:
     """What every dock shares: the nodes, the footage, the ledger and the signals to stop."""
 
-    def __init__(self, cluster: Cluster, footage: Footage, ledger: Ledger):
+    def __init__(self, cluster: Cluster, footage: Footage, ledger: Ledger, max_mib: int):
         self.cluster, self.footage, self.ledger = cluster, footage, ledger
+        self.max_mib = max(3, max_mib)
         self.stopping = threading.Event()  # no new uploads
         self.halt = threading.Event()  # no new requests either
         self.dock_errors: list[str] = []
@@ -641,6 +642,14 @@ class Soak:
     def check_halt(self) -> None:
         if self.halt.is_set():
             raise Halted()
+
+    def upload_size(self) -> int:
+        """A tus upload's size: 3 MiB up to --max-mib."""
+        return random.randint(3, self.max_mib) * MIB
+
+    def clip_size(self) -> int:
+        """An Axis clip's size: 2 MiB up to two fifths of --max-mib (a recording has one or two)."""
+        return random.randint(2, max(2, self.max_mib * 2 // 5)) * MIB
 
 
 def pause_after(status: int | None) -> float:
@@ -703,7 +712,7 @@ class TuspyDock(Dock):
     kind, client = "tus", "tuspy"
 
     def deliver(self) -> None:
-        clip = self.soak.footage.make(random.randint(3, 30) * MIB, f"{self.dock}-{self.seq}")
+        clip = self.soak.footage.make(self.soak.upload_size(), f"{self.dock}-{self.seq}")
         try:
             self.upload(clip)
         finally:
@@ -841,7 +850,7 @@ class TusJsDock(Dock):
         self.node = node
 
     def deliver(self) -> None:
-        clip = self.soak.footage.make(random.randint(3, 30) * MIB, f"{self.dock}-{self.seq}")
+        clip = self.soak.footage.make(self.soak.upload_size(), f"{self.dock}-{self.seq}")
         try:
             event = self.node.upload({
                 "dock": self.dock, "secret": self.secret, "file": str(clip.path), "size": clip.size,
@@ -922,7 +931,7 @@ class AxisDock(Dock):
             time.sleep(pause_after(status))
 
     def deliver(self) -> None:
-        clips = [self.soak.footage.make(random.randint(2, 12) * MIB, f"{self.dock}-{self.seq}-{i}")
+        clips = [self.soak.footage.make(self.soak.clip_size(), f"{self.dock}-{self.seq}-{i}")
                  for i in range(random.randint(1, 2))]
         try:
             self.recording(clips)
@@ -1197,6 +1206,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=2.0)
     parser.add_argument("--bwv", required=True, help="the bwv binary")
+    parser.add_argument("--max-mib", type=int, default=30,
+                        help="largest tus upload in MiB (moto keeps every object on this machine's "
+                             "disk: a 30-minute soak at 30 MiB fills about 50 GB; use 8 there)")
     parser.add_argument("--workdir", type=Path, help="an empty or new directory (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory and the database")
     args = parser.parse_args()
@@ -1244,7 +1256,7 @@ def main() -> int:
         start_all(processes)
         cluster = Cluster([p.url for p in processes if p.url])
         ledger = Ledger(workdir / "acknowledged.jsonl")
-        soak = Soak(cluster, footage, ledger)
+        soak = Soak(cluster, footage, ledger, args.max_mib)
         node_docks = NodeDocks(workdir / "logs" / "tus-js-docks.log")
         threads: list[Dock] = []
         for i, dock in enumerate(docks):
