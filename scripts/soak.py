@@ -1208,7 +1208,7 @@ def main() -> int:
     parser.add_argument("--bwv", required=True, help="the bwv binary")
     parser.add_argument("--max-mib", type=int, default=30,
                         help="largest tus upload in MiB (moto keeps every object on this machine's "
-                             "disk: a 30-minute soak at 30 MiB fills about 50 GB; use 8 there)")
+                             "disk: about 2.2 GB a minute at 30, 1.5 GB at 8; use 4 for 30 minutes)")
     parser.add_argument("--workdir", type=Path, help="an empty or new directory (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory and the database")
     args = parser.parse_args()
