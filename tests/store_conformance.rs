@@ -135,6 +135,28 @@ async fn conformance(store: &Store) {
     assert_eq!(a.unwrap().sha256, b.unwrap().sha256);
     assert_eq!(store.list().await.unwrap().len(), 4);
 
+    // A staged upload is adopted only when its bytes are exactly those hashed as they arrived:
+    // a file something else wrote to afterwards stores nothing.
+    let received = data(2 * 1024 * 1024, 5);
+    let stated: bwv::domain::Sha256Digest = common::sha256_hex(&received).parse().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let path = staging.path().join("upload");
+    let staged = |path: &std::path::Path| Input::Staged {
+        path: path.to_owned(),
+        sha256: stated,
+        size: received.len() as u64,
+    };
+    let mut changed = received.clone();
+    changed[1234] ^= 1;
+    std::fs::write(&path, &changed).unwrap();
+    let err = store.put(staged(&path), &opts).await.unwrap_err();
+    assert_eq!(err.code(), Code::ChecksumMismatch, "{err}");
+    assert_eq!(store.list().await.unwrap().len(), 4, "nothing stored");
+    std::fs::write(&path, &received).unwrap();
+    let adopted = store.put(staged(&path), &opts).await.expect("adopt");
+    assert_eq!((adopted.sha256, adopted.created), (stated, true));
+    assert_eq!(store.list().await.unwrap().len(), 5);
+
     assert!(store.delete(&put.sha256).await.expect("delete"));
     assert!(!store.exists(&put.sha256).await.unwrap());
     assert!(
