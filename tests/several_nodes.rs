@@ -90,11 +90,9 @@ on_both_backends!(an_upload_moves_on_when_its_node_stalls, |mut env: Env| {
     let bytes = common::noise(24 << 20, 7);
     let file = env.write("clip.mp4", &bytes);
     let secret_arg = format!("--secret={secret}");
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/tus_client.py");
-    let dock = std::process::Command::new(python)
-        .args([
-            script,
+    let dock = common::client_command(
+        "tus_client.py",
+        &[
             "move-on",
             "--url",
             &a.url,
@@ -107,10 +105,11 @@ on_both_backends!(an_upload_moves_on_when_its_node_stalls, |mut env: Env| {
             file.to_str().unwrap(),
             "--timeout",
             "2",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     // Node A is frozen mid-PATCH (as a paused VM or a process stuck in I/O would be), holding
     // the lease and an open staging file it may write to when it wakes.
     let start = Instant::now();

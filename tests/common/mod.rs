@@ -649,18 +649,25 @@ impl Drop for Server {
     }
 }
 
-/// Runs a client script from tests/clients with the venv's Python; returns its JSON output.
-pub fn client(script: &str, args: &[&str]) -> serde_json::Value {
+/// A client script from tests/clients with the venv's Python, for a test that runs it alongside.
+pub fn client_command(script: &str, args: &[&str]) -> Command {
     let python = std::env::var("BWV_TEST_PYTHON")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned());
-    let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(&python)
-        .arg(&path)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {python} ({e}); scripts/test installs the clients into .venv")
-        });
+    let mut command = Command::new(python);
+    command
+        .arg(format!(
+            "{}/tests/clients/{script}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args(args);
+    command
+}
+
+/// Runs a client script from tests/clients with the venv's Python; returns its JSON output.
+pub fn client(script: &str, args: &[&str]) -> serde_json::Value {
+    let out = client_command(script, args).output().unwrap_or_else(|e| {
+        panic!("cannot run {script} ({e}); scripts/test installs the clients into .venv")
+    });
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
