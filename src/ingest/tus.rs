@@ -150,7 +150,7 @@ pub fn declared(meta: &BTreeMap<String, String>) -> Result<Declared> {
 }
 
 /// The shortest lease: a quarter of it is the renewal period and the clock margin.
-pub const MIN_LEASE: Duration = Duration::from_secs(4);
+const MIN_LEASE: Duration = Duration::from_secs(4);
 
 /// A request's lease on an upload. Its holder writes only while [`Lease::alive`]: past that,
 /// another node may hold the upload.
