@@ -113,6 +113,7 @@ IDLE_SECS = 30
 # At the end: how long docks may finish their uploads in flight, and how long the job queue may
 # go without shrinking (a long soak leaves a backlog that takes its time; a stuck queue fails).
 WIND_DOWN_SECS = 60
+PSQL_ATTEMPTS = 3
 DRAIN_STALL_SECS = 180
 # Answers after which the same upload cannot go on: refused, or gone.
 FATAL = {400, 401, 403, 404, 410, 413, 422}
@@ -392,10 +393,19 @@ class Catalogue:
         self.name = name
 
     def _psql(self, database: str, sql: str) -> str:
-        out = subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", database,
-             "-AtqX", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-f", "-"],
-            input=sql, capture_output=True, text=True, timeout=120)
+        # The soak's own reads: a machine still busy with the drain after the chaos can be slow to
+        # answer one, which says nothing about bwv, so a read that times out is asked again.
+        for attempt in range(1, PSQL_ATTEMPTS + 1):
+            try:
+                out = subprocess.run(
+                    ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", database,
+                     "-AtqX", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-f", "-"],
+                    input=sql, capture_output=True, text=True, timeout=120)
+                break
+            except subprocess.TimeoutExpired:
+                if attempt == PSQL_ATTEMPTS:
+                    raise
+                log(f"psql took over 120 s on {sql[:60]!r}; asking again ({attempt}/{PSQL_ATTEMPTS})")
         if out.returncode != 0:
             raise SoakError(f"psql failed on {sql!r}: {out.stderr.strip()}")
         return out.stdout

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use crate::catalogue::Catalogue;
-use crate::domain::Sha256Digest;
+use crate::domain::{Sha256Digest, Step};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -35,15 +35,17 @@ pub struct Report {
     pub awaiting_purge: Vec<String>,
 }
 
+/// `progress` counts bytes: those the catalogue says are stored first, then each object's.
 pub async fn run(
     catalogue: &Catalogue,
     store: &Store,
-    mut progress: impl FnMut(u64),
+    mut progress: impl FnMut(Step),
 ) -> Result<Report> {
     let mut report = Report {
         store: store.describe(),
         ..Default::default()
     };
+    progress(Step::Total(catalogue.stored_bytes().await?));
     let mut known: HashSet<Sha256Digest> = HashSet::new();
     let mut purged: HashSet<Sha256Digest> = HashSet::new();
     catalogue
@@ -73,7 +75,7 @@ pub async fn run(
             }
             report.checked += 1;
             report.bytes += expected_size;
-            progress(expected_size);
+            progress(Step::Checked(expected_size));
             Ok(())
         })
         .await?;

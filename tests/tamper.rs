@@ -142,6 +142,21 @@ on_both_backends!(an_edited_catalogue_row_is_caught, |env: Env| {
     );
 });
 
+on_both_backends!(an_edited_or_missing_chain_head_is_named, |env: Env| {
+    setup(&env);
+    // The head rows appends extend: one made to skip a record, one removed.
+    let skew = "UPDATE audit_items SET event_count = event_count + 1 \
+                WHERE item_id = (SELECT item_id FROM tlog_leaf WHERE idx = 0); \
+                DELETE FROM audit_items WHERE item_id = (SELECT item_id FROM tlog_leaf WHERE idx = 1);";
+    tamper(&env, skew, skew);
+    let text = verify_fails(&env);
+    assert!(
+        text.contains("chain head row disagrees with its records"),
+        "{text}"
+    );
+    assert!(text.contains("has records but no chain head row"), "{text}");
+});
+
 on_both_backends!(an_edited_checkpoint_fails_its_signature, |env: Env| {
     setup(&env);
     tamper(

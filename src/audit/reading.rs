@@ -145,6 +145,7 @@ pub async fn verify(ctx: &Context<'_>, who: &Principal) -> Result<Report> {
         ctx.audit.origin(),
         &ctx.audit.trusted(),
         ctx.audit.last_signed()?,
+        |_| {},
     )
     .await
 }

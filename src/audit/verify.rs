@@ -2,8 +2,16 @@
 //! first record that does not hold up. It trusts nothing stored as derived data: leaf hashes,
 //! stored tree hashes, the state row, item chain heads and checkpoints are all recomputed or
 //! checked against a signature.
+//!
+//! It reads the log once, in index order, in batches. Each batch's leaves are hashed and parsed
+//! on every core at once (each leaf on its own says whether it is a well-formed, canonical
+//! record of this log); then one thread walks the batch in order to extend the tree and the
+//! item chains. Reading the next batch overlaps both. What it keeps for the whole log: the
+//! tree's right edge (O(log n) hashes), one chain head per item (its last record's sequence
+//! number, index and hash: exactly what checking the next link needs), and the roots of the
+//! signed checkpoints. Clips are checked against their recordings' records by the database.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -13,8 +21,13 @@ use uuid::Uuid;
 use super::checkpoint::verify_checkpoint_by;
 use super::merkle::{Frontier, leaf_hash};
 use super::record::{Record, format_ts};
-use crate::catalogue::{Catalogue, LeafRow};
-use crate::error::Result;
+use crate::catalogue::{Catalogue, LeafRow, ScannedLeaf};
+use crate::domain::Step;
+use crate::error::{Error, Result};
+
+/// Leaves read and checked together: large enough that handing a batch to the checking threads
+/// costs nothing next to checking it, small enough to keep memory flat (a few MiB).
+const BATCH: usize = 4096;
 
 /// Problems beyond this many are counted, not listed: after the first, most are consequences.
 const MAX_LISTED: usize = 50;
@@ -63,22 +76,28 @@ impl Problems {
     }
 }
 
+/// An item's chain as far as the walk has come.
 struct ChainHead {
     seq: u64,
     hash: [u8; 32],
     index: u64,
-    objects: HashSet<String>,
+    /// Whether the item's stored head row has been compared with it.
+    row_seen: bool,
 }
 
 /// What the log's own signer last signed, if known: a bound on how much history may be missing.
 pub type SignerState = Option<(u64, [u8; 32])>;
 
-/// `vkeys`: the keys whose checkpoints count, the current one first.
+/// Checkpoint roots the tree must have at given sizes, each with what vouches for it.
+type RootsWanted = BTreeMap<u64, Vec<([u8; 32], String)>>;
+
+/// `vkeys`: the keys whose checkpoints count, the current one first. `progress` counts records.
 pub async fn verify(
     catalogue: &Catalogue,
     origin: &str,
     vkeys: &[&str],
     signer: SignerState,
+    progress: impl FnMut(Step) + Send + 'static,
 ) -> Result<Report> {
     let mut problems = Problems::default();
     let mut warnings = Vec::new();
@@ -91,9 +110,11 @@ pub async fn verify(
         );
     }
     let size = state.size.max(0) as u64;
+    let mut progress = progress;
+    progress(Step::Total(size));
 
     // Checkpoints: each must carry a valid signature and agree with its own row.
-    let mut roots_wanted: BTreeMap<u64, Vec<([u8; 32], String)>> = BTreeMap::new();
+    let mut roots_wanted = RootsWanted::new();
     let stored_checkpoints = catalogue.checkpoints().await?;
     let mut latest_checkpoint = None;
     for cp in &stored_checkpoints {
@@ -141,44 +162,48 @@ pub async fn verify(
         warnings.push("no signed checkpoint covers the log yet; run `bwv audit checkpoint`".into());
     }
 
-    // One pass over every record.
-    let mut frontier = Frontier::default();
-    let mut chains: HashMap<Uuid, ChainHead> = HashMap::new();
-    let mut expected = 0u64;
-    if let Some(roots) = roots_wanted.get(&0) {
-        check_roots(&frontier, roots, &mut problems);
-    }
-    let leftover = catalogue
-        .scan_log(size, |leaf, stored| {
-            check_leaf(
-                origin,
-                expected,
-                &leaf,
-                stored,
-                &mut frontier,
-                &mut chains,
-                &mut problems,
-            );
-            expected += 1;
-            if let Some(roots) = roots_wanted.get(&expected) {
-                check_roots(&frontier, roots, &mut problems);
-            }
-            Ok(())
-        })
-        .await?;
-    if let Some(sidx) = leftover {
+    // One pass over every record: read here, checked on blocking threads as batches arrive.
+    let mut walk = Walk {
+        origin: origin.to_owned(),
+        roots_wanted,
+        frontier: Frontier::default(),
+        chains: HashMap::new(),
+        problems,
+    };
+    walk.check_roots();
+    let (batches, mut arriving) = tokio::sync::mpsc::channel::<Vec<ScannedLeaf>>(2);
+    let walker = tokio::task::spawn_blocking(move || {
+        while let Some(batch) = arriving.blocking_recv() {
+            let n = batch.len() as u64;
+            walk.take(batch);
+            progress(Step::Checked(n));
+        }
+        walk
+    });
+    let scanned = catalogue.scan_log(size, BATCH, batches).await;
+    let walk = walker
+        .await
+        .map_err(|e| Error::audit(format!("checking the audit log stopped: {e}")))?;
+    let Walk {
+        frontier,
+        mut chains,
+        mut problems,
+        ..
+    } = walk;
+    if let Some(sidx) = scanned? {
         problems.add(
             None,
             None,
             format!("stored tree hash {sidx} belongs to no record: records were removed"),
         );
     }
-    if expected != size {
+    let records = frontier.size();
+    if records != size {
         problems.add(
-            Some(expected),
+            Some(records),
             None,
             format!(
-                "the log state says {size} records but only {expected} exist: records were removed"
+                "the log state says {size} records but only {records} exist: records were removed"
             ),
         );
     }
@@ -192,49 +217,64 @@ pub async fn verify(
     }
 
     // Chain heads kept for appends must agree with the chains just rebuilt.
-    let heads = catalogue.item_heads().await?;
-    for (id, chain) in &chains {
-        match heads.get(id) {
-            Some(h)
-                if h.event_count as u64 == chain.seq
-                    && h.last_index as u64 == chain.index
-                    && h.last_hash.as_slice() == chain.hash.as_slice() => {}
-            _ => problems.add(
-                None,
-                Some(*id),
-                format!("item {id}: chain head row disagrees with its records"),
-            ),
-        }
-    }
-    for id in heads.keys().filter(|id| !chains.contains_key(id)) {
+    catalogue
+        .scan_item_heads(|h| {
+            let id = h.item_id;
+            match chains.get_mut(&id) {
+                None => problems.add(
+                    None,
+                    Some(id),
+                    format!("item {id}: has a chain head but no records"),
+                ),
+                Some(chain) => {
+                    chain.row_seen = true;
+                    if h.event_count as u64 != chain.seq
+                        || h.last_index as u64 != chain.index
+                        || h.last_hash.as_slice() != chain.hash.as_slice()
+                    {
+                        problems.add(
+                            None,
+                            Some(id),
+                            format!("item {id}: chain head row disagrees with its records"),
+                        );
+                    }
+                }
+            }
+        })
+        .await?;
+    for (id, _) in chains.iter().filter(|(_, c)| !c.row_seen) {
         problems.add(
             None,
             Some(*id),
-            format!("item {id}: has a chain head but no records"),
+            format!("item {id}: has records but no chain head row"),
         );
     }
 
     // Every clip the catalogue lists must be one its recording's records vouch for.
-    for (recording, seq, sha) in catalogue.clip_hashes().await? {
-        let vouched = chains
-            .get(&recording)
-            .is_some_and(|c| c.objects.contains(&sha));
-        if !vouched {
-            problems.add(
-                None,
-                Some(recording),
-                format!(
-                    "recording {recording} clip {seq}: hash {sha} is in the catalogue but in no audit \
-                     record of that recording (the catalogue was edited)"
-                ),
-            );
+    match catalogue.unvouched_clips(size).await {
+        Ok(unvouched) => {
+            for (recording, seq, sha) in unvouched {
+                problems.add(
+                    None,
+                    Some(recording),
+                    format!(
+                        "recording {recording} clip {seq}: hash {sha} is in the catalogue but in no \
+                         audit record of that recording (the catalogue was edited)"
+                    ),
+                );
+            }
         }
+        // The database could not read some record as JSON: already reported as not a record.
+        Err(e) if !problems.listed.is_empty() => {
+            problems.add(None, None, format!("clips could not be checked: {e}"))
+        }
+        Err(e) => return Err(e),
     }
 
     Ok(Report {
         ok: problems.listed.is_empty(),
         origin: state.origin,
-        records: expected,
+        records,
         root: B64.encode(root),
         items: chains.len(),
         checkpoints: stored_checkpoints.len(),
@@ -246,94 +286,181 @@ pub async fn verify(
     })
 }
 
-fn check_roots(frontier: &Frontier, roots: &[([u8; 32], String)], problems: &mut Problems) {
-    for (root, label) in roots {
-        if frontier.root() != *root {
-            problems.add(
-                None,
-                None,
-                format!(
-                    "{label}: its root does not match the first {} records",
-                    frontier.size()
-                ),
+/// The sequential half of the check: the tree and the item chains, leaf after leaf in order.
+struct Walk {
+    origin: String,
+    roots_wanted: RootsWanted,
+    frontier: Frontier,
+    chains: HashMap<Uuid, ChainHead>,
+    problems: Problems,
+}
+
+impl Walk {
+    fn take(&mut self, batch: Vec<ScannedLeaf>) {
+        let examined = examine_all(&self.origin, self.frontier.size(), &batch);
+        for (leaf, seen) in batch.into_iter().zip(examined) {
+            self.step(&leaf.row, leaf.stored, seen);
+        }
+    }
+
+    fn step(&mut self, leaf: &LeafRow, stored: Vec<(u64, Vec<u8>)>, seen: Examined) {
+        let n = self.frontier.size();
+        let mut bad = |m: String| {
+            self.problems
+                .add(Some(n), Some(leaf.item_id), format!("record {n}: {m}"))
+        };
+        for problem in seen.problems {
+            bad(problem);
+        }
+        let first = tlog_tiles::stored_hash_index(0, n);
+        let expected = self.frontier.push(seen.hash);
+        let matches = stored.len() == expected.len()
+            && stored
+                .iter()
+                .zip(&expected)
+                .enumerate()
+                .all(|(i, ((sidx, h), want))| *sidx == first + i as u64 && h[..] == want.0);
+        if !matches {
+            bad("the stored tree hashes for it are wrong: the tree was altered".into());
+        }
+        if let Some(link) = seen.link {
+            let id = seen.item;
+            let link_ok = match self.chains.get(&id) {
+                None => link.seq == 1 && link.prev.is_none() && link.prev_index.is_none(),
+                Some(head) => {
+                    link.seq == head.seq + 1
+                        && link.prev.as_deref() == Some(head.hash.as_slice())
+                        && link.prev_index == Some(head.index)
+                }
+            };
+            if !link_ok {
+                bad(format!(
+                    "breaks the chain of item {id} (seq {}): a record of this item is missing, altered or out of order",
+                    link.seq
+                ));
+            }
+            self.chains.insert(
+                id,
+                ChainHead {
+                    seq: link.seq,
+                    hash: seen.hash,
+                    index: n,
+                    row_seen: false,
+                },
             );
+        }
+        self.check_roots();
+    }
+
+    /// Checks the roots wanted at the tree's present size.
+    fn check_roots(&mut self) {
+        let size = self.frontier.size();
+        let Some(roots) = self.roots_wanted.get(&size) else {
+            return;
+        };
+        let root = self.frontier.root();
+        for (wanted, label) in roots {
+            if root != *wanted {
+                self.problems.add(
+                    None,
+                    None,
+                    format!("{label}: its root does not match the first {size} records"),
+                );
+            }
         }
     }
 }
 
-fn check_leaf(
-    origin: &str,
-    n: u64,
-    leaf: &LeafRow,
-    stored: Vec<(u64, Vec<u8>)>,
-    frontier: &mut Frontier,
-    chains: &mut HashMap<Uuid, ChainHead>,
-    problems: &mut Problems,
-) {
-    let mut bad = |m: String| problems.add(Some(n), Some(leaf.item_id), format!("record {n}: {m}"));
+/// A record's place in its item's chain, as the record states it.
+struct Link {
+    seq: u64,
+    /// The previous record's hash, decoded (an undecodable one never matches).
+    prev: Option<Vec<u8>>,
+    prev_index: Option<u64>,
+}
+
+/// What one leaf says on its own, found without looking at any other leaf.
+struct Examined {
+    hash: [u8; 32],
+    item: Uuid,
+    /// `None` when the leaf is not a record at all.
+    link: Option<Link>,
+    problems: Vec<String>,
+}
+
+/// Examines a batch on every core: the leaves are independent until the walk links them.
+fn examine_all(origin: &str, first: u64, batch: &[ScannedLeaf]) -> Vec<Examined> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let per = batch.len().div_ceil(threads).max(1);
+    let examine_chunk = |start: usize, chunk: &[ScannedLeaf]| -> Vec<Examined> {
+        chunk
+            .iter()
+            .enumerate()
+            .map(|(i, leaf)| examine(origin, first + (start + i) as u64, &leaf.row))
+            .collect()
+    };
+    std::thread::scope(|scope| {
+        let others: Vec<_> = batch
+            .chunks(per)
+            .enumerate()
+            .skip(1)
+            .map(|(c, chunk)| scope.spawn(move || examine_chunk(c * per, chunk)))
+            .collect();
+        let mut all = examine_chunk(0, &batch[..per.min(batch.len())]);
+        for other in others {
+            match other.join() {
+                Ok(part) => all.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all
+    })
+}
+
+fn examine(origin: &str, n: u64, leaf: &LeafRow) -> Examined {
+    let mut problems = Vec::new();
     if leaf.idx as u64 != n || leaf.idx < 0 {
-        bad(format!(
+        problems.push(format!(
             "found index {} where {n} belongs: records are missing or reordered",
             leaf.idx
         ));
     }
     let hash = leaf_hash(&leaf.leaf);
     if leaf.leaf_hash.as_slice() != hash.as_slice() {
-        bad("its bytes do not match its stored leaf hash: the record was altered".into());
-    }
-    let expected_stored = frontier.push(hash);
-    let first = tlog_tiles::stored_hash_index(0, n);
-    let expected_stored: Vec<(u64, Vec<u8>)> = expected_stored
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (first + i as u64, h.0.to_vec()))
-        .collect();
-    if stored != expected_stored {
-        bad("the stored tree hashes for it are wrong: the tree was altered".into());
+        problems.push("its bytes do not match its stored leaf hash: the record was altered".into());
     }
     let record = match Record::parse(&leaf.leaf) {
         Ok(r) => r,
         Err(e) => {
-            bad(format!("not a valid audit record: {e}"));
-            return;
+            problems.push(format!("not a valid audit record: {e}"));
+            return Examined {
+                hash,
+                item: leaf.item_id,
+                link: None,
+                problems,
+            };
         }
     };
     if record.log != origin {
-        bad(format!("belongs to log {:?}", record.log));
+        problems.push(format!("belongs to log {:?}", record.log));
     }
     if record.event != leaf.event
         || record.item.id != leaf.item_id
         || record.item.seq != leaf.item_seq as u64
         || record.ts != format_ts(leaf.ts)
     {
-        bad("its indexed columns (event, item, seq, time) disagree with its bytes".into());
+        problems
+            .push("its indexed columns (event, item, seq, time) disagree with its bytes".into());
     }
-    let id = record.item.id;
-    let link_ok = match chains.get(&id) {
-        None => {
-            record.item.seq == 1 && record.item.prev.is_none() && record.item.prev_index.is_none()
-        }
-        Some(head) => {
-            record.item.seq == head.seq + 1
-                && record.item.prev.as_deref() == Some(B64.encode(head.hash).as_str())
-                && record.item.prev_index == Some(head.index)
-        }
+    let link = Link {
+        seq: record.item.seq,
+        prev: record.item.prev.map(|p| B64.decode(p).unwrap_or_default()),
+        prev_index: record.item.prev_index,
     };
-    if !link_ok {
-        bad(format!(
-            "breaks the chain of item {id} (seq {}): a record of this item is missing, altered or out of order",
-            record.item.seq
-        ));
+    Examined {
+        hash,
+        item: record.item.id,
+        link: Some(link),
+        problems,
     }
-    let head = chains.entry(id).or_insert_with(|| ChainHead {
-        seq: 0,
-        hash: [0; 32],
-        index: 0,
-        objects: HashSet::new(),
-    });
-    head.seq = record.item.seq;
-    head.hash = hash;
-    head.index = n;
-    head.objects
-        .extend(record.object.into_iter().map(|o| o.sha256));
 }

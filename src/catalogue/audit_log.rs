@@ -4,8 +4,6 @@
 //! The leaf index is the tree size read under the state-row lock, never a sequence: sequences
 //! leave gaps on rollback and hand out numbers in an order commits do not follow.
 
-use std::collections::HashMap;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
@@ -35,6 +33,13 @@ pub struct LeafRow {
     pub item_seq: i64,
     pub event: String,
     pub ts: DateTime<Utc>,
+}
+
+/// One leaf as `scan_log` reads it: the row and the stored hashes in its slot.
+#[derive(Debug)]
+pub struct ScannedLeaf {
+    pub row: LeafRow,
+    pub stored: Vec<(u64, Vec<u8>)>,
 }
 
 /// An auditor's search of the log; every field narrows.
@@ -461,25 +466,18 @@ impl Catalogue {
         .context(|| "searching the audit log".into())
     }
 
-    pub async fn item_heads(&self) -> Result<HashMap<Uuid, ItemHead>> {
-        let rows: Vec<ItemHead> = on_pool!(self, p => {
-            sqlx::query_as("SELECT item_id, kind, event_count, last_index, last_hash FROM audit_items")
-                .fetch_all(p)
-                .await
-        })
-        .context(|| "reading audit item chains".into())?;
-        Ok(rows.into_iter().map(|h| (h.item_id, h)).collect())
-    }
-
-    /// Streams the first `size` leaves in index order, each with the stored hashes that sit in
-    /// its slot of the stored-hash layout (`stored_hash_index(0, n)` up to that of n + 1).
-    /// Memory stays flat whatever the size of the log. Bounding by `size` keeps the scan on one
-    /// consistent prefix while other writers append.
+    /// Streams the first `size` leaves in index order into `out`, `batch` at a time, each with
+    /// the stored hashes that sit in its slot of the stored-hash layout
+    /// (`stored_hash_index(0, n)` up to that of n + 1). Memory stays flat whatever the size of
+    /// the log; batches let the receiver check one while the next is read. Bounding by `size`
+    /// keeps the scan on one consistent prefix while other writers append. Stops early if the
+    /// receiver is gone.
     /// Returns the index of the first stored hash left over after the last leaf, if any.
     pub async fn scan_log(
         &self,
         size: u64,
-        mut visit: impl FnMut(LeafRow, Vec<(u64, Vec<u8>)>) -> Result<()>,
+        batch: usize,
+        out: tokio::sync::mpsc::Sender<Vec<ScannedLeaf>>,
     ) -> Result<Option<u64>> {
         let hash_end = tlog_tiles::stored_hash_index(0, size) as i64;
         on_pool!(self, p => {
@@ -495,23 +493,79 @@ impl Catalogue {
             let read_err = |e| Error::with_source(Code::Catalogue, "reading the audit log", e);
             let mut lookahead = hashes.try_next().await.map_err(read_err)?;
             let mut seen = 0u64;
-            while let Some(leaf) = leaves.try_next().await.map_err(read_err)? {
+            let mut pending = Vec::with_capacity(batch);
+            while let Some(row) = leaves.try_next().await.map_err(read_err)? {
                 let slot_end = tlog_tiles::stored_hash_index(0, seen + 1);
                 seen += 1;
-                let mut slot = Vec::new();
-                while let Some(row) = lookahead.take() {
-                    if (row.sidx as u64) < slot_end {
-                        slot.push((row.sidx as u64, row.hash));
+                let mut stored = Vec::with_capacity(2);
+                while let Some(hash) = lookahead.take() {
+                    if (hash.sidx as u64) < slot_end {
+                        stored.push((hash.sidx as u64, hash.hash));
                         lookahead = hashes.try_next().await.map_err(read_err)?;
                     } else {
-                        lookahead = Some(row);
+                        lookahead = Some(hash);
                         break;
                     }
                 }
-                visit(leaf, slot)?;
+                pending.push(ScannedLeaf { row, stored });
+                if pending.len() == batch {
+                    let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
+                    if out.send(full).await.is_err() {
+                        return Ok(None);
+                    }
+                }
+            }
+            if !pending.is_empty() {
+                let _ = out.send(pending).await;
             }
             // A stored hash past the last leaf's slot: the caller reports it.
             Ok(lookahead.map(|row| row.sidx as u64))
         })
+    }
+
+    /// Calls `visit` with every item's chain head row, one at a time.
+    pub async fn scan_item_heads(&self, mut visit: impl FnMut(ItemHead)) -> Result<()> {
+        on_pool!(self, p => {
+            let mut rows = sqlx::query_as::<_, ItemHead>(
+                "SELECT item_id, kind, event_count, last_index, last_hash FROM audit_items",
+            )
+            .fetch(p);
+            while let Some(head) = rows
+                .try_next()
+                .await
+                .context(|| "reading audit item chains".into())?
+            {
+                visit(head);
+            }
+            Ok(())
+        })
+    }
+
+    /// The clips the catalogue lists whose hash is named as an object by no record of their
+    /// recording among the first `size` records. Run by the database (an anti-join over the
+    /// leaves' own JSON), so the verifier keeps no set of objects per item.
+    pub async fn unvouched_clips(&self, size: u64) -> Result<Vec<(Uuid, i64, String)>> {
+        on_pool!(self, p => {
+            let sql = match self {
+                // A leaf that is not JSON is read as one with no objects (the scan reports it).
+                Catalogue::Sqlite(..) => {
+                    "SELECT c.recording_id, c.seq, c.sha256 FROM clips c WHERE NOT EXISTS ( \
+                       SELECT 1 FROM tlog_leaf l, json_each(CASE WHEN json_valid(CAST(l.leaf AS TEXT)) \
+                         THEN CAST(l.leaf AS TEXT) ELSE '{}' END, '$.object') o \
+                       WHERE l.item_id = c.recording_id AND l.idx < $1 \
+                         AND json_extract(o.value, '$.sha256') = c.sha256) \
+                     ORDER BY c.recording_id, c.seq"
+                }
+                Catalogue::Postgres(..) => {
+                    "SELECT c.recording_id, c.seq, c.sha256 FROM clips c WHERE NOT EXISTS ( \
+                       SELECT 1 FROM tlog_leaf l WHERE l.item_id = c.recording_id AND l.idx < $1 \
+                         AND convert_from(l.leaf, 'UTF8')::jsonb -> 'object' \
+                           @> jsonb_build_array(jsonb_build_object('sha256', c.sha256))) \
+                     ORDER BY c.recording_id, c.seq"
+                }
+            };
+            sqlx::query_as(sql).bind(size as i64).fetch_all(p).await
+        })
+        .context(|| "checking clips against the audit records of their recordings".into())
     }
 }

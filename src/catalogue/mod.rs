@@ -34,7 +34,9 @@ mod retention;
 mod shares;
 mod uploads;
 
-pub use audit_log::{AppendedLeaf, LeafQuery, LeafRow, LogState, StoredCheckpoint};
+pub use audit_log::{
+    AppendedLeaf, ItemHead, LeafQuery, LeafRow, LogState, ScannedLeaf, StoredCheckpoint,
+};
 pub use cases::disclosure::MaterialRow;
 pub use cases::{CaseLink, CaseRow, ExhibitRow, NewExhibit};
 pub use consultations::{ConsultationQuery, ConsultationRow, ConsultedRow};

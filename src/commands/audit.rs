@@ -10,6 +10,7 @@ use crate::audit::verify;
 use crate::catalogue::ConsultationQuery;
 use crate::cli::AuditCommand;
 use crate::consultation;
+use crate::domain::Step;
 use crate::error::{Error, Result, ResultExt};
 
 pub async fn run(app: App, cmd: AuditCommand, out: &Output) -> Result<bool> {
@@ -31,13 +32,20 @@ pub async fn run(app: App, cmd: AuditCommand, out: &Output) -> Result<bool> {
                     .collect(),
                 None => app.audit.trusted(),
             };
+            let bar = out.progress_items(0, "verifying");
+            let counter = bar.clone();
             let report = verify::verify(
                 &app.catalogue,
                 app.audit.origin(),
                 &vkeys,
                 app.audit.last_signed()?,
+                move |step| match step {
+                    Step::Total(records) => counter.set_length(records),
+                    Step::Checked(records) => counter.inc(records),
+                },
             )
             .await?;
+            bar.finish_and_clear();
             out.record(&report, || {
                 let mut s = if report.ok {
                     format!(

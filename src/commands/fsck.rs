@@ -1,13 +1,14 @@
 use super::output::Output;
 use crate::app::App;
+use crate::domain::Step;
 use crate::error::Result;
 use crate::fsck;
 
 pub async fn run(app: App, out: &Output) -> Result<bool> {
-    let bar = out.progress(0, "checking");
-    let report = fsck::run(&app.catalogue, &app.store, |n| {
-        bar.inc_length(n);
-        bar.inc(n);
+    let bar = out.progress(0, "re-hashing");
+    let report = fsck::run(&app.catalogue, &app.store, |step| match step {
+        Step::Total(bytes) => bar.set_length(bytes),
+        Step::Checked(bytes) => bar.inc(bytes),
     })
     .await?;
     bar.finish_and_clear();

@@ -15,6 +15,15 @@ pub use stored::{
     VersionOutcome,
 };
 
+/// How far a long check (fsck, audit verify) has come, for a progress display.
+#[derive(Debug, Clone, Copy)]
+pub enum Step {
+    /// Before the first unit: how many there are to check (bytes, records).
+    Total(u64),
+    /// This many more were checked.
+    Checked(u64),
+}
+
 /// The current time, truncated to milliseconds: the precision of audit records, and one that
 /// both catalogue backends store and return exactly.
 pub fn now() -> chrono::DateTime<chrono::Utc> {

@@ -471,6 +471,17 @@ impl Catalogue {
         .await
     }
 
+    /// The bytes of every object still stored (not purged): what `bwv fsck` will re-read.
+    pub async fn stored_bytes(&self) -> Result<u64> {
+        let total: Option<i64> = on_pool!(self, p => {
+            sqlx::query_scalar("SELECT CAST(SUM(size) AS BIGINT) FROM objects WHERE purged_at IS NULL")
+                .fetch_one(p)
+                .await
+        })
+        .context(|| "summing stored object sizes".into())?;
+        Ok(total.unwrap_or(0).max(0) as u64)
+    }
+
     /// Visits every catalogued object (for `bwv fsck`), streaming.
     pub async fn for_each_object(
         &self,
@@ -486,15 +497,5 @@ impl Catalogue {
             }
             Ok(())
         })
-    }
-
-    /// Clip hashes of every recording, for checking the catalogue against the audit log.
-    pub async fn clip_hashes(&self) -> Result<Vec<(Uuid, i64, String)>> {
-        on_pool!(self, p => {
-            sqlx::query_as("SELECT recording_id, seq, sha256 FROM clips ORDER BY recording_id, seq")
-                .fetch_all(p)
-                .await
-        })
-        .context(|| "reading clips".into())
     }
 }
