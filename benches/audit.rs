@@ -247,7 +247,7 @@ fn main() {
             let rate = total as f64 / t.as_secs_f64();
             met &= rate >= TARGET;
             println!(
-                "{backend:<9} {total:>9} {:>8.2}s {rate:>12.0} {:>6.1} MiB {:>9.2}s {:>4.0}MB/s {:>8.1}x {:>10}",
+                "{backend:<9} {total:>9} {:>8.2}s {rate:>10.0} {:>6.1} MiB {:>8.2}s {:>9.0} {:>5.1}x {:>7}",
                 t.as_secs_f64(),
                 rss as f64 / 1024.0,
                 floor.as_secs_f64(),
