@@ -52,8 +52,10 @@ uploads (Create, UploadPart, Complete) and ListObjectsV2 (fsck) all work, and mo
 Lock (deleting a locked version is refused). What moto lacks: it does not verify the
 x-amz-checksum-sha256 a client sends (a PUT or a part whose bytes do not match it is stored
 anyway), it does not check request signatures, and it keeps objects only as long as its process
-(so the bucket does not outlive a run). The soak scans moto's request log at the end and names any
-call it answered with a 5xx.
+(so the bucket does not outlive a run), each in a temporary file it holds open and keeps in memory
+up to 5 MiB (the soak makes it spill to disk, in <workdir>/moto-objects, from 64 KiB, and raises
+the open-file limit). The soak scans moto's request log at the end and names any call it answered
+with a 5xx.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ import os
 import queue
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -431,7 +434,23 @@ def start_moto(workdir: Path) -> tuple[int, Path]:
     port = free_port()
     log_path = workdir / "logs" / "moto.log"
     moto = Path(sys.executable).parent / "moto_server"
-    CHILDREN.spawn([str(moto), "-H", "127.0.0.1", "-p", str(port)], log_path, stdin=subprocess.DEVNULL)
+    # moto holds each object in a spooled temporary file kept in memory up to 5 MiB: a 30-minute
+    # soak of small uploads grew it to 23 GiB and the kernel killed it. Spooling to disk (in the
+    # work directory, removed with it) from the first 64 KiB keeps its memory flat.
+    spool = workdir / "moto-objects"
+    spool.mkdir(exist_ok=True)
+    env = {**os.environ, "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(64 << 10), "TMPDIR": str(spool)}
+    # Each spooled object keeps its file open: allow far more than a 30-minute soak makes
+    # (the children inherit the limit; without root, as much as the hard limit allows).
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for want in (1 << 20, hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            break
+        except (ValueError, OSError):
+            continue
+    CHILDREN.spawn([str(moto), "-H", "127.0.0.1", "-p", str(port)], log_path, env=env,
+                   stdin=subprocess.DEVNULL)
 
     def answers() -> bool:
         try:
