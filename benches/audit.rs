@@ -194,13 +194,14 @@ fn main() {
         "bwv audit verify, median of {runs}; peer: SHA-256 of the same leaf bytes, one thread"
     );
     println!(
-        "{:<9} {:>9} {:>9} {:>12} {:>10} {:>12} {:>9} {:>10}",
+        "{:<9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>6} {:>7}",
         "catalogue",
         "records",
         "verify",
         "records/s",
         "peak RSS",
-        "SHA-256 only",
+        "SHA-256",
+        "MB/s",
         "ratio",
         "target"
     );
