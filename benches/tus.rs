@@ -1,8 +1,10 @@
 //! A 1 GiB tus upload over loopback through bwv's tus door against @tus/server with its file
-//! store (Node, from npm, in benches/tus-peer), on the same machine in the same run, with the
-//! same client (curl: one creation POST, one streaming PATCH). Prints throughput, the ratio and
-//! each server's peak RSS; then 20 parallel 100 MiB uploads to bwv, checking every hash.
-//! Targets (issue "Dock uploads"): at least 2x @tus/server's throughput, RSS under 100 MiB.
+//! store (Node, from npm, in benches/tus-peer), on the same machine in the same run, with each
+//! of the clients docks use: curl (one streaming PATCH), tus-js-client and tuspy (64 MiB chunks,
+//! one PATCH each). Prints throughput, the ratio and each server's peak memory; then 20
+//! parallel 100 MiB uploads to bwv with tus-js-client, checking every hash.
+//! Targets (issue "Speed and memory"): at least 1.5x @tus/server's throughput with the same
+//! client, anonymous RSS under 100 MiB.
 //!
 //! `cargo bench --bench tus` (BWV_BENCH_TUS_MIB sets the single upload's size in MiB,
 //! BWV_BENCH_PARALLEL the number of parallel uploads; BWV_BENCH_RUNS repetitions).
@@ -35,14 +37,44 @@ fn wait_listening(port: u16, child: &mut Child) {
     }
 }
 
-/// Peak resident memory of a running process, from /proc.
-fn peak_rss_mib(pid: u32) -> f64 {
+/// One line of /proc/PID/status, in MiB.
+fn status_mib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Peak resident memory of a running process since `reset_peak`.
+fn peak_rss_mib(pid: u32) -> f64 {
+    status_mib(pid, "VmHWM:")
+}
+
+/// Starts a new peak for `peak_rss_mib` (Linux `clear_refs`, value 5).
+fn reset_peak(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
+/// What `work` returns, and the largest anonymous resident memory (heap, buffers: what the
+/// server itself holds, not the page cache of files it maps) `pid` had while it ran, sampled
+/// every 5 ms.
+fn peak_anon_during<T>(pid: u32, work: impl FnOnce() -> T) -> (T, f64) {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut peak = 0f64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(status_mib(pid, "RssAnon:"));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak.max(status_mib(pid, "RssAnon:"))
+        });
+        let out = work();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (out, sampler.join().unwrap_or(0.0))
+    })
 }
 
 fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
@@ -124,6 +156,84 @@ fn curl_upload(base: &str, auth: Option<&str>, file: &Path, len: u64) -> String 
     headers
 }
 
+/// A tus client as docks' software uses it.
+#[derive(Clone, Copy)]
+enum Client {
+    /// curl: one creation POST, then the whole file in one streaming PATCH.
+    Curl,
+    /// tus-js-client 4 in Node (`benches/tus-peer/upload.mjs`), 64 MiB chunks.
+    TusJs,
+    /// tuspy (`benches/tus-peer/tuspy_upload.py`), 64 MiB chunks.
+    Tuspy,
+}
+
+/// The chunk size docks use with the chunking clients: one PATCH per 64 MiB.
+const CHUNK: u64 = 64 << 20;
+
+impl Client {
+    fn name(self) -> &'static str {
+        match self {
+            Client::Curl => "curl",
+            Client::TusJs => "tus-js-client",
+            Client::Tuspy => "tuspy",
+        }
+    }
+
+    /// Uploads `file` whole; returns the Bwv-Sha256 the server answered with, if any.
+    fn upload(self, base: &str, auth: Option<&str>, file: &Path, len: u64) -> Option<String> {
+        let peer_dir = peer_dir();
+        let mut cmd = match self {
+            Client::Curl => {
+                let headers = curl_upload(base, auth, file, len);
+                return header(&headers, "bwv-sha256").map(str::to_owned);
+            }
+            Client::TusJs => {
+                let mut c = Command::new("node");
+                c.arg(peer_dir.join("upload.mjs"));
+                c
+            }
+            Client::Tuspy => {
+                let mut c = Command::new(venv_python());
+                c.arg(peer_dir.join("tuspy_upload.py"));
+                c
+            }
+        };
+        cmd.arg(format!("{base}/files/"))
+            .arg(file)
+            .arg(CHUNK.to_string())
+            .args(auth);
+        let out = cmd.output().expect("running the tus client");
+        assert!(
+            out.status.success(),
+            "{} failed: {}",
+            self.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let answer: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("the client prints one JSON object");
+        answer["sha256"].as_str().map(str::to_owned)
+    }
+}
+
+fn peer_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/tus-peer")
+}
+
+/// The project's Python (tuspy), installed the way `scripts/test` installs it when missing.
+fn venv_python() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".venv/bin/python");
+    if !python.exists() {
+        let ok = Command::new("bash")
+            .args(["-c", "source scripts/lib.sh && ensure_venv"])
+            .current_dir(&root)
+            .status()
+            .expect("bash");
+        assert!(ok.success(), "installing the Python clients failed");
+    }
+    python
+}
+
 struct Servers {
     bwv: Child,
     bwv_url: String,
@@ -185,8 +295,8 @@ fn start(work: &Path) -> Servers {
         .expect("a token")
         .to_owned();
 
-    let peer_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/tus-peer");
-    if !peer_dir.join("node_modules").exists() {
+    let peer_dir = peer_dir();
+    if !peer_dir.join("node_modules/tus-js-client").exists() {
         let ok = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&peer_dir)
@@ -226,6 +336,31 @@ fn settle(input: &Path) {
     );
 }
 
+/// One server's figures for one client: median time, and the highest peaks over the runs.
+#[derive(Default)]
+struct Figures {
+    times: Vec<Duration>,
+    peak_anon: f64,
+    peak_rss: f64,
+}
+
+impl Figures {
+    fn record(&mut self, pid: u32, work: impl FnOnce()) {
+        reset_peak(pid);
+        let t = Instant::now();
+        let ((), anon) = peak_anon_during(pid, work);
+        self.times.push(t.elapsed());
+        self.peak_anon = self.peak_anon.max(anon);
+        self.peak_rss = self.peak_rss.max(peak_rss_mib(pid));
+    }
+
+    fn median(&self) -> Duration {
+        let mut t = self.times.clone();
+        t.sort();
+        t[t.len() / 2]
+    }
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
@@ -247,61 +382,57 @@ fn main() {
 
     let input = work.path().join("footage.bin");
     let sha = make_input(&input, mib << 20, 1);
-    let (mut bwv_times, mut peer_times) = (Vec::new(), Vec::new());
-    for _ in 0..runs {
-        settle(&input);
-        let t = Instant::now();
-        let headers = curl_upload(&s.peer_url, None, &input, mib << 20);
-        peer_times.push(t.elapsed());
-        // The peer keeps every upload; remove them so runs start alike.
-        for entry in std::fs::read_dir(work.path().join("peer-store"))
-            .unwrap()
-            .flatten()
-        {
-            let _ = std::fs::remove_file(entry.path());
-        }
-        assert!(headers.contains("Upload-Offset") || headers.contains("upload-offset"));
-        settle(&input);
-        let t = Instant::now();
-        let headers = curl_upload(&s.bwv_url, Some(&s.auth), &input, mib << 20);
-        bwv_times.push(t.elapsed());
-        assert_eq!(
-            header(&headers, "bwv-sha256"),
-            Some(sha.as_str()),
-            "bwv stored the wrong bytes"
-        );
-        // Runs after the first send the same bytes: bwv records a duplicate sighting, after
-        // doing all the same work (receive, hash, fsync, adopt, catalogue, audit).
-    }
-    bwv_times.sort();
-    peer_times.sort();
-    let (bwv_t, peer_t) = (
-        bwv_times[bwv_times.len() / 2],
-        peer_times[peer_times.len() / 2],
-    );
     let rate = |t: Duration| (mib as f64) / t.as_secs_f64();
-    println!("tus upload of {mib} MiB over loopback, curl, median of {runs}");
     println!(
-        "{:<14} {:>9} {:>11} {:>10}",
-        "server", "time", "MiB/s", "peak RSS"
+        "tus upload of {mib} MiB over loopback, median of {runs}; peaks are the highest of the runs \
+         (anon: heap and buffers, sampled every 5 ms; RSS: with mapped files)"
     );
     println!(
-        "{:<14} {:>8.2}s {:>11.0} {:>6.1} MiB",
-        "@tus/server",
-        peer_t.as_secs_f64(),
-        rate(peer_t),
-        peak_rss_mib(s.peer.id())
+        "{:<14} {:<12} {:>8} {:>7} {:>10} {:>10} {:>7}",
+        "client", "server", "time", "MiB/s", "peak anon", "peak RSS", "ratio"
     );
+    for client in [Client::Curl, Client::TusJs, Client::Tuspy] {
+        let (mut bwv, mut peer) = (Figures::default(), Figures::default());
+        for _ in 0..runs {
+            settle(&input);
+            peer.record(s.peer.id(), || {
+                client.upload(&s.peer_url, None, &input, mib << 20);
+            });
+            // The peer keeps every upload; remove them so runs start alike.
+            for entry in std::fs::read_dir(work.path().join("peer-store"))
+                .unwrap()
+                .flatten()
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+            settle(&input);
+            bwv.record(s.bwv.id(), || {
+                let stored = client.upload(&s.bwv_url, Some(&s.auth), &input, mib << 20);
+                assert_eq!(stored, Some(sha.clone()), "bwv stored the wrong bytes");
+            });
+            // Runs after the first send the same bytes: bwv records a duplicate sighting,
+            // after doing all the same work (receive, hash, fsync, adopt, catalogue, audit).
+        }
+        let ratio = peer.median().as_secs_f64() / bwv.median().as_secs_f64();
+        for (server, f, ratio) in [
+            ("@tus/server", &peer, String::new()),
+            ("bwv", &bwv, format!("{ratio:.2}x")),
+        ] {
+            println!(
+                "{:<14} {:<12} {:>7.2}s {:>7.0} {:>6.1} MiB {:>6.1} MiB {:>7}",
+                client.name(),
+                server,
+                f.median().as_secs_f64(),
+                rate(f.median()),
+                f.peak_anon,
+                f.peak_rss,
+                ratio
+            );
+        }
+    }
     println!(
-        "{:<14} {:>8.2}s {:>11.0} {:>6.1} MiB",
-        "bwv",
-        bwv_t.as_secs_f64(),
-        rate(bwv_t),
-        peak_rss_mib(s.bwv.id())
-    );
-    let ratio = peer_t.as_secs_f64() / bwv_t.as_secs_f64();
-    println!(
-        "bwv throughput / @tus/server throughput: {ratio:.2}x (target >= 2x); bwv fsyncs every upload before answering, @tus/server does not"
+        "ratio: bwv throughput / @tus/server throughput, same client (target >= 1.5x; anon RSS \
+         target < 100 MiB). bwv hashes every byte and fsyncs before it answers; @tus/server does neither"
     );
     std::fs::remove_file(&input).unwrap();
 
@@ -315,26 +446,28 @@ fn main() {
         .collect();
     let _ = Command::new("sync").status();
     std::thread::sleep(Duration::from_secs(3));
+    reset_peak(s.bwv.id());
     let t = Instant::now();
-    let threads: Vec<_> = files
-        .iter()
-        .cloned()
-        .map(|(p, sha)| {
-            let (url, auth) = (s.bwv_url.clone(), s.auth.clone());
-            std::thread::spawn(move || {
-                let headers = curl_upload(&url, Some(&auth), &p, 100 << 20);
-                header(&headers, "bwv-sha256") == Some(sha.as_str())
+    let (right, anon) = peak_anon_during(s.bwv.id(), || {
+        let threads: Vec<_> = files
+            .iter()
+            .cloned()
+            .map(|(p, sha)| {
+                let (url, auth) = (s.bwv_url.clone(), s.auth.clone());
+                std::thread::spawn(move || {
+                    Client::TusJs.upload(&url, Some(&auth), &p, 100 << 20) == Some(sha)
+                })
             })
-        })
-        .collect();
-    let right = threads
-        .into_iter()
-        .map(|t| t.join().unwrap())
-        .filter(|ok| *ok)
-        .count();
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .filter(|ok| *ok)
+            .count()
+    });
     let elapsed = t.elapsed();
     println!(
-        "{parallel} parallel 100 MiB uploads to bwv: {right}/{parallel} complete with the right SHA-256 in {:.1}s ({:.0} MiB/s); bwv peak RSS {:.1} MiB",
+        "{parallel} parallel 100 MiB uploads to bwv with tus-js-client: {right}/{parallel} complete with the right SHA-256 in {:.1}s ({:.0} MiB/s); bwv peak anon {anon:.1} MiB, peak RSS {:.1} MiB",
         elapsed.as_secs_f64(),
         (parallel * 100) as f64 / elapsed.as_secs_f64(),
         peak_rss_mib(s.bwv.id())

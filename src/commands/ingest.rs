@@ -1,4 +1,4 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
@@ -10,7 +10,7 @@ use crate::domain::{Source, TimeSource};
 use crate::error::{Error, Result};
 use crate::ingest::files::{self, Found};
 use crate::ingest::watch::{self, WatchEvent, WatchOptions};
-use crate::ingest::{IngestOutcome, IngestRequest};
+use crate::ingest::{BATCH_BYTES, BATCH_FILES, IngestOutcome, IngestRequest, Whole};
 use crate::store::{Input, Progress};
 
 pub async fn run(app: App, args: IngestArgs, out: &Output) -> Result<bool> {
@@ -59,6 +59,8 @@ fn report_failure(out: &Output, path: &Path, e: &Error) {
     }
 }
 
+/// Files are opened and handed to the catalogue in batches (`Context::ingest_batch`); each
+/// file's line is printed once its batch has made it durable and committed.
 async fn ingest_paths(app: &App, args: &IngestArgs, out: &Output) -> bool {
     let found = files::collect(&args.paths);
     let total = found
@@ -69,9 +71,9 @@ async fn ingest_paths(app: &App, args: &IngestArgs, out: &Output) -> bool {
         })
         .sum();
     let bar = out.progress(total, "ingesting");
-    let ctx = app.context();
     let actor = Actor::user(app.config.actor());
     let mut all_ok = true;
+    let (mut batch, mut batch_bytes) = (Vec::new(), 0u64);
     for item in found {
         let path = match item {
             Found::File(p) => p,
@@ -81,27 +83,59 @@ async fn ingest_paths(app: &App, args: &IngestArgs, out: &Output) -> bool {
                 continue;
             }
         };
-        let result = async {
-            let (file, _, mtime) = files::open(&path)?;
-            let req = IngestRequest {
-                recorded_at: args.recorded_at.unwrap_or(mtime),
-                recorded_at_source: if args.recorded_at.is_some() {
-                    TimeSource::Operator
-                } else {
-                    TimeSource::FileMtime
-                },
-                category: args.category.clone(),
-                source_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
-                ..IngestRequest::new(&args.officer, &args.device, Source::Cli, actor.clone())
-            };
-            let bar = bar.clone();
-            let progress = Progress::new(move |n| bar.inc(n));
-            ctx.ingest(&req, Input::File(file), progress).await
+        let (file, len, mtime) = match files::open(&path) {
+            Ok(opened) => opened,
+            Err(e) => {
+                bar.suspend(|| report_failure(out, &path, &e));
+                all_ok = false;
+                continue;
+            }
+        };
+        let req = IngestRequest {
+            recorded_at: args.recorded_at.unwrap_or(mtime),
+            recorded_at_source: if args.recorded_at.is_some() {
+                TimeSource::Operator
+            } else {
+                TimeSource::FileMtime
+            },
+            category: args.category.clone(),
+            source_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            ..IngestRequest::new(&args.officer, &args.device, Source::Cli, actor.clone())
+        };
+        let bar_ = bar.clone();
+        let whole = Whole {
+            req,
+            input: Input::File(file),
+            progress: Progress::new(move |n| bar_.inc(n)),
+        };
+        batch.push((path, whole));
+        batch_bytes += len;
+        if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES {
+            all_ok &= ingest_batch(app, std::mem::take(&mut batch), out, &bar).await;
+            batch_bytes = 0;
         }
-        .await;
+    }
+    if !batch.is_empty() {
+        all_ok &= ingest_batch(app, batch, out, &bar).await;
+    }
+    bar.finish_and_clear();
+    all_ok
+}
+
+async fn ingest_batch(
+    app: &App,
+    batch: Vec<(PathBuf, Whole)>,
+    out: &Output,
+    bar: &indicatif::ProgressBar,
+) -> bool {
+    let ctx = app.context();
+    let (paths, wholes): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    let results = ctx.ingest_batch(wholes).await;
+    let mut all_ok = true;
+    for (path, result) in paths.iter().zip(results) {
         match result {
             Ok(o) => {
-                bar.suspend(|| report_ok(out, &path, &o, None));
+                bar.suspend(|| report_ok(out, path, &o, None));
                 if o.size == 0 {
                     bar.suspend(|| {
                         eprintln!(
@@ -110,18 +144,17 @@ async fn ingest_paths(app: &App, args: &IngestArgs, out: &Output) -> bool {
                         )
                     });
                 }
-                if let Err(e) = app.audit.checkpoint_if_due(&app.catalogue).await {
-                    bar.suspend(|| out.error(&e));
-                    all_ok = false;
-                }
             }
             Err(e) => {
-                bar.suspend(|| report_failure(out, &path, &e));
+                bar.suspend(|| report_failure(out, path, &e));
                 all_ok = false;
             }
         }
     }
-    bar.finish_and_clear();
+    if let Err(e) = app.audit.checkpoint_if_due(&app.catalogue).await {
+        bar.suspend(|| out.error(&e));
+        all_ok = false;
+    }
     all_ok
 }
 

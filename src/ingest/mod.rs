@@ -8,6 +8,7 @@
 //! by `bwv fsck`, adopted when the same bytes arrive again), never a row without bytes.
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -18,12 +19,28 @@ use crate::domain::{Sha256Digest, Source, TimeSource, UploadState};
 use crate::error::{Code, Error, Result};
 use crate::recording::admission::{self, By};
 use crate::recording::{self, Arrival, Begin, ClipArrived, Complete};
-use crate::store::{Input, Progress, PutOptions};
+use crate::store::{Batched, Input, Progress, PutOptions, PutOutcome};
 
 pub mod axis;
 pub mod files;
 pub mod tus;
 pub mod watch;
+
+/// Files written to the store at once by `ingest_batch`: enough to keep the disk and a core busy
+/// while another waits, few enough that a batch's open files stay well under the usual limit.
+const FILES_IN_FLIGHT: usize = 4;
+
+/// How many files `ingest_batch` should be given at a time, and how many bytes at most: the
+/// fsyncs and the transaction are shared by this many, and a failure delays this much.
+pub const BATCH_FILES: usize = 128;
+pub const BATCH_BYTES: u64 = 64 << 20;
+
+/// One whole arrival for `Context::ingest_batch`.
+pub struct Whole {
+    pub req: IngestRequest,
+    pub input: Input,
+    pub progress: Progress,
+}
 
 /// Who and what a recording is, as the door was told.
 #[derive(Debug, Clone)]
@@ -145,6 +162,25 @@ impl Context<'_> {
         Ok(())
     }
 
+    /// What every whole arrival is checked against before its bytes are stored, and the options
+    /// they are stored with.
+    async fn store_options(&self, req: &IngestRequest, progress: Progress) -> Result<PutOptions> {
+        check_identifier("officer", &req.officer)?;
+        check_identifier("device", &req.device)?;
+        // A dock revoked while its bytes arrived stores nothing (checked again at commit).
+        if let Some(dock) = &req.dock
+            && self.catalogue.dock_revoked(dock.id).await?
+        {
+            return Err(revoked(dock));
+        }
+        Ok(PutOptions {
+            expected_sha256: req.expected_sha256,
+            reject_empty: req.reject_empty,
+            progress,
+            ..self.put_options()
+        })
+    }
+
     /// Footage that arrives whole: its bytes are stored (hashed as they go), then it begins,
     /// gets its one clip and completes in one transaction (see `recording`).
     pub async fn ingest(
@@ -153,21 +189,117 @@ impl Context<'_> {
         input: Input,
         progress: Progress,
     ) -> Result<IngestOutcome> {
-        check_identifier("officer", &req.officer)?;
-        check_identifier("device", &req.device)?;
-        let opts = PutOptions {
-            expected_sha256: req.expected_sha256,
-            reject_empty: req.reject_empty,
-            progress,
-            ..self.put_options()
-        };
-        // A dock revoked while its bytes arrived stores nothing (checked again at commit).
-        if let Some(dock) = &req.dock
-            && self.catalogue.dock_revoked(dock.id).await?
-        {
-            return Err(revoked(dock));
-        }
+        let opts = self.store_options(req, progress).await?;
         let put = self.store.put(input, &opts).await?;
+        let mut tx = self.catalogue.begin().await?;
+        let outcome = self.record_whole(&mut tx, req, &put).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Many arrivals at once (a folder of an old archive, a dock share): the same steps as
+    /// `ingest` for each, with the costs shared. A few files are written at a time, the store
+    /// makes them all durable with one sync (see `Store::publish`), and all of them are
+    /// catalogued in one transaction; if that transaction fails, each file is catalogued in its
+    /// own, so one bad file fails alone. A result is `Ok` only once its file is durable and
+    /// committed, as for `ingest`. Results are in the order of `batch`.
+    pub async fn ingest_batch(&self, batch: Vec<Whole>) -> Vec<Result<IngestOutcome>> {
+        let mut reqs = Vec::with_capacity(batch.len());
+        let mut inputs = Vec::with_capacity(batch.len());
+        for whole in batch {
+            reqs.push(whole.req);
+            inputs.push((whole.input, whole.progress));
+        }
+        let stored: Vec<Result<Batched>> = futures_util::stream::iter(reqs.iter().zip(inputs))
+            .map(|(req, (input, progress))| async move {
+                let opts = self.store_options(req, progress).await?;
+                self.store.put_batched(input, &opts).await
+            })
+            .buffered(FILES_IN_FLIGHT)
+            .collect()
+            .await;
+
+        let mut results: Vec<Option<Result<IngestOutcome>>> = reqs.iter().map(|_| None).collect();
+        let (mut written, mut written_at) = (Vec::new(), Vec::new());
+        for (i, s) in stored.into_iter().enumerate() {
+            match s {
+                Ok(w) => {
+                    written.push(w);
+                    written_at.push(i);
+                }
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        let mut puts = Vec::new();
+        for (i, put) in written_at
+            .into_iter()
+            .zip(self.store.publish(written).await)
+        {
+            match put {
+                Ok(put) => puts.push((i, put)),
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        match self.record_all(&reqs, &puts).await {
+            Ok(outcomes) => {
+                for ((i, _), outcome) in puts.iter().zip(outcomes) {
+                    results[*i] = Some(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                tracing::info!(error = %e, files = puts.len(), "a batch did not commit; cataloguing its files one by one");
+                for (i, put) in &puts {
+                    results[*i] = Some(self.record_alone(&reqs[*i], put).await);
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(Error::new(
+                        Code::Store,
+                        "a file of the batch was lost track of",
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Catalogues every stored file of a batch in one transaction.
+    async fn record_all(
+        &self,
+        reqs: &[IngestRequest],
+        puts: &[(usize, PutOutcome)],
+    ) -> Result<Vec<IngestOutcome>> {
+        if puts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.catalogue.begin().await?;
+        let mut outcomes = Vec::with_capacity(puts.len());
+        for (i, put) in puts {
+            outcomes.push(self.record_whole(&mut tx, &reqs[*i], put).await?);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// Catalogues one stored file in its own transaction.
+    async fn record_alone(&self, req: &IngestRequest, put: &PutOutcome) -> Result<IngestOutcome> {
+        let mut tx = self.catalogue.begin().await?;
+        let outcome = self.record_whole(&mut tx, req, put).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// The catalogue's half of a whole arrival whose bytes are durable: a duplicate sighting of
+    /// the recording that has them, or a new recording with its one clip, completed.
+    async fn record_whole(
+        &self,
+        tx: &mut Tx,
+        req: &IngestRequest,
+        put: &PutOutcome,
+    ) -> Result<IngestOutcome> {
         let dock_id = req.dock.as_ref().map(|d| d.id);
         let clip = ClipArrived {
             sha256: put.sha256,
@@ -189,7 +321,6 @@ impl Context<'_> {
             flags,
         };
 
-        let mut tx = self.catalogue.begin().await?;
         let by = match &req.dock {
             Some(dock) => {
                 tx.ensure_dock_active(dock).await?;
@@ -197,20 +328,19 @@ impl Context<'_> {
             }
             None => By::Operator,
         };
-        admission::admit(self, &mut tx, by, &req.officer, &req.device).await?;
+        admission::admit(self, tx, by, &req.officer, &req.device).await?;
         if let Some(existing) = tx.recording_with_object(&put.sha256).await? {
-            recording::sighted_again(self, &mut tx, existing, &clip, req.actor.clone()).await?;
-            self.complete_upload(&mut tx, req, existing).await?;
-            tx.commit().await?;
+            recording::sighted_again(self, tx, existing, &clip, req.actor.clone()).await?;
+            self.complete_upload(tx, req, existing).await?;
             return Ok(outcome(existing, Disposition::Duplicate, Vec::new()));
         }
 
         let id = Uuid::now_v7();
-        self.catalogue_object(&mut tx, &put.sha256, put.size, None)
+        self.catalogue_object(tx, &put.sha256, put.size, None)
             .await?;
         recording::begin(
             self,
-            &mut tx,
+            tx,
             &Begin {
                 id,
                 officer: req.officer.clone(),
@@ -233,7 +363,7 @@ impl Context<'_> {
             duplicate: false,
             ..clip
         };
-        recording::add_clip(self, &mut tx, id, false, &clip).await?;
+        recording::add_clip(self, tx, id, false, &clip).await?;
         let end = Complete {
             flags: if put.size == 0 {
                 vec!["zero-length".into()]
@@ -247,11 +377,10 @@ impl Context<'_> {
             }],
             ..Complete::default()
         };
-        let completed = recording::complete(self, &mut tx, id, req.actor.clone(), end)
+        let completed = recording::complete(self, tx, id, req.actor.clone(), end)
             .await?
             .ok_or_else(|| Error::new(Code::Conflict, format!("recording {id} completed twice")))?;
-        self.complete_upload(&mut tx, req, id).await?;
-        tx.commit().await?;
+        self.complete_upload(tx, req, id).await?;
         Ok(outcome(id, Disposition::New, completed.flags))
     }
 }

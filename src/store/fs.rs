@@ -27,6 +27,30 @@ pub struct FsStore {
     root: PathBuf,
 }
 
+/// An object written to its locked temp file and hashed, not yet durable or visible (see
+/// `FsStore::publish_batch`). Its temp file is removed when it is dropped, whether or not it was
+/// published (the object's own name is a second link to the same bytes).
+pub struct Unpublished {
+    tmp: PathBuf,
+    file: File,
+    digests: Digests,
+}
+
+impl Drop for Unpublished {
+    fn drop(&mut self) {
+        remove_temp(&self.tmp);
+    }
+}
+
+/// A temp name is only ever a staging name: removed whether its object was published or not.
+fn remove_temp(tmp: &Path) {
+    if let Err(e) = std::fs::remove_file(tmp)
+        && e.kind() != io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %tmp.display(), error = %e, "could not remove temp object");
+    }
+}
+
 enum CopyError {
     /// The kernel cannot copy between these files; nothing was written.
     Unsupported,
@@ -104,6 +128,24 @@ fn copy_and_hash(source: &File, dest: &File, progress: &Progress) -> Result<Dige
         copy_result?;
         hashed.map_err(CopyError::Io)
     })
+}
+
+/// For a file of at most a chunk (it may have grown since: the loop takes what is there).
+fn copy_small(
+    source: File,
+    dest: &File,
+    want_md5: bool,
+    progress: &Progress,
+) -> io::Result<Digests> {
+    let chunk = (source.metadata()?.len() as usize).clamp(4096, CHUNK);
+    let mut chunker = Chunker::new(source, chunk, want_md5);
+    let mut buf = Vec::with_capacity(chunk);
+    let mut out = dest;
+    while chunker.next_chunk(&mut buf)? {
+        out.write_all(&buf)?;
+        progress.add(buf.len() as u64);
+    }
+    Ok(chunker.finish())
 }
 
 /// For a stream (a network upload): read and hash on this thread while a second thread writes.
@@ -241,6 +283,17 @@ impl FsStore {
         if let Input::Staged { path, sha256, size } = input {
             return self.adopt(&path, sha256, size, opts);
         }
+        let written = self.write(input, opts)?;
+        written
+            .file
+            .sync_all()
+            .context(|| format!("syncing temp object {}", written.tmp.display()))?;
+        self.publish(&written.tmp, written.digests)
+    }
+
+    /// Writes and hashes `input` into a locked temp file and checks it against `opts`; nothing
+    /// is durable or visible yet.
+    fn write(&self, input: Input, opts: &PutOptions) -> Result<Unpublished> {
         let tmp = self
             .root
             .join("tmp")
@@ -252,22 +305,73 @@ impl FsStore {
             .mode(0o600)
             .open(&tmp)
             .context(|| format!("creating temp object {}", tmp.display()))?;
-        file.lock()
-            .context(|| format!("locking temp object {}", tmp.display()))?;
-        let result = self.fill(input, &file, &tmp, opts).and_then(|digests| {
-            opts.check(&digests.sha256, digests.size, digests.md5)?;
-            file.sync_all()
-                .context(|| format!("syncing temp object {}", tmp.display()))?;
-            self.publish(&tmp, digests)
-        });
-        drop(file);
-        // The temp name is only ever a staging name: remove it whether we published or failed.
-        if let Err(e) = std::fs::remove_file(&tmp)
-            && e.kind() != io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %tmp.display(), error = %e, "could not remove temp object");
+        let filled = file
+            .lock()
+            .context(|| format!("locking temp object {}", tmp.display()))
+            .and_then(|()| self.fill(input, &file, &tmp, opts))
+            .and_then(|digests| {
+                opts.check(&digests.sha256, digests.size, digests.md5)?;
+                Ok(digests)
+            });
+        match filled {
+            Ok(digests) => Ok(Unpublished { tmp, file, digests }),
+            Err(e) => {
+                drop(file);
+                remove_temp(&tmp);
+                Err(e)
+            }
         }
-        result
+    }
+
+    /// The first half of a batched put: the bytes written and hashed, neither durable nor
+    /// visible until `publish_batch`.
+    pub async fn put_unpublished(&self, input: Input, opts: PutOptions) -> Result<Unpublished> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.write(input, &opts))
+            .await
+            .map_err(|e| Error::new(Code::Store, format!("store writer panicked: {e}")))?
+    }
+
+    /// Makes a batch of written objects durable with one filesystem sync, links each into place,
+    /// and makes the links durable with a second: two flushes for the whole batch instead of two
+    /// for every object, and still no object name that could lead to bytes not yet on disk.
+    /// A sync that fails fails every object; a link that fails fails its own.
+    pub async fn publish_batch(&self, batch: Vec<Unpublished>) -> Result<Vec<Result<PutOutcome>>> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            store.sync_filesystem()?;
+            let published: Vec<Result<PutOutcome>> = batch
+                .iter()
+                .map(|w| {
+                    let sha256 = w.digests.sha256;
+                    let created = store
+                        .link_unsynced(&w.tmp, &sha256)
+                        .context(|| format!("publishing object {sha256}"))?;
+                    Ok(PutOutcome {
+                        sha256,
+                        size: w.digests.size,
+                        created,
+                        md5: w.digests.md5,
+                    })
+                })
+                .collect();
+            store.sync_filesystem()?;
+            Ok(published)
+        })
+        .await
+        .map_err(|e| Error::new(Code::Store, format!("store publisher panicked: {e}")))?
+    }
+
+    /// Everything written to the store's filesystem so far reaches the disk (`syncfs`).
+    fn sync_filesystem(&self) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let root = File::open(&self.root).context(|| format!("opening {}", self.root.display()))?;
+        // SAFETY: a valid open descriptor; the call only flushes.
+        if unsafe { libc::syncfs(root.as_raw_fd()) } != 0 {
+            return Err(io::Error::last_os_error())
+                .context(|| format!("syncing the filesystem of {}", self.root.display()));
+        }
+        Ok(())
     }
 
     fn fill(&self, input: Input, file: &File, tmp: &Path, opts: &PutOptions) -> Result<Digests> {
@@ -276,6 +380,12 @@ impl FsStore {
                 .map_err(|e| e.context(format!("writing temp object {}", tmp.display())))
         };
         match input {
+            // A small file (a bulk migration holds thousands) in one read on this thread: no
+            // copy thread or mapping to set up for a few bytes.
+            Input::File(source) if source.metadata().is_ok_and(|m| m.len() <= CHUNK as u64) => {
+                copy_small(source, file, opts.want_md5, &opts.progress)
+                    .context(|| format!("copying the input into temp object {}", tmp.display()))
+            }
             // The kernel copy has no MD5 pass; the rare caller that wants one streams instead.
             Input::File(source) if !opts.want_md5 => {
                 match copy_and_hash(&source, file, &opts.progress) {
@@ -367,20 +477,35 @@ impl FsStore {
         })
     }
 
-    /// Makes `from` read-only and hard-links it to the object's path, then syncs the directory;
-    /// false when those bytes were there already (nothing is replaced).
+    /// Makes `from` read-only and hard-links it to the object's path, then syncs the directory
+    /// (and the directories above it that the link had to create); false when those bytes were
+    /// there already (nothing is replaced).
     fn link(&self, from: &Path, sha256: &Sha256Digest) -> io::Result<bool> {
+        let dest = self.object_path(sha256);
+        let parent = dest.parent().expect("object paths have a parent");
+        let new_dirs = !parent.exists();
+        let created = self.link_unsynced(from, sha256)?;
+        fsync_dir(parent)?;
+        if new_dirs {
+            // objects/ab/cd: the entries for `cd` in `ab` and for `ab` in `objects`.
+            for dir in parent.ancestors().skip(1).take(2) {
+                fsync_dir(dir)?;
+            }
+        }
+        Ok(created)
+    }
+
+    /// `link` without the directory syncs, for a batch that syncs the filesystem once.
+    fn link_unsynced(&self, from: &Path, sha256: &Sha256Digest) -> io::Result<bool> {
         std::fs::set_permissions(from, std::fs::Permissions::from_mode(0o444))?;
         let dest = self.object_path(sha256);
         let parent = dest.parent().expect("object paths have a parent");
         std::fs::create_dir_all(parent)?;
-        let created = match std::fs::hard_link(from, &dest) {
-            Ok(()) => true,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
-            Err(e) => return Err(e),
-        };
-        fsync_dir(parent)?;
-        Ok(created)
+        match std::fs::hard_link(from, &dest) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Links the finished temp file into place under its hash, unless those bytes are there.

@@ -131,6 +131,14 @@ impl PutOptions {
     }
 }
 
+/// One object of a batch between `Store::put_batched` and `Store::publish`.
+pub enum Batched {
+    /// Written and hashed on a filesystem store, awaiting the batch's syncs.
+    Unpublished(fs::Unpublished),
+    /// Already durable and visible.
+    Stored(PutOutcome),
+}
+
 pub enum Store {
     Fs(FsStore),
     S3(S3Store),
@@ -173,6 +181,60 @@ impl Store {
                 s.put(input.into_reader()?, &opts).await
             }
         }
+    }
+
+    /// The first half of a put for a batch (`publish`): on a filesystem store the bytes are
+    /// written and hashed but neither durable nor visible yet; S3 stores them whole (a PUT is
+    /// durable when it is answered), as does the adoption of a staged upload.
+    pub async fn put_batched(&self, input: Input, opts: &PutOptions) -> Result<Batched> {
+        match (self, input) {
+            (Store::Fs(s), input @ (Input::File(_) | Input::Stream(_))) => {
+                let opts = PutOptions {
+                    want_md5: opts.want_md5 || opts.expected_md5.is_some(),
+                    ..opts.clone()
+                };
+                Ok(Batched::Unpublished(s.put_unpublished(input, opts).await?))
+            }
+            (_, input) => Ok(Batched::Stored(self.put(input, opts).await?)),
+        }
+    }
+
+    /// Makes a batch from `put_batched` durable and visible, in order: one filesystem sync
+    /// before the objects are linked into place and one after, however many there are.
+    pub async fn publish(&self, batch: Vec<Batched>) -> Vec<Result<PutOutcome>> {
+        let mut unpublished = Vec::new();
+        let mut order = Vec::with_capacity(batch.len());
+        for item in batch {
+            match item {
+                Batched::Stored(put) => order.push(Some(Ok(put))),
+                Batched::Unpublished(w) => {
+                    unpublished.push(w);
+                    order.push(None);
+                }
+            }
+        }
+        let mut published = match self {
+            Store::Fs(s) if !unpublished.is_empty() => match s.publish_batch(unpublished).await {
+                Ok(each) => each,
+                Err(e) => order
+                    .iter()
+                    .filter(|o| o.is_none())
+                    .map(|_| Err(Error::new(e.code(), e.to_string())))
+                    .collect(),
+            },
+            _ => Vec::new(),
+        }
+        .into_iter();
+        order
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    published.next().unwrap_or_else(|| {
+                        Err(Error::new(Code::Store, "an object was not published"))
+                    })
+                })
+            })
+            .collect()
     }
 
     /// Free space left for objects, where the store can tell (a filesystem); `None` for S3.
