@@ -203,7 +203,13 @@ impl Context<'_> {
     /// catalogued in one transaction; if that transaction fails, each file is catalogued in its
     /// own, so one bad file fails alone. A result is `Ok` only once its file is durable and
     /// committed, as for `ingest`. Results are in the order of `batch`.
-    pub async fn ingest_batch(&self, batch: Vec<Whole>) -> Vec<Result<IngestOutcome>> {
+    pub async fn ingest_batch(&self, mut batch: Vec<Whole>) -> Vec<Result<IngestOutcome>> {
+        if batch.len() == 1
+            && let Some(one) = batch.pop()
+        {
+            // Nothing to share: one fsync of its own beats syncing the whole filesystem.
+            return vec![self.ingest(&one.req, one.input, one.progress).await];
+        }
         let mut reqs = Vec::with_capacity(batch.len());
         let mut inputs = Vec::with_capacity(batch.len());
         for whole in batch {

@@ -102,6 +102,14 @@ pub struct PutOptions {
 }
 
 impl PutOptions {
+    /// An expected MD5 can only be checked if one is computed.
+    fn with_md5_when_expected(&self) -> PutOptions {
+        PutOptions {
+            want_md5: self.want_md5 || self.expected_md5.is_some(),
+            ..self.clone()
+        }
+    }
+
     /// Checks the finished digests against what the sender promised, before publishing.
     fn check(&self, sha256: &Sha256Digest, size: u64, md5: Option<[u8; 16]>) -> Result<()> {
         if self.reject_empty && size == 0 {
@@ -163,10 +171,7 @@ impl Store {
     /// Streams `reader` into the store, hashing as it goes. Never overwrites: identical bytes
     /// already present give `created: false`. On any failure nothing is left visible.
     pub async fn put(&self, input: Input, opts: &PutOptions) -> Result<PutOutcome> {
-        let opts = PutOptions {
-            want_md5: opts.want_md5 || opts.expected_md5.is_some(),
-            ..opts.clone()
-        };
+        let opts = opts.with_md5_when_expected();
         match self {
             Store::Fs(s) => s.put(input, opts).await,
             Store::S3(s) => {
@@ -189,10 +194,7 @@ impl Store {
     pub async fn put_batched(&self, input: Input, opts: &PutOptions) -> Result<Batched> {
         match (self, input) {
             (Store::Fs(s), input @ (Input::File(_) | Input::Stream(_))) => {
-                let opts = PutOptions {
-                    want_md5: opts.want_md5 || opts.expected_md5.is_some(),
-                    ..opts.clone()
-                };
+                let opts = opts.with_md5_when_expected();
                 Ok(Batched::Unpublished(s.put_unpublished(input, opts).await?))
             }
             (_, input) => Ok(Batched::Stored(self.put(input, opts).await?)),
