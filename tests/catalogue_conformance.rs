@@ -221,6 +221,97 @@ async fn log_appends_chain_and_prove(env: Env) {
     assert_eq!((latest.size, latest.note.as_slice()), (20, &b"note"[..]));
 }
 
+/// Many records in one transaction (written together when it commits, in more than one
+/// multi-row statement): indexes follow on, chains link across the transaction and into what
+/// was committed before, the root and every stored hash are those of appending one at a time,
+/// and a transaction dropped after appending leaves the log as it was.
+async fn log_appends_many_in_one_transaction(env: Env) {
+    let c = open(&env).await;
+    let items: Vec<Uuid> = (0..7).map(|_| Uuid::now_v7()).collect();
+    let mut tx = c.begin().await.unwrap();
+    let mut leaves = Vec::new();
+    for item in &items[..3] {
+        leaves.push(
+            tx.append_audit(ORIGIN, event("view", *item, None))
+                .await
+                .unwrap(),
+        );
+    }
+    tx.commit().await.unwrap();
+
+    const MANY: u64 = 2_500;
+    let mut tx = c.begin().await.unwrap();
+    for i in 0..MANY {
+        let item = items[((i * 3 + i / 11) % 7) as usize];
+        let leaf = tx
+            .append_audit(ORIGIN, event("view", item, None))
+            .await
+            .unwrap();
+        assert_eq!(leaf.index, 3 + i);
+        let before = leaves.iter().rev().find(|l| l.record.item.id == item);
+        assert_eq!(leaf.record.item.prev_index, before.map(|l| l.index));
+        assert_eq!(
+            leaf.record.item.seq,
+            before.map_or(1, |l| l.record.item.seq + 1)
+        );
+        leaves.push(leaf);
+    }
+    tx.commit().await.unwrap();
+
+    let size = 3 + MANY;
+    let state = c.log_state().await.unwrap();
+    assert_eq!(state.size as u64, size);
+    let root = c.tree_root(size).await.unwrap();
+    assert_eq!(state.root, root.to_vec());
+    for i in (0..size).step_by(97).chain([size - 1]) {
+        let proof = c.inclusion_proof(size, i).await.unwrap();
+        let leaf = &leaves[i as usize];
+        assert!(
+            verify_inclusion(i, size, &leaf.leaf_hash, &proof, &root),
+            "leaf {i}"
+        );
+    }
+    let root3 = c.tree_root(3).await.unwrap();
+    let proof = c.consistency_proof(size, 3).await.unwrap();
+    assert!(verify_consistency(3, size, &proof, &root3, &root));
+    let mut heads = std::collections::HashMap::new();
+    c.scan_item_heads(|h| {
+        heads.insert(h.item_id, h);
+    })
+    .await
+    .unwrap();
+    for item in &items {
+        let last = leaves
+            .iter()
+            .rev()
+            .find(|l| l.record.item.id == *item)
+            .unwrap();
+        let head = &heads[item];
+        assert_eq!(head.event_count as u64, last.record.item.seq);
+        assert_eq!(head.last_index as u64, last.index);
+        assert_eq!(head.last_hash, last.leaf_hash.to_vec());
+    }
+    let history = c.item_leaves(items[4]).await.unwrap();
+    let mine: Vec<_> = leaves
+        .iter()
+        .filter(|l| l.record.item.id == items[4])
+        .collect();
+    assert_eq!(history.len(), mine.len());
+    for (row, leaf) in history.iter().zip(mine) {
+        assert_eq!(leaf_hash(&row.leaf), leaf.leaf_hash);
+    }
+
+    let mut tx = c.begin().await.unwrap();
+    for item in &items {
+        tx.append_audit(ORIGIN, event("view", *item, None))
+            .await
+            .unwrap();
+    }
+    drop(tx);
+    let after = c.log_state().await.unwrap();
+    assert_eq!((after.size, after.root), (state.size, state.root));
+}
+
 async fn audit_is_atomic_with_the_change(env: Env) {
     let c = open(&env).await;
     let id = Uuid::now_v7();
@@ -2069,6 +2160,7 @@ async fn unknown_stored_values_are_errors(env: Env) {
 on_both_backends!(
     async recordings_round_trip,
     log_appends_chain_and_prove,
+    log_appends_many_in_one_transaction,
     audit_is_atomic_with_the_change,
     concurrent_writers_serialise,
     log_tables_refuse_edits,

@@ -1,4 +1,4 @@
-//! One conformance suite for every store: the filesystem, S3 over s3s-fs in-process, and S3 over
+//! One conformance suite for every store: the filesystem and S3 over
 //! a moto server on 127.0.0.1; plus Object Lock against moto and the filesystem's full-disk case.
 
 mod common;
@@ -192,18 +192,6 @@ fn settings(bucket: &str, mode: LockMode) -> S3Settings {
         part_size: 5 << 20,
         lock_mode: mode,
     }
-}
-
-#[tokio::test]
-async fn s3_on_s3s_fs() {
-    let dir = tempfile::tempdir().unwrap();
-    let client = common::s3::s3s_fs_client(dir.path());
-    common::s3::create_bucket(&client, "evidence", false).await;
-    let store = S3Store::from_client(client, settings("evidence", LockMode::Compliance))
-        .await
-        .unwrap();
-    assert!(!store.has_object_lock());
-    conformance(&Store::S3(store)).await;
 }
 
 #[tokio::test]

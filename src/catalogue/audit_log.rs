@@ -4,17 +4,15 @@
 //! The leaf index is the tree size read under the state-row lock, never a sequence: sequences
 //! leave gaps on rollback and hand out numbers in an order commits do not follow.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::{FromRow, PgConnection, SqliteConnection};
 use tlog_tiles::Hash;
 use uuid::Uuid;
 
-use super::{Catalogue, Tx, on_pool, on_tx};
+use super::{Catalogue, on_pool};
 use crate::audit::merkle::Prefetched;
-use crate::audit::record::{EventDraft, ItemLink, Record};
+use crate::audit::record::Record;
 use crate::error::{Code, Error, Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow)]
@@ -98,7 +96,10 @@ fn to_hash(row: StoredHashRow) -> Result<(u64, Hash)> {
     Ok((row.sidx as u64, Hash(hash)))
 }
 
-async fn hashes_sqlite(c: &mut SqliteConnection, idx: &[u64]) -> Result<Vec<(u64, Hash)>> {
+pub(super) async fn hashes_sqlite(
+    c: &mut SqliteConnection,
+    idx: &[u64],
+) -> Result<Vec<(u64, Hash)>> {
     let list = serde_json::to_string(idx).map_err(|e| Error::audit(e.to_string()))?;
     let rows: Vec<StoredHashRow> = sqlx::query_as(
         "SELECT sidx, hash FROM tlog_hash WHERE sidx IN (SELECT value FROM json_each($1))",
@@ -110,7 +111,7 @@ async fn hashes_sqlite(c: &mut SqliteConnection, idx: &[u64]) -> Result<Vec<(u64
     rows.into_iter().map(to_hash).collect()
 }
 
-async fn hashes_pg(c: &mut PgConnection, idx: &[u64]) -> Result<Vec<(u64, Hash)>> {
+pub(super) async fn hashes_pg(c: &mut PgConnection, idx: &[u64]) -> Result<Vec<(u64, Hash)>> {
     let list: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
     let rows: Vec<StoredHashRow> =
         sqlx::query_as("SELECT sidx, hash FROM tlog_hash WHERE sidx = ANY($1)")
@@ -124,12 +125,12 @@ async fn hashes_pg(c: &mut PgConnection, idx: &[u64]) -> Result<Vec<(u64, Hash)>
 /// One round of a `tlog_tiles` computation over prefetched hashes: either its result, or the
 /// stored hashes it still needs. (An explicit loop at each call site, rather than a helper taking
 /// an async closure, keeps the futures `Send` for multi-threaded callers.)
-enum Round<T> {
+pub(super) enum Round<T> {
     Done(T),
     Need(Vec<u64>),
 }
 
-fn attempt<T>(
+pub(super) fn attempt<T>(
     reader: &Prefetched,
     compute: &impl Fn(&Prefetched) -> std::result::Result<T, tlog_tiles::Error>,
 ) -> Result<Round<T>> {
@@ -145,7 +146,11 @@ fn attempt<T>(
     }
 }
 
-fn absorb(reader: &mut Prefetched, missing: &[u64], found: Vec<(u64, Hash)>) -> Result<()> {
+pub(super) fn absorb(
+    reader: &mut Prefetched,
+    missing: &[u64],
+    found: Vec<(u64, Hash)>,
+) -> Result<()> {
     if found.len() < missing.len() {
         return Err(Error::audit(format!(
             "stored log hashes {missing:?} are missing: the log is damaged"
@@ -153,147 +158,6 @@ fn absorb(reader: &mut Prefetched, missing: &[u64], found: Vec<(u64, Hash)>) -> 
     }
     reader.hashes.extend(found);
     Ok(())
-}
-
-impl Tx {
-    /// Appends one audit record inside this transaction, so it commits or rolls back together
-    /// with the change it describes. Call it after the business writes: it takes the log lock,
-    /// which every writer needs, and holding it briefly keeps writers flowing.
-    pub async fn append_audit(&mut self, origin: &str, draft: EventDraft) -> Result<AppendedLeaf> {
-        let now = crate::domain::now();
-        let state: std::result::Result<Option<LogState>, sqlx::Error> = match self {
-            Tx::Sqlite(t, _) => {
-                sqlx::query_as("SELECT origin, size, root FROM tlog_state WHERE log_id = 1")
-                    .fetch_optional(&mut **t)
-                    .await
-            }
-            Tx::Postgres(t, _) => {
-                sqlx::query_as(
-                    "SELECT origin, size, root FROM tlog_state WHERE log_id = 1 FOR UPDATE",
-                )
-                .fetch_optional(&mut **t)
-                .await
-            }
-        };
-        let state = state
-            .context(|| "locking the audit log".into())?
-            .ok_or_else(|| Error::audit("the audit log has not been initialised"))?;
-        if state.origin != origin {
-            return Err(Error::new(
-                Code::Conflict,
-                format!(
-                    "catalogue log is {:?} but log.origin is {origin:?}",
-                    state.origin
-                ),
-            ));
-        }
-        let head: Option<ItemHead> = on_tx!(self, c => {
-            sqlx::query_as(
-                "SELECT item_id, kind, event_count, last_index, last_hash FROM audit_items WHERE item_id = $1",
-            )
-            .bind(draft.item_id)
-            .fetch_optional(c)
-            .await
-        })
-        .context(|| format!("reading audit chain of item {}", draft.item_id))?;
-
-        let n = state.size as u64;
-        let item = ItemLink {
-            id: draft.item_id,
-            kind: draft.item_kind.clone(),
-            seq: head.as_ref().map_or(1, |h| h.event_count as u64 + 1),
-            prev: head.as_ref().map(|h| B64.encode(&h.last_hash)),
-            prev_index: head.as_ref().map(|h| h.last_index as u64),
-        };
-        let item_kind = draft.item_kind.clone();
-        let record = Record::build(origin, draft, item, now);
-        let bytes = record.canonical_bytes()?;
-        let leaf_hash = tlog_tiles::record_hash(&bytes);
-
-        let stored = self
-            .with_hashes(Prefetched::default(), |r| {
-                tlog_tiles::stored_hashes_for_record_hash(n, leaf_hash, r)
-            })
-            .await?;
-        let first_sidx = tlog_tiles::stored_hash_index(0, n);
-        let mut known = Prefetched::default();
-        for (i, h) in stored.iter().enumerate() {
-            known.hashes.insert(first_sidx + i as u64, *h);
-        }
-        let root = self
-            .with_hashes(known, |r| tlog_tiles::tree_hash(n + 1, r))
-            .await?;
-
-        let item_id = record.item.id;
-        let seq = record.item.seq as i64;
-        on_tx!(self, c => async {
-            sqlx::query(
-                "INSERT INTO tlog_leaf (idx, leaf, leaf_hash, item_id, item_seq, event, ts) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(n as i64)
-            .bind(&bytes)
-            .bind(leaf_hash.0.to_vec())
-            .bind(item_id)
-            .bind(seq)
-            .bind(&record.event)
-            .bind(now)
-            .execute(&mut *c)
-            .await?;
-            for (i, h) in stored.iter().enumerate() {
-                sqlx::query("INSERT INTO tlog_hash (sidx, hash) VALUES ($1, $2)")
-                    .bind((first_sidx + i as u64) as i64)
-                    .bind(h.0.to_vec())
-                    .execute(&mut *c)
-                    .await?;
-            }
-            sqlx::query("UPDATE tlog_state SET size = $1, root = $2 WHERE log_id = 1")
-                .bind(n as i64 + 1)
-                .bind(root.0.to_vec())
-                .execute(&mut *c)
-                .await?;
-            sqlx::query(
-                "INSERT INTO audit_items (item_id, kind, event_count, last_index, last_hash) \
-                 VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (item_id) DO UPDATE SET event_count = excluded.event_count, \
-                 last_index = excluded.last_index, last_hash = excluded.last_hash",
-            )
-            .bind(item_id)
-            .bind(&item_kind)
-            .bind(seq)
-            .bind(n as i64)
-            .bind(leaf_hash.0.to_vec())
-            .execute(&mut *c)
-            .await?;
-            Ok::<_, sqlx::Error>(())
-        }
-        .await)
-        .context(|| format!("appending audit record {} for item {item_id}", record.event))?;
-        Ok(AppendedLeaf {
-            index: n,
-            leaf_hash: leaf_hash.0,
-            record,
-        })
-    }
-
-    async fn with_hashes<T>(
-        &mut self,
-        mut reader: Prefetched,
-        compute: impl Fn(&Prefetched) -> std::result::Result<T, tlog_tiles::Error>,
-    ) -> Result<T> {
-        loop {
-            match attempt(&reader, &compute)? {
-                Round::Done(value) => return Ok(value),
-                Round::Need(missing) => {
-                    let found = match self {
-                        Tx::Sqlite(t, _) => hashes_sqlite(t, &missing).await?,
-                        Tx::Postgres(t, _) => hashes_pg(t, &missing).await?,
-                    };
-                    absorb(&mut reader, &missing, found)?;
-                }
-            }
-        }
-    }
 }
 
 impl Catalogue {

@@ -22,6 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::error::{Code, Error, Result, ResultExt};
 
 // Grouped by aggregate: what a method reads and writes, not who calls it.
+mod audit_append;
 mod audit_log;
 mod cases;
 mod consultations;
@@ -100,8 +101,24 @@ pub enum Catalogue {
 /// `BEGIN IMMEDIATE` so that the write lock is taken up front and never upgraded (an upgrade can
 /// fail with SQLITE_BUSY regardless of the busy timeout).
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>, OwnedSemaphorePermit),
-    Postgres(Transaction<'static, Postgres>, OwnedSemaphorePermit),
+    Sqlite(Transaction<'static, Sqlite>, Held),
+    Postgres(Transaction<'static, Postgres>, Held),
+}
+
+/// What a write transaction holds besides its connection: its place at the gate, and the audit
+/// records appended in it, written when it commits (see `audit_append`).
+pub struct Held {
+    _permit: OwnedSemaphorePermit,
+    appends: audit_append::Appends,
+}
+
+impl Held {
+    fn new(permit: OwnedSemaphorePermit) -> Held {
+        Held {
+            _permit: permit,
+            appends: audit_append::Appends::default(),
+        }
+    }
 }
 
 /// SQLite connections: writers take one at a time, the rest serve reads.
@@ -295,11 +312,11 @@ impl Catalogue {
                 p.begin_with("BEGIN IMMEDIATE")
                     .await
                     .context(|| "starting transaction".into())?,
-                permit,
+                Held::new(permit),
             )),
             Catalogue::Postgres(p, _) => Ok(Tx::Postgres(
                 p.begin().await.context(|| "starting transaction".into())?,
-                permit,
+                Held::new(permit),
             )),
         }
     }
@@ -329,7 +346,15 @@ impl Tx {
         }
     }
 
-    pub async fn commit(self) -> Result<()> {
+    fn appends(&mut self) -> &mut audit_append::Appends {
+        match self {
+            Tx::Sqlite(_, held) | Tx::Postgres(_, held) => &mut held.appends,
+        }
+    }
+
+    /// Writes the audit records appended in this transaction, then commits it.
+    pub async fn commit(mut self) -> Result<()> {
+        self.write_appends().await?;
         match self {
             Tx::Sqlite(t, _) => t.commit().await,
             Tx::Postgres(t, _) => t.commit().await,

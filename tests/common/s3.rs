@@ -1,4 +1,4 @@
-//! S3 servers for tests: `s3s-fs` in-process (no socket) and `moto` on 127.0.0.1 (Object Lock).
+//! The S3 server for tests: `moto` on 127.0.0.1 (with Object Lock), started once per test process.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -9,23 +9,6 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 
 pub const ACCESS_KEY: &str = "bwv-test-key";
 pub const SECRET_KEY: &str = "bwv-test-secret";
-
-/// An aws-sdk-s3 client wired straight into an s3s-fs service over `root`.
-pub fn s3s_fs_client(root: &std::path::Path) -> Client {
-    let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
-    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-    builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-    let service = builder.build();
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .http_client(s3s_aws::Client::from(service))
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
-        .endpoint_url("http://localhost:8014")
-        .force_path_style(true)
-        .build();
-    Client::from_conf(config)
-}
 
 /// The moto server shared by this test process, started on first use on a free loopback port.
 pub fn moto_url() -> &'static str {
