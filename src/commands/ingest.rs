@@ -10,7 +10,7 @@ use crate::domain::{Source, TimeSource};
 use crate::error::{Error, Result};
 use crate::ingest::files::{self, Found};
 use crate::ingest::watch::{self, WatchEvent, WatchOptions};
-use crate::ingest::{BATCH_BYTES, BATCH_FILES, IngestOutcome, IngestRequest, Whole};
+use crate::ingest::{BATCH_BYTES, BATCH_FILES, IngestOutcome, IngestRequest, StoredBatch, Whole};
 use crate::store::{Input, Progress};
 
 pub async fn run(app: App, args: IngestArgs, out: &Output) -> Result<bool> {
@@ -59,8 +59,9 @@ fn report_failure(out: &Output, path: &Path, e: &Error) {
     }
 }
 
-/// Files are opened and handed to the catalogue in batches (`Context::ingest_batch`); each
-/// file's line is printed once its batch has made it durable and committed.
+/// Files are opened and handed to the store and the catalogue in batches (see
+/// `Context::ingest_batch`), one batch written while the one before is catalogued; each file's
+/// line is printed once its batch has made it durable and committed.
 async fn ingest_paths(app: &App, args: &IngestArgs, out: &Output) -> bool {
     let found = files::collect(&args.paths);
     let total = found
@@ -73,7 +74,9 @@ async fn ingest_paths(app: &App, args: &IngestArgs, out: &Output) -> bool {
     let bar = out.progress(total, "ingesting");
     let actor = Actor::user(app.config.actor());
     let mut all_ok = true;
+    let ctx = app.context();
     let (mut batch, mut batch_bytes) = (Vec::new(), 0u64);
+    let mut waiting = None;
     for item in found {
         let path = match item {
             Found::File(p) => p,
@@ -111,26 +114,42 @@ async fn ingest_paths(app: &App, args: &IngestArgs, out: &Output) -> bool {
         batch.push((path, whole));
         batch_bytes += len;
         if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES {
-            all_ok &= ingest_batch(app, std::mem::take(&mut batch), out, &bar).await;
+            let (paths, wholes) = std::mem::take(&mut batch).into_iter().unzip();
+            // This batch is written while the previous one is catalogued.
+            let (stored, done) = tokio::join!(
+                ctx.store_batch(wholes),
+                record_batch(app, waiting.take(), out, &bar)
+            );
+            all_ok &= done;
+            waiting = Some((paths, stored));
             batch_bytes = 0;
         }
     }
     if !batch.is_empty() {
-        all_ok &= ingest_batch(app, batch, out, &bar).await;
+        let (paths, wholes) = batch.into_iter().unzip();
+        let (stored, done) = tokio::join!(
+            ctx.store_batch(wholes),
+            record_batch(app, waiting.take(), out, &bar)
+        );
+        all_ok &= done;
+        waiting = Some((paths, stored));
     }
+    all_ok &= record_batch(app, waiting, out, &bar).await;
     bar.finish_and_clear();
     all_ok
 }
 
-async fn ingest_batch(
+/// Catalogues a stored batch and reports each of its files.
+async fn record_batch(
     app: &App,
-    batch: Vec<(PathBuf, Whole)>,
+    stored: Option<(Vec<PathBuf>, StoredBatch)>,
     out: &Output,
     bar: &indicatif::ProgressBar,
 ) -> bool {
-    let ctx = app.context();
-    let (paths, wholes): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-    let results = ctx.ingest_batch(wholes).await;
+    let Some((paths, stored)) = stored else {
+        return true;
+    };
+    let results = app.context().record_batch(stored).await;
     let mut all_ok = true;
     for (path, result) in paths.iter().zip(results) {
         match result {

@@ -42,6 +42,14 @@ pub struct Whole {
     pub progress: Progress,
 }
 
+/// A batch whose files are durable in the store and not yet catalogued: each file's result so
+/// far (set where it already failed), and where the stored ones are.
+pub struct StoredBatch {
+    reqs: Vec<IngestRequest>,
+    results: Vec<Option<Result<IngestOutcome>>>,
+    puts: Vec<(usize, PutOutcome)>,
+}
+
 /// Who and what a recording is, as the door was told.
 #[derive(Debug, Clone)]
 pub struct IngestRequest {
@@ -203,18 +211,39 @@ impl Context<'_> {
     /// catalogued in one transaction; if that transaction fails, each file is catalogued in its
     /// own, so one bad file fails alone. A result is `Ok` only once its file is durable and
     /// committed, as for `ingest`. Results are in the order of `batch`.
-    pub async fn ingest_batch(&self, mut batch: Vec<Whole>) -> Vec<Result<IngestOutcome>> {
-        if batch.len() == 1
-            && let Some(one) = batch.pop()
-        {
-            // Nothing to share: one fsync of its own beats syncing the whole filesystem.
-            return vec![self.ingest(&one.req, one.input, one.progress).await];
-        }
+    pub async fn ingest_batch(&self, batch: Vec<Whole>) -> Vec<Result<IngestOutcome>> {
+        let stored = self.store_batch(batch).await;
+        self.record_batch(stored).await
+    }
+
+    /// The first half of `ingest_batch`: the batch's bytes stored and durable. A caller with
+    /// many batches stores the next while the last one's transaction runs (`record_batch`).
+    pub async fn store_batch(&self, batch: Vec<Whole>) -> StoredBatch {
         let mut reqs = Vec::with_capacity(batch.len());
         let mut inputs = Vec::with_capacity(batch.len());
         for whole in batch {
             reqs.push(whole.req);
             inputs.push((whole.input, whole.progress));
+        }
+        let mut results: Vec<Option<Result<IngestOutcome>>> = reqs.iter().map(|_| None).collect();
+        let mut puts = Vec::new();
+        if reqs.len() == 1
+            && let Some((input, progress)) = inputs.pop()
+        {
+            // Nothing to share: one fsync of its own beats syncing the whole filesystem.
+            let put = async {
+                let opts = self.store_options(&reqs[0], progress).await?;
+                self.store.put(input, &opts).await
+            };
+            match put.await {
+                Ok(put) => puts.push((0, put)),
+                Err(e) => results[0] = Some(Err(e)),
+            }
+            return StoredBatch {
+                reqs,
+                results,
+                puts,
+            };
         }
         let stored: Vec<Result<Batched>> = futures_util::stream::iter(reqs.iter().zip(inputs))
             .map(|(req, (input, progress))| async move {
@@ -224,8 +253,6 @@ impl Context<'_> {
             .buffered(FILES_IN_FLIGHT)
             .collect()
             .await;
-
-        let mut results: Vec<Option<Result<IngestOutcome>>> = reqs.iter().map(|_| None).collect();
         let (mut written, mut written_at) = (Vec::new(), Vec::new());
         for (i, s) in stored.into_iter().enumerate() {
             match s {
@@ -236,7 +263,6 @@ impl Context<'_> {
                 Err(e) => results[i] = Some(Err(e)),
             }
         }
-        let mut puts = Vec::new();
         for (i, put) in written_at
             .into_iter()
             .zip(self.store.publish(written).await)
@@ -246,11 +272,29 @@ impl Context<'_> {
                 Err(e) => results[i] = Some(Err(e)),
             }
         }
+        StoredBatch {
+            reqs,
+            results,
+            puts,
+        }
+    }
+
+    /// The second half of `ingest_batch`: the stored files catalogued, in one transaction, or
+    /// one by one if that fails.
+    pub async fn record_batch(&self, stored: StoredBatch) -> Vec<Result<IngestOutcome>> {
+        let StoredBatch {
+            reqs,
+            mut results,
+            puts,
+        } = stored;
         match self.record_all(&reqs, &puts).await {
             Ok(outcomes) => {
                 for ((i, _), outcome) in puts.iter().zip(outcomes) {
                     results[*i] = Some(Ok(outcome));
                 }
+            }
+            Err(e) if puts.len() == 1 => {
+                results[puts[0].0] = Some(Err(e));
             }
             Err(e) => {
                 tracing::info!(error = %e, files = puts.len(), "a batch did not commit; cataloguing its files one by one");

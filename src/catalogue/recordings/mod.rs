@@ -181,6 +181,10 @@ impl Tx {
                  WHERE c.sha256 = $1 AND r.retention_state <> 'purged' AND r.purge_started_at IS NULL \
                  ORDER BY c.created_at, c.id LIMIT 1",
             )
+            // Planned afresh each time: a plan cached while `clips` was empty (a new
+            // catalogue's first bulk ingest) scans the whole table, a cost that grows with
+            // every file until the table is next analysed.
+            .persistent(false)
             .bind(sha256.to_hex())
             .fetch_optional(c)
             .await
