@@ -7,21 +7,46 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Runs a command, returning its wall time and peak RSS in KiB.
+///
+/// The peak is the child's own high-water mark (`VmHWM`), read while it runs. The rusage that
+/// `wait4` gives is not used for it: Linux starts a child's `ru_maxrss` at its parent's peak
+/// when it execs, so a bench that had made a large log in-process reported that size as the
+/// child's.
 pub fn measure(cmd: &mut Command) -> (Duration, u64) {
     let start = Instant::now();
-    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives peak RSS
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below
     let child = cmd.spawn().expect("spawn");
+    let pid = child.id() as i32;
+    let mut peak = 0;
     let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waiting on our own child pid with valid pointers.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    loop {
+        // SAFETY: polling our own child pid with a valid status pointer.
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, std::ptr::null_mut()) };
+        assert!(reaped >= 0, "{cmd:?}: wait4 failed");
+        if reaped == pid {
+            break;
+        }
+        peak = peak.max(vm_hwm_kib(pid as u32));
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let elapsed = start.elapsed();
     assert!(
-        pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "{cmd:?} failed"
     );
-    (elapsed, usage.ru_maxrss as u64)
+    (elapsed, peak)
+}
+
+/// A running process's peak resident memory so far, in KiB (0 once it has exited).
+fn vm_hwm_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 pub fn median(mut v: Vec<Duration>) -> Duration {
