@@ -58,7 +58,7 @@ fn main() {
         "size", "cp+sync", "bwv ingest", "ratio", "bwv peak RSS"
     );
     let mut met = true;
-    for gib in sizes {
+    for &gib in &sizes {
         let input = work.path().join(format!("footage-{gib}g.mp4"));
         make_input(&input, gib << 30, 0);
         let (mut cp_times, mut bwv_times, mut peak) = (Vec::new(), Vec::new(), 0);
