@@ -388,8 +388,7 @@ impl Context<'_> {
         let id = Uuid::now_v7();
         self.catalogue_object(tx, &put.sha256, put.size, None)
             .await?;
-        recording::begin(
-            self,
+        recording::begin_whole(
             tx,
             &Begin {
                 id,

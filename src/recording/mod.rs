@@ -46,6 +46,14 @@ pub struct Begin {
 /// Starts a recording, incomplete, and gives it a retention answer at once: footage still
 /// arriving has a deadline too (a container never completed is unreviewed footage).
 pub async fn begin(ctx: &Context<'_>, tx: &mut Tx, b: &Begin) -> Result<NextAction> {
+    begin_whole(tx, b).await?;
+    crate::retention::recompute(tx, ctx.policy, b.id).await
+}
+
+/// Starts a recording that `complete` ends in the same transaction (footage that arrived
+/// whole). Completion gives it its retention answer; one worked out for the moment in between
+/// would be replaced before anyone outside the transaction could see it.
+pub async fn begin_whole(tx: &mut Tx, b: &Begin) -> Result<()> {
     tx.insert_recording(&NewRecording {
         id: b.id,
         officer_id: b.officer.clone(),
@@ -62,8 +70,7 @@ pub async fn begin(ctx: &Context<'_>, tx: &mut Tx, b: &Begin) -> Result<NextActi
         flags: b.flags.clone(),
         metadata: b.metadata.clone(),
     })
-    .await?;
-    crate::retention::recompute(tx, ctx.policy, b.id).await
+    .await
 }
 
 /// Who delivered a clip, through which door.
