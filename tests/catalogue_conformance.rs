@@ -15,7 +15,9 @@ use bwv::catalogue::{
     AxisContainer, AxisObject, AxisUser, Dock, Ending, GnssPoint, JobRow, Metadata, NewDerivative,
     NewExhibit, NewJob, OpenUploads, PurgeObject, Register, TokenState, UploadRow,
 };
-use bwv::catalogue::{Catalogue, NewClip, NewRecording, NewSighting};
+use bwv::catalogue::{
+    Catalogue, ItemHead, NewClip, NewRecording, NewSighting, ScanRest, ScannedLeaf,
+};
 use bwv::domain::{
     CaseStatus, Classification, ContainerKind, DerivativeKind, JobStatus, MediaState, ObjectKind,
     RecordingStatus, RegisteredBy, RetentionState, Schedule, Sha256Digest, Source, SweepOutcome,
@@ -29,6 +31,28 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 const ORIGIN: &str = "bwv.test/audit/v1";
+
+/// Every item's chain head row, as `scan_log` hands them out: each with the leaf at its
+/// `last_index`, none left over.
+async fn heads_by_scan(c: &Catalogue) -> std::collections::HashMap<Uuid, ItemHead> {
+    let size = c.log_state().await.unwrap().size as u64;
+    let (batches, mut arriving) = tokio::sync::mpsc::channel::<Vec<ScannedLeaf>>(1);
+    let reader = tokio::spawn(async move {
+        let mut heads = std::collections::HashMap::new();
+        while let Some(batch) = arriving.recv().await {
+            for leaf in batch {
+                for head in leaf.closing {
+                    assert_eq!(head.last_index, leaf.row.idx, "head of {}", head.item_id);
+                    assert!(heads.insert(head.item_id, head).is_none());
+                }
+            }
+        }
+        heads
+    });
+    let rest = c.scan_log(size, 5, batches).await.unwrap();
+    assert_eq!(rest, ScanRest::default());
+    reader.await.unwrap()
+}
 
 async fn open(env: &Env) -> Catalogue {
     std::fs::create_dir_all(env.data_dir()).unwrap();
@@ -204,12 +228,7 @@ async fn log_appends_chain_and_prove(env: Env) {
     for (row, leaf) in history.iter().zip(leaves.iter().step_by(2)) {
         assert_eq!(leaf_hash(&row.leaf), leaf.leaf_hash);
     }
-    let mut heads = std::collections::HashMap::new();
-    c.scan_item_heads(|h| {
-        heads.insert(h.item_id, h);
-    })
-    .await
-    .unwrap();
+    let heads = heads_by_scan(&c).await;
     assert_eq!(heads.len(), 2);
     assert_eq!(heads[&items[1]].event_count, 10);
     assert_eq!(heads[&items[1]].last_index, 19);
@@ -274,12 +293,7 @@ async fn log_appends_many_in_one_transaction(env: Env) {
     let root3 = c.tree_root(3).await.unwrap();
     let proof = c.consistency_proof(size, 3).await.unwrap();
     assert!(verify_consistency(3, size, &proof, &root3, &root));
-    let mut heads = std::collections::HashMap::new();
-    c.scan_item_heads(|h| {
-        heads.insert(h.item_id, h);
-    })
-    .await
-    .unwrap();
+    let heads = heads_by_scan(&c).await;
     for item in &items {
         let last = leaves
             .iter()
@@ -363,7 +377,7 @@ async fn concurrent_writers_serialise(env: Env) {
     let reader = tokio::spawn(async move {
         let mut seen = Vec::new();
         while let Some(batch) = arriving.recv().await {
-            let batch: Vec<bwv::catalogue::ScannedLeaf> = batch;
+            let batch: Vec<ScannedLeaf> = batch;
             assert!(batch.len() <= 7);
             for leaf in batch {
                 let n = leaf.row.idx as u64;
@@ -376,8 +390,30 @@ async fn concurrent_writers_serialise(env: Env) {
         }
         seen
     });
-    assert_eq!(c.scan_log(40, 7, batches).await.unwrap(), None);
+    assert_eq!(
+        c.scan_log(40, 7, batches).await.unwrap(),
+        ScanRest::default()
+    );
     assert_eq!(reader.await.unwrap(), (0..40).collect::<Vec<i64>>());
+
+    // A scan of a shorter prefix (the log as it was when a verifier began) hands back the head
+    // rows that later appends moved past it, and only those.
+    let heads = heads_by_scan(&c).await;
+    let (batches, mut arriving) = tokio::sync::mpsc::channel::<Vec<ScannedLeaf>>(1);
+    let drain = tokio::spawn(async move { while arriving.recv().await.is_some() {} });
+    let rest = c.scan_log(30, 7, batches).await.unwrap();
+    drain.await.unwrap();
+    assert_eq!(rest.stray_hash, None);
+    let mut later: Vec<Uuid> = rest.later_heads.iter().map(|h| h.item_id).collect();
+    let mut want: Vec<Uuid> = heads
+        .values()
+        .filter(|h| h.last_index >= 30)
+        .map(|h| h.item_id)
+        .collect();
+    later.sort();
+    want.sort();
+    assert!(!want.is_empty());
+    assert_eq!(later, want);
 }
 
 async fn log_tables_refuse_edits(env: Env) {

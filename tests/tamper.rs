@@ -157,6 +157,37 @@ on_both_backends!(an_edited_or_missing_chain_head_is_named, |env: Env| {
     assert!(text.contains("has records but no chain head row"), "{text}");
 });
 
+on_both_backends!(
+    edited_missing_and_stray_tree_hashes_are_named,
+    |env: Env| {
+        setup(&env);
+        // Four leaves store hashes 0..7 (leaf 1's slot holds 1 and 2, leaf 3's 4, 5 and 6): one
+        // rewritten, one removed, one added where no leaf's slot is.
+        tamper(
+            &env,
+            "UPDATE tlog_hash SET hash = zeroblob(32) WHERE sidx = 5; DELETE FROM tlog_hash WHERE sidx = 2; \
+         INSERT INTO tlog_hash (sidx, hash) VALUES (-1, zeroblob(32));",
+            "UPDATE tlog_hash SET hash = decode(repeat('00', 32), 'hex') WHERE sidx = 5; \
+         DELETE FROM tlog_hash WHERE sidx = 2; \
+         INSERT INTO tlog_hash (sidx, hash) VALUES (-1, decode(repeat('00', 32), 'hex'));",
+        );
+        let text = verify_fails(&env);
+        assert!(
+            first_problem(&text).contains("record 1: the stored tree hashes for it are wrong"),
+            "{text}"
+        );
+        assert!(
+            text.contains("record 3: the stored tree hashes for it are wrong"),
+            "{text}"
+        );
+        assert!(!text.contains("record 2:"), "{text}");
+        assert!(
+            text.contains("stored tree hash -1 belongs to no record: the tree was altered"),
+            "{text}"
+        );
+    }
+);
+
 on_both_backends!(an_edited_checkpoint_fails_its_signature, |env: Env| {
     setup(&env);
     tamper(

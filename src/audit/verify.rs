@@ -6,10 +6,13 @@
 //! It reads the log once, in index order, in batches. Each batch's leaves are hashed and parsed
 //! on every core at once (each leaf on its own says whether it is a well-formed, canonical
 //! record of this log); then one thread walks the batch in order to extend the tree and the
-//! item chains. Reading the next batch overlaps both. What it keeps for the whole log: the
-//! tree's right edge (O(log n) hashes), one chain head per item (its last record's sequence
-//! number, index and hash: exactly what checking the next link needs), and the roots of the
-//! signed checkpoints. Clips are checked against their recordings' records by the database.
+//! item chains. Reading the next batch overlaps both. What it keeps: the tree's right edge
+//! (O(log n) hashes), the roots of the signed checkpoints, and a chain head (last sequence
+//! number, index and hash: exactly what checking the next link needs) for each item whose
+//! records go on past the point reached. The item's stored head row arrives with its last
+//! record (the database reads head rows in `last_index` order), is compared there and the chain
+//! closed, so what is held is the items open across the walk's position, not every item the log
+//! has ever named. Clips are checked against their recordings' records by the database.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,7 +24,7 @@ use uuid::Uuid;
 use super::checkpoint::verify_checkpoint_by;
 use super::merkle::{Frontier, leaf_hash};
 use super::record::{Record, format_ts};
-use crate::catalogue::{Catalogue, LeafRow, ScannedLeaf};
+use crate::catalogue::{Catalogue, ItemHead, LeafRow, ScannedLeaf};
 use crate::domain::Step;
 use crate::error::{Error, Result};
 
@@ -81,8 +84,6 @@ struct ChainHead {
     seq: u64,
     hash: [u8; 32],
     index: u64,
-    /// Whether the item's stored head row has been compared with it.
-    row_seen: bool,
 }
 
 /// What the log's own signer last signed, if known: a bound on how much history may be missing.
@@ -168,6 +169,7 @@ pub async fn verify(
         roots_wanted,
         frontier: Frontier::default(),
         chains: HashMap::new(),
+        items: 0,
         problems,
     };
     walk.check_roots();
@@ -181,22 +183,39 @@ pub async fn verify(
         walk
     });
     let scanned = catalogue.scan_log(size, BATCH, batches).await;
-    let walk = walker
+    let mut walk = walker
         .await
         .map_err(|e| Error::audit(format!("checking the audit log stopped: {e}")))?;
+    let rest = scanned?;
+    if let Some(sidx) = rest.stray_hash {
+        let why = if sidx < 0 {
+            "the tree was altered"
+        } else {
+            "records were removed"
+        };
+        walk.problems.add(
+            None,
+            None,
+            format!("stored tree hash {sidx} belongs to no record: {why}"),
+        );
+    }
+    // Head rows past the records read: appends made since the walk began moved them on, or
+    // they are wrong. Only a log that has grown excuses them.
+    let grown = catalogue.log_state().await?.size.max(0) as u64 > size;
+    for head in rest.later_heads {
+        if grown {
+            walk.chains.remove(&head.item_id);
+        } else {
+            walk.close(&head);
+        }
+    }
     let Walk {
         frontier,
-        mut chains,
+        chains,
+        items,
         mut problems,
         ..
     } = walk;
-    if let Some(sidx) = scanned? {
-        problems.add(
-            None,
-            None,
-            format!("stored tree hash {sidx} belongs to no record: records were removed"),
-        );
-    }
     let records = frontier.size();
     if records != size {
         problems.add(
@@ -215,34 +234,7 @@ pub async fn verify(
             "the log state's root does not match the records".into(),
         );
     }
-
-    // Chain heads kept for appends must agree with the chains just rebuilt.
-    catalogue
-        .scan_item_heads(|h| {
-            let id = h.item_id;
-            match chains.get_mut(&id) {
-                None => problems.add(
-                    None,
-                    Some(id),
-                    format!("item {id}: has a chain head but no records"),
-                ),
-                Some(chain) => {
-                    chain.row_seen = true;
-                    if h.event_count as u64 != chain.seq
-                        || h.last_index as u64 != chain.index
-                        || h.last_hash.as_slice() != chain.hash.as_slice()
-                    {
-                        problems.add(
-                            None,
-                            Some(id),
-                            format!("item {id}: chain head row disagrees with its records"),
-                        );
-                    }
-                }
-            }
-        })
-        .await?;
-    for (id, _) in chains.iter().filter(|(_, c)| !c.row_seen) {
+    for id in chains.keys() {
         problems.add(
             None,
             Some(*id),
@@ -276,7 +268,7 @@ pub async fn verify(
         origin: state.origin,
         records,
         root: B64.encode(root),
-        items: chains.len(),
+        items,
         checkpoints: stored_checkpoints.len(),
         latest_checkpoint,
         verifier_key: vkeys.first().copied().unwrap_or_default().to_owned(),
@@ -291,7 +283,10 @@ struct Walk {
     origin: String,
     roots_wanted: RootsWanted,
     frontier: Frontier,
+    /// The chains not yet closed by their item's head row.
     chains: HashMap<Uuid, ChainHead>,
+    /// Items whose chain the walk has started.
+    items: usize,
     problems: Problems,
 }
 
@@ -300,6 +295,34 @@ impl Walk {
         let examined = examine_all(&self.origin, self.frontier.size(), &batch);
         for (leaf, seen) in batch.into_iter().zip(examined) {
             self.step(&leaf.row, leaf.stored, seen);
+            for head in &leaf.closing {
+                self.close(head);
+            }
+        }
+    }
+
+    /// Compares an item's stored head row with its chain as rebuilt so far, and forgets the
+    /// chain: a record of the item after this point is reported as breaking it.
+    fn close(&mut self, head: &ItemHead) {
+        let id = head.item_id;
+        match self.chains.remove(&id) {
+            None => self.problems.add(
+                None,
+                Some(id),
+                format!("item {id}: has a chain head but no records"),
+            ),
+            Some(chain) => {
+                if head.event_count as u64 != chain.seq
+                    || head.last_index as u64 != chain.index
+                    || head.last_hash.as_slice() != chain.hash.as_slice()
+                {
+                    self.problems.add(
+                        None,
+                        Some(id),
+                        format!("item {id}: chain head row disagrees with its records"),
+                    );
+                }
+            }
         }
     }
 
@@ -335,19 +358,19 @@ impl Walk {
             };
             if !link_ok {
                 bad(format!(
-                    "breaks the chain of item {id} (seq {}): a record of this item is missing, altered or out of order",
+                    "breaks the chain of item {id} (seq {}): a record of this item is missing, \
+                     altered or out of order, or its chain head row ends before it",
                     link.seq
                 ));
             }
-            self.chains.insert(
-                id,
-                ChainHead {
-                    seq: link.seq,
-                    hash: seen.hash,
-                    index: n,
-                    row_seen: false,
-                },
-            );
+            let head = ChainHead {
+                seq: link.seq,
+                hash: seen.hash,
+                index: n,
+            };
+            if self.chains.insert(id, head).is_none() {
+                self.items += 1;
+            }
         }
         self.check_roots();
     }

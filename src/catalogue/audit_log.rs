@@ -33,11 +33,23 @@ pub struct LeafRow {
     pub ts: DateTime<Utc>,
 }
 
-/// One leaf as `scan_log` reads it: the row and the stored hashes in its slot.
+/// One leaf as `scan_log` reads it: the row, the stored hashes in its slot, and the chain head
+/// rows that name it (or an earlier position) as their item's last record.
 #[derive(Debug)]
 pub struct ScannedLeaf {
     pub row: LeafRow,
     pub stored: Vec<(u64, Vec<u8>)>,
+    pub closing: Vec<ItemHead>,
+}
+
+/// What `scan_log` found after the last leaf it was asked for.
+#[derive(Debug, Default, PartialEq)]
+pub struct ScanRest {
+    /// The first stored hash in no leaf's slot (past the last leaf read but within the
+    /// prefix asked for, or at a negative index), if any.
+    pub stray_hash: Option<i64>,
+    /// Chain head rows whose last record lies past the scanned prefix.
+    pub later_heads: Vec<ItemHead>,
 }
 
 /// An auditor's search of the log; every field narrows.
@@ -61,7 +73,7 @@ pub struct StoredCheckpoint {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct ItemHead {
     pub item_id: Uuid,
     pub kind: String,
@@ -332,77 +344,143 @@ impl Catalogue {
 
     /// Streams the first `size` leaves in index order into `out`, `batch` at a time, each with
     /// the stored hashes that sit in its slot of the stored-hash layout
-    /// (`stored_hash_index(0, n)` up to that of n + 1). Memory stays flat whatever the size of
-    /// the log; batches let the receiver check one while the next is read. Bounding by `size`
-    /// keeps the scan on one consistent prefix while other writers append. Stops early if the
-    /// receiver is gone.
-    /// Returns the index of the first stored hash left over after the last leaf, if any.
+    /// (`stored_hash_index(0, n)` up to that of n + 1) and the chain head rows whose
+    /// `last_index` is its position: read in that order, so a verifier can close each item's
+    /// chain where it ends instead of holding every item's until the end. Memory stays flat
+    /// whatever the size of the log; batches let the receiver check one while the next is read.
+    /// Bounding by `size` keeps the scan on one consistent prefix while other writers append.
+    /// Stops early if the receiver is gone.
     pub async fn scan_log(
         &self,
         size: u64,
         batch: usize,
         out: tokio::sync::mpsc::Sender<Vec<ScannedLeaf>>,
-    ) -> Result<Option<u64>> {
-        let hash_end = tlog_tiles::stored_hash_index(0, size) as i64;
-        on_pool!(self, p => {
-            let leaf_sql = format!("SELECT {LEAF_COLUMNS} FROM tlog_leaf WHERE idx < $1 ORDER BY idx");
-            let mut leaves = sqlx::query_as::<_, LeafRow>(&leaf_sql)
-            .bind(size as i64)
-            .fetch(p);
-            let mut hashes = sqlx::query_as::<_, StoredHashRow>(
-                "SELECT sidx, hash FROM tlog_hash WHERE sidx < $1 ORDER BY sidx",
+    ) -> Result<ScanRest> {
+        let read_err = |e| Error::with_source(Code::Catalogue, "reading the audit log", e);
+        let leaf_sql = format!("SELECT {LEAF_COLUMNS} FROM tlog_leaf WHERE idx < $1 ORDER BY idx");
+        let (mut leaves, mut heads) = on_pool!(self, p => {
+            let leaves = sqlx::query_as::<_, LeafRow>(leaf_sql.as_str())
+                .bind(size as i64)
+                .fetch(p);
+            let heads = sqlx::query_as::<_, ItemHead>(
+                "SELECT item_id, kind, event_count, last_index, last_hash FROM audit_items \
+                 ORDER BY last_index, item_id",
             )
-            .bind(hash_end)
             .fetch(p);
-            let read_err = |e| Error::with_source(Code::Catalogue, "reading the audit log", e);
-            let mut lookahead = hashes.try_next().await.map_err(read_err)?;
-            let mut seen = 0u64;
-            let mut pending = Vec::with_capacity(batch);
-            while let Some(row) = leaves.try_next().await.map_err(read_err)? {
-                let slot_end = tlog_tiles::stored_hash_index(0, seen + 1);
+            (leaves, heads)
+        });
+        let mut next_head = heads.try_next().await.map_err(read_err)?;
+        let mut seen = 0u64;
+        let mut pending = Vec::with_capacity(batch);
+        loop {
+            let row = leaves.try_next().await.map_err(read_err)?;
+            let ended = row.is_none();
+            if let Some(row) = row {
+                let position = seen as i64;
                 seen += 1;
-                let mut stored = Vec::with_capacity(2);
-                while let Some(hash) = lookahead.take() {
-                    if (hash.sidx as u64) < slot_end {
-                        stored.push((hash.sidx as u64, hash.hash));
-                        lookahead = hashes.try_next().await.map_err(read_err)?;
+                let mut closing = Vec::new();
+                while let Some(head) = next_head.take() {
+                    if head.last_index <= position {
+                        closing.push(head);
+                        next_head = heads.try_next().await.map_err(read_err)?;
                     } else {
-                        lookahead = Some(hash);
+                        next_head = Some(head);
                         break;
                     }
                 }
-                pending.push(ScannedLeaf { row, stored });
-                if pending.len() == batch {
-                    let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
-                    if out.send(full).await.is_err() {
-                        return Ok(None);
-                    }
+                pending.push(ScannedLeaf {
+                    row,
+                    stored: Vec::new(),
+                    closing,
+                });
+            }
+            if pending.len() == batch || (ended && !pending.is_empty()) {
+                let first = seen - pending.len() as u64;
+                self.stored_slots(first, &mut pending).await?;
+                let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
+                if out.send(full).await.is_err() {
+                    return Ok(ScanRest::default());
                 }
             }
-            if !pending.is_empty() {
-                let _ = out.send(pending).await;
+            if ended {
+                break;
             }
-            // A stored hash past the last leaf's slot: the caller reports it.
-            Ok(lookahead.map(|row| row.sidx as u64))
+        }
+        let mut later_heads = Vec::from_iter(next_head);
+        while let Some(head) = heads.try_next().await.map_err(read_err)? {
+            later_heads.push(head);
+        }
+        // Hashes appended since `size` was read are beyond this check, not strays.
+        let stray_hash: Option<i64> = on_pool!(self, p => {
+            sqlx::query_scalar(
+                "SELECT min(sidx) FROM tlog_hash WHERE sidx < 0 OR (sidx >= $1 AND sidx < $2)",
+            )
+                .bind(tlog_tiles::stored_hash_index(0, seen) as i64)
+                .bind(tlog_tiles::stored_hash_index(0, size) as i64)
+                .fetch_one(p)
+                .await
+        })
+        .map_err(read_err)?;
+        Ok(ScanRest {
+            stray_hash,
+            later_heads,
         })
     }
 
-    /// Calls `visit` with every item's chain head row, one at a time.
-    pub async fn scan_item_heads(&self, mut visit: impl FnMut(ItemHead)) -> Result<()> {
-        on_pool!(self, p => {
-            let mut rows = sqlx::query_as::<_, ItemHead>(
-                "SELECT item_id, kind, event_count, last_index, last_hash FROM audit_items",
-            )
-            .fetch(p);
-            while let Some(head) = rows
-                .try_next()
+    /// Fills in the stored hashes of `leaves`, the leaves at positions `first..`. They are
+    /// fetched as one concatenation per batch (a row per hash costs more to send and decode
+    /// than to check); only a range that is not exactly whole (a row missing, or one of the
+    /// wrong length) is read row by row, so that each hash present lands in its own slot.
+    async fn stored_slots(&self, first: u64, leaves: &mut [ScannedLeaf]) -> Result<()> {
+        let from = tlog_tiles::stored_hash_index(0, first);
+        let to = tlog_tiles::stored_hash_index(0, first + leaves.len() as u64);
+        let read_err = |e| Error::with_source(Code::Catalogue, "reading stored tree hashes", e);
+        let (count, joined): (i64, Option<Vec<u8>>) = on_pool!(self, p => {
+            let sql = match self {
+                Catalogue::Sqlite(..) => {
+                    "SELECT count(*), unhex(group_concat(hex(hash), '' ORDER BY sidx)) \
+                     FROM tlog_hash WHERE sidx >= $1 AND sidx < $2"
+                }
+                Catalogue::Postgres(..) => {
+                    "SELECT count(*), string_agg(hash, ''::bytea ORDER BY sidx) \
+                     FROM tlog_hash WHERE sidx >= $1 AND sidx < $2"
+                }
+            };
+            sqlx::query_as(sql)
+                .bind(from as i64)
+                .bind(to as i64)
+                .fetch_one(p)
                 .await
-                .context(|| "reading audit item chains".into())?
-            {
-                visit(head);
-            }
-            Ok(())
         })
+        .map_err(read_err)?;
+        let whole = count as u64 == to - from
+            && joined.as_ref().map_or(0, Vec::len) as u64 == 32 * (to - from);
+        let rows: Vec<(u64, Vec<u8>)> = match joined {
+            Some(joined) if whole => (from..)
+                .zip(joined.chunks_exact(32).map(<[u8]>::to_vec))
+                .collect(),
+            _ => on_pool!(self, p => {
+                sqlx::query_as::<_, StoredHashRow>(
+                    "SELECT sidx, hash FROM tlog_hash WHERE sidx >= $1 AND sidx < $2 ORDER BY sidx",
+                )
+                .bind(from as i64)
+                .bind(to as i64)
+                .fetch_all(p)
+                .await
+            })
+            .map_err(read_err)?
+            .into_iter()
+            .map(|row| (row.sidx as u64, row.hash))
+            .collect(),
+        };
+        let mut rows = rows.into_iter().peekable();
+        for (n, leaf) in (first..).zip(leaves.iter_mut()) {
+            let slot_end = tlog_tiles::stored_hash_index(0, n + 1);
+            while let Some(row) = rows.next_if(|(sidx, _)| *sidx < slot_end) {
+                leaf.stored.push(row);
+            }
+        }
+        Ok(())
     }
 
     /// The clips the catalogue lists whose hash is named as an object by no record of their

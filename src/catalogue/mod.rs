@@ -36,7 +36,7 @@ mod shares;
 mod uploads;
 
 pub use audit_log::{
-    AppendedLeaf, ItemHead, LeafQuery, LeafRow, LogState, ScannedLeaf, StoredCheckpoint,
+    AppendedLeaf, ItemHead, LeafQuery, LeafRow, LogState, ScanRest, ScannedLeaf, StoredCheckpoint,
 };
 pub use cases::disclosure::MaterialRow;
 pub use cases::{CaseLink, CaseRow, ExhibitRow, NewExhibit};
