@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use bwv::app::App;
 use bwv::audit::record::{Actor, EventDraft, ObjectRef};
 use bwv::config::{Config, Overrides};
-use common::{measure, median};
+use common::{Peak, measure, median};
 use serde::Serialize;
 use sha2::Digest;
 use sqlx::Connection;
@@ -155,10 +155,10 @@ async fn sha256_floor(url: &str, total: u64) -> (Duration, u64) {
     (elapsed, bytes)
 }
 
-/// Runs `bwv audit verify` as a force would, `runs` times: median time, worst peak RSS (KiB).
-fn verify_runs(dir: &Path, url: &str, runs: usize) -> (Duration, u64) {
+/// Runs `bwv audit verify` as a force would, `runs` times: median time, worst peaks.
+fn verify_runs(dir: &Path, url: &str, runs: usize) -> (Duration, Peak) {
     let mut times = Vec::new();
-    let mut peak = 0;
+    let mut peak = Peak::default();
     for _ in 0..runs {
         let (t, rss) = measure(
             Command::new(env!("CARGO_BIN_EXE_bwv"))
@@ -194,12 +194,13 @@ fn main() {
         "bwv audit verify, median of {runs}; peer: SHA-256 of the same leaf bytes, one thread"
     );
     println!(
-        "{:<9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>6} {:>7}",
+        "{:<9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>9} {:>9} {:>6} {:>7}",
         "catalogue",
         "records",
         "verify",
         "records/s",
         "peak RSS",
+        "peak anon",
         "SHA-256",
         "MB/s",
         "ratio",
@@ -248,9 +249,10 @@ fn main() {
             let rate = total as f64 / t.as_secs_f64();
             met &= rate >= TARGET;
             println!(
-                "{backend:<9} {total:>9} {:>8.2}s {rate:>10.0} {:>6.1} MiB {:>8.2}s {:>9.0} {:>5.1}x {:>7}",
+                "{backend:<9} {total:>9} {:>8.2}s {rate:>10.0} {:>6.1} MiB {:>6.1} MiB {:>8.2}s {:>9.0} {:>5.1}x {:>7}",
                 t.as_secs_f64(),
-                rss as f64 / 1024.0,
+                rss.rss as f64 / 1024.0,
+                rss.anon as f64 / 1024.0,
                 floor.as_secs_f64(),
                 bytes as f64 / floor.as_secs_f64() / 1e6,
                 t.as_secs_f64() / floor.as_secs_f64(),

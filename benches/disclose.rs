@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{measure, median};
+use common::{Peak, measure, median};
 
 const EXHIBITS: usize = 8;
 const CLIP_SECS: u32 = 27;
@@ -187,7 +187,7 @@ fn main() {
             .stdout(Stdio::null()),
         );
         ours.push(t);
-        rss_full = rss_full.max(rss);
+        rss_full = rss_full.max(rss.rss);
         std::fs::remove_file(&zip).unwrap();
         std::fs::remove_dir_all(dir.join(format!("bwv-{i}-MG6D-SENSITIVE"))).unwrap();
 
@@ -204,7 +204,7 @@ fn main() {
         std::fs::remove_file(&peer_zip).unwrap();
     }
     let small = dir.join("small.zip");
-    let (_, rss_small) = measure(
+    let (_, Peak { rss: rss_small, .. }) = measure(
         bwv(
             &data,
             &[

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{make_input, measure, median};
+use common::{Peak, make_input, measure, median};
 
 /// Starts each measurement from the same state: nothing dirty waiting to be written back (the
 /// previous run's flush would otherwise be charged to the next), and, where permitted (root),
@@ -54,14 +54,14 @@ fn main() {
         base.display()
     );
     println!(
-        "{:>6} {:>12} {:>12} {:>7} {:>14}",
-        "size", "cp+sync", "bwv ingest", "ratio", "bwv peak RSS"
+        "{:>6} {:>12} {:>12} {:>7} {:>14} {:>10}",
+        "size", "cp+sync", "bwv ingest", "ratio", "bwv peak RSS", "peak anon"
     );
     let mut met = true;
     for &gib in &sizes {
         let input = work.path().join(format!("footage-{gib}g.mp4"));
         make_input(&input, gib << 30, 0);
-        let (mut cp_times, mut bwv_times, mut peak) = (Vec::new(), Vec::new(), 0);
+        let (mut cp_times, mut bwv_times, mut peak) = (Vec::new(), Vec::new(), Peak::default());
         for run in 0..runs {
             let dest = work.path().join("cp-dest.mp4");
             settle();
@@ -90,15 +90,16 @@ fn main() {
         std::fs::remove_file(&input).unwrap();
         let (cp, ours) = (median(cp_times), median(bwv_times));
         let ratio = ours.as_secs_f64() / cp.as_secs_f64();
-        let rss_mib = peak as f64 / 1024.0;
+        let rss_mib = peak.rss as f64 / 1024.0;
         met &= ratio <= 1.3 && rss_mib < 64.0;
         println!(
-            "{:>4}GiB {:>11.2}s {:>11.2}s {:>6.2}x {:>10.1} MiB",
+            "{:>4}GiB {:>11.2}s {:>11.2}s {:>6.2}x {:>10.1} MiB {:>6.1} MiB",
             gib,
             cp.as_secs_f64(),
             ours.as_secs_f64(),
             ratio,
-            rss_mib
+            rss_mib,
+            peak.anon as f64 / 1024.0
         );
     }
     if !sizes.is_empty() {
@@ -160,7 +161,7 @@ fn bulk(work: &Path, files: u64, runs: usize) {
     make_tree(&tree, files);
     let mut cp = Vec::new();
     // Each side's times and peak RSS.
-    let (mut sqlite, mut postgres) = ((Vec::new(), 0), (Vec::new(), 0));
+    let (mut sqlite, mut postgres) = ((Vec::new(), Peak::default()), (Vec::new(), Peak::default()));
     for run in 0..runs {
         let dest = work.join("cp-archive");
         settle();
@@ -229,7 +230,7 @@ fn bulk(work: &Path, files: u64, runs: usize) {
             t.as_secs_f64(),
             rate(t),
             t.as_secs_f64() / cp.as_secs_f64(),
-            peak as f64 / 1024.0,
+            peak.rss as f64 / 1024.0,
             if ok { "met" } else { "MISSED" }
         );
     }

@@ -169,7 +169,7 @@ fn main() {
         "worker: both clips (probe, disclosure copy, poster, thumbnail strip) in {:.2} s, \
          peak RSS {:.1} MiB",
         t.as_secs_f64(),
-        rss as f64 / 1024.0
+        rss.rss as f64 / 1024.0
     );
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -107,7 +107,7 @@ fn run(data_dir: &Path, url: &str, peer: impl Fn() -> i64, due: u64) -> (Duratio
             &["--json", "retention", "plan", "--as-of", "2026-11-25"],
         ));
         plans.push(t);
-        rss = rss.max(r);
+        rss = rss.max(r.rss);
     }
     let mut peers = Vec::new();
     for _ in 0..RUNS {

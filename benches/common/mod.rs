@@ -6,18 +6,38 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Runs a command, returning its wall time and peak RSS in KiB.
+/// A child's peak memory, in KiB.
+#[derive(Clone, Copy, Default)]
+pub struct Peak {
+    /// Its own high-water mark (`VmHWM`): every resident page, file-backed ones included.
+    pub rss: u64,
+    /// The most anonymous memory (`RssAnon`) seen at once: what the process itself allocated,
+    /// without the shared libraries' pages (bwv links FFmpeg's, and with them a few dozen
+    /// more, about 37 MiB resident before `main`).
+    pub anon: u64,
+}
+
+impl Peak {
+    pub fn max(self, other: Peak) -> Peak {
+        Peak {
+            rss: self.rss.max(other.rss),
+            anon: self.anon.max(other.anon),
+        }
+    }
+}
+
+/// Runs a command, returning its wall time and peak memory.
 ///
-/// The peak is the child's own high-water mark (`VmHWM`), read while it runs. The rusage that
-/// `wait4` gives is not used for it: Linux starts a child's `ru_maxrss` at its parent's peak
-/// when it execs, so a bench that had made a large log in-process reported that size as the
-/// child's.
-pub fn measure(cmd: &mut Command) -> (Duration, u64) {
+/// The peak is the child's own high-water mark (`VmHWM`), read while it runs, and the largest
+/// `RssAnon` seen while polling. The rusage that `wait4` gives is not used for it: Linux starts
+/// a child's `ru_maxrss` at its parent's peak when it execs, so a bench that had made a large
+/// log in-process reported that size as the child's.
+pub fn measure(cmd: &mut Command) -> (Duration, Peak) {
     let start = Instant::now();
     #[allow(clippy::zombie_processes)] // reaped by wait4 below
     let child = cmd.spawn().expect("spawn");
     let pid = child.id() as i32;
-    let mut peak = 0;
+    let mut peak = Peak::default();
     let mut status = 0;
     loop {
         // SAFETY: polling our own child pid with a valid status pointer.
@@ -26,7 +46,10 @@ pub fn measure(cmd: &mut Command) -> (Duration, u64) {
         if reaped == pid {
             break;
         }
-        peak = peak.max(vm_hwm_kib(pid as u32));
+        peak = peak.max(Peak {
+            rss: status_kib(pid as u32, "VmHWM:"),
+            anon: status_kib(pid as u32, "RssAnon:"),
+        });
         std::thread::sleep(Duration::from_millis(5));
     }
     let elapsed = start.elapsed();
@@ -37,13 +60,13 @@ pub fn measure(cmd: &mut Command) -> (Duration, u64) {
     (elapsed, peak)
 }
 
-/// A running process's peak resident memory so far, in KiB (0 once it has exited).
-fn vm_hwm_kib(pid: u32) -> u64 {
+/// One memory line of a running process's status, in KiB (0 once it has exited).
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
