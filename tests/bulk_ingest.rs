@@ -7,11 +7,13 @@ mod common;
 use std::collections::HashMap;
 
 use bwv::app::App;
-use bwv::audit::record::Actor;
-use bwv::config::Config;
-use bwv::domain::Source;
+use bwv::audit::record::{Actor, ObjectRef};
+use bwv::catalogue::Register;
+use bwv::config::{Config, Overrides};
+use bwv::domain::{Source, TimeSource};
 use bwv::error::Code;
 use bwv::ingest::{BATCH_FILES, IngestRequest, Whole};
+use bwv::recording::{self, Arrival, Begin, ClipArrived, Complete};
 use bwv::store::{Input, Progress};
 use common::{Env, Ingest};
 
@@ -191,6 +193,159 @@ on_both_backends!(
         assert_eq!(env.count("SELECT COUNT(*) FROM recordings"), files as i64);
         let fsck = env.json_lines(0, &["fsck"]);
         assert_eq!(fsck[0]["unreferenced"].as_array().unwrap().len(), 0);
+        env.ok(&["audit", "verify"]);
+    }
+);
+
+// Footage that arrives whole is written at once (`recording::arrive_whole`), without the
+// read-backs of the step-by-step path an Axis container takes (`begin`, `add_clip`,
+// `complete`). The two must make the same recording: state, times, flags, category,
+// classification at source with its history, retention answer, media job and `ingest` record.
+on_both_backends!(
+    a_whole_arrival_is_the_recording_the_three_steps_make,
+    |env: Env| {
+        let (data_dir, database_url) = (env.data_dir(), env.database_url());
+        common::block_on(move || async move {
+            let config = Config::load(&Overrides {
+                config_file: None,
+                data_dir: Some(data_dir),
+                database_url: Some(database_url),
+                actor: Some("staff:tester".into()),
+            })
+            .expect("config");
+            let app = App::open(config).await.expect("open");
+            let ctx = app.context();
+            let actor = Actor::user("staff:tester");
+            // A camera's time two hours back, a category that is evidential at source, a flag
+            // from the door and one the camera's start time does not change.
+            let recorded_at = bwv::domain::now() - chrono::Duration::hours(2);
+            let begin = |id| Begin {
+                id,
+                officer: "4471".into(),
+                officer_label: None,
+                device: "CAM-1".into(),
+                source: Source::Cli,
+                dock: None,
+                external_ref: None,
+                recorded_at,
+                recorded_at_source: TimeSource::FileMtime,
+                category: Some("arrest".into()),
+                flags: vec!["from-archive".into()],
+                metadata: serde_json::json!({"archive": "B"}),
+            };
+            let sha = |n: u8| bwv::domain::Sha256Digest([n; 32]);
+            let clip = |n| ClipArrived {
+                sha256: sha(n),
+                size: 0,
+                name: Some("clip.mp4"),
+                duplicate: false,
+                by: Arrival {
+                    source: Source::Cli,
+                    officer: "4471",
+                    device: "CAM-1",
+                    dock: None,
+                },
+            };
+            let end = |n| Complete {
+                flags: vec!["zero-length".into()],
+                objects: vec![ObjectRef {
+                    role: Some("original".into()),
+                    sha256: sha(n).to_hex(),
+                    size: 0,
+                }],
+                ..Complete::default()
+            };
+            let (stepwise, whole) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+            let mut tx = app.catalogue.begin().await.expect("begin");
+            tx.ensure_registered(Register::Officers, "4471", None, None)
+                .await
+                .expect("officer");
+            tx.ensure_registered(Register::Cameras, "CAM-1", None, None)
+                .await
+                .expect("camera");
+            for n in [1, 2] {
+                tx.insert_object(&sha(n), 0, None).await.expect("object");
+            }
+            recording::begin(&ctx, &mut tx, &begin(stepwise))
+                .await
+                .expect("begin");
+            recording::add_clip(&ctx, &mut tx, stepwise, false, &clip(1))
+                .await
+                .expect("clip");
+            let by_steps = recording::complete(&ctx, &mut tx, stepwise, actor.clone(), end(1))
+                .await
+                .expect("complete")
+                .expect("completed once");
+            let at_once =
+                recording::arrive_whole(&ctx, &mut tx, &begin(whole), &clip(2), actor, end(2))
+                    .await
+                    .expect("whole");
+            tx.commit().await.expect("commit");
+            assert_eq!(by_steps.classification, at_once.classification);
+            assert_eq!(by_steps.flags, at_once.flags);
+
+            // What differs by nature: ids, arrival times, the bytes.
+            let comparable = |id| {
+                let app = &app;
+                async move {
+                    let r = app
+                        .catalogue
+                        .recording(id)
+                        .await
+                        .unwrap()
+                        .expect("recording");
+                    let mut v = serde_json::to_value(&r).unwrap();
+                    for key in ["id", "created_at"] {
+                        v.as_object_mut().unwrap().remove(key);
+                    }
+                    for clip in v["clips"].as_array_mut().unwrap() {
+                        for key in ["id", "created_at", "sha256"] {
+                            clip.as_object_mut().unwrap().remove(key);
+                        }
+                    }
+                    let history: Vec<_> = app
+                        .catalogue
+                        .classification_history(id)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|h| (h.classification, h.basis, h.reason, h.actor))
+                        .collect();
+                    let leaves = app.catalogue.item_leaves(id).await.unwrap();
+                    let ingest = leaves
+                        .iter()
+                        .map(|l| bwv::audit::record::Record::parse(&l.leaf).unwrap())
+                        .find(|r| r.event == "ingest")
+                        .expect("an ingest record");
+                    (v, history, ingest.result, ingest.instrument, r.clips[0].id)
+                }
+            };
+            let (a, b) = (comparable(stepwise).await, comparable(whole).await);
+            assert_eq!(a.0, b.0, "the recordings");
+            assert_eq!(a.0["status"], "stored");
+            assert_eq!(a.0["classification"], "evidential");
+            assert!(a.0["next_action"].is_string(), "{}", a.0);
+            assert_eq!(a.1, b.1, "classification history");
+            assert_eq!(a.1.len(), 1);
+            assert_eq!(a.2, b.2, "the ingest records' results");
+            assert_eq!(a.3, b.3, "the ingest records' instruments");
+            let media: Vec<_> = app
+                .catalogue
+                .jobs(None, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|j| j.kind == "media")
+                .map(|j| j.payload.0["clip"].as_str().unwrap().to_owned())
+                .collect();
+            for clip in [a.4, b.4] {
+                assert!(
+                    media.contains(&clip.to_string()),
+                    "media job for {clip}: {media:?}"
+                );
+            }
+            app.finish().await.unwrap();
+        });
         env.ok(&["audit", "verify"]);
     }
 );

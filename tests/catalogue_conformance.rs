@@ -110,6 +110,9 @@ async fn add_recording_with(
         status: bwv::domain::RecordingStatus::Stored,
         flags: vec!["zero-length".into()],
         metadata: serde_json::json!({"k": "v"}),
+        created_at: bwv::domain::now(),
+        ended_at: None,
+        next: None,
     };
     edit(&mut recording);
     tx.insert_recording(&recording).await.unwrap();

@@ -388,31 +388,26 @@ impl Context<'_> {
         let id = Uuid::now_v7();
         self.catalogue_object(tx, &put.sha256, put.size, None)
             .await?;
-        recording::begin_whole(
-            tx,
-            &Begin {
-                id,
-                officer: req.officer.clone(),
-                officer_label: None,
-                device: req.device.clone(),
-                source: req.source,
-                dock: dock_id,
-                external_ref: None,
-                recorded_at: req.recorded_at,
-                recorded_at_source: req.recorded_at_source,
-                category: req.category.clone(),
-                flags: Vec::new(),
-                metadata: serde_json::json!({}),
-            },
-        )
-        .await?;
+        let begin = Begin {
+            id,
+            officer: req.officer.clone(),
+            officer_label: None,
+            device: req.device.clone(),
+            source: req.source,
+            dock: dock_id,
+            external_ref: None,
+            recorded_at: req.recorded_at,
+            recorded_at_source: req.recorded_at_source,
+            category: req.category.clone(),
+            flags: Vec::new(),
+            metadata: serde_json::json!({}),
+        };
         // Bytes already in the store but in no recording were left by an attempt that died
         // before it catalogued them: not a copy of anything.
         let clip = ClipArrived {
             duplicate: false,
             ..clip
         };
-        recording::add_clip(self, tx, id, false, &clip).await?;
         let end = Complete {
             flags: if put.size == 0 {
                 vec!["zero-length".into()]
@@ -426,9 +421,8 @@ impl Context<'_> {
             }],
             ..Complete::default()
         };
-        let completed = recording::complete(self, tx, id, req.actor.clone(), end)
-            .await?
-            .ok_or_else(|| Error::new(Code::Conflict, format!("recording {id} completed twice")))?;
+        let completed =
+            recording::arrive_whole(self, tx, &begin, &clip, req.actor.clone(), end).await?;
         self.complete_upload(tx, req, id).await?;
         Ok(outcome(id, Disposition::New, completed.flags))
     }

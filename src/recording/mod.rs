@@ -1,7 +1,8 @@
 //! A recording's arrival, whatever the door: it begins, clips are added, it is complete. Every
 //! door (the CLI, the watched folder, tus, the Axis API) goes through these three steps, in its
 //! own catalogue transaction, after its bytes are durable in the store. Footage that arrives
-//! whole takes all three at once; an Axis container takes them as the dock sends it.
+//! whole takes all three at once (`arrive_whole`); an Axis container takes them as the dock
+//! sends it.
 //!
 //! Completion is where footage becomes evidence: classification at source, the media jobs, the
 //! retention answer and the `ingest` audit record are made here and nowhere else, so a recording
@@ -46,15 +47,13 @@ pub struct Begin {
 /// Starts a recording, incomplete, and gives it a retention answer at once: footage still
 /// arriving has a deadline too (a container never completed is unreviewed footage).
 pub async fn begin(ctx: &Context<'_>, tx: &mut Tx, b: &Begin) -> Result<NextAction> {
-    begin_whole(tx, b).await?;
+    tx.insert_recording(&new_recording(b)).await?;
     crate::retention::recompute(tx, ctx.policy, b.id).await
 }
 
-/// Starts a recording that `complete` ends in the same transaction (footage that arrived
-/// whole). Completion gives it its retention answer; one worked out for the moment in between
-/// would be replaced before anyone outside the transaction could see it.
-pub async fn begin_whole(tx: &mut Tx, b: &Begin) -> Result<()> {
-    tx.insert_recording(&NewRecording {
+/// The row of a recording as it begins: incomplete, unreviewed, arriving now.
+fn new_recording(b: &Begin) -> NewRecording {
+    NewRecording {
         id: b.id,
         officer_id: b.officer.clone(),
         officer_label: b.officer_label.clone(),
@@ -69,8 +68,10 @@ pub async fn begin_whole(tx: &mut Tx, b: &Begin) -> Result<()> {
         status: RecordingStatus::Incomplete,
         flags: b.flags.clone(),
         metadata: b.metadata.clone(),
-    })
-    .await
+        created_at: crate::domain::now(),
+        ended_at: None,
+        next: None,
+    }
 }
 
 /// Who delivered a clip, through which door.
@@ -185,6 +186,100 @@ pub struct Completed {
     pub flags: Vec<String>,
 }
 
+/// What a recording was before it completed, as far as completing it depends on.
+struct Started<'a> {
+    recorded_at: DateTime<Utc>,
+    recorded_at_source: TimeSource,
+    created_at: DateTime<Utc>,
+    flags: &'a [String],
+    category: Option<&'a str>,
+}
+
+/// What completing a recording makes of it: the one place its times, flags, category and
+/// classification at source are decided, whether it was read back (`complete`) or is being
+/// written whole (`arrive_whole`).
+struct Ending {
+    recorded_at: DateTime<Utc>,
+    recorded_at_source: TimeSource,
+    flags: Vec<String>,
+    category: Option<String>,
+    classification: Classification,
+}
+
+fn ending(ctx: &Context<'_>, started: &Started<'_>, end: &Complete) -> Ending {
+    let recorded_at = end.started.unwrap_or(started.recorded_at);
+    let recorded_at_source = if end.started.is_some() {
+        TimeSource::Camera
+    } else {
+        started.recorded_at_source
+    };
+    let mut flags = started.flags.to_vec();
+    for flag in &end.flags {
+        if !flags.contains(flag) {
+            flags.push(flag.clone());
+        }
+    }
+    let implausible = crate::retention::machine_clock(recorded_at_source)
+        && !crate::retention::plausible_recording_time(recorded_at, started.created_at, ctx.policy);
+    if implausible
+        && !flags
+            .iter()
+            .any(|f| f == crate::retention::IMPLAUSIBLE_TIME)
+    {
+        flags.push(crate::retention::IMPLAUSIBLE_TIME.into());
+    }
+    let category = end
+        .category
+        .clone()
+        .or_else(|| started.category.map(str::to_owned));
+    let classification =
+        crate::config::classification_at_source(&ctx.config.categories, category.as_deref());
+    Ending {
+        recorded_at,
+        recorded_at_source,
+        flags,
+        category,
+        classification,
+    }
+}
+
+/// Who the completed recording is and how it came, for its `ingest` record.
+struct Whose<'a> {
+    id: Uuid,
+    officer: &'a str,
+    source: Source,
+    device: &'a str,
+    clips: usize,
+}
+
+/// Appends the `ingest` record of a completed recording.
+async fn audit_ingest(
+    ctx: &Context<'_>,
+    tx: &mut Tx,
+    actor: Actor,
+    whose: Whose<'_>,
+    ending: &Ending,
+    next: &NextAction,
+    objects: Vec<ObjectRef>,
+) -> Result<()> {
+    let record = Ingested {
+        officer: whose.officer,
+        recorded_at: crate::audit::record::format_ts(ending.recorded_at),
+        classification: ending.classification,
+        status: RecordingStatus::Stored,
+        clips: whose.clips,
+        category: ending.category.as_deref(),
+        flags: &ending.flags,
+        retention: crate::retention::audited(next, ctx.policy),
+    };
+    let mut event = EventDraft::new("ingest", actor, "recording", whose.id)
+        .with_instrument(&Instrument::door(whose.source.as_str(), whose.device))?
+        .with_result(&record)?;
+    event.objects = objects;
+    tx.append_audit(ctx.audit.origin(), event).await?;
+    Ok(())
+}
+
 /// Completes a recording in the caller's transaction: status, times, category and flags; the
 /// media job of every clip; classification at source; the retention answer; and the `ingest`
 /// audit record. Returns none when it had completed before (the door repeated itself).
@@ -206,80 +301,138 @@ pub async fn complete(
     if recording.status != RecordingStatus::Incomplete {
         return Ok(None);
     }
-    let recorded_at = end.started.unwrap_or(recording.recorded_at);
-    let recorded_at_source = if end.started.is_some() {
-        TimeSource::Camera
-    } else {
-        recording.recorded_at_source
-    };
-    let mut flags = recording.flags.clone();
-    for flag in end.flags {
-        if !flags.contains(&flag) {
-            flags.push(flag);
-        }
-    }
-    let implausible = crate::retention::machine_clock(recorded_at_source)
-        && !crate::retention::plausible_recording_time(
-            recorded_at,
-            recording.created_at,
-            ctx.policy,
-        );
-    if implausible
-        && !flags
-            .iter()
-            .any(|f| f == crate::retention::IMPLAUSIBLE_TIME)
-    {
-        flags.push(crate::retention::IMPLAUSIBLE_TIME.into());
-    }
-    let category = end.category.or_else(|| recording.category.clone());
+    let ending = ending(
+        ctx,
+        &Started {
+            recorded_at: recording.recorded_at,
+            recorded_at_source: recording.recorded_at_source,
+            created_at: recording.created_at,
+            flags: &recording.flags,
+            category: recording.category.as_deref(),
+        },
+        &end,
+    );
     tx.complete_recording(
         id,
-        recorded_at,
-        recorded_at_source,
+        ending.recorded_at,
+        ending.recorded_at_source,
         end.ended,
-        category.as_deref(),
-        &flags,
+        ending.category.as_deref(),
+        &ending.flags,
         end.metadata.as_ref(),
     )
     .await?;
     for clip in &recording.clips {
         crate::jobs::enqueue_media(tx, clip.id, ctx.media_attempts()).await?;
     }
-    let classification =
-        crate::config::classification_at_source(&ctx.config.categories, category.as_deref());
-    if classification != Classification::Unreviewed {
+    if ending.classification != Classification::Unreviewed {
         tx.classify(
             id,
-            classification,
-            "camera-category",
-            category.as_deref(),
+            ending.classification,
+            CLASSIFIED_AT_SOURCE,
+            ending.category.as_deref(),
             &actor.id,
         )
         .await?;
     }
     let next = crate::retention::recompute(tx, ctx.policy, id).await?;
-    let record = Ingested {
+    let whose = Whose {
+        id,
         officer: &recording.officer_id,
-        recorded_at: crate::audit::record::format_ts(recorded_at),
-        classification,
-        status: RecordingStatus::Stored,
+        source: recording.source,
+        device: &recording.device_serial,
         clips: recording.clips.len(),
-        category: category.as_deref(),
-        flags: &flags,
-        retention: crate::retention::audited(&next, ctx.policy),
     };
-    let mut event = EventDraft::new("ingest", actor, "recording", id)
-        .with_instrument(&Instrument::door(
-            recording.source.as_str(),
-            &recording.device_serial,
-        ))?
-        .with_result(&record)?;
-    event.objects = end.objects;
-    tx.append_audit(ctx.audit.origin(), event).await?;
+    audit_ingest(ctx, tx, actor, whose, &ending, &next, end.objects).await?;
     Ok(Some(Completed {
-        classification,
-        flags,
+        classification: ending.classification,
+        flags: ending.flags,
     }))
+}
+
+/// The basis of a classification made from the category chosen on the camera.
+const CLASSIFIED_AT_SOURCE: &str = "camera-category";
+
+/// Footage that arrives whole, as one clip: what `begin`, `add_clip` and `complete` make of
+/// it, written at once as a stored recording. The recording is new in this transaction, so
+/// nothing can lock, hold, exhibit, review or add to it meanwhile: there is nothing to read
+/// back, and its row is written once instead of written and then updated twice. A bulk ingest
+/// spends most of its catalogue time here, one file after another.
+pub async fn arrive_whole(
+    ctx: &Context<'_>,
+    tx: &mut Tx,
+    b: &Begin,
+    clip: &ClipArrived<'_>,
+    actor: Actor,
+    end: Complete,
+) -> Result<Completed> {
+    let row = new_recording(b);
+    let ending = ending(
+        ctx,
+        &Started {
+            recorded_at: row.recorded_at,
+            recorded_at_source: row.recorded_at_source,
+            created_at: row.created_at,
+            flags: &row.flags,
+            category: row.category.as_deref(),
+        },
+        &end,
+    );
+    let next = crate::retention::answer_for_new(
+        ctx.policy,
+        ending.recorded_at,
+        ending.recorded_at_source,
+        row.created_at,
+        ending.classification,
+    );
+    tx.insert_recording(&NewRecording {
+        recorded_at: ending.recorded_at,
+        recorded_at_source: ending.recorded_at_source,
+        category: ending.category.clone(),
+        classification: ending.classification,
+        status: RecordingStatus::Stored,
+        flags: ending.flags.clone(),
+        metadata: end.metadata.clone().unwrap_or_else(|| row.metadata.clone()),
+        ended_at: end.ended,
+        next: Some((next.clone(), ctx.policy.sha256.clone())),
+        ..row
+    })
+    .await?;
+    if ending.classification != Classification::Unreviewed {
+        tx.record_classification(
+            b.id,
+            ending.classification,
+            CLASSIFIED_AT_SOURCE,
+            ending.category.as_deref(),
+            &actor.id,
+        )
+        .await?;
+    }
+    let clip_id = Uuid::now_v7();
+    tx.insert_clip(&NewClip {
+        id: clip_id,
+        recording_id: b.id,
+        seq: 1,
+        sha256: clip.sha256,
+        size: clip.size,
+        original_name: clip.name.map(str::to_owned),
+    })
+    .await?;
+    tx.insert_sighting(&clip.sighting(b.id, clip.duplicate))
+        .await?;
+    crate::jobs::enqueue_media(tx, clip_id, ctx.media_attempts()).await?;
+    let whose = Whose {
+        id: b.id,
+        officer: &b.officer,
+        source: b.source,
+        device: &b.device,
+        clips: 1,
+    };
+    audit_ingest(ctx, tx, actor, whose, &ending, &next, end.objects).await?;
+    Ok(Completed {
+        classification: ending.classification,
+        flags: ending.flags,
+    })
 }
 
 /// The `sighting` record: bytes already evidence arrived again, through some door.

@@ -2,11 +2,12 @@
 //! keeping that answer current. Every change that can move a recording's fate (arrival,
 //! classification, a case link or outcome, a hold) recomputes it in the same transaction.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::catalogue::Tx;
-use crate::domain::TimeSource;
+use crate::domain::{Classification, TimeSource};
 use crate::error::Result;
 
 pub mod plan;
@@ -79,9 +80,6 @@ pub async fn recompute(tx: &mut Tx, policy: &Policy, recording: Uuid) -> Result<
     let (recorded_at, given_by, arrived_at, classification) =
         tx.retention_basics(recording).await?;
     let facts = rules::Facts {
-        recorded_at,
-        arrived_at: machine_clock(given_by).then_some(arrived_at),
-        classification,
         holds: tx.hold_lapses(recording).await?,
         cases: tx
             .case_outcomes(recording)
@@ -103,9 +101,43 @@ pub async fn recompute(tx: &mut Tx, policy: &Policy, recording: Uuid) -> Result<
                 decided_at,
                 retain_until,
             }),
+        ..own_facts(recorded_at, given_by, arrived_at, classification)
     };
     let next = next_action(&facts, policy);
     tx.set_next_action(recording, next.action, next.at, next.rule, &policy.sha256)
         .await?;
     Ok(next)
+}
+
+/// The answer for a recording that the caller's transaction is creating, to be written with
+/// it. Nothing can hold it, exhibit it in a case or review it before it exists, so its own
+/// facts are all there is and nothing needs reading back.
+pub fn answer_for_new(
+    policy: &Policy,
+    recorded_at: DateTime<Utc>,
+    given_by: TimeSource,
+    arrived_at: DateTime<Utc>,
+    classification: Classification,
+) -> NextAction {
+    next_action(
+        &own_facts(recorded_at, given_by, arrived_at, classification),
+        policy,
+    )
+}
+
+/// A recording's facts about itself, with nothing else bearing on it.
+fn own_facts(
+    recorded_at: DateTime<Utc>,
+    given_by: TimeSource,
+    arrived_at: DateTime<Utc>,
+    classification: Classification,
+) -> rules::Facts {
+    rules::Facts {
+        recorded_at,
+        arrived_at: machine_clock(given_by).then_some(arrived_at),
+        classification,
+        holds: Vec::new(),
+        cases: Vec::new(),
+        review: None,
+    }
 }

@@ -17,32 +17,47 @@ impl Tx {
         reason: Option<&str>,
         actor: &str,
     ) -> Result<()> {
-        let now = crate::domain::now();
         on_tx!(self, c => {
-            let updated = sqlx::query("UPDATE recordings SET classification = $2 WHERE id = $1")
+            sqlx::query("UPDATE recordings SET classification = $2 WHERE id = $1")
                 .bind(recording)
                 .bind(classification.as_str())
-                .execute(&mut *c)
-                .await;
-            match updated {
-                Err(e) => Err(e),
-                Ok(_) => sqlx::query(
-                    "INSERT INTO classifications (id, recording_id, classification, basis, reason, \
-                     actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(Uuid::now_v7())
-                .bind(recording)
-                .bind(classification.as_str())
-                .bind(basis)
-                .bind(reason)
-                .bind(actor)
-                .bind(now)
                 .execute(c)
                 .await
-                .map(|r| r.rows_affected()),
-            }
+                .map(|r| r.rows_affected())
         })
         .context(|| format!("classifying recording {recording}"))?;
+        self.record_classification(recording, classification, basis, reason, actor)
+            .await
+    }
+
+    /// Adds a decision to the recording's classification history. A recording inserted with
+    /// its classification already set needs only this; `classify` changes one.
+    pub async fn record_classification(
+        &mut self,
+        recording: Uuid,
+        classification: Classification,
+        basis: &str,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<()> {
+        let now = crate::domain::now();
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO classifications (id, recording_id, classification, basis, reason, \
+                 actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(recording)
+            .bind(classification.as_str())
+            .bind(basis)
+            .bind(reason)
+            .bind(actor)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context(|| format!("recording the classification of recording {recording}"))?;
         Ok(())
     }
 

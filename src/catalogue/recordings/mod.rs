@@ -17,7 +17,7 @@ use crate::domain::{
     Source,
 };
 use crate::error::{Error, Result, ResultExt};
-use crate::retention::rules::Action;
+use crate::retention::rules::{Action, NextAction};
 
 pub(super) mod axis;
 pub(super) mod classification;
@@ -41,6 +41,13 @@ pub struct NewRecording {
     pub status: RecordingStatus,
     pub flags: Vec<String>,
     pub metadata: serde_json::Value,
+    /// When it reached bwv (the start of periods counted from arrival).
+    pub created_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Its retention answer and the hash of the policy that gave it, when known as it is
+    /// written (footage that arrived whole); otherwise the caller stores one in the same
+    /// transaction.
+    pub next: Option<(NextAction, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -233,12 +240,15 @@ impl Tx {
     }
 
     pub async fn insert_recording(&mut self, r: &NewRecording) -> Result<()> {
+        let next = r.next.as_ref();
         on_tx!(self, c => {
             sqlx::query(
                 "INSERT INTO recordings (id, officer_id, device_serial, source, external_ref, \
                  recorded_at, recorded_at_source, category, status, flags, metadata, created_at, \
-                 dock_id, classification, officer_label) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 dock_id, classification, officer_label, ended_at, next_action, next_action_at, \
+                 next_action_rule, next_action_policy) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 $17, $18, $19, $20)",
             )
             .bind(r.id)
             .bind(&r.officer_id)
@@ -251,10 +261,15 @@ impl Tx {
             .bind(r.status)
             .bind(Json(&r.flags))
             .bind(Json(&r.metadata))
-            .bind(crate::domain::now())
+            .bind(r.created_at)
             .bind(r.dock_id)
             .bind(r.classification.as_str())
             .bind(&r.officer_label)
+            .bind(r.ended_at)
+            .bind(next.map(|(n, _)| n.action))
+            .bind(next.and_then(|(n, _)| n.at))
+            .bind(next.map(|(n, _)| n.rule))
+            .bind(next.map(|(_, policy)| policy.as_str()))
             .execute(c)
             .await
             .map(|r| r.rows_affected())
