@@ -38,7 +38,8 @@ pub struct LeafRow {
 #[derive(Debug)]
 pub struct ScannedLeaf {
     pub row: LeafRow,
-    pub stored: Vec<(u64, Vec<u8>)>,
+    /// By index; none where the stored value is not a hash at all (not 32 bytes).
+    pub stored: Vec<(u64, Option<[u8; 32]>)>,
     pub closing: Vec<ItemHead>,
 }
 
@@ -455,9 +456,9 @@ impl Catalogue {
         .map_err(read_err)?;
         let whole = count as u64 == to - from
             && joined.as_ref().map_or(0, Vec::len) as u64 == 32 * (to - from);
-        let rows: Vec<(u64, Vec<u8>)> = match joined {
+        let rows: Vec<(u64, Option<[u8; 32]>)> = match joined {
             Some(joined) if whole => (from..)
-                .zip(joined.chunks_exact(32).map(<[u8]>::to_vec))
+                .zip(joined.chunks_exact(32).map(|h| h.try_into().ok()))
                 .collect(),
             _ => on_pool!(self, p => {
                 sqlx::query_as::<_, StoredHashRow>(
@@ -470,7 +471,7 @@ impl Catalogue {
             })
             .map_err(read_err)?
             .into_iter()
-            .map(|row| (row.sidx as u64, row.hash))
+            .map(|row| (row.sidx as u64, row.hash.try_into().ok()))
             .collect(),
         };
         let mut rows = rows.into_iter().peekable();
