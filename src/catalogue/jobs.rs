@@ -78,18 +78,28 @@ impl Tx {
             .map(|r| r.rows_affected())
         })
         .context(|| format!("queueing {} job {:?}", job.kind, job.unique_key))?;
-        if inserted == 1
-            && let Tx::Postgres(t, _) = self
-        {
-            // Delivered when the transaction commits, to every listening worker.
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(JOBS_CHANNEL)
-                .bind(job.kind)
-                .execute(&mut **t)
-                .await
-                .context(|| format!("telling workers of the {} job", job.kind))?;
+        if inserted == 1 {
+            self.held().queued.insert(job.kind);
         }
         Ok(inserted == 1)
+    }
+
+    /// Tells every listening worker of the kinds of job this transaction queued, once a kind:
+    /// PostgreSQL delivers the notices when it commits, and a worker woken looks for all
+    /// work of that kind.
+    pub(super) async fn announce_jobs(&mut self) -> Result<()> {
+        let kinds = std::mem::take(&mut self.held().queued);
+        if let Tx::Postgres(t, _) = self {
+            for kind in kinds {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(JOBS_CHANNEL)
+                    .bind(kind)
+                    .execute(&mut **t)
+                    .await
+                    .context(|| format!("telling workers of the {kind} job"))?;
+            }
+        }
+        Ok(())
     }
 }
 

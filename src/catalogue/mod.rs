@@ -7,6 +7,7 @@
 //! throughout: `sqlx::Any` lacks UUID/time/JSON types and the compile-time macros see one
 //! database per crate.
 
+use std::collections::{BTreeSet, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,11 +106,17 @@ pub enum Tx {
     Postgres(Transaction<'static, Postgres>, Held),
 }
 
-/// What a write transaction holds besides its connection: its place at the gate, and the audit
-/// records appended in it, written when it commits (see `audit_append`).
+/// What a write transaction holds besides its connection: its place at the gate, the audit
+/// records appended in it, written when it commits (see `audit_append`), and what it need not
+/// ask the database twice. A bulk ingest catalogues hundreds of files in one transaction, and
+/// each statement is a round trip.
 pub struct Held {
     _permit: OwnedSemaphorePermit,
     appends: audit_append::Appends,
+    /// Register entries this transaction has made sure of: they stay (registers only grow).
+    registered: HashSet<(Register, String)>,
+    /// Kinds of job queued in it, announced to workers once each as it commits.
+    queued: BTreeSet<&'static str>,
 }
 
 impl Held {
@@ -117,6 +124,8 @@ impl Held {
         Held {
             _permit: permit,
             appends: audit_append::Appends::default(),
+            registered: HashSet::new(),
+            queued: BTreeSet::new(),
         }
     }
 }
@@ -346,15 +355,21 @@ impl Tx {
         }
     }
 
-    fn appends(&mut self) -> &mut audit_append::Appends {
+    fn held(&mut self) -> &mut Held {
         match self {
-            Tx::Sqlite(_, held) | Tx::Postgres(_, held) => &mut held.appends,
+            Tx::Sqlite(_, held) | Tx::Postgres(_, held) => held,
         }
     }
 
-    /// Writes the audit records appended in this transaction, then commits it.
+    fn appends(&mut self) -> &mut audit_append::Appends {
+        &mut self.held().appends
+    }
+
+    /// Writes the audit records appended in this transaction, announces its jobs, then
+    /// commits it.
     pub async fn commit(mut self) -> Result<()> {
         self.write_appends().await?;
+        self.announce_jobs().await?;
         match self {
             Tx::Sqlite(t, _) => t.commit().await,
             Tx::Postgres(t, _) => t.commit().await,

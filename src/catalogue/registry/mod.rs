@@ -55,7 +55,7 @@ impl AxisUser {
 }
 
 /// The force's two registers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Register {
     Officers,
     Cameras,
@@ -175,6 +175,9 @@ impl Tx {
         label: Option<&str>,
         dock: Option<Uuid>,
     ) -> Result<bool> {
+        if self.held().registered.contains(&(register, id.to_owned())) {
+            return Ok(false);
+        }
         let (table, key, label_column) = register.columns();
         let by = if dock.is_some() { "dock" } else { "force" };
         let sql = format!(
@@ -193,6 +196,7 @@ impl Tx {
                 .map(|r| r.rows_affected())
         })
         .context(|| format!("registering {} {id}", register.one()))?;
+        self.held().registered.insert((register, id.to_owned()));
         Ok(done == 1)
     }
 
