@@ -10,7 +10,7 @@
 //! the rows until commit changes nothing anyone can see: they commit, or roll back, together
 //! with the change they describe, as before.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -35,6 +35,8 @@ const ROWS_PER_STATEMENT: usize = 1_000;
 #[derive(Default)]
 pub struct Appends {
     log: Option<Growing>,
+    /// Items made in this transaction: they have no chain to read.
+    new_items: HashSet<Uuid>,
 }
 
 /// The log as this transaction has grown it.
@@ -77,6 +79,12 @@ impl Tx {
         let appended = self.append_to(&mut log, origin, draft).await;
         self.appends().log = Some(log);
         appended
+    }
+
+    /// Says that `item` was made in this transaction (its row was just inserted under a new
+    /// id), so it has no audit chain yet: its first append reads none.
+    pub fn audit_item_is_new(&mut self, item: Uuid) {
+        self.appends().new_items.insert(item);
     }
 
     /// Reads the log's state under its lock, for the first append of this transaction.
@@ -131,6 +139,7 @@ impl Tx {
         let now = crate::domain::now();
         let head = match log.heads.get(&draft.item_id) {
             Some(known) => known.head.clone(),
+            None if self.appends().new_items.contains(&draft.item_id) => None,
             None => {
                 let head: Option<ItemHead> = on_tx!(self, c => {
                     sqlx::query_as(

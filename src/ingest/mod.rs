@@ -316,7 +316,10 @@ impl Context<'_> {
             .collect()
     }
 
-    /// Catalogues every stored file of a batch in one transaction.
+    /// Catalogues every stored file of a batch in one transaction. Every file is admitted
+    /// first, then the batch's hashes are locked and looked up at once: a bulk ingest's files
+    /// are mostly new, and a new one then needs no lookup of its own. (Admission first keeps
+    /// the lock order of a single arrival: register, then object.)
     async fn record_all(
         &self,
         reqs: &[IngestRequest],
@@ -326,9 +329,19 @@ impl Context<'_> {
             return Ok(Vec::new());
         }
         let mut tx = self.catalogue.begin().await?;
+        for (i, _) in puts {
+            self.admit_whole(&mut tx, &reqs[*i]).await?;
+        }
+        let shas: Vec<Sha256Digest> = puts.iter().map(|(_, put)| put.sha256).collect();
+        let mut new = tx.objects_without_recording(&shas).await?;
         let mut outcomes = Vec::with_capacity(puts.len());
         for (i, put) in puts {
-            outcomes.push(self.record_whole(&mut tx, &reqs[*i], put).await?);
+            // Only the first file with these bytes is new: a later one is its duplicate.
+            let known_new = new.remove(&put.sha256);
+            outcomes.push(
+                self.catalogue_whole(&mut tx, &reqs[*i], put, known_new)
+                    .await?,
+            );
         }
         tx.commit().await?;
         Ok(outcomes)
@@ -349,6 +362,32 @@ impl Context<'_> {
         tx: &mut Tx,
         req: &IngestRequest,
         put: &PutOutcome,
+    ) -> Result<IngestOutcome> {
+        self.admit_whole(tx, req).await?;
+        self.catalogue_whole(tx, req, put, false).await
+    }
+
+    /// Whether the door that delivered it (a dock still active) and the officer and camera it
+    /// names may bring footage in.
+    async fn admit_whole(&self, tx: &mut Tx, req: &IngestRequest) -> Result<()> {
+        let by = match &req.dock {
+            Some(dock) => {
+                tx.ensure_dock_active(dock).await?;
+                By::Dock(dock, req.source)
+            }
+            None => By::Operator,
+        };
+        admission::admit(self, tx, by, &req.officer, &req.device).await
+    }
+
+    /// `record_whole` once admitted. `known_new`: `objects_without_recording` found no
+    /// recording with these bytes in this transaction, and none has been made since.
+    async fn catalogue_whole(
+        &self,
+        tx: &mut Tx,
+        req: &IngestRequest,
+        put: &PutOutcome,
+        known_new: bool,
     ) -> Result<IngestOutcome> {
         let dock_id = req.dock.as_ref().map(|d| d.id);
         let clip = ClipArrived {
@@ -371,15 +410,7 @@ impl Context<'_> {
             flags,
         };
 
-        let by = match &req.dock {
-            Some(dock) => {
-                tx.ensure_dock_active(dock).await?;
-                By::Dock(dock, req.source)
-            }
-            None => By::Operator,
-        };
-        admission::admit(self, tx, by, &req.officer, &req.device).await?;
-        if let Some(existing) = tx.recording_with_object(&put.sha256).await? {
+        if !known_new && let Some(existing) = tx.recording_with_object(&put.sha256).await? {
             recording::sighted_again(self, tx, existing, &clip, req.actor.clone()).await?;
             self.complete_upload(tx, req, existing).await?;
             return Ok(outcome(existing, Disposition::Duplicate, Vec::new()));

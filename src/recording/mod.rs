@@ -398,6 +398,7 @@ pub async fn arrive_whole(
         ..row
     })
     .await?;
+    tx.audit_item_is_new(b.id);
     if ending.classification != Classification::Unreviewed {
         tx.record_classification(
             b.id,

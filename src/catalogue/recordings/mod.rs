@@ -4,6 +4,8 @@
 //! plays and what was made from it (`media`), and every classification decision
 //! (`classification`).
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::FromRow;
@@ -16,7 +18,7 @@ use crate::domain::{
     Classification, Clip, MediaState, Recording, RecordingStatus, RetentionState, Sha256Digest,
     Source,
 };
-use crate::error::{Error, Result, ResultExt};
+use crate::error::{Code, Error, Result, ResultExt};
 use crate::retention::rules::{Action, NextAction};
 
 pub(super) mod axis;
@@ -175,13 +177,7 @@ impl Tx {
     /// On PostgreSQL this also takes a transaction lock on the hash, so two doors receiving the
     /// same bytes at once cannot both decide they are new (SQLite writers are already serial).
     pub async fn recording_with_object(&mut self, sha256: &Sha256Digest) -> Result<Option<Uuid>> {
-        if let Tx::Postgres(t, _) = self {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(sha256.to_hex())
-                .execute(&mut **t)
-                .await
-                .context(|| format!("locking object {sha256}"))?;
-        }
+        self.lock_objects(&[sha256.to_hex()]).await?;
         on_tx!(self, c => {
             sqlx::query_scalar(
                 "SELECT c.recording_id FROM clips c JOIN recordings r ON r.id = c.recording_id \
@@ -197,6 +193,69 @@ impl Tx {
             .await
         })
         .context(|| format!("looking up object {sha256}"))
+    }
+
+    /// A batch's `recording_with_object`, for the common case of a bulk ingest where most
+    /// bytes are new: takes every hash's lock (in one order, so two batches cannot deadlock)
+    /// and returns the hashes no live recording has. Those are new for as long as this
+    /// transaction lasts; any other needs `recording_with_object` to say which recording.
+    pub async fn objects_without_recording(
+        &mut self,
+        shas: &[Sha256Digest],
+    ) -> Result<HashSet<Sha256Digest>> {
+        let mut hexes: Vec<String> = shas.iter().map(Sha256Digest::to_hex).collect();
+        hexes.sort_unstable();
+        hexes.dedup();
+        self.lock_objects(&hexes).await?;
+        const LIVE: &str = "FROM clips c JOIN recordings r ON r.id = c.recording_id \
+             WHERE r.retention_state <> 'purged' AND r.purge_started_at IS NULL";
+        let held: Vec<String> = match self {
+            Tx::Sqlite(t, _) => {
+                let list = serde_json::to_string(&hexes)
+                    .map_err(|e| Error::new(Code::Catalogue, format!("listing object hashes: {e}")))?;
+                sqlx::query_scalar(&format!(
+                    "SELECT DISTINCT c.sha256 {LIVE} AND c.sha256 IN (SELECT value FROM json_each($1))"
+                ))
+                .persistent(false)
+                .bind(list)
+                .fetch_all(&mut **t)
+                .await
+            }
+            Tx::Postgres(t, _) => {
+                sqlx::query_scalar(&format!(
+                    "SELECT DISTINCT c.sha256 {LIVE} AND c.sha256 = ANY($1)"
+                ))
+                // Planned for each batch, as `recording_with_object` is for each file.
+                .persistent(false)
+                .bind(&hexes)
+                .fetch_all(&mut **t)
+                .await
+            }
+        }
+        .context(|| format!("looking up {} objects", hexes.len()))?;
+        let held: HashSet<&str> = held.iter().map(String::as_str).collect();
+        Ok(shas
+            .iter()
+            .filter(|sha| !held.contains(sha.to_hex().as_str()))
+            .copied()
+            .collect())
+    }
+
+    /// The whole-arrival locks of these hashes, taken in the order given (PostgreSQL only).
+    async fn lock_objects(&mut self, hexes: &[String]) -> Result<()> {
+        if let Tx::Postgres(t, _) = self {
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock(hashtextextended(h, 0)) FROM unnest($1::text[]) AS h",
+            )
+            .bind(hexes)
+            .execute(&mut **t)
+            .await
+            .context(|| match hexes {
+                [one] => format!("locking object {one}"),
+                _ => format!("locking {} objects", hexes.len()),
+            })?;
+        }
+        Ok(())
     }
 
     /// Catalogues stored bytes. Returns true when the row was a purge's tombstone: the caller
