@@ -48,15 +48,27 @@ impl Context<'_> {
         size: u64,
         media_type: Option<&str>,
     ) -> Result<()> {
+        self.catalogue_objects(tx, &[(*sha256, size, media_type)])
+            .await
+    }
+
+    /// `catalogue_object` for a batch's objects at once.
+    pub async fn catalogue_objects(
+        &self,
+        tx: &mut crate::catalogue::Tx,
+        objects: &[(crate::domain::Sha256Digest, u64, Option<&str>)],
+    ) -> Result<()> {
         // A store call inside a write transaction, on purpose and rarely: only for bytes a
         // purge had marked, and only under that object's row lock is its answer meaningful.
-        if tx.insert_object(sha256, size, media_type).await? && !self.store.exists(sha256).await? {
-            return Err(Error::new(
-                Code::Busy,
-                format!(
-                    "object {sha256} arrived while an earlier copy was being purged: send it again"
-                ),
-            ));
+        for sha256 in tx.insert_objects(objects).await? {
+            if !self.store.exists(&sha256).await? {
+                return Err(Error::new(
+                    Code::Busy,
+                    format!(
+                        "object {sha256} arrived while an earlier copy was being purged: send it again"
+                    ),
+                ));
+            }
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use bwv::config::{Config, Overrides};
 use bwv::domain::{Source, TimeSource};
 use bwv::error::Code;
 use bwv::ingest::{BATCH_FILES, IngestRequest, Whole};
-use bwv::recording::{self, Arrival, Begin, ClipArrived, Complete};
+use bwv::recording::{self, Arrival, Begin, ClipArrived, Complete, WholeArrival};
 use bwv::store::{Input, Progress};
 use common::{Env, Ingest};
 
@@ -276,10 +276,17 @@ on_both_backends!(
                 .await
                 .expect("complete")
                 .expect("completed once");
-            let at_once =
-                recording::arrive_whole(&ctx, &mut tx, &begin(whole), &clip(2), actor, end(2))
-                    .await
-                    .expect("whole");
+            let arrival = WholeArrival {
+                begin: begin(whole),
+                clip: clip(2),
+                actor,
+                end: end(2),
+            };
+            let at_once = recording::arrive_whole(&ctx, &mut tx, vec![arrival])
+                .await
+                .expect("whole")
+                .pop()
+                .expect("one recording");
             tx.commit().await.expect("commit");
             assert_eq!(by_steps.classification, at_once.classification);
             assert_eq!(by_steps.flags, at_once.flags);

@@ -7,9 +7,9 @@
 //! stay in the table: nothing is dropped silently.
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
 use sqlx::postgres::PgListener;
 use sqlx::types::Json;
+use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use super::{Catalogue, Tx, on_pool, on_tx};
@@ -58,30 +58,52 @@ pub struct Reclaimed {
 impl Tx {
     /// Queues a job unless one with the same unique key exists; true when it was queued.
     pub async fn enqueue(&mut self, job: &NewJob) -> Result<bool> {
+        Ok(self.enqueue_all(std::slice::from_ref(job)).await? == 1)
+    }
+
+    /// Queues jobs, a multi-row statement per few hundred; returns how many were new (a job
+    /// whose key is already queued is left as it is).
+    pub async fn enqueue_all(&mut self, jobs: &[NewJob]) -> Result<u64> {
         let now = crate::domain::now();
-        let inserted = on_tx!(self, c => {
-            sqlx::query(
-                "INSERT INTO jobs (id, kind, payload, status, priority, run_at, attempts, \
-                 max_attempts, unique_key, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 'queued', $4, $5, 0, $6, $7, $5, $5) \
-                 ON CONFLICT (unique_key) DO NOTHING",
-            )
-            .bind(Uuid::now_v7())
-            .bind(job.kind)
-            .bind(Json(&job.payload))
-            .bind(job.priority)
-            .bind(now)
-            .bind(job.max_attempts)
-            .bind(&job.unique_key)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .context(|| format!("queueing {} job {:?}", job.kind, job.unique_key))?;
-        if inserted == 1 {
-            self.held().queued.insert(job.kind);
+        let inserted = on_tx!(self, c => async {
+            let mut inserted = 0;
+            for rows in jobs.chunks(500) {
+                inserted += QueryBuilder::new(
+                    "INSERT INTO jobs (id, kind, payload, status, priority, run_at, attempts, \
+                     max_attempts, unique_key, created_at, updated_at) ",
+                )
+                .push_values(rows, |mut b, job| {
+                    b.push_bind(Uuid::now_v7())
+                        .push_bind(job.kind)
+                        .push_bind(Json(&job.payload))
+                        .push("'queued'")
+                        .push_bind(job.priority)
+                        .push_bind(now)
+                        .push("0")
+                        .push_bind(job.max_attempts)
+                        .push_bind(&job.unique_key)
+                        .push_bind(now)
+                        .push_bind(now);
+                })
+                .push(" ON CONFLICT (unique_key) DO NOTHING")
+                .build()
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+            }
+            Ok::<_, sqlx::Error>(inserted)
         }
-        Ok(inserted == 1)
+        .await)
+        .context(|| match jobs {
+            [one] => format!("queueing {} job {:?}", one.kind, one.unique_key),
+            _ => format!("queueing {} jobs", jobs.len()),
+        })?;
+        if inserted > 0 {
+            // Over-announcing a kind only wakes a worker that finds nothing new.
+            let queued = &mut self.held().queued;
+            queued.extend(jobs.iter().map(|job| job.kind));
+        }
+        Ok(inserted)
     }
 
     /// Tells every listening worker of the kinds of job this transaction queued, once a kind:

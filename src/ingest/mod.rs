@@ -18,7 +18,7 @@ use crate::context::Context;
 use crate::domain::{Sha256Digest, Source, TimeSource, UploadState};
 use crate::error::{Code, Error, Result};
 use crate::recording::admission::{self, By};
-use crate::recording::{self, Arrival, Begin, ClipArrived, Complete};
+use crate::recording::{self, Arrival, Begin, ClipArrived, Complete, WholeArrival};
 use crate::store::{Batched, Input, Progress, PutOptions, PutOutcome};
 
 pub mod axis;
@@ -317,9 +317,11 @@ impl Context<'_> {
     }
 
     /// Catalogues every stored file of a batch in one transaction. Every file is admitted
-    /// first, then the batch's hashes are locked and looked up at once: a bulk ingest's files
-    /// are mostly new, and a new one then needs no lookup of its own. (Admission first keeps
-    /// the lock order of a single arrival: register, then object.)
+    /// first, then the batch's hashes are locked and looked up at once. A bulk ingest's files
+    /// are mostly new: those are written together (`recording::arrive_whole`), a multi-row
+    /// statement per table; the rest follow one by one, since a file may be a copy of one just
+    /// written. (Admission first keeps the lock order of a single arrival: register, then
+    /// object.)
     async fn record_all(
         &self,
         reqs: &[IngestRequest],
@@ -334,17 +336,26 @@ impl Context<'_> {
         }
         let shas: Vec<Sha256Digest> = puts.iter().map(|(_, put)| put.sha256).collect();
         let mut new = tx.objects_without_recording(&shas).await?;
-        let mut outcomes = Vec::with_capacity(puts.len());
-        for (i, put) in puts {
-            // Only the first file with these bytes is new: a later one is its duplicate.
-            let known_new = new.remove(&put.sha256);
-            outcomes.push(
-                self.catalogue_whole(&mut tx, &reqs[*i], put, known_new)
-                    .await?,
-            );
+        // Only the first file with these bytes is new: a later one is its duplicate.
+        let (fresh, rest): (Vec<usize>, Vec<usize>) =
+            (0..puts.len()).partition(|&k| new.remove(&puts[k].1.sha256));
+        let mut outcomes: Vec<Option<IngestOutcome>> = vec![None; puts.len()];
+        let files: Vec<(&IngestRequest, &PutOutcome)> = fresh
+            .iter()
+            .map(|&k| (&reqs[puts[k].0], &puts[k].1))
+            .collect();
+        for (k, outcome) in fresh.iter().zip(self.arrive_new(&mut tx, &files).await?) {
+            outcomes[*k] = Some(outcome);
+        }
+        for k in rest {
+            let (i, put) = &puts[k];
+            outcomes[k] = Some(self.catalogue_whole(&mut tx, &reqs[*i], put).await?);
         }
         tx.commit().await?;
-        Ok(outcomes)
+        outcomes
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| Error::new(Code::Catalogue, "a file of the batch was lost track of"))
     }
 
     /// Catalogues one stored file in its own transaction.
@@ -364,7 +375,7 @@ impl Context<'_> {
         put: &PutOutcome,
     ) -> Result<IngestOutcome> {
         self.admit_whole(tx, req).await?;
-        self.catalogue_whole(tx, req, put, false).await
+        self.catalogue_whole(tx, req, put).await
     }
 
     /// Whether the door that delivered it (a dock still active) and the officer and camera it
@@ -380,81 +391,115 @@ impl Context<'_> {
         admission::admit(self, tx, by, &req.officer, &req.device).await
     }
 
-    /// `record_whole` once admitted. `known_new`: `objects_without_recording` found no
-    /// recording with these bytes in this transaction, and none has been made since.
+    /// `record_whole` once admitted.
     async fn catalogue_whole(
         &self,
         tx: &mut Tx,
         req: &IngestRequest,
         put: &PutOutcome,
-        known_new: bool,
     ) -> Result<IngestOutcome> {
-        let dock_id = req.dock.as_ref().map(|d| d.id);
-        let clip = ClipArrived {
+        let Some(existing) = tx.recording_with_object(&put.sha256).await? else {
+            return self
+                .arrive_new(tx, &[(req, put)])
+                .await?
+                .pop()
+                .ok_or_else(|| Error::new(Code::Catalogue, "a new recording was lost track of"));
+        };
+        let clip = arrived(req, put);
+        recording::sighted_again(self, tx, existing, &clip, req.actor.clone()).await?;
+        self.complete_upload(tx, req, existing).await?;
+        Ok(IngestOutcome {
+            recording_id: existing,
             sha256: put.sha256,
             size: put.size,
-            name: req.source_name.as_deref(),
-            duplicate: !put.created,
-            by: Arrival {
-                source: req.source,
-                officer: &req.officer,
-                device: &req.device,
-                dock: dock_id,
-            },
-        };
-        let outcome = |recording_id, status, flags| IngestOutcome {
-            recording_id,
-            sha256: put.sha256,
-            size: put.size,
-            status,
-            flags,
-        };
-
-        if !known_new && let Some(existing) = tx.recording_with_object(&put.sha256).await? {
-            recording::sighted_again(self, tx, existing, &clip, req.actor.clone()).await?;
-            self.complete_upload(tx, req, existing).await?;
-            return Ok(outcome(existing, Disposition::Duplicate, Vec::new()));
-        }
-
-        let id = Uuid::now_v7();
-        self.catalogue_object(tx, &put.sha256, put.size, None)
-            .await?;
-        let begin = Begin {
-            id,
-            officer: req.officer.clone(),
-            officer_label: None,
-            device: req.device.clone(),
-            source: req.source,
-            dock: dock_id,
-            external_ref: None,
-            recorded_at: req.recorded_at,
-            recorded_at_source: req.recorded_at_source,
-            category: req.category.clone(),
+            status: Disposition::Duplicate,
             flags: Vec::new(),
-            metadata: serde_json::json!({}),
-        };
-        // Bytes already in the store but in no recording were left by an attempt that died
-        // before it catalogued them: not a copy of anything.
-        let clip = ClipArrived {
-            duplicate: false,
-            ..clip
-        };
-        let end = Complete {
-            flags: if put.size == 0 {
-                vec!["zero-length".into()]
-            } else {
-                Vec::new()
-            },
-            objects: vec![ObjectRef {
-                sha256: put.sha256.to_hex(),
+        })
+    }
+
+    /// New recordings, one for each file: no live recording has their bytes, and this
+    /// transaction holds their locks.
+    async fn arrive_new(
+        &self,
+        tx: &mut Tx,
+        files: &[(&IngestRequest, &PutOutcome)],
+    ) -> Result<Vec<IngestOutcome>> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let objects: Vec<_> = files
+            .iter()
+            .map(|(_, put)| (put.sha256, put.size, None))
+            .collect();
+        self.catalogue_objects(tx, &objects).await?;
+        let arrivals: Vec<WholeArrival> = files
+            .iter()
+            .map(|(req, put)| WholeArrival {
+                begin: Begin {
+                    id: Uuid::now_v7(),
+                    officer: req.officer.clone(),
+                    officer_label: None,
+                    device: req.device.clone(),
+                    source: req.source,
+                    dock: req.dock.as_ref().map(|d| d.id),
+                    external_ref: None,
+                    recorded_at: req.recorded_at,
+                    recorded_at_source: req.recorded_at_source,
+                    category: req.category.clone(),
+                    flags: Vec::new(),
+                    metadata: serde_json::json!({}),
+                },
+                // Bytes already in the store but in no recording were left by an attempt that
+                // died before it catalogued them: not a copy of anything.
+                clip: ClipArrived {
+                    duplicate: false,
+                    ..arrived(req, put)
+                },
+                actor: req.actor.clone(),
+                end: Complete {
+                    flags: if put.size == 0 {
+                        vec!["zero-length".into()]
+                    } else {
+                        Vec::new()
+                    },
+                    objects: vec![ObjectRef {
+                        sha256: put.sha256.to_hex(),
+                        size: put.size,
+                        role: Some("original".into()),
+                    }],
+                    ..Complete::default()
+                },
+            })
+            .collect();
+        let ids: Vec<Uuid> = arrivals.iter().map(|a| a.begin.id).collect();
+        let completed = recording::arrive_whole(self, tx, arrivals).await?;
+        let mut outcomes = Vec::with_capacity(files.len());
+        for ((req, put), (id, done)) in files.iter().zip(ids.into_iter().zip(completed)) {
+            self.complete_upload(tx, req, id).await?;
+            outcomes.push(IngestOutcome {
+                recording_id: id,
+                sha256: put.sha256,
                 size: put.size,
-                role: Some("original".into()),
-            }],
-            ..Complete::default()
-        };
-        let completed =
-            recording::arrive_whole(self, tx, &begin, &clip, req.actor.clone(), end).await?;
-        self.complete_upload(tx, req, id).await?;
-        Ok(outcome(id, Disposition::New, completed.flags))
+                status: Disposition::New,
+                flags: done.flags,
+            });
+        }
+        Ok(outcomes)
+    }
+}
+
+/// A whole arrival's one clip, as its door delivered it.
+fn arrived<'a>(req: &'a IngestRequest, put: &PutOutcome) -> ClipArrived<'a> {
+    ClipArrived {
+        sha256: put.sha256,
+        size: put.size,
+        name: req.source_name.as_deref(),
+        duplicate: !put.created,
+        by: Arrival {
+            source: req.source,
+            officer: &req.officer,
+            device: &req.device,
+            dock: req.dock.as_ref().map(|d| d.id),
+        },
     }
 }

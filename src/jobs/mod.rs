@@ -41,14 +41,22 @@ impl From<Error> for JobError {
 /// Queues the media job for a clip, in the transaction that catalogues the clip: a clip is
 /// never stored without the work that makes it playable being on the queue.
 pub async fn enqueue_media(tx: &mut Tx, clip: Uuid, max_attempts: u32) -> Result<bool> {
-    tx.enqueue(&NewJob {
-        kind: MEDIA,
-        payload: serde_json::json!({"clip": clip.to_string()}),
-        priority: 0,
-        max_attempts: i64::from(max_attempts),
-        unique_key: Some(format!("{MEDIA}:{clip}")),
-    })
-    .await
+    Ok(enqueue_media_all(tx, &[clip], max_attempts).await? == 1)
+}
+
+/// `enqueue_media` for many clips at once (a bulk ingest's batch); returns how many were new.
+pub async fn enqueue_media_all(tx: &mut Tx, clips: &[Uuid], max_attempts: u32) -> Result<u64> {
+    let jobs: Vec<NewJob> = clips
+        .iter()
+        .map(|clip| NewJob {
+            kind: MEDIA,
+            payload: serde_json::json!({"clip": clip.to_string()}),
+            priority: 0,
+            max_attempts: i64::from(max_attempts),
+            unique_key: Some(format!("{MEDIA}:{clip}")),
+        })
+        .collect();
+    tx.enqueue_all(&jobs).await
 }
 
 /// The clip a media job is about.

@@ -353,87 +353,114 @@ pub async fn complete(
 /// The basis of a classification made from the category chosen on the camera.
 const CLASSIFIED_AT_SOURCE: &str = "camera-category";
 
+/// One whole arrival for `arrive_whole`: a recording of one clip, new in this transaction.
+pub struct WholeArrival<'a> {
+    pub begin: Begin,
+    pub clip: ClipArrived<'a>,
+    pub actor: Actor,
+    pub end: Complete,
+}
+
 /// Footage that arrives whole, as one clip: what `begin`, `add_clip` and `complete` make of
 /// it, written at once as a stored recording. The recording is new in this transaction, so
 /// nothing can lock, hold, exhibit, review or add to it meanwhile: there is nothing to read
 /// back, and its row is written once instead of written and then updated twice. A bulk ingest
-/// spends most of its catalogue time here, one file after another.
+/// spends most of its catalogue time here, so a batch's arrivals are written together, a
+/// multi-row statement per table, in the order one arrival's would be.
 pub async fn arrive_whole(
     ctx: &Context<'_>,
     tx: &mut Tx,
-    b: &Begin,
-    clip: &ClipArrived<'_>,
-    actor: Actor,
-    end: Complete,
-) -> Result<Completed> {
-    let row = new_recording(b);
-    let ending = ending(
-        ctx,
-        &Started {
-            recorded_at: row.recorded_at,
-            recorded_at_source: row.recorded_at_source,
-            created_at: row.created_at,
-            flags: &row.flags,
-            category: row.category.as_deref(),
-        },
-        &end,
-    );
-    let next = crate::retention::answer_for_new(
-        ctx.policy,
-        ending.recorded_at,
-        ending.recorded_at_source,
-        row.created_at,
-        ending.classification,
-    );
-    tx.insert_recording(&NewRecording {
-        recorded_at: ending.recorded_at,
-        recorded_at_source: ending.recorded_at_source,
-        category: ending.category.clone(),
-        classification: ending.classification,
-        status: RecordingStatus::Stored,
-        flags: ending.flags.clone(),
-        metadata: end.metadata.clone().unwrap_or_else(|| row.metadata.clone()),
-        ended_at: end.ended,
-        next: Some((next.clone(), ctx.policy.sha256.clone())),
-        ..row
-    })
-    .await?;
-    tx.audit_item_is_new(b.id);
-    if ending.classification != Classification::Unreviewed {
-        tx.record_classification(
-            b.id,
+    arrivals: Vec<WholeArrival<'_>>,
+) -> Result<Vec<Completed>> {
+    let mut rows = Vec::with_capacity(arrivals.len());
+    let mut decided = Vec::with_capacity(arrivals.len());
+    for a in &arrivals {
+        let row = new_recording(&a.begin);
+        let ending = ending(
+            ctx,
+            &Started {
+                recorded_at: row.recorded_at,
+                recorded_at_source: row.recorded_at_source,
+                created_at: row.created_at,
+                flags: &row.flags,
+                category: row.category.as_deref(),
+            },
+            &a.end,
+        );
+        let next = crate::retention::answer_for_new(
+            ctx.policy,
+            ending.recorded_at,
+            ending.recorded_at_source,
+            row.created_at,
             ending.classification,
-            CLASSIFIED_AT_SOURCE,
-            ending.category.as_deref(),
-            &actor.id,
-        )
-        .await?;
+        );
+        rows.push(NewRecording {
+            recorded_at: ending.recorded_at,
+            recorded_at_source: ending.recorded_at_source,
+            category: ending.category.clone(),
+            classification: ending.classification,
+            status: RecordingStatus::Stored,
+            flags: ending.flags.clone(),
+            metadata: a
+                .end
+                .metadata
+                .clone()
+                .unwrap_or_else(|| row.metadata.clone()),
+            ended_at: a.end.ended,
+            next: Some((next.clone(), ctx.policy.sha256.clone())),
+            ..row
+        });
+        decided.push((ending, next));
     }
-    let clip_id = Uuid::now_v7();
-    tx.insert_clip(&NewClip {
-        id: clip_id,
-        recording_id: b.id,
-        seq: 1,
-        sha256: clip.sha256,
-        size: clip.size,
-        original_name: clip.name.map(str::to_owned),
-    })
-    .await?;
-    tx.insert_sighting(&clip.sighting(b.id, clip.duplicate))
-        .await?;
-    crate::jobs::enqueue_media(tx, clip_id, ctx.media_attempts()).await?;
-    let whose = Whose {
-        id: b.id,
-        officer: &b.officer,
-        source: b.source,
-        device: &b.device,
-        clips: 1,
-    };
-    audit_ingest(ctx, tx, actor, whose, &ending, &next, end.objects).await?;
-    Ok(Completed {
-        classification: ending.classification,
-        flags: ending.flags,
-    })
+    tx.insert_recordings(&rows).await?;
+    for (a, (ending, _)) in arrivals.iter().zip(&decided) {
+        tx.audit_item_is_new(a.begin.id);
+        if ending.classification != Classification::Unreviewed {
+            tx.record_classification(
+                a.begin.id,
+                ending.classification,
+                CLASSIFIED_AT_SOURCE,
+                ending.category.as_deref(),
+                &a.actor.id,
+            )
+            .await?;
+        }
+    }
+    let clips: Vec<NewClip> = arrivals
+        .iter()
+        .map(|a| NewClip {
+            id: Uuid::now_v7(),
+            recording_id: a.begin.id,
+            seq: 1,
+            sha256: a.clip.sha256,
+            size: a.clip.size,
+            original_name: a.clip.name.map(str::to_owned),
+        })
+        .collect();
+    tx.insert_clips(&clips).await?;
+    let sightings: Vec<NewSighting> = arrivals
+        .iter()
+        .map(|a| a.clip.sighting(a.begin.id, a.clip.duplicate))
+        .collect();
+    tx.insert_sightings(&sightings).await?;
+    let clip_ids: Vec<Uuid> = clips.iter().map(|c| c.id).collect();
+    crate::jobs::enqueue_media_all(tx, &clip_ids, ctx.media_attempts()).await?;
+    let mut completed = Vec::with_capacity(arrivals.len());
+    for (a, (ending, next)) in arrivals.into_iter().zip(decided) {
+        let whose = Whose {
+            id: a.begin.id,
+            officer: &a.begin.officer,
+            source: a.begin.source,
+            device: &a.begin.device,
+            clips: 1,
+        };
+        audit_ingest(ctx, tx, a.actor, whose, &ending, &next, a.end.objects).await?;
+        completed.push(Completed {
+            classification: ending.classification,
+            flags: ending.flags,
+        });
+    }
+    Ok(completed)
 }
 
 /// The `sighting` record: bytes already evidence arrived again, through some door.

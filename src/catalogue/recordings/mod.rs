@@ -8,8 +8,8 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use sqlx::FromRow;
 use sqlx::types::Json;
+use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use crate::catalogue::{Catalogue, RowLock, Tx, on_pool, on_tx};
@@ -20,6 +20,10 @@ use crate::domain::{
 };
 use crate::error::{Code, Error, Result, ResultExt};
 use crate::retention::rules::{Action, NextAction};
+
+/// Rows a multi-row insert carries: 20 parameters a recording stays well under both
+/// databases' limits (SQLite 32,766, PostgreSQL 65,535).
+const ROWS_PER_STATEMENT: usize = 500;
 
 pub(super) mod axis;
 pub(super) mod classification;
@@ -268,73 +272,122 @@ impl Tx {
         size: u64,
         media_type: Option<&str>,
     ) -> Result<bool> {
+        let revived = self.insert_objects(&[(*sha256, size, media_type)]).await?;
+        Ok(!revived.is_empty())
+    }
+
+    /// `insert_object` for many objects at once, in two statements: returns the hashes that
+    /// were a purge's tombstone.
+    pub async fn insert_objects(
+        &mut self,
+        objects: &[(Sha256Digest, u64, Option<&str>)],
+    ) -> Result<Vec<Sha256Digest>> {
         let now = crate::domain::now();
-        let revived = on_tx!(self, c => {
-            sqlx::query(
-                "UPDATE objects SET purged_at = NULL, stored_at = $2 \
-                 WHERE sha256 = $1 AND purged_at IS NOT NULL",
-            )
-            .bind(sha256.to_hex())
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .context(|| format!("cataloguing object {sha256}"))?;
-        on_tx!(self, c => {
-            sqlx::query(
-                "INSERT INTO objects (sha256, size, media_type, stored_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (sha256) DO NOTHING",
-            )
-            .bind(sha256.to_hex())
-            .bind(size as i64)
-            .bind(media_type)
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .context(|| format!("cataloguing object {sha256}"))?;
-        Ok(revived == 1)
+        let hexes: Vec<String> = objects.iter().map(|(sha, ..)| sha.to_hex()).collect();
+        let what = || match objects {
+            [(one, ..)] => format!("cataloguing object {one}"),
+            _ => format!("cataloguing {} objects", objects.len()),
+        };
+        const REVIVE: &str = "UPDATE objects SET purged_at = NULL, stored_at = $2 \
+             WHERE purged_at IS NOT NULL AND sha256";
+        let revived: Vec<String> = match self {
+            Tx::Sqlite(t, _) => {
+                let list = serde_json::to_string(&hexes).map_err(|e| {
+                    Error::new(Code::Catalogue, format!("listing object hashes: {e}"))
+                })?;
+                sqlx::query_scalar(&format!(
+                    "{REVIVE} IN (SELECT value FROM json_each($1)) RETURNING sha256"
+                ))
+                .bind(list)
+                .bind(now)
+                .fetch_all(&mut **t)
+                .await
+            }
+            Tx::Postgres(t, _) => {
+                sqlx::query_scalar(&format!("{REVIVE} = ANY($1) RETURNING sha256"))
+                    // Planned afresh, as the lookup in `recording_with_object`: a generic plan
+                    // made while `objects` was small may scan the table.
+                    .persistent(false)
+                    .bind(&hexes)
+                    .bind(now)
+                    .fetch_all(&mut **t)
+                    .await
+            }
+        }
+        .context(what)?;
+        on_tx!(self, c => async {
+            for rows in objects.chunks(ROWS_PER_STATEMENT) {
+                QueryBuilder::new("INSERT INTO objects (sha256, size, media_type, stored_at) ")
+                    .push_values(rows, |mut b, (sha, size, media_type)| {
+                        b.push_bind(sha.to_hex())
+                            .push_bind(*size as i64)
+                            .push_bind(*media_type)
+                            .push_bind(now);
+                    })
+                    .push(" ON CONFLICT (sha256) DO NOTHING")
+                    .build()
+                    .execute(&mut *c)
+                    .await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        }
+        .await)
+        .context(what)?;
+        Ok(objects
+            .iter()
+            .map(|(sha, ..)| *sha)
+            .filter(|sha| revived.contains(&sha.to_hex()))
+            .collect())
     }
 
     pub async fn insert_recording(&mut self, r: &NewRecording) -> Result<()> {
-        let next = r.next.as_ref();
-        on_tx!(self, c => {
-            sqlx::query(
-                "INSERT INTO recordings (id, officer_id, device_serial, source, external_ref, \
-                 recorded_at, recorded_at_source, category, status, flags, metadata, created_at, \
-                 dock_id, classification, officer_label, ended_at, next_action, next_action_at, \
-                 next_action_rule, next_action_policy) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19, $20)",
-            )
-            .bind(r.id)
-            .bind(&r.officer_id)
-            .bind(&r.device_serial)
-            .bind(r.source)
-            .bind(&r.external_ref)
-            .bind(r.recorded_at)
-            .bind(r.recorded_at_source)
-            .bind(&r.category)
-            .bind(r.status)
-            .bind(Json(&r.flags))
-            .bind(Json(&r.metadata))
-            .bind(r.created_at)
-            .bind(r.dock_id)
-            .bind(r.classification.as_str())
-            .bind(&r.officer_label)
-            .bind(r.ended_at)
-            .bind(next.map(|(n, _)| n.action))
-            .bind(next.and_then(|(n, _)| n.at))
-            .bind(next.map(|(n, _)| n.rule))
-            .bind(next.map(|(_, policy)| policy.as_str()))
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
+        self.insert_recordings(std::slice::from_ref(r)).await
+    }
+
+    /// Recordings as they begin or arrive whole, a multi-row statement per few hundred.
+    pub async fn insert_recordings(&mut self, recordings: &[NewRecording]) -> Result<()> {
+        on_tx!(self, c => async {
+            for rows in recordings.chunks(ROWS_PER_STATEMENT) {
+                QueryBuilder::new(
+                    "INSERT INTO recordings (id, officer_id, device_serial, source, external_ref, \
+                     recorded_at, recorded_at_source, category, status, flags, metadata, \
+                     created_at, dock_id, classification, officer_label, ended_at, next_action, \
+                     next_action_at, next_action_rule, next_action_policy) ",
+                )
+                .push_values(rows, |mut b, r| {
+                    let next = r.next.as_ref();
+                    b.push_bind(r.id)
+                        .push_bind(&r.officer_id)
+                        .push_bind(&r.device_serial)
+                        .push_bind(r.source)
+                        .push_bind(&r.external_ref)
+                        .push_bind(r.recorded_at)
+                        .push_bind(r.recorded_at_source)
+                        .push_bind(&r.category)
+                        .push_bind(r.status)
+                        .push_bind(Json(&r.flags))
+                        .push_bind(Json(&r.metadata))
+                        .push_bind(r.created_at)
+                        .push_bind(r.dock_id)
+                        .push_bind(r.classification.as_str())
+                        .push_bind(&r.officer_label)
+                        .push_bind(r.ended_at)
+                        .push_bind(next.map(|(n, _)| n.action))
+                        .push_bind(next.and_then(|(n, _)| n.at))
+                        .push_bind(next.map(|(n, _)| n.rule))
+                        .push_bind(next.map(|(_, policy)| policy.as_str()));
+                })
+                .build()
+                .execute(&mut *c)
+                .await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        }
+        .await)
+        .context(|| match recordings {
+            [one] => format!("cataloguing recording {}", one.id),
+            _ => format!("cataloguing {} recordings", recordings.len()),
         })
-        .context(|| format!("cataloguing recording {}", r.id))?;
-        Ok(())
     }
 
     pub async fn next_clip_seq(&mut self, recording: Uuid) -> Result<i64> {
@@ -404,50 +457,85 @@ impl Tx {
     }
 
     pub async fn insert_clip(&mut self, clip: &NewClip) -> Result<()> {
-        on_tx!(self, c => {
-            sqlx::query(
-                "INSERT INTO clips (id, recording_id, seq, sha256, size, original_name, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(clip.id)
-            .bind(clip.recording_id)
-            .bind(clip.seq)
-            .bind(clip.sha256.to_hex())
-            .bind(clip.size as i64)
-            .bind(&clip.original_name)
-            .bind(crate::domain::now())
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
+        self.insert_clips(std::slice::from_ref(clip)).await
+    }
+
+    pub async fn insert_clips(&mut self, clips: &[NewClip]) -> Result<()> {
+        let now = crate::domain::now();
+        on_tx!(self, c => async {
+            for rows in clips.chunks(ROWS_PER_STATEMENT) {
+                QueryBuilder::new(
+                    "INSERT INTO clips (id, recording_id, seq, sha256, size, original_name, \
+                     created_at) ",
+                )
+                .push_values(rows, |mut b, clip| {
+                    b.push_bind(clip.id)
+                        .push_bind(clip.recording_id)
+                        .push_bind(clip.seq)
+                        .push_bind(clip.sha256.to_hex())
+                        .push_bind(clip.size as i64)
+                        .push_bind(&clip.original_name)
+                        .push_bind(now);
+                })
+                .build()
+                .execute(&mut *c)
+                .await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        }
+        .await)
+        .context(|| match clips {
+            [one] => format!(
+                "cataloguing clip {} of recording {}",
+                one.seq, one.recording_id
+            ),
+            _ => format!("cataloguing {} clips", clips.len()),
         })
-        .context(|| format!("cataloguing clip {} of recording {}", clip.seq, clip.recording_id))?;
-        Ok(())
     }
 
     pub async fn insert_sighting(&mut self, s: &NewSighting) -> Result<Uuid> {
         let id = Uuid::now_v7();
-        on_tx!(self, c => {
-            sqlx::query(
-                "INSERT INTO sightings (id, sha256, recording_id, duplicate, source, source_name, \
-                 officer_id, device_serial, seen_at, dock_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(id)
-            .bind(s.sha256.to_hex())
-            .bind(s.recording_id)
-            .bind(s.duplicate)
-            .bind(s.source)
-            .bind(&s.source_name)
-            .bind(&s.officer_id)
-            .bind(&s.device_serial)
-            .bind(crate::domain::now())
-            .bind(s.dock_id)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .context(|| format!("recording a sighting of {}", s.sha256))?;
+        self.write_sightings(&[(id, s)]).await?;
         Ok(id)
+    }
+
+    pub async fn insert_sightings(&mut self, sightings: &[NewSighting]) -> Result<()> {
+        let rows: Vec<(Uuid, &NewSighting)> =
+            sightings.iter().map(|s| (Uuid::now_v7(), s)).collect();
+        self.write_sightings(&rows).await
+    }
+
+    async fn write_sightings(&mut self, rows: &[(Uuid, &NewSighting)]) -> Result<()> {
+        let now = crate::domain::now();
+        on_tx!(self, c => async {
+            for rows in rows.chunks(ROWS_PER_STATEMENT) {
+                QueryBuilder::new(
+                    "INSERT INTO sightings (id, sha256, recording_id, duplicate, source, \
+                     source_name, officer_id, device_serial, seen_at, dock_id) ",
+                )
+                .push_values(rows, |mut b, (id, s)| {
+                    b.push_bind(*id)
+                        .push_bind(s.sha256.to_hex())
+                        .push_bind(s.recording_id)
+                        .push_bind(s.duplicate)
+                        .push_bind(s.source)
+                        .push_bind(&s.source_name)
+                        .push_bind(&s.officer_id)
+                        .push_bind(&s.device_serial)
+                        .push_bind(now)
+                        .push_bind(s.dock_id);
+                })
+                .build()
+                .execute(&mut *c)
+                .await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        }
+        .await)
+        .context(|| match rows {
+            [(_, one)] => format!("recording a sighting of {}", one.sha256),
+            _ => format!("recording {} sightings", rows.len()),
+        })
     }
 }
 
