@@ -188,7 +188,9 @@ def test_a_package_is_built_downloaded_and_verifies(person, tmp_path):
     page.click("button:has-text('Build package')")
     page.wait_for_url(re.compile(r".*/tasks/.*"))
     screenshot(page, "package-progress")
-    page.wait_for_selector("text=Done.", timeout=120_000)
+    # Exactly the finished page's "Done." ("text=" would also match the running page's
+    # "100% done.", which still refreshes itself).
+    page.wait_for_selector("p.flash:text-is('Done.')", timeout=120_000)
     accessible(page, "task")
     page.click(f"a:has-text('Back to case {URN}')")
     screenshot(page, "case")
