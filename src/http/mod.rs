@@ -21,7 +21,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderName, Request};
+use axum::http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use axum::http::{HeaderName, HeaderValue, Request, Version};
+use axum::middleware::Next;
+use axum::response::Response;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -228,6 +231,28 @@ fn loggable_path<B>(req: &Request<B>) -> String {
     }
 }
 
+/// A request refused before its body was read (a missing CSRF token, a wrong offset) leaves
+/// the body unread, and hyper then closes the connection after the answer without saying so:
+/// a client that sends its next request on that connection in the meantime (python-requests
+/// does, from its pool) sees it dropped. An HTTP/1 refusal of a request with a body says
+/// `Connection: close`, so the client opens a new connection instead.
+async fn close_after_refusal(req: Request<Body>, next: Next) -> Response {
+    let http1 = req.version() < Version::HTTP_2;
+    let headers = req.headers();
+    let has_body = headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get(CONTENT_LENGTH)
+            .is_some_and(|len| len.as_bytes() != b"0");
+    let mut response = next.run(req).await;
+    let refused = response.status().is_client_error() || response.status().is_server_error();
+    if http1 && has_body && refused {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 pub fn router(state: AppState) -> Router {
     let idle = Duration::from_secs(state.app.config.server.body_idle_timeout_secs.max(1));
     let request_id = HeaderName::from_static("x-request-id");
@@ -236,6 +261,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tus::routes())
         .merge(axis::routes())
         .merge(people_routes(&state))
+        .layer(axum::middleware::from_fn(close_after_refusal))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req
