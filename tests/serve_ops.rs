@@ -328,3 +328,37 @@ fn readiness_says_so_when_the_catalogue_is_unreachable() {
         server.get("/readyz").contains(" 200 ")
     });
 }
+
+/// A refusal that leaves the request's body unread tells the client the connection closes, so
+/// it does not send its next request on a connection the server is about to drop.
+#[test]
+fn a_refused_request_with_a_body_closes_its_connection() {
+    use std::io::{Read, Write};
+    let env = Env::sqlite();
+    let server = env.serve();
+    let exchange = |request: &str| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        s.write_all(request.as_bytes()).expect("send");
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).expect("read") == 1 {
+            head.push(byte[0]);
+        }
+        String::from_utf8_lossy(&head).to_lowercase()
+    };
+    // No dock credentials: refused before the bytes are read.
+    let refused = exchange(
+        "POST /files/ HTTP/1.1\r\nHost: localhost\r\nTus-Resumable: 1.0.0\r\n\
+         Upload-Length: 5\r\nContent-Type: application/offset+octet-stream\r\n\
+         Content-Length: 5\r\n\r\nhello",
+    );
+    assert!(refused.starts_with("http/1.1 4"), "{refused}");
+    assert!(refused.contains("connection: close"), "{refused}");
+    // A refusal with no body to leave unread keeps the connection.
+    let kept =
+        exchange("GET /files/nothing HTTP/1.1\r\nHost: localhost\r\nTus-Resumable: 1.0.0\r\n\r\n");
+    assert!(kept.starts_with("http/1.1 4"), "{kept}");
+    assert!(!kept.contains("connection: close"), "{kept}");
+}
