@@ -22,14 +22,10 @@ use uuid::Uuid;
 use super::audit_log::{
     AppendedLeaf, ItemHead, LogState, Round, absorb, attempt, hashes_pg, hashes_sqlite,
 };
-use super::{Tx, on_tx};
+use super::{ROWS_PER_STATEMENT, Tx, on_tx};
 use crate::audit::merkle::Prefetched;
 use crate::audit::record::{EventDraft, ItemLink, Record};
 use crate::error::{Code, Error, Result, ResultExt};
-
-/// Rows a multi-row statement carries: 7 parameters a leaf stays well under both databases'
-/// limits (SQLite 32,766, PostgreSQL 65,535).
-const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// The audit records appended in one transaction and not yet written.
 #[derive(Default)]

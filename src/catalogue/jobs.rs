@@ -12,7 +12,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use super::{Catalogue, Tx, on_pool, on_tx};
+use super::{Catalogue, ROWS_PER_STATEMENT, Tx, on_pool, on_tx};
 use crate::domain::JobStatus;
 use crate::error::{Error, Result, ResultExt};
 
@@ -67,7 +67,7 @@ impl Tx {
         let now = crate::domain::now();
         let inserted = on_tx!(self, c => async {
             let mut inserted = 0;
-            for rows in jobs.chunks(500) {
+            for rows in jobs.chunks(ROWS_PER_STATEMENT) {
                 inserted += QueryBuilder::new(
                     "INSERT INTO jobs (id, kind, payload, status, priority, run_at, attempts, \
                      max_attempts, unique_key, created_at, updated_at) ",

@@ -130,6 +130,10 @@ impl Held {
     }
 }
 
+/// Rows a multi-row statement carries: at 20 parameters a row (a recording, the widest) it
+/// stays well under both databases' limits (SQLite 32,766, PostgreSQL 65,535).
+const ROWS_PER_STATEMENT: usize = 500;
+
 /// SQLite connections: writers take one at a time, the rest serve reads.
 const SQLITE_CONNECTIONS: u32 = 8;
 /// PostgreSQL connections, and how many of them write transactions may hold at once: the rest

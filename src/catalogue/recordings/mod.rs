@@ -12,7 +12,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use crate::catalogue::{Catalogue, RowLock, Tx, on_pool, on_tx};
+use crate::catalogue::{Catalogue, ROWS_PER_STATEMENT, RowLock, Tx, on_pool, on_tx};
 use crate::domain::TimeSource;
 use crate::domain::{
     Classification, Clip, MediaState, Recording, RecordingStatus, RetentionState, Sha256Digest,
@@ -20,10 +20,6 @@ use crate::domain::{
 };
 use crate::error::{Code, Error, Result, ResultExt};
 use crate::retention::rules::{Action, NextAction};
-
-/// Rows a multi-row insert carries: 20 parameters a recording stays well under both
-/// databases' limits (SQLite 32,766, PostgreSQL 65,535).
-const ROWS_PER_STATEMENT: usize = 500;
 
 pub(super) mod axis;
 pub(super) mod classification;
