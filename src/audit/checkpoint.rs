@@ -23,19 +23,49 @@ pub struct LogKey {
     path: PathBuf,
 }
 
+/// Writes a new signing key where there is none. Two processes started at once on a fresh data
+/// directory both come here: each writes a whole key to a file of its own, the first to link
+/// it into place wins, and the other loads the winner's. (Made in place, the second failed
+/// with "File exists", or could have read a key half written.)
+fn create_key(path: &Path, origin: &str) -> Result<()> {
+    let (skey, _) = signed_note::generate_key(&mut rand::rngs::OsRng, origin);
+    let mut own = path.as_os_str().to_owned();
+    own.push(format!(".{}.new", uuid::Uuid::new_v4()));
+    let own = PathBuf::from(own);
+    let linked = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&own)
+        .and_then(|mut f| {
+            f.write_all(format!("{skey}\n").as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| match std::fs::hard_link(&own, path) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            linked => linked,
+        });
+    let _ = std::fs::remove_file(&own);
+    linked.context(|| format!("creating log signing key {}", path.display()))?;
+    // The key's name is durable before anything is signed with it.
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .context(|| {
+            format!(
+                "syncing {} after creating the log signing key",
+                dir.display()
+            )
+        })
+}
+
 impl LogKey {
     pub fn load_or_create(path: &Path, origin: &str) -> Result<LogKey> {
         if !path.exists() {
-            let (skey, _) = signed_note::generate_key(&mut rand::rngs::OsRng, origin);
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .context(|| format!("creating log signing key {}", path.display()))?;
-            f.write_all(format!("{skey}\n").as_bytes())
-                .and_then(|()| f.sync_all())
-                .context(|| format!("writing log signing key {}", path.display()))?;
+            create_key(path, origin)?;
         }
         let meta = std::fs::metadata(path)
             .context(|| format!("reading log signing key {}", path.display()))?;
@@ -309,5 +339,29 @@ mod tests {
 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(LogKey::load_or_create(&path, "bwv.test/v1").is_err());
+    }
+
+    /// Processes starting at once on a fresh data directory all get the one key made.
+    #[test]
+    fn a_key_made_by_many_at_once_is_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.key");
+        let start = std::sync::Barrier::new(8);
+        let keys: Vec<String> = std::thread::scope(|scope| {
+            let made: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        LogKey::load_or_create(&path, "bwv.test/v1").map(|k| k.vkey().to_owned())
+                    })
+                })
+                .collect();
+            made.into_iter()
+                .map(|m| m.join().unwrap().expect("every starter loads a key"))
+                .collect()
+        });
+        assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the key is left: {left:?}");
     }
 }

@@ -210,17 +210,13 @@ impl Tx {
         const LIVE: &str = "FROM clips c JOIN recordings r ON r.id = c.recording_id \
              WHERE r.retention_state <> 'purged' AND r.purge_started_at IS NULL";
         let held: Vec<String> = match self {
-            Tx::Sqlite(t, _) => {
-                let list = serde_json::to_string(&hexes)
-                    .map_err(|e| Error::new(Code::Catalogue, format!("listing object hashes: {e}")))?;
-                sqlx::query_scalar(&format!(
-                    "SELECT DISTINCT c.sha256 {LIVE} AND c.sha256 IN (SELECT value FROM json_each($1))"
-                ))
-                .persistent(false)
-                .bind(list)
-                .fetch_all(&mut **t)
-                .await
-            }
+            Tx::Sqlite(t, _) => sqlx::query_scalar(&format!(
+                "SELECT DISTINCT c.sha256 {LIVE} AND c.sha256 IN (SELECT value FROM json_each($1))"
+            ))
+            .persistent(false)
+            .bind(json_list(&hexes)?)
+            .fetch_all(&mut **t)
+            .await,
             Tx::Postgres(t, _) => {
                 sqlx::query_scalar(&format!(
                     "SELECT DISTINCT c.sha256 {LIVE} AND c.sha256 = ANY($1)"
@@ -288,13 +284,10 @@ impl Tx {
              WHERE purged_at IS NOT NULL AND sha256";
         let revived: Vec<String> = match self {
             Tx::Sqlite(t, _) => {
-                let list = serde_json::to_string(&hexes).map_err(|e| {
-                    Error::new(Code::Catalogue, format!("listing object hashes: {e}"))
-                })?;
                 sqlx::query_scalar(&format!(
                     "{REVIVE} IN (SELECT value FROM json_each($1)) RETURNING sha256"
                 ))
-                .bind(list)
+                .bind(json_list(&hexes)?)
                 .bind(now)
                 .fetch_all(&mut **t)
                 .await
@@ -533,6 +526,13 @@ impl Tx {
             _ => format!("recording {} sightings", rows.len()),
         })
     }
+}
+
+/// Hashes as one SQLite parameter: a JSON array, read back with `json_each` (SQLite has no
+/// array parameters; PostgreSQL takes the list itself, `= ANY($1)`).
+fn json_list(hexes: &[String]) -> Result<String> {
+    serde_json::to_string(hexes)
+        .map_err(|e| Error::new(Code::Catalogue, format!("listing object hashes: {e}")))
 }
 
 /// Reads one recording with its clips: `$first` and `$second` are the executors for the two
