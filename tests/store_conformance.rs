@@ -185,6 +185,53 @@ async fn filesystem() {
     );
 }
 
+/// A second process opening the store removes the temp files of writers that died. A writer
+/// that is alive must never lose its temp file to that cleaning, even in the instant between
+/// creating the file and locking it: here one thread reopens the store over and over while two
+/// others write the same objects, and every put must succeed and every object be there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn filesystem_writers_survive_a_store_opened_beside_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::open(dir.path()).unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cleaner = {
+        let (root, done) = (dir.path().to_owned(), done.clone());
+        std::thread::spawn(move || {
+            let mut opened = 0u32;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                FsStore::open(&root).expect("reopening the store");
+                opened += 1;
+            }
+            opened
+        })
+    };
+    let objects: Vec<Vec<u8>> = (0..400u32).map(|i| i.to_le_bytes().repeat(16)).collect();
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let (store, objects) = (store.clone(), objects.clone());
+            tokio::spawn(async move {
+                for bytes in objects {
+                    store
+                        .put(reader(&bytes), PutOptions::default())
+                        .await
+                        .expect("a put beside a reopened store");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let opened = cleaner.join().unwrap();
+    assert!(opened > 10, "the store was reopened only {opened} times");
+    assert_eq!(store.list().await.unwrap().len(), objects.len());
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0
+    );
+}
+
 fn settings(bucket: &str, mode: LockMode) -> S3Settings {
     S3Settings {
         bucket: bucket.into(),

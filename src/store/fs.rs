@@ -215,6 +215,19 @@ fn hash_file(file: &File) -> io::Result<Digests> {
     Ok(hashes.finish())
 }
 
+/// Whether `path` still leads to the open `file` (not removed, not replaced).
+fn still_named(path: &Path, file: &File) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let open = file
+        .metadata()
+        .context(|| format!("reading {}", path.display()))?;
+    match std::fs::symlink_metadata(path) {
+        Ok(named) => Ok(named.dev() == open.dev() && named.ino() == open.ino()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).context(|| format!("checking {}", path.display())),
+    }
+}
+
 fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
@@ -263,7 +276,8 @@ impl FsStore {
             let Ok(file) = File::open(&path) else {
                 continue;
             };
-            if file.try_lock().is_ok() {
+            // A writer that finished between our open and our lock has removed its file.
+            if file.try_lock().is_ok() && still_named(&path, &file)? {
                 tracing::info!(path = %path.display(), "removing abandoned partial object");
                 std::fs::remove_file(&path)
                     .context(|| format!("removing abandoned temp file {}", path.display()))?;
@@ -294,25 +308,11 @@ impl FsStore {
     /// Writes and hashes `input` into a locked temp file and checks it against `opts`; nothing
     /// is durable or visible yet.
     fn write(&self, input: Input, opts: &PutOptions) -> Result<Unpublished> {
-        let tmp = self
-            .root
-            .join("tmp")
-            .join(format!("{}.partial", Uuid::new_v4()));
-        let file = OpenOptions::new()
-            .read(true) // hashing maps what was written
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .context(|| format!("creating temp object {}", tmp.display()))?;
-        let filled = file
-            .lock()
-            .context(|| format!("locking temp object {}", tmp.display()))
-            .and_then(|()| self.fill(input, &file, &tmp, opts))
-            .and_then(|digests| {
-                opts.check(&digests.sha256, digests.size, digests.md5)?;
-                Ok(digests)
-            });
+        let (tmp, file) = self.create_temp()?;
+        let filled = self.fill(input, &file, &tmp, opts).and_then(|digests| {
+            opts.check(&digests.sha256, digests.size, digests.md5)?;
+            Ok(digests)
+        });
         match filled {
             Ok(digests) => Ok(Unpublished { tmp, file, digests }),
             Err(e) => {
@@ -320,6 +320,33 @@ impl FsStore {
                 remove_temp(&tmp);
                 Err(e)
             }
+        }
+    }
+
+    /// A new temp file, locked, that still has its name. Between creating the file and locking
+    /// it, another process opening the store can take it for a dead writer's and remove it (it
+    /// can lock it, after all); the name is then gone and a link from it would fail. So once
+    /// locked, the name must still lead to this file, or another is made. A cleaner that comes
+    /// later cannot lock it, so the name then stays.
+    fn create_temp(&self) -> Result<(PathBuf, File)> {
+        loop {
+            let tmp = self
+                .root
+                .join("tmp")
+                .join(format!("{}.partial", Uuid::new_v4()));
+            let file = OpenOptions::new()
+                .read(true) // hashing maps what was written
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+                .context(|| format!("creating temp object {}", tmp.display()))?;
+            file.lock()
+                .context(|| format!("locking temp object {}", tmp.display()))?;
+            if still_named(&tmp, &file)? {
+                return Ok((tmp, file));
+            }
+            tracing::debug!(path = %tmp.display(), "temp object removed by a cleaner; making another");
         }
     }
 
