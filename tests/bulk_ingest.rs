@@ -85,55 +85,57 @@ on_both_backends!(
 );
 
 // Two bulk ingests of the same footage at once (two operators migrating overlapping copies of
-// an archive): each batch locks its hashes before deciding which files are new, so the bytes
-// become one recording each and every other arrival is a sighting of it. PostgreSQL only:
-// that lock is what is tested (SQLite's writers are serial anyway), and two processes
-// publishing the same bytes into one filesystem store at once can still fail a file
-// ("publishing object: No such file or directory"), a store race left open for now.
-#[test]
-fn two_bulk_ingests_of_the_same_files_make_one_recording_each() {
-    let env = Env::new(common::Backend::Postgres);
-    let files = BATCH_FILES + 22;
-    for i in 0..files {
-        let body = format!("clip {i} of an archive copied twice");
-        // Named alike, so both go through the same files at about the same moment.
-        env.write(&format!("copy-a/clip-{i:04}.mp4"), body.as_bytes());
-        env.write(&format!("copy-b/clip-{i:04}.mp4"), body.as_bytes());
+// an archive) into a data directory neither has used yet: each batch locks its hashes before
+// deciding which files are new, so the bytes become one recording each and every other arrival
+// is a sighting of it. On SQLite + filesystem the two processes also publish the same bytes
+// into one store at once and each opens that store (removing dead writers' temp files) while
+// the other writes.
+on_both_backends!(
+    two_bulk_ingests_of_the_same_files_make_one_recording_each,
+    |env: Env| {
+        let files = BATCH_FILES + 22;
+        for i in 0..files {
+            let body = format!("clip {i} of an archive copied twice");
+            // Named alike, so both go through the same files at about the same moment.
+            env.write(&format!("copy-a/clip-{i:04}.mp4"), body.as_bytes());
+            env.write(&format!("copy-b/clip-{i:04}.mp4"), body.as_bytes());
+        }
+        let runs: Vec<_> = ["copy-a", "copy-b"]
+            .into_iter()
+            .map(|dir| {
+                env.cmd(&["ingest", "--officer", "1", "--device", "D", dir])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for run in runs {
+            let out = run.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+        }
+        assert_eq!(env.count("SELECT COUNT(*) FROM recordings"), files as i64);
+        assert_eq!(
+            env.count(
+                "SELECT COUNT(*) FROM (SELECT sha256 FROM clips GROUP BY sha256 \
+             HAVING COUNT(*) > 1) AS twice"
+            ),
+            0,
+            "the same bytes became two recordings"
+        );
+        assert_eq!(
+            env.count("SELECT COUNT(*) FROM sightings"),
+            2 * files as i64
+        );
+        assert_eq!(
+            env.count("SELECT COUNT(*) FROM sightings WHERE duplicate"),
+            files as i64
+        );
+        assert_eq!(env.stored_objects().len(), files);
+        env.ok(&["audit", "verify"]);
     }
-    // The data directory is made first: two processes making it at once is another race
-    // (see the closing note of this test's commit), not the one this test is about.
-    env.ok(&["migrate"]);
-    let runs: Vec<_> = ["copy-a", "copy-b"]
-        .into_iter()
-        .map(|dir| {
-            env.cmd(&["ingest", "--officer", "1", "--device", "D", dir])
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for mut run in runs {
-        assert!(run.wait().unwrap().success());
-    }
-    assert_eq!(env.count("SELECT COUNT(*) FROM recordings"), files as i64);
-    assert_eq!(
-        env.count(
-            "SELECT COUNT(*) FROM (SELECT sha256 FROM clips GROUP BY sha256 \
-         HAVING COUNT(*) > 1) AS twice"
-        ),
-        0,
-        "the same bytes became two recordings"
-    );
-    assert_eq!(
-        env.count("SELECT COUNT(*) FROM sightings"),
-        2 * files as i64
-    );
-    assert_eq!(
-        env.count("SELECT COUNT(*) FROM sightings WHERE duplicate"),
-        files as i64
-    );
-    env.ok(&["audit", "verify"]);
-}
+);
 
 /// A file whose cataloguing fails sinks its batch's shared transaction; the batch is then
 /// catalogued file by file, so only that file fails and the others are committed.

@@ -7,7 +7,7 @@
 //! machine that holds the database file, so a file lock beside it does the same job.
 
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sqlx::postgres::PgConnection;
@@ -28,8 +28,9 @@ pub enum Duty {
     Housekeeping,
     /// A retention sweep: two at once would race to purge the same footage.
     Sweeping,
-    /// Migrating a SQLite catalogue: processes started at once on a new database would each
-    /// apply the same migration (PostgreSQL's migrator takes its own lock).
+    /// Setting up a SQLite catalogue: processes started at once on a new database would each
+    /// switch it to WAL (the second is refused at once as a deadlock, not made to wait) and
+    /// each apply the same migration (PostgreSQL's migrator takes its own lock).
     Migrating,
 }
 
@@ -107,8 +108,8 @@ impl Catalogue {
                     Ok(None)
                 }
             }
-            Catalogue::Sqlite(..) => {
-                let path = self.lock_file(duty);
+            Catalogue::Sqlite(pool, _) => {
+                let path = sqlite_lock_file(pool.connect_options().get_filename(), duty);
                 tokio::task::spawn_blocking(move || {
                     let file = open_lock_file(&path)?;
                     match file.try_lock() {
@@ -127,16 +128,6 @@ impl Catalogue {
 
     /// Takes `duty`, waiting up to `within` for whoever has it.
     pub async fn exclusive(&self, duty: Duty, within: Duration) -> Result<Exclusive> {
-        let busy = || {
-            Error::new(
-                Code::Busy,
-                format!(
-                    "another process kept the {} lock for over {} s",
-                    duty.as_str(),
-                    within.as_secs()
-                ),
-            )
-        };
         match self {
             Catalogue::Postgres(pool, _) => {
                 let mut conn = self.duty_connection(pool, duty).await?;
@@ -152,24 +143,11 @@ impl Catalogue {
                     // The wait is abandoned with its connection, so it can never take the lock
                     // later for nobody.
                     Ok(Err(e)) => Err(e).context(|| format!("taking the {} lock", duty.as_str())),
-                    Err(_) => Err(busy()),
+                    Err(_) => Err(busy(duty, within)),
                 }
             }
-            Catalogue::Sqlite(..) => {
-                let path = self.lock_file(duty);
-                let wait = tokio::task::spawn_blocking(move || {
-                    let file = open_lock_file(&path)?;
-                    file.lock()
-                        .context(|| format!("locking {}", path.display()))?;
-                    Ok::<_, Error>(Exclusive::Sqlite(file))
-                });
-                match tokio::time::timeout(within, wait).await {
-                    Ok(joined) => joined.map_err(|e| {
-                        Error::new(Code::Catalogue, format!("lock task failed: {e}"))
-                    })?,
-                    // The blocking wait goes on, and drops the lock at once when it gets it.
-                    Err(_) => Err(busy()),
-                }
+            Catalogue::Sqlite(pool, _) => {
+                sqlite_exclusive(pool.connect_options().get_filename(), duty, within).await
             }
         }
     }
@@ -189,17 +167,43 @@ impl Catalogue {
             })?
             .context(|| format!("connecting for the {} lock", duty.as_str()))
     }
+}
 
-    /// Beside the database file: every process using it is on this machine.
-    fn lock_file(&self, duty: Duty) -> PathBuf {
-        let db = match self {
-            Catalogue::Sqlite(pool, _) => pool.connect_options().get_filename().to_owned(),
-            Catalogue::Postgres(..) => PathBuf::new(),
-        };
-        let mut name = db.into_os_string();
-        name.push(format!(".{}.lock", duty.as_str()));
-        PathBuf::from(name)
+/// Takes `duty` for the SQLite database at `db`, waiting up to `within`; also for the set-up
+/// that comes before there is a `Catalogue` to ask.
+pub(super) async fn sqlite_exclusive(db: &Path, duty: Duty, within: Duration) -> Result<Exclusive> {
+    let path = sqlite_lock_file(db, duty);
+    let wait = tokio::task::spawn_blocking(move || {
+        let file = open_lock_file(&path)?;
+        file.lock()
+            .context(|| format!("locking {}", path.display()))?;
+        Ok::<_, Error>(Exclusive::Sqlite(file))
+    });
+    match tokio::time::timeout(within, wait).await {
+        Ok(joined) => {
+            joined.map_err(|e| Error::new(Code::Catalogue, format!("lock task failed: {e}")))?
+        }
+        // The blocking wait goes on, and drops the lock at once when it gets it.
+        Err(_) => Err(busy(duty, within)),
     }
+}
+
+fn busy(duty: Duty, within: Duration) -> Error {
+    Error::new(
+        Code::Busy,
+        format!(
+            "another process kept the {} lock for over {} s",
+            duty.as_str(),
+            within.as_secs()
+        ),
+    )
+}
+
+/// Beside the database file: every process using it is on this machine.
+fn sqlite_lock_file(db: &Path, duty: Duty) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(format!(".{}.lock", duty.as_str()));
+    PathBuf::from(name)
 }
 
 fn open_lock_file(path: &std::path::Path) -> Result<std::fs::File> {

@@ -136,6 +136,8 @@ const ROWS_PER_STATEMENT: usize = 500;
 
 /// SQLite connections: writers take one at a time, the rest serve reads.
 const SQLITE_CONNECTIONS: u32 = 8;
+/// How long a process waits for another to finish opening or migrating a SQLite catalogue.
+const SETTING_UP: Duration = Duration::from_secs(120);
 /// PostgreSQL connections, and how many of them write transactions may hold at once: the rest
 /// are always there for reads, so a writer that reads (or a health check) is never starved by
 /// writers queueing on the audit log's lock.
@@ -216,11 +218,18 @@ impl Catalogue {
                 .foreign_keys(true)
                 .log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
             private_database(opts.get_filename())?;
+            // The first connection switches a new database to WAL, which two processes starting
+            // at once must not both try.
+            let setting_up =
+                exclusive::sqlite_exclusive(opts.get_filename(), Duty::Migrating, SETTING_UP)
+                    .await?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(SQLITE_CONNECTIONS)
                 .connect_with(opts)
                 .await
-                .context(|| format!("opening SQLite catalogue {shown}"))?;
+                .context(|| format!("opening SQLite catalogue {shown}"));
+            setting_up.release().await;
+            let pool = pool?;
             // SQLite has one writer. Waiting for it here costs nothing; waiting inside
             // `BEGIN IMMEDIATE` holds a pooled connection for the whole wait, and enough such
             // waiters leave no connection for the reads the lock holder itself needs.
@@ -275,9 +284,7 @@ impl Catalogue {
     pub async fn migrate(&self) -> Result<Vec<i64>> {
         let applied = match self {
             Catalogue::Sqlite(p, _) => {
-                let turn = self
-                    .exclusive(Duty::Migrating, Duration::from_secs(120))
-                    .await?;
+                let turn = self.exclusive(Duty::Migrating, SETTING_UP).await?;
                 let migrated = sqlx::migrate!("./migrations/sqlite").run(p).await;
                 turn.release().await;
                 migrated.map_err(|e| {
