@@ -29,4 +29,49 @@ document.addEventListener("DOMContentLoaded", () => {
       if (video && field) { field.value = clockOf(offset + video.currentTime); }
     });
   }
+  const task = document.getElementById("task");
+  if (task && task.hasAttribute("data-running")) {
+    for (const el of task.querySelectorAll("[data-without-script]")) { el.hidden = true; }
+    followTask(task);
+  }
 });
+
+// A running task's page asks for itself every two seconds and takes over the new progress. The
+// status line stays the same element, so a screen reader announces its changes (a live region
+// put in fresh is often not announced); once the task has ended, the rest of the page follows.
+function followTask(task) {
+  const poll = async () => {
+    let fresh;
+    try {
+      const answer = await fetch(location.href, { headers: { Accept: "text/html" } });
+      if (!answer.ok) { throw new Error(answer.statusText); }
+      fresh = new DOMParser().parseFromString(await answer.text(), "text/html").getElementById("task");
+    } catch {
+      fresh = null; // a moment offline: try again on the next turn
+    }
+    if (fresh) {
+      const status = document.getElementById("task-status");
+      const next = fresh.querySelector("#task-status");
+      if (status && next) {
+        status.className = next.className;
+        status.textContent = next.textContent;
+        next.replaceWith(status);
+      }
+      if (fresh.hasAttribute("data-running")) {
+        const bar = document.getElementById("progress");
+        const freshBar = fresh.querySelector("#progress");
+        if (bar && freshBar) {
+          bar.max = freshBar.max;
+          bar.value = freshBar.value;
+          bar.textContent = freshBar.textContent;
+        }
+      } else {
+        task.removeAttribute("data-running");
+        task.replaceChildren(...fresh.childNodes);
+        return;
+      }
+    }
+    setTimeout(poll, 2000);
+  };
+  setTimeout(poll, 2000);
+}

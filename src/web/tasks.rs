@@ -1,5 +1,6 @@
-//! A background task's progress (a package being built, a sweep running), as a page that
-//! refreshes itself every two seconds until the task ends: a progress bar without script.
+//! A background task's progress (a package being built, a sweep running). The page's script
+//! updates it in place until the task ends (a page that reloads itself moves a screen reader
+//! back to the top every time, WCAG 2.2.1); without script, a link shows the latest.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -21,6 +22,7 @@ pub fn routes() -> Router<AppState> {
 #[template(path = "task.html")]
 struct TaskPage {
     chrome: Chrome,
+    id: Uuid,
     title: &'static str,
     running: bool,
     failed: Option<String>,
@@ -78,6 +80,7 @@ async fn page(
     }
     Ok(TaskPage {
         chrome: viewer.chrome,
+        id,
         title,
         running: t.state == TaskState::Running,
         failed: t.error.as_ref().map(|e| {

@@ -188,9 +188,17 @@ def test_a_package_is_built_downloaded_and_verifies(person, tmp_path):
     page.click("button:has-text('Build package')")
     page.wait_for_url(re.compile(r".*/tasks/.*"))
     screenshot(page, "package-progress")
-    # Exactly the finished page's "Done." ("text=" would also match the running page's
-    # "100% done.", which still refreshes itself).
-    page.wait_for_selector("p.flash:text-is('Done.')", timeout=120_000)
+    # The page follows the task in place: no reload (which would forget this mark), no
+    # self-refresh, and the status line that announced progress is the one that says "Done."
+    assert page.locator("meta[http-equiv=refresh]").count() == 0
+    if page.locator("#task[data-running]").count() == 1:
+        assert not page.locator("[data-without-script]").first.is_visible()
+        accessible(page, "running task")
+    page.evaluate("() => { window.stillThisPage = document.getElementById('task-status'); }")
+    page.wait_for_selector("#task-status.flash:text-is('Done.')", timeout=120_000)
+    assert page.evaluate(
+        "() => window.stillThisPage === document.getElementById('task-status')"
+    ), "the task page reloaded instead of updating in place"
     accessible(page, "task")
     page.click(f"a:has-text('Back to case {URN}')")
     screenshot(page, "case")
