@@ -97,7 +97,7 @@ pub struct AppendedLeaf {
     pub record: Record,
 }
 
-const LEAF_COLUMNS: &str = "idx, leaf, leaf_hash, item_id, item_seq, event, ts";
+pub(super) const LEAF_COLUMNS: &str = "idx, leaf, leaf_hash, item_id, item_seq, event, ts";
 
 fn to_hash(row: StoredHashRow) -> Result<(u64, Hash)> {
     let hash: [u8; 32] = row.hash.try_into().map_err(|_| {
@@ -358,27 +358,27 @@ impl Catalogue {
         out: tokio::sync::mpsc::Sender<Vec<ScannedLeaf>>,
     ) -> Result<ScanRest> {
         let read_err = |e| Error::with_source(Code::Catalogue, "reading the audit log", e);
-        let leaf_sql = format!("SELECT {LEAF_COLUMNS} FROM tlog_leaf WHERE idx < $1 ORDER BY idx");
-        let (mut leaves, mut heads) = on_pool!(self, p => {
-            let leaves = sqlx::query_as::<_, LeafRow>(leaf_sql.as_str())
-                .bind(size as i64)
-                .fetch(p);
-            let heads = sqlx::query_as::<_, ItemHead>(
+        let mut heads = on_pool!(self, p => {
+            sqlx::query_as::<_, ItemHead>(
                 "SELECT item_id, kind, event_count, last_index, last_hash FROM audit_items \
                  ORDER BY last_index, item_id",
             )
-            .fetch(p);
-            (leaves, heads)
+            .fetch(p)
         });
         let mut next_head = heads.try_next().await.map_err(read_err)?;
         let mut seen = 0u64;
-        let mut pending = Vec::with_capacity(batch);
+        // Read in index order a batch at a time, each batch starting after the last index read
+        // (a row missing or out of place still shows, as a leaf at the wrong position).
+        let mut from = i64::MIN;
         loop {
-            let row = leaves.try_next().await.map_err(read_err)?;
-            let ended = row.is_none();
-            if let Some(row) = row {
+            let rows = self.leaves_from(from, size as i64, batch).await?;
+            let ended = rows.len() < batch;
+            let first = seen;
+            let mut pending = Vec::with_capacity(rows.len());
+            for row in rows {
                 let position = seen as i64;
                 seen += 1;
+                from = row.idx + 1;
                 let mut closing = Vec::new();
                 while let Some(head) = next_head.take() {
                     if head.last_index <= position {
@@ -395,11 +395,9 @@ impl Catalogue {
                     closing,
                 });
             }
-            if pending.len() == batch || (ended && !pending.is_empty()) {
-                let first = seen - pending.len() as u64;
+            if !pending.is_empty() {
                 self.stored_slots(first, &mut pending).await?;
-                let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
-                if out.send(full).await.is_err() {
+                if out.send(pending).await.is_err() {
                     return Ok(ScanRest::default());
                 }
             }

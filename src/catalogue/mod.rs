@@ -29,6 +29,7 @@ mod cases;
 mod consultations;
 mod exclusive;
 mod jobs;
+mod leaf_frames;
 mod people;
 mod recordings;
 mod registry;
