@@ -3,6 +3,9 @@
 
 mod common;
 
+use bwv::app::App;
+use bwv::config::{Config, Overrides};
+use bwv::domain::Step;
 use common::Env;
 
 const SQLITE_UNGUARD: &str = "DROP TRIGGER tlog_leaf_no_update; DROP TRIGGER tlog_leaf_no_delete; \
@@ -246,3 +249,58 @@ on_both_backends!(fsck_reports_corrupt_and_missing_objects, |env: Env| {
     assert_eq!(report[0]["corrupt"].as_array().unwrap().len(), 1);
     assert_eq!(report[0]["missing"].as_array().unwrap().len(), 1);
 });
+
+// The log grows while it is verified (a dock's upload lands mid-check): the new record is past
+// what the check reads, and its item's head row, moved on to it, is not a disagreement.
+// Without that allowance the recording seen again would be reported as a broken chain.
+on_both_backends!(
+    a_log_that_grows_while_it_is_verified_verifies,
+    |env: Env| {
+        setup(&env);
+        let (data_dir, database_url) = (env.data_dir(), env.database_url());
+        let mut again = env.cmd(&[
+            "ingest",
+            "--officer",
+            "4471",
+            "--device",
+            "CAM-1",
+            "in/a.mp4",
+        ]);
+        let report = common::block_on(move || async move {
+            let config = Config::load(&Overrides {
+                config_file: None,
+                data_dir: Some(data_dir),
+                database_url: Some(database_url),
+                actor: Some("staff:tester".into()),
+            })
+            .expect("config");
+            let app = App::open(config).await.expect("open");
+            let keys = app.audit.trusted();
+            let report = bwv::audit::verify::verify(
+                &app.catalogue,
+                app.audit.origin(),
+                &keys,
+                app.audit.last_signed().expect("signer state"),
+                // Once the check has read the log's size, and before it reads a record: the
+                // footage of a.mp4 arrives again, a sighting record on its recording.
+                move |step| {
+                    if let Step::Total(_) = step {
+                        let out = again.output().expect("ingest again");
+                        assert!(out.status.success(), "{}", common::stderr(&out));
+                    }
+                },
+            )
+            .await
+            .expect("verify");
+            app.finish().await.expect("close");
+            report
+        });
+        assert!(report.ok, "{:?}", report.problems);
+        assert_eq!(
+            report.records, 4,
+            "the check covers the log as it was when it began"
+        );
+        assert_eq!(env.count("SELECT COUNT(*) FROM tlog_leaf"), 5);
+        env.ok(&["audit", "verify"]);
+    }
+);

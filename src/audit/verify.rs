@@ -102,6 +102,9 @@ pub async fn verify(
 ) -> Result<Report> {
     let mut problems = Problems::default();
     let mut warnings = Vec::new();
+    // Checkpoints before the log's size: one signed in between (a node signs while this runs)
+    // would otherwise be beyond the size read, which only a removal of records can make.
+    let stored_checkpoints = catalogue.checkpoints().await?;
     let state = catalogue.log_state().await?;
     if state.origin != origin {
         problems.add(
@@ -116,7 +119,6 @@ pub async fn verify(
 
     // Checkpoints: each must carry a valid signature and agree with its own row.
     let mut roots_wanted = RootsWanted::new();
-    let stored_checkpoints = catalogue.checkpoints().await?;
     let mut latest_checkpoint = None;
     for cp in &stored_checkpoints {
         let label = format!("checkpoint at size {}", cp.size);
