@@ -29,8 +29,10 @@ use crate::domain::Step;
 use crate::error::{Error, Result};
 
 /// Leaves read and checked together: large enough that handing a batch to the checking threads
-/// costs nothing next to checking it, small enough to keep memory flat (a few MiB).
-const BATCH: usize = 4096;
+/// costs nothing next to checking it, small enough to keep memory flat (a few MiB). Measured at
+/// a million records: 2,048 and 4,096 check as fast (2,048 in less memory: PostgreSQL 64 MiB peak
+/// RSS against 80); 16,384 took PostgreSQL three times as long.
+const BATCH: usize = 2048;
 
 /// Problems beyond this many are counted, not listed: after the first, most are consequences.
 const MAX_LISTED: usize = 50;
