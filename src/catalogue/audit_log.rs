@@ -437,7 +437,8 @@ impl Catalogue {
         let (count, joined): (i64, Option<Vec<u8>>) = on_pool!(self, p => {
             let sql = match self {
                 Catalogue::Sqlite(..) => {
-                    "SELECT count(*), unhex(group_concat(hex(hash), '' ORDER BY sidx)) \
+                    // Blobs join byte for byte (as the leaves' frames do), NULs and all.
+                    "SELECT count(*), CAST(group_concat(hash, '' ORDER BY sidx) AS BLOB) \
                      FROM tlog_hash WHERE sidx >= $1 AND sidx < $2"
                 }
                 Catalogue::Postgres(..) => {
