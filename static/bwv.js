@@ -44,16 +44,23 @@ function followTask(task) {
     let fresh;
     try {
       const answer = await fetch(location.href, { headers: { Accept: "text/html" } });
+      if (answer.redirected) { location.assign(answer.url); return; } // signed out: the sign-in page
+      if (answer.status >= 400 && answer.status < 500) {
+        // The task is gone (this node restarted, or it was forgotten): stop, and offer the link.
+        for (const el of task.querySelectorAll("[data-without-script]")) { el.hidden = false; }
+        return;
+      }
       if (!answer.ok) { throw new Error(answer.statusText); }
       fresh = new DOMParser().parseFromString(await answer.text(), "text/html").getElementById("task");
     } catch {
-      fresh = null; // a moment offline: try again on the next turn
+      fresh = null; // a moment offline, or the server busy: try again on the next turn
     }
     if (fresh) {
       const status = document.getElementById("task-status");
       const next = fresh.querySelector("#task-status");
       if (status && next) {
         status.className = next.className;
+        status.setAttribute("role", next.getAttribute("role") || "status");
         status.textContent = next.textContent;
         next.replaceWith(status);
       }

@@ -78,6 +78,27 @@ on_both_backends!(an_indexed_column_in_another_form_is_named, |env: Env| {
     );
 });
 
+// SQLite keeps any type in any column: an item sequence rewritten as the text '2x' must not be
+// read as the number 2 (which the record says) and pass. The batch is read row by row, and the
+// value is refused.
+#[test]
+fn a_column_of_another_type_is_not_read_as_a_number() {
+    let env = Env::sqlite();
+    setup(&env);
+    env.sql(
+        &format!("{SQLITE_UNGUARD} UPDATE tlog_leaf SET item_seq = '1x' WHERE idx = 0;"),
+        "",
+    );
+    let out = env.run(&["audit", "verify"]);
+    assert!(!out.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        common::stderr(&out)
+    );
+    assert!(said.contains("item_seq"), "{said}");
+}
+
 on_both_backends!(a_deleted_record_is_named, |env: Env| {
     setup(&env);
     tamper(

@@ -21,12 +21,17 @@ use super::audit_log::{LEAF_COLUMNS, LeafRow};
 use super::{Catalogue, on_pool};
 use crate::error::{Code, Error, Result};
 
+/// A row whose columns are not of the types bwv writes gives no frame (a NULL, which the join
+/// skips), so its batch comes up short and is read row by row: `printf` and `CAST` would
+/// otherwise read a text `'2x'` as the number 2 or a text item id as its bytes.
 const SQLITE_FRAMES: &str = "SELECT count(*), CAST(group_concat( \
-       printf('%016X%016X%08X%08X%08X%08X%08X', idx, item_seq, \
-         length(CAST(leaf AS BLOB)), length(CAST(leaf_hash AS BLOB)), \
-         length(CAST(item_id AS BLOB)), length(CAST(event AS BLOB)), length(CAST(ts AS BLOB))) \
-       || CAST(leaf AS BLOB) || CAST(leaf_hash AS BLOB) || CAST(item_id AS BLOB) \
-       || CAST(event AS BLOB) || CAST(ts AS BLOB), '') AS BLOB) \
+       CASE WHEN typeof(item_seq) = 'integer' AND typeof(leaf) = 'blob' \
+         AND typeof(leaf_hash) = 'blob' AND typeof(item_id) = 'blob' \
+         AND typeof(event) = 'text' AND typeof(ts) = 'text' \
+       THEN printf('%016X%016X%08X%08X%08X%08X%08X', idx, item_seq, \
+         length(leaf), length(leaf_hash), length(item_id), length(CAST(event AS BLOB)), \
+         length(CAST(ts AS BLOB))) \
+       || leaf || leaf_hash || item_id || event || ts END, '' ORDER BY idx) AS BLOB) \
      FROM (SELECT * FROM tlog_leaf WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3)";
 
 impl Catalogue {

@@ -246,12 +246,16 @@ impl FsStore {
         }
         // The store's own entries (and its entry in the directory above) are durable before any
         // object is acknowledged under them.
+        fsync_dir(root).context(|| format!("syncing {}", root.display()))?;
         let above = match root.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        for dir in [root, above] {
-            fsync_dir(dir).context(|| format!("syncing {}", dir.display()))?;
+        // A directory above that bwv may pass through but not read cannot be opened to sync;
+        // whoever made the store's directory there is answerable for its entry.
+        match fsync_dir(above) {
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+            synced => synced.context(|| format!("syncing {}", above.display()))?,
         }
         let store = FsStore {
             root: root.to_owned(),
@@ -288,8 +292,14 @@ impl FsStore {
             // A writer that finished between our open and our lock has removed its file.
             if file.try_lock().is_ok() && still_named(&path, &file)? {
                 tracing::info!(path = %path.display(), "removing abandoned partial object");
-                std::fs::remove_file(&path)
-                    .context(|| format!("removing abandoned temp file {}", path.display()))?;
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                        return Err(e).context(|| {
+                            format!("removing abandoned temp file {}", path.display())
+                        });
+                    }
+                    _ => {}
+                }
             }
         }
         Ok(())
@@ -324,9 +334,10 @@ impl FsStore {
         });
         match filled {
             Ok(digests) => Ok(Unpublished { tmp, file, digests }),
+            // Removed while still locked: a cleaner that could lock it would find it named.
             Err(e) => {
-                drop(file);
                 remove_temp(&tmp);
+                drop(file);
                 Err(e)
             }
         }
