@@ -31,7 +31,7 @@ const SQLITE_FRAMES: &str = "SELECT count(*), CAST(group_concat( \
        THEN printf('%016X%016X%08X%08X%08X%08X%08X', idx, item_seq, \
          length(leaf), length(leaf_hash), length(item_id), length(CAST(event AS BLOB)), \
          length(CAST(ts AS BLOB))) \
-       || leaf || leaf_hash || item_id || event || ts END, '' ORDER BY idx) AS BLOB) \
+       || leaf || leaf_hash || item_id || event || ts END, '') AS BLOB) \
      FROM (SELECT * FROM tlog_leaf WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3)";
 
 impl Catalogue {
@@ -73,12 +73,19 @@ impl Catalogue {
     }
 }
 
-/// The frames of `joined`, if they are exactly `count` well-formed ones.
+/// The frames of `joined`, if they are exactly `count` well-formed ones in index order. The
+/// join follows the ordered rows it is given (SQLite adds them in the order they come); an
+/// `ORDER BY` inside the aggregate would sort the batch's values again, a tenth of the check's
+/// time, so the order is checked here instead.
 fn split(joined: &[u8], count: usize) -> Option<Vec<LeafRow>> {
     let mut rest = Frames { rest: joined };
-    let mut rows = Vec::with_capacity(count);
+    let mut rows: Vec<LeafRow> = Vec::with_capacity(count);
     while !rest.rest.is_empty() {
-        rows.push(rest.next_leaf()?);
+        let row = rest.next_leaf()?;
+        if rows.last().is_some_and(|last| last.idx >= row.idx) {
+            return None;
+        }
+        rows.push(row);
     }
     (rows.len() == count).then_some(rows)
 }
@@ -210,6 +217,10 @@ mod tests {
             "a frame cut short"
         );
         assert!(split(&good, 2).is_none(), "a frame missing");
+        let mut earlier = l.clone();
+        earlier.idx = l.idx - 1;
+        let swapped = [good.clone(), frame(&earlier)].concat();
+        assert!(split(&swapped, 2).is_none(), "frames out of order");
         let long_id = frame_with(&l, &[1; 17], &l.ts.to_rfc3339());
         assert!(split(&long_id, 1).is_none(), "an item id of 17 bytes");
         // A form sqlx reads too, left to it.
