@@ -201,8 +201,8 @@ mod tests {
 
     #[test]
     fn frames_read_back() {
-        let (one, mut two) = (leaf(), leaf());
-        two.idx = -1; // an index no append makes, as an edit could
+        let (mut one, two) = (leaf(), leaf());
+        one.idx = -1; // an index no append makes, as an edit could
         let rows = split(&[frame(&one), frame(&two)].concat(), 2).expect("two frames");
         assert!(same(&rows[0], &one) && same(&rows[1], &two));
     }
