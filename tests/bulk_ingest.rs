@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use bwv::app::App;
 use bwv::audit::record::{Actor, ObjectRef};
 use bwv::catalogue::Register;
-use bwv::config::{Config, Overrides};
+use bwv::config::Config;
 use bwv::domain::{Source, TimeSource};
 use bwv::error::Code;
 use bwv::ingest::{BATCH_FILES, IngestRequest, Whole};
@@ -257,15 +257,8 @@ on_both_backends!(
 on_both_backends!(
     a_whole_arrival_is_the_recording_the_three_steps_make,
     |env: Env| {
-        let (data_dir, database_url) = (env.data_dir(), env.database_url());
+        let config = env.config();
         common::block_on(move || async move {
-            let config = Config::load(&Overrides {
-                config_file: None,
-                data_dir: Some(data_dir),
-                database_url: Some(database_url),
-                actor: Some("staff:tester".into()),
-            })
-            .expect("config");
             let app = App::open(config).await.expect("open");
             let ctx = app.context();
             let actor = Actor::user("staff:tester");

@@ -4,7 +4,7 @@
 mod common;
 
 use bwv::app::App;
-use bwv::config::{Config, Overrides};
+
 use bwv::domain::Step;
 use common::Env;
 
@@ -278,7 +278,7 @@ on_both_backends!(
     a_log_that_grows_while_it_is_verified_verifies,
     |env: Env| {
         setup(&env);
-        let (data_dir, database_url) = (env.data_dir(), env.database_url());
+        let config = env.config();
         let mut again = env.cmd(&[
             "ingest",
             "--officer",
@@ -288,13 +288,6 @@ on_both_backends!(
             "in/a.mp4",
         ]);
         let report = common::block_on(move || async move {
-            let config = Config::load(&Overrides {
-                config_file: None,
-                data_dir: Some(data_dir),
-                database_url: Some(database_url),
-                actor: Some("staff:tester".into()),
-            })
-            .expect("config");
             let app = App::open(config).await.expect("open");
             let keys = app.audit.trusted();
             let report = bwv::audit::verify::verify(

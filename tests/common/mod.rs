@@ -214,6 +214,18 @@ impl Env {
         }
     }
 
+    /// The configuration a `bwv` command of this environment runs with, for tests that open
+    /// the application in-process (acting as the tester).
+    pub fn config(&self) -> bwv::config::Config {
+        bwv::config::Config::load(&bwv::config::Overrides {
+            config_file: None,
+            data_dir: Some(self.data_dir()),
+            database_url: Some(self.database_url()),
+            actor: Some("staff:tester".into()),
+        })
+        .expect("config")
+    }
+
     /// Writes a file under the test root, creating parent directories.
     pub fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
         let p = self.path(rel);
