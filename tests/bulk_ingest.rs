@@ -84,6 +84,46 @@ on_both_backends!(
     }
 );
 
+// A category chosen for a whole folder (one that is evidential at source) classifies every
+// file of every batch, each with its own history row beside its recording, written in the
+// batch's transaction with its audit record.
+on_both_backends!(
+    a_category_at_source_classifies_every_file_of_a_batch,
+    |env: Env| {
+        let files = BATCH_FILES + 3;
+        for i in 0..files {
+            env.write(
+                &format!("arrests/clip-{i:04}.mp4"),
+                format!("arrest {i}").as_bytes(),
+            );
+        }
+        env.ok(&[
+            "ingest",
+            "--officer",
+            "1",
+            "--device",
+            "D",
+            "--category",
+            "arrest",
+            "arrests",
+        ]);
+        let files = files as i64;
+        assert_eq!(
+            env.count("SELECT COUNT(*) FROM recordings WHERE classification = 'evidential'"),
+            files
+        );
+        assert_eq!(
+            env.count(
+                "SELECT COUNT(DISTINCT recording_id) FROM classifications \
+                 WHERE basis = 'camera-category' AND classification = 'evidential'"
+            ),
+            files
+        );
+        assert_eq!(env.count("SELECT COUNT(*) FROM classifications"), files);
+        env.ok(&["audit", "verify"]);
+    }
+);
+
 // Two bulk ingests of the same footage at once (two operators migrating overlapping copies of
 // an archive) into a data directory neither has used yet: each batch locks its hashes before
 // deciding which files are new, so the bytes become one recording each and every other arrival
