@@ -357,6 +357,16 @@ impl Catalogue {
         batch: usize,
         out: tokio::sync::mpsc::Sender<Vec<ScannedLeaf>>,
     ) -> Result<ScanRest> {
+        if let Catalogue::Sqlite(p, _) = self
+            && let Some(path) = on_disk(p.connect_options().get_filename())
+        {
+            let path = path.to_owned();
+            return tokio::task::spawn_blocking(move || {
+                super::sqlite_log::scan(&path, size, batch, &out)
+            })
+            .await
+            .map_err(|e| Error::new(Code::Catalogue, format!("reading the audit log: {e}")))?;
+        }
         let read_err = |e| Error::with_source(Code::Catalogue, "reading the audit log", e);
         let mut heads = on_pool!(self, p => {
             sqlx::query_as::<_, ItemHead>(
@@ -424,6 +434,22 @@ impl Catalogue {
             stray_hash,
             later_heads,
         })
+    }
+
+    /// Up to `limit` leaves with index in `from..below`, in index order.
+    async fn leaves_from(&self, from: i64, below: i64, limit: usize) -> Result<Vec<LeafRow>> {
+        let sql = format!(
+            "SELECT {LEAF_COLUMNS} FROM tlog_leaf WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3"
+        );
+        on_pool!(self, p => {
+            sqlx::query_as::<_, LeafRow>(sql.as_str())
+                .bind(from)
+                .bind(below)
+                .bind(limit as i64)
+                .fetch_all(p)
+                .await
+        })
+        .map_err(|e| Error::with_source(Code::Catalogue, "reading the audit log", e))
     }
 
     /// Fills in the stored hashes of `leaves`, the leaves at positions `first..`. They are
@@ -510,4 +536,9 @@ impl Catalogue {
         })
         .context(|| "checking clips against the audit records of their recordings".into())
     }
+}
+
+/// The file of a SQLite catalogue, which another connection can open; none for one in memory.
+fn on_disk(path: &std::path::Path) -> Option<&std::path::Path> {
+    (!path.as_os_str().is_empty() && path != std::path::Path::new(":memory:")).then_some(path)
 }

@@ -29,12 +29,12 @@ mod cases;
 mod consultations;
 mod exclusive;
 mod jobs;
-mod leaf_frames;
 mod people;
 mod recordings;
 mod registry;
 mod retention;
 mod shares;
+mod sqlite_log;
 mod uploads;
 
 pub use audit_log::{
