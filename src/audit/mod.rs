@@ -2,6 +2,7 @@
 //! inside the records and signed checkpoints over the tree (reference/audit-anchors.md §5).
 
 pub mod checkpoint;
+mod examine;
 pub mod merkle;
 pub mod reading;
 pub mod record;

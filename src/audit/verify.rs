@@ -22,8 +22,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::checkpoint::verify_checkpoint_by;
-use super::merkle::{Frontier, leaf_hash};
-use super::record::{Record, format_ts};
+use super::examine::{self, Examined};
+use super::merkle::Frontier;
 use crate::catalogue::{Catalogue, ItemHead, LeafRow, ScannedLeaf};
 use crate::domain::Step;
 use crate::error::{Error, Result};
@@ -177,13 +177,14 @@ pub async fn verify(
         problems,
     };
     walk.check_roots();
-    let (batches, mut arriving) = tokio::sync::mpsc::channel::<Vec<ScannedLeaf>>(2);
+    let (batches, arriving) = tokio::sync::mpsc::channel::<Vec<ScannedLeaf>>(2);
     let walker = tokio::task::spawn_blocking(move || {
-        while let Some(batch) = arriving.blocking_recv() {
+        let origin = walk.origin.clone();
+        examine::in_order(&origin, arriving, |batch, examined| {
             let n = batch.len() as u64;
-            walk.take(batch);
+            walk.take(batch, examined);
             progress(Step::Checked(n));
-        }
+        });
         walk
     });
     let scanned = catalogue.scan_log(size, BATCH, batches).await;
@@ -295,8 +296,7 @@ struct Walk {
 }
 
 impl Walk {
-    fn take(&mut self, batch: Vec<ScannedLeaf>) {
-        let examined = examine_all(&self.origin, self.frontier.size(), &batch);
+    fn take(&mut self, batch: Vec<ScannedLeaf>, examined: Vec<Examined>) {
         for (leaf, seen) in batch.into_iter().zip(examined) {
             self.step(&leaf.row, leaf.stored, seen);
             for head in &leaf.closing {
@@ -395,99 +395,5 @@ impl Walk {
                 );
             }
         }
-    }
-}
-
-/// A record's place in its item's chain, as the record states it.
-struct Link {
-    seq: u64,
-    /// The previous record's hash, decoded (an undecodable one never matches).
-    prev: Option<Vec<u8>>,
-    prev_index: Option<u64>,
-}
-
-/// What one leaf says on its own, found without looking at any other leaf.
-struct Examined {
-    hash: [u8; 32],
-    item: Uuid,
-    /// `None` when the leaf is not a record at all.
-    link: Option<Link>,
-    problems: Vec<String>,
-}
-
-/// Examines a batch on every core: the leaves are independent until the walk links them.
-fn examine_all(origin: &str, first: u64, batch: &[ScannedLeaf]) -> Vec<Examined> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let per = batch.len().div_ceil(threads).max(1);
-    let examine_chunk = |start: usize, chunk: &[ScannedLeaf]| -> Vec<Examined> {
-        chunk
-            .iter()
-            .enumerate()
-            .map(|(i, leaf)| examine(origin, first + (start + i) as u64, &leaf.row))
-            .collect()
-    };
-    std::thread::scope(|scope| {
-        let others: Vec<_> = batch
-            .chunks(per)
-            .enumerate()
-            .skip(1)
-            .map(|(c, chunk)| scope.spawn(move || examine_chunk(c * per, chunk)))
-            .collect();
-        let mut all = examine_chunk(0, &batch[..per.min(batch.len())]);
-        for other in others {
-            match other.join() {
-                Ok(part) => all.extend(part),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        all
-    })
-}
-
-fn examine(origin: &str, n: u64, leaf: &LeafRow) -> Examined {
-    let mut problems = Vec::new();
-    if leaf.idx as u64 != n || leaf.idx < 0 {
-        problems.push(format!(
-            "found index {} where {n} belongs: records are missing or reordered",
-            leaf.idx
-        ));
-    }
-    let hash = leaf_hash(&leaf.leaf);
-    if leaf.leaf_hash.as_slice() != hash.as_slice() {
-        problems.push("its bytes do not match its stored leaf hash: the record was altered".into());
-    }
-    let record = match Record::parse(&leaf.leaf) {
-        Ok(r) => r,
-        Err(e) => {
-            problems.push(format!("not a valid audit record: {e}"));
-            return Examined {
-                hash,
-                item: leaf.item_id,
-                link: None,
-                problems,
-            };
-        }
-    };
-    if record.log != origin {
-        problems.push(format!("belongs to log {:?}", record.log));
-    }
-    if record.event != leaf.event
-        || record.item.id != leaf.item_id
-        || record.item.seq != leaf.item_seq as u64
-        || record.ts != format_ts(leaf.ts)
-    {
-        problems
-            .push("its indexed columns (event, item, seq, time) disagree with its bytes".into());
-    }
-    let link = Link {
-        seq: record.item.seq,
-        prev: record.item.prev.map(|p| B64.decode(p).unwrap_or_default()),
-        prev_index: record.item.prev_index,
-    };
-    Examined {
-        hash,
-        item: record.item.id,
-        link: Some(link),
-        problems,
     }
 }

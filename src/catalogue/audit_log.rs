@@ -377,44 +377,68 @@ impl Catalogue {
         });
         let mut next_head = heads.try_next().await.map_err(read_err)?;
         let mut seen = 0u64;
-        // Read in index order a batch at a time, each batch starting after the last index read
-        // (a row missing or out of place still shows, as a leaf at the wrong position).
-        let mut from = i64::MIN;
-        loop {
-            let rows = self.leaves_from(from, size as i64, batch).await?;
-            let ended = rows.len() < batch;
-            let first = seen;
-            let mut pending = Vec::with_capacity(rows.len());
-            for row in rows {
-                let position = seen as i64;
-                seen += 1;
-                from = row.idx + 1;
-                let mut closing = Vec::new();
-                while let Some(head) = next_head.take() {
-                    if head.last_index <= position {
-                        closing.push(head);
-                        next_head = heads.try_next().await.map_err(read_err)?;
-                    } else {
-                        next_head = Some(head);
-                        break;
-                    }
+        // The leaves come as one statement's rows, gathered into batches while the batch before
+        // is given its stored hashes and head rows: the database goes on sending meanwhile.
+        let (gathered, leaf_batches) = tokio::sync::mpsc::channel::<Vec<LeafRow>>(2);
+        let gathering = async move {
+            let sql = format!("SELECT {LEAF_COLUMNS} FROM tlog_leaf WHERE idx < $1 ORDER BY idx");
+            let mut rows = on_pool!(self, p => {
+                sqlx::query_as::<_, LeafRow>(sql.as_str()).bind(size as i64).fetch(p)
+            });
+            let mut pending = Vec::with_capacity(batch);
+            while let Some(row) = rows.try_next().await.map_err(read_err)? {
+                pending.push(row);
+                if pending.len() == batch
+                    && gathered
+                        .send(std::mem::replace(&mut pending, Vec::with_capacity(batch)))
+                        .await
+                        .is_err()
+                {
+                    return Ok(());
                 }
-                pending.push(ScannedLeaf {
-                    row,
-                    stored: Vec::new(),
-                    closing,
-                });
             }
             if !pending.is_empty() {
+                let _ = gathered.send(pending).await;
+            }
+            Ok::<(), Error>(())
+        };
+        let checking = async {
+            // Owned here, so that a check that stops early also stops the gathering.
+            let mut leaf_batches = leaf_batches;
+            while let Some(rows) = leaf_batches.recv().await {
+                let first = seen;
+                let mut pending = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let position = seen as i64;
+                    seen += 1;
+                    let mut closing = Vec::new();
+                    while let Some(head) = next_head.take() {
+                        if head.last_index <= position {
+                            closing.push(head);
+                            next_head = heads.try_next().await.map_err(read_err)?;
+                        } else {
+                            next_head = Some(head);
+                            break;
+                        }
+                    }
+                    pending.push(ScannedLeaf {
+                        row,
+                        stored: Vec::new(),
+                        closing,
+                    });
+                }
                 self.stored_slots(first, &mut pending).await?;
                 if out.send(pending).await.is_err() {
-                    return Ok(ScanRest::default());
+                    return Ok(false);
                 }
             }
-            if ended {
-                break;
-            }
+            Ok::<bool, Error>(true)
+        };
+        let (gathered, checked) = tokio::join!(gathering, checking);
+        if !checked? {
+            return Ok(ScanRest::default());
         }
+        gathered?;
         let mut later_heads = Vec::from_iter(next_head);
         while let Some(head) = heads.try_next().await.map_err(read_err)? {
             later_heads.push(head);
@@ -434,22 +458,6 @@ impl Catalogue {
             stray_hash,
             later_heads,
         })
-    }
-
-    /// Up to `limit` leaves with index in `from..below`, in index order.
-    async fn leaves_from(&self, from: i64, below: i64, limit: usize) -> Result<Vec<LeafRow>> {
-        let sql = format!(
-            "SELECT {LEAF_COLUMNS} FROM tlog_leaf WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3"
-        );
-        on_pool!(self, p => {
-            sqlx::query_as::<_, LeafRow>(sql.as_str())
-                .bind(from)
-                .bind(below)
-                .bind(limit as i64)
-                .fetch_all(p)
-                .await
-        })
-        .map_err(|e| Error::with_source(Code::Catalogue, "reading the audit log", e))
     }
 
     /// Fills in the stored hashes of `leaves`, the leaves at positions `first..`. They are
