@@ -3,16 +3,17 @@
 //! stored tree hashes, the state row, item chain heads and checkpoints are all recomputed or
 //! checked against a signature.
 //!
-//! It reads the log once, in index order, in batches. Each batch's leaves are hashed and parsed
-//! on every core at once (each leaf on its own says whether it is a well-formed, canonical
-//! record of this log); then one thread walks the batch in order to extend the tree and the
-//! item chains. Reading the next batch overlaps both. What it keeps: the tree's right edge
-//! (O(log n) hashes), the roots of the signed checkpoints, and a chain head (last sequence
-//! number, index and hash: exactly what checking the next link needs) for each item whose
-//! records go on past the point reached. The item's stored head row arrives with its last
-//! record (the database reads head rows in `last_index` order), is compared there and the chain
-//! closed, so what is held is the items open across the walk's position, not every item the log
-//! has ever named. Clips are checked against their recordings' records by the database.
+//! It reads the log once, in index order, in batches. Whole batches are hashed and parsed on
+//! every core in turn (each leaf on its own says whether it is a well-formed, canonical record
+//! of this log, see `examine`), while one thread walks the batches already examined, in order,
+//! to extend the tree and the item chains; reading goes on meanwhile. What it keeps: the tree's
+//! right edge (O(log n) hashes), the roots of the signed checkpoints, a few batches in flight,
+//! and a chain head (last sequence number, index and hash: exactly what checking the next link
+//! needs) for each item whose records go on past the point reached. The item's stored head row
+//! arrives with its last record (the database reads head rows in `last_index` order), is
+//! compared there and the chain closed, so what is held is the items open across the walk's
+//! position, not every item the log has ever named. Clips are checked against their
+//! recordings' records by the database.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -28,10 +29,10 @@ use crate::catalogue::{Catalogue, ItemHead, LeafRow, ScannedLeaf};
 use crate::domain::Step;
 use crate::error::{Error, Result};
 
-/// Leaves read and checked together: large enough that handing a batch to the checking threads
-/// costs nothing next to checking it, small enough to keep memory flat (a few MiB). Measured at
-/// a million records: 2,048 and 4,096 check as fast (2,048 in less memory: PostgreSQL 64 MiB peak
-/// RSS against 80); 16,384 took PostgreSQL three times as long.
+/// Leaves read and checked together: large enough that handing a batch between threads costs
+/// nothing next to checking it, small enough to keep memory flat (a few MiB a batch, with up to
+/// about eight batches in flight). 2,048 and 4,096 checked a million records as fast; 16,384
+/// took PostgreSQL three times as long.
 const BATCH: usize = 2048;
 
 /// Problems beyond this many are counted, not listed: after the first, most are consequences.

@@ -350,7 +350,8 @@ impl Catalogue {
     /// chain where it ends instead of holding every item's until the end. Memory stays flat
     /// whatever the size of the log; batches let the receiver check one while the next is read.
     /// Bounding by `size` keeps the scan on one consistent prefix while other writers append.
-    /// Stops early if the receiver is gone.
+    /// Stops early if the receiver is gone. A SQLite catalogue on disk is read on a connection
+    /// of its own (`sqlite_log`); the rest through the pool.
     pub async fn scan_log(
         &self,
         size: u64,
@@ -471,7 +472,7 @@ impl Catalogue {
         let (count, joined): (i64, Option<Vec<u8>>) = on_pool!(self, p => {
             let sql = match self {
                 Catalogue::Sqlite(..) => {
-                    // Blobs join byte for byte (as the leaves' frames do), NULs and all.
+                    // Blobs join byte for byte, NULs and all (only a catalogue in memory reads here).
                     "SELECT count(*), CAST(group_concat(hash, '' ORDER BY sidx) AS BLOB) \
                      FROM tlog_hash WHERE sidx >= $1 AND sidx < $2"
                 }

@@ -107,7 +107,7 @@ pub(super) fn scan(
     if !pending.is_empty() && out.blocking_send(pending).is_err() {
         return Ok(ScanRest::default());
     }
-    let mut later_heads = Vec::from_iter(heads.next.take());
+    let mut later_heads = Vec::new();
     while let Some(head) = heads.next_if(|_| true)? {
         later_heads.push(head);
     }
