@@ -99,6 +99,40 @@ fn a_column_of_another_type_is_not_read_as_a_number() {
     assert!(said.contains("item_seq"), "{said}");
 }
 
+// The same for the other two tables the verifier reads on SQLite: a stored tree hash of text
+// is no hash (its slot is reported as altered), and a chain head row whose last index is text
+// stops the check naming that column.
+#[test]
+fn head_rows_and_tree_hashes_of_another_type_are_not_taken() {
+    let env = Env::sqlite();
+    setup(&env);
+    env.sql(
+        &format!(
+            "{SQLITE_UNGUARD} UPDATE tlog_hash SET hash = hex(substr(hash, 1, 16)) WHERE sidx = 0;"
+        ),
+        "",
+    );
+    let text = verify_fails(&env);
+    assert!(
+        first_problem(&text).contains("record 0: the stored tree hashes for it are wrong"),
+        "{text}"
+    );
+
+    let env = Env::sqlite();
+    setup(&env);
+    env.sql(
+        "UPDATE audit_items SET last_index = '3x' WHERE last_index = 3;",
+        "",
+    );
+    let out = env.run(&["audit", "verify"]);
+    assert!(!out.status.success());
+    let said = common::stderr(&out);
+    assert!(
+        said.contains("chain head row") && said.contains("last_index"),
+        "{said}"
+    );
+}
+
 on_both_backends!(a_deleted_record_is_named, |env: Env| {
     setup(&env);
     tamper(
