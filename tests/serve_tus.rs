@@ -289,6 +289,51 @@ fn termination_and_expiry_remove_uploads_and_are_audited() {
     env.ok(&["audit", "verify"]);
 }
 
+/// Staging files that no unfinished upload owns (left by a node stopped between an upload's end
+/// and the removal of its file, or by a takeover's copy cut short) are removed once an hour old;
+/// an unfinished upload's file is kept however old, and a young file is left alone (an upload's
+/// file is made just before its row).
+#[test]
+fn stray_staging_files_are_removed_and_unfinished_uploads_kept() {
+    let mut env = Env::sqlite();
+    env.extra_env
+        .push(("BWV_TUS__EXPIRY_SECS".into(), "8".into()));
+    let (server, dock) = setup(&env);
+    let open = tus(&server, &dock, "create-only", &[]);
+    let id = open["url"].as_str().unwrap().rsplit('/').next().unwrap();
+    let staging = env.data_dir().join("uploads");
+    let unfinished = staging.join(format!("{id}.upload"));
+    let orphan = staging.join(format!("{}.upload", uuid::Uuid::now_v7()));
+    let cut_short = staging.join(format!("{id}.upload.{}", uuid::Uuid::new_v4().simple()));
+    let young = staging.join(format!("{}.upload", uuid::Uuid::now_v7()));
+    let not_ours = staging.join("notes.txt");
+    for f in [&orphan, &cut_short, &young, &not_ours] {
+        std::fs::write(f, b"bytes").unwrap();
+    }
+    for f in [&unfinished, &orphan, &cut_short, &not_ours] {
+        let ok = std::process::Command::new("touch")
+            .args(["-d", "2 hours ago"])
+            .arg(f)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let start = std::time::Instant::now();
+    while orphan.exists() || cut_short.exists() {
+        assert!(start.elapsed().as_secs() < 6, "strays were not removed");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(unfinished.exists(), "an unfinished upload lost its file");
+    assert!(young.exists() && not_ours.exists());
+    let status = tus(
+        &server,
+        &dock,
+        "status",
+        &["--upload-url", open["url"].as_str().unwrap()],
+    );
+    assert_eq!(status["status"], 200, "{status}");
+}
+
 #[test]
 fn one_dock_cannot_hold_every_upload_or_all_the_space() {
     assert!(

@@ -199,6 +199,10 @@ async fn housekeeping(state: http::AppState) {
                 Ok(n) => tracing::info!(count = n, "removed expired uploads"),
                 Err(e) => tracing::error!(error = %e, "cannot remove expired uploads"),
             }
+            if let Err(e) = tus_door::remove_strays(&state.app.catalogue, &state.staging_dir).await
+            {
+                tracing::error!(error = %e, "cannot remove stray staging files");
+            }
             if let Err(e) = crate::access::sessions::forget_ended(&state.app.context()).await {
                 tracing::error!(error = %e, "cannot forget ended sessions");
             }

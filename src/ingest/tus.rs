@@ -703,3 +703,91 @@ pub async fn expire_due(ctx: &Context<'_>, staging_dir: &Path) -> Result<usize> 
     }
     Ok(n)
 }
+
+/// A staging file no younger than this that no unfinished upload owns is a stray. An upload's
+/// file is made just before its row, and a takeover's copy is written to as it is made, so
+/// neither is ever this old while still wanted.
+const STRAY_AGE: Duration = Duration::from_secs(3600);
+
+/// Removes staging files that no unfinished upload owns: what a node stopped between committing
+/// an upload's end (stored, refused or expired) and removing its file left behind, and copies a
+/// takeover stopped half way through. Without this they would stay for ever, footage of the
+/// public out of retention's reach. Only names the tus door makes are touched.
+pub async fn remove_strays(catalogue: &Catalogue, staging_dir: &Path) -> Result<usize> {
+    let entries = std::fs::read_dir(staging_dir)
+        .context(|| format!("listing staging directory {}", staging_dir.display()))?;
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some((id, copy)) = name.to_str().and_then(staged_name) else {
+            continue;
+        };
+        let old = entry
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= STRAY_AGE);
+        if !old {
+            continue;
+        }
+        if !copy
+            && catalogue
+                .upload(id)
+                .await?
+                .is_some_and(|u| u.state == UploadState::Receiving)
+        {
+            continue;
+        }
+        let path = entry.path();
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                tracing::warn!(path = %path.display(), "removed a staging file no unfinished upload owns");
+                removed += 1;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "could not remove a stray staging file")
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// The upload a staging file name belongs to, and whether it is a takeover's copy
+/// (`<id>.upload.<hex>`) rather than the upload's own file (`<id>.upload`).
+fn staged_name(name: &str) -> Option<(Uuid, bool)> {
+    let (id, rest) = name.split_once(".upload")?;
+    let id = Uuid::parse_str(id).ok()?;
+    match rest.strip_prefix('.') {
+        None if rest.is_empty() => Some((id, false)),
+        Some(hex) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some((id, true))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_names_the_door_makes_are_staging_files() {
+        let id = Uuid::now_v7();
+        assert_eq!(staged_name(&format!("{id}.upload")), Some((id, false)));
+        let copy = format!("{id}.upload.{}", Uuid::new_v4().simple());
+        assert_eq!(staged_name(&copy), Some((id, true)));
+        for other in [
+            format!("{id}.upload."),
+            format!("{id}.upload.tmp~"),
+            format!("{id}.uploaded"),
+            format!("{id}.txt"),
+            "notes.upload".to_owned(),
+            ".upload".to_owned(),
+        ] {
+            assert_eq!(staged_name(&other), None, "{other}");
+        }
+    }
+}
