@@ -2,9 +2,9 @@
 //! store (Node, from npm, in benches/tus-peer), on the same machine in the same run, with each
 //! of the clients docks use: curl (one streaming PATCH), tus-js-client and tuspy (64 MiB chunks,
 //! one PATCH each). Prints throughput, the ratio and each server's peak memory; then 20
-//! parallel 100 MiB uploads to bwv with curl, checking every hash (from one dock: with
-//! tus-js-client's chunked PATCHes one dock's 20 uploads run into its limits on open uploads and
-//! concurrent PATCHes, and are refused with 429 and 503 as they should be).
+//! parallel 100 MiB uploads to bwv with curl from twenty docks, checking every hash (one dock's
+//! twenty would run into its own limits on open uploads and uploads in progress, and be refused
+//! with 429 and 503 as they should be).
 //! Targets (issue "Speed and memory"): at least 1.5x @tus/server's throughput with the same
 //! client, anonymous RSS under 100 MiB.
 //!
@@ -244,28 +244,46 @@ struct Servers {
     peer_url: String,
 }
 
+/// Runs a bwv command on the bench's data directory and returns its output.
+fn bwv_run(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_bwv"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "bwv {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Registers a dock and returns the Authorization header it uploads with: a session token, as
+/// docks use after authenticating once.
+fn dock_auth(data: &Path, bwv_url: &str, name: &str) -> String {
+    let dock: serde_json::Value =
+        serde_json::from_str(&bwv_run(data, &["--json", "dock", "add", name])).unwrap();
+    let secret = dock["secret"].as_str().unwrap();
+    let auth = Command::new("curl")
+        .args(["-sS", "-D", "-", "-o", "/dev/null", "-H"])
+        .arg(format!("X-Auth-User: {name}"))
+        .arg("-H")
+        .arg(format!("X-Auth-Key: {secret}"))
+        .arg(format!("{bwv_url}/auth/v1.0"))
+        .output()
+        .unwrap();
+    let headers = String::from_utf8(auth.stdout).unwrap();
+    let token = header(&headers, "x-auth-token").expect("a token");
+    format!("Bearer {token}")
+}
+
 fn start(work: &Path) -> Servers {
     let bwv = env!("CARGO_BIN_EXE_bwv");
     let data = work.join("bwv-data");
-    let run = |args: &[&str]| {
-        let out = Command::new(bwv)
-            .arg("--data-dir")
-            .arg(&data)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "bwv {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    run(&["officer-add", "4471"]);
-    run(&["device-add", "BENCH-1"]);
-    let dock: serde_json::Value =
-        serde_json::from_str(&run(&["--json", "dock", "add", "bench"])).unwrap();
-    let secret = dock["secret"].as_str().unwrap();
+    bwv_run(&data, &["officer-add", "4471"]);
+    bwv_run(&data, &["device-add", "BENCH-1"]);
     let port = free_port();
     let mut server = Command::new(bwv)
         .arg("--data-dir")
@@ -276,26 +294,7 @@ fn start(work: &Path) -> Servers {
         .unwrap();
     wait_listening(port, &mut server);
     let bwv_url = format!("http://127.0.0.1:{port}");
-    // A session token, as docks use after authenticating once.
-    let auth = Command::new("curl")
-        .args([
-            "-sS",
-            "-D",
-            "-",
-            "-o",
-            "/dev/null",
-            "-H",
-            "X-Auth-User: bench",
-            "-H",
-        ])
-        .arg(format!("X-Auth-Key: {secret}"))
-        .arg(format!("{bwv_url}/auth/v1.0"))
-        .output()
-        .unwrap();
-    let headers = String::from_utf8(auth.stdout).unwrap();
-    let token = header(&headers, "x-auth-token")
-        .expect("a token")
-        .to_owned();
+    let auth = dock_auth(&data, &bwv_url, "bench");
 
     let peer_dir = peer_dir();
     if !peer_dir.join("node_modules/tus-js-client").exists() {
@@ -320,7 +319,7 @@ fn start(work: &Path) -> Servers {
     Servers {
         bwv: server,
         bwv_url,
-        auth: format!("Bearer {token}"),
+        auth,
         peer,
         peer_url: format!("http://127.0.0.1:{peer_port}"),
     }
@@ -438,12 +437,14 @@ fn main() {
     );
     std::fs::remove_file(&input).unwrap();
 
-    // Many docks at once: every upload completes with the right hash.
-    let files: Vec<(PathBuf, String)> = (0..parallel)
+    // Many docks at once, one upload each (one dock's own limits on uploads in progress would
+    // refuse most of twenty): every upload completes with the right hash.
+    let data = work.path().join("bwv-data");
+    let files: Vec<(PathBuf, String, String)> = (0..parallel)
         .map(|i| {
             let p = work.path().join(format!("clip-{i}.bin"));
             let sha = make_input(&p, 100 << 20, 100 + i);
-            (p, sha)
+            (p, sha, dock_auth(&data, &s.bwv_url, &format!("dock-{i}")))
         })
         .collect();
     let _ = Command::new("sync").status();
@@ -454,8 +455,8 @@ fn main() {
         let threads: Vec<_> = files
             .iter()
             .cloned()
-            .map(|(p, sha)| {
-                let (url, auth) = (s.bwv_url.clone(), s.auth.clone());
+            .map(|(p, sha, auth)| {
+                let url = s.bwv_url.clone();
                 std::thread::spawn(move || {
                     Client::Curl.upload(&url, Some(&auth), &p, 100 << 20) == Some(sha)
                 })
