@@ -334,6 +334,20 @@ fn stray_staging_files_are_removed_and_unfinished_uploads_kept() {
     assert_eq!(status["status"], 200, "{status}");
 }
 
+/// A server that has had no upload yet has no staging directory: its housekeeping says nothing.
+#[test]
+fn housekeeping_before_the_first_upload_is_quiet() {
+    let mut env = Env::sqlite();
+    env.extra_env
+        .push(("BWV_TUS__EXPIRY_SECS".into(), "4".into()));
+    let (server, log) = env.serve_logged(&[]);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    drop(server);
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(!env.data_dir().join("uploads").exists());
+    assert!(!log.contains("ERROR"), "{log}");
+}
+
 #[test]
 fn one_dock_cannot_hold_every_upload_or_all_the_space() {
     assert!(

@@ -714,8 +714,15 @@ const STRAY_AGE: Duration = Duration::from_secs(3600);
 /// takeover stopped half way through. Without this they would stay for ever, footage of the
 /// public out of retention's reach. Only names the tus door makes are touched.
 pub async fn remove_strays(catalogue: &Catalogue, staging_dir: &Path) -> Result<usize> {
-    let entries = std::fs::read_dir(staging_dir)
-        .context(|| format!("listing staging directory {}", staging_dir.display()))?;
+    let entries = match std::fs::read_dir(staging_dir) {
+        Ok(entries) => entries,
+        // Made by the first upload; until then there is nothing to remove.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => {
+            return Err(e)
+                .context(|| format!("listing staging directory {}", staging_dir.display()));
+        }
+    };
     let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
