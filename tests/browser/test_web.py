@@ -151,7 +151,7 @@ def test_an_officer_asks_for_a_review_of_their_own_footage(person):
     assert queue.locator(f"a[href='/recordings/{RECORDING}']").count() == 0
 
 
-def test_a_package_is_built_downloaded_and_verifies(person, tmp_path):
+def test_a_package_is_built_downloaded_and_verifies(person, browser, tmp_path):
     p = person("spoc")
     page = p.sign_in("/cases")
     page.fill("input[name=urn]", URN)
@@ -187,6 +187,9 @@ def test_a_package_is_built_downloaded_and_verifies(person, tmp_path):
     page.fill("input[name=purpose]", "Initial disclosure")
     page.click("button:has-text('Build package')")
     page.wait_for_url(re.compile(r".*/tasks/.*"))
+    # The page as the server sends it while the task runs, for the two pages below.
+    task_url = page.url
+    running = p.context.request.get(task_url).text()
     screenshot(page, "package-progress")
     # The page follows the task in place: no reload (which would forget this mark), no
     # self-refresh, and the status line that announced progress is the one that says "Done."
@@ -200,6 +203,29 @@ def test_a_package_is_built_downloaded_and_verifies(person, tmp_path):
         "() => window.stillThisPage === document.getElementById('task-status')"
     ), "the task page reloaded instead of updating in place"
     accessible(page, "task")
+    if "data-running" in running:
+        # The running page shown again (its polls answered as for a task its node no longer
+        # knows, after a restart): without script it offers the link to its latest progress;
+        # with script the polling stops and brings the link back.
+
+        def served(route):
+            if route.request.resource_type == "document":
+                route.fulfill(status=200, content_type="text/html", body=running)
+            else:
+                route.fulfill(status=404, body="no such task")
+
+        plain = browser.new_context(java_script_enabled=False)
+        still = plain.new_page()
+        still.route(task_url, served)
+        still.goto(task_url)
+        assert still.locator("[data-without-script]").first.is_visible()
+        plain.close()
+        gone = p.context.new_page()
+        gone.route(task_url, served)
+        gone.goto(task_url)
+        assert not gone.locator("[data-without-script]").first.is_visible()
+        gone.locator("[data-without-script]").first.wait_for(state="visible", timeout=10_000)
+        gone.close()
     page.click(f"a:has-text('Back to case {URN}')")
     screenshot(page, "case")
     with page.expect_download() as d:
