@@ -170,7 +170,6 @@ pub async fn verify(
 
     // One pass over every record: read here, checked on blocking threads as batches arrive.
     let mut walk = Walk {
-        origin: origin.to_owned(),
         roots_wanted,
         frontier: Frontier::default(),
         chains: HashMap::new(),
@@ -179,8 +178,8 @@ pub async fn verify(
     };
     walk.check_roots();
     let (batches, arriving) = tokio::sync::mpsc::channel::<Vec<ScannedLeaf>>(2);
+    let origin = origin.to_owned();
     let walker = tokio::task::spawn_blocking(move || {
-        let origin = walk.origin.clone();
         examine::in_order(&origin, arriving, |batch, examined| {
             let n = batch.len() as u64;
             walk.take(batch, examined);
@@ -286,7 +285,6 @@ pub async fn verify(
 
 /// The sequential half of the check: the tree and the item chains, leaf after leaf in order.
 struct Walk {
-    origin: String,
     roots_wanted: RootsWanted,
     frontier: Frontier,
     /// The chains not yet closed by their item's head row.

@@ -359,7 +359,7 @@ impl Catalogue {
         out: tokio::sync::mpsc::Sender<Vec<ScannedLeaf>>,
     ) -> Result<ScanRest> {
         if let Catalogue::Sqlite(p, _) = self
-            && let Some(path) = on_disk(p.connect_options().get_filename())
+            && let Some(path) = super::on_disk(p.connect_options().get_filename())
         {
             let path = path.to_owned();
             return tokio::task::spawn_blocking(move || {
@@ -545,9 +545,4 @@ impl Catalogue {
         })
         .context(|| "checking clips against the audit records of their recordings".into())
     }
-}
-
-/// The file of a SQLite catalogue, which another connection can open; none for one in memory.
-fn on_disk(path: &std::path::Path) -> Option<&std::path::Path> {
-    (!path.as_os_str().is_empty() && path != std::path::Path::new(":memory:")).then_some(path)
 }

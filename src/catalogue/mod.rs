@@ -164,14 +164,19 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The file of a SQLite catalogue, which another connection can open; none for one in memory.
+fn on_disk(path: &std::path::Path) -> Option<&std::path::Path> {
+    (!path.as_os_str().is_empty() && path != std::path::Path::new(":memory:")).then_some(path)
+}
+
 /// The catalogue holds who recorded what, where: readable by bwv's own user only. SQLite gives
 /// its -wal and -shm files the database file's mode, so making the file first is enough; older
 /// ones are tightened.
 fn private_database(path: &std::path::Path) -> Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") {
+    let Some(path) = on_disk(path) else {
         return Ok(());
-    }
+    };
     if let Err(e) = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -54,10 +54,7 @@ pub(super) fn scan(
              ORDER BY last_index, item_id",
         )
         .map_err(sql_err)?;
-    let mut heads = Heads {
-        rows: heads.query([]).map_err(sql_err)?,
-        next: None,
-    };
+    let mut heads = Ahead::new(heads.query([]).map_err(sql_err)?, head, "chain heads")?;
     let mut leaves = tx
         .prepare(&format!(
             "SELECT {LEAF_COLUMNS} FROM tlog_leaf WHERE idx < ?1 ORDER BY idx"
@@ -67,14 +64,13 @@ pub(super) fn scan(
     let mut hashes = tx
         .prepare("SELECT sidx, hash FROM tlog_hash WHERE sidx >= 0 AND sidx < ?1 ORDER BY sidx")
         .map_err(sql_err)?;
-    let mut hashes = Hashes {
-        rows: hashes
+    let mut hashes = Ahead::new(
+        hashes
             .query([tlog_tiles::stored_hash_index(0, size) as i64])
             .map_err(sql_err)?,
-        next: None,
-    };
-    heads.advance()?;
-    hashes.advance()?;
+        tree_hash,
+        "stored tree hashes",
+    )?;
 
     let mut seen = 0u64;
     let mut pending = Vec::with_capacity(batch);
@@ -128,64 +124,56 @@ pub(super) fn scan(
     })
 }
 
-/// The chain head rows in `last_index` order, one read ahead.
-struct Heads<'s> {
+/// A statement's rows decoded one ahead of where the scan has come, so each can be taken only
+/// once it belongs to the leaf at hand.
+struct Ahead<'s, T> {
     rows: Rows<'s>,
-    next: Option<ItemHead>,
+    next: Option<T>,
+    decode: fn(&Row<'_>) -> Result<T>,
+    what: &'static str,
 }
 
-impl Heads<'_> {
+impl<'s, T> Ahead<'s, T> {
+    fn new(rows: Rows<'s>, decode: fn(&Row<'_>) -> Result<T>, what: &'static str) -> Result<Self> {
+        let mut ahead = Ahead {
+            rows,
+            next: None,
+            decode,
+            what,
+        };
+        ahead.advance()?;
+        Ok(ahead)
+    }
+
     fn advance(&mut self) -> Result<()> {
-        self.next = match self.rows.next().map_err(|e| step_error("chain heads", e))? {
-            Some(row) => Some(head(row).map_err(|e| damaged("a chain head row", e))?),
+        self.next = match self.rows.next().map_err(|e| step_error(self.what, e))? {
+            Some(row) => Some((self.decode)(row)?),
             None => None,
         };
         Ok(())
     }
 
-    fn next_if(&mut self, wanted: impl Fn(&ItemHead) -> bool) -> Result<Option<ItemHead>> {
+    fn next_if(&mut self, wanted: impl Fn(&T) -> bool) -> Result<Option<T>> {
         if !self.next.as_ref().is_some_and(wanted) {
             return Ok(None);
         }
-        let head = self.next.take();
+        let taken = self.next.take();
         self.advance()?;
-        Ok(head)
+        Ok(taken)
     }
 }
 
-/// The stored tree hashes in index order, one read ahead. A value that is not 32 bytes of blob
-/// is no hash (the verifier reports its slot as altered).
-struct Hashes<'s> {
-    rows: Rows<'s>,
-    next: Option<(u64, Option<[u8; 32]>)>,
-}
-
-impl Hashes<'_> {
-    fn advance(&mut self) -> Result<()> {
-        let read = |e| step_error("stored tree hashes", e);
-        self.next = match self.rows.next().map_err(read)? {
-            Some(row) => {
-                let sidx =
-                    typed(row, 0, ValueRef::as_i64).map_err(|e| damaged("a tree hash", e))?;
-                let hash = row.get_ref(1).map_err(read)?.as_blob().ok();
-                Some((sidx as u64, hash.and_then(|h| h.try_into().ok())))
-            }
-            None => None,
-        };
-        Ok(())
-    }
-
-    fn next_if(
-        &mut self,
-        wanted: impl Fn(&(u64, Option<[u8; 32]>)) -> bool,
-    ) -> Result<Option<(u64, Option<[u8; 32]>)>> {
-        if !self.next.as_ref().is_some_and(wanted) {
-            return Ok(None);
-        }
-        let hash = self.next.take();
-        self.advance()?;
-        Ok(hash)
-    }
+/// A stored tree hash. A value that is not 32 bytes of blob is no hash (the verifier reports its
+/// slot as altered).
+fn tree_hash(row: &Row<'_>) -> Result<(u64, Option<[u8; 32]>)> {
+    let sidx = typed(row, 0, ValueRef::as_i64).map_err(|e| damaged("a tree hash", e))?;
+    let hash = row
+        .get_ref(1)
+        .map_err(|e| step_error("stored tree hashes", e))?
+        .as_blob()
+        .ok()
+        .and_then(|h| h.try_into().ok());
+    Ok((sidx as u64, hash))
 }
 
 fn leaf(row: &Row<'_>) -> Result<LeafRow> {
@@ -204,14 +192,17 @@ fn leaf(row: &Row<'_>) -> Result<LeafRow> {
     columns().map_err(|e| damaged(&format!("the leaf at index {idx}"), e))
 }
 
-fn head(row: &Row<'_>) -> std::result::Result<ItemHead, String> {
-    Ok(ItemHead {
-        item_id: uuid(row, 0)?,
-        kind: typed(row, 1, ValueRef::as_str)?.to_owned(),
-        event_count: typed(row, 2, ValueRef::as_i64)?,
-        last_index: typed(row, 3, ValueRef::as_i64)?,
-        last_hash: typed(row, 4, ValueRef::as_blob)?.to_vec(),
-    })
+fn head(row: &Row<'_>) -> Result<ItemHead> {
+    let columns = || -> std::result::Result<ItemHead, String> {
+        Ok(ItemHead {
+            item_id: uuid(row, 0)?,
+            kind: typed(row, 1, ValueRef::as_str)?.to_owned(),
+            event_count: typed(row, 2, ValueRef::as_i64)?,
+            last_index: typed(row, 3, ValueRef::as_i64)?,
+            last_hash: typed(row, 4, ValueRef::as_blob)?.to_vec(),
+        })
+    };
+    columns().map_err(|e| damaged("a chain head row", e))
 }
 
 /// A column's value, only if it has the type bwv writes there.
