@@ -16,7 +16,7 @@ use bwv::catalogue::{
     NewExhibit, NewJob, OpenUploads, PurgeObject, Register, TokenState, UploadRow,
 };
 use bwv::catalogue::{
-    Catalogue, ItemHead, NewClip, NewRecording, NewSighting, ScanRest, ScannedLeaf,
+    Catalogue, ItemHead, LeafRow, NewClip, NewRecording, NewSighting, ScanRest, ScannedLeaf,
 };
 use bwv::domain::{
     CaseStatus, Classification, ContainerKind, DerivativeKind, JobStatus, MediaState, ObjectKind,
@@ -49,7 +49,10 @@ async fn heads_by_scan(c: &Catalogue) -> std::collections::HashMap<Uuid, ItemHea
         }
         heads
     });
-    let rest = c.scan_log(size, 5, batches).await.unwrap();
+    let rest = c
+        .scan_log(size, 5, batches, std::sync::mpsc::channel().1)
+        .await
+        .unwrap();
     assert_eq!(rest, ScanRest::default());
     reader.await.unwrap()
 }
@@ -352,6 +355,96 @@ async fn audit_is_atomic_with_the_change(env: Env) {
     tx.commit().await.unwrap();
 }
 
+/// What a scan handed out for one leaf, copied out of its batch.
+type Scanned = (LeafRow, Vec<(u64, Option<[u8; 32]>)>, Vec<Uuid>);
+
+/// Scans the whole log in batches of 4. With `recycle`, each batch goes back to be filled again
+/// once read, as the verifier hands them back.
+async fn scan_all(c: &Catalogue, recycle: bool) -> Vec<Scanned> {
+    let size = c.log_state().await.unwrap().size as u64;
+    let (batches, mut arriving) = tokio::sync::mpsc::channel::<Vec<ScannedLeaf>>(1);
+    let (spend, spent) = std::sync::mpsc::channel();
+    let reader = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Some(batch) = arriving.recv().await {
+            for leaf in &batch {
+                let heads = leaf.closing.iter().map(|h| h.item_id).collect();
+                seen.push((leaf.row.clone(), leaf.stored.clone(), heads));
+            }
+            if recycle {
+                let _ = spend.send(batch); // none wanted once the scan is over
+            }
+        }
+        seen
+    });
+    let rest = c.scan_log(size, 4, batches, spent).await.unwrap();
+    assert_eq!(rest, ScanRest::default());
+    reader.await.unwrap()
+}
+
+/// Batches handed back are written over: a long leaf's bytes, a slot's stored hashes or a
+/// leaf's head rows must not linger into the shorter leaf that takes its place.
+async fn scanned_batches_handed_back_are_filled_afresh(env: Env) {
+    let c = open(&env).await;
+    let items: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
+    for i in 0..37usize {
+        let mut draft = EventDraft::new(
+            ["viewed", "media_processed"][i % 2],
+            Actor::user("staff:".to_owned() + &"9".repeat(i % 7 + 1)),
+            "recording",
+            items[i % 5],
+        );
+        for n in 0..(i % 4) {
+            draft.objects.push(ObjectRef {
+                sha256: format!("{:064x}", i * 10 + n),
+                size: n as u64,
+                role: None,
+            });
+        }
+        let mut tx = c.begin().await.unwrap();
+        tx.append_audit(ORIGIN, draft).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let fresh = scan_all(&c, false).await;
+    assert_eq!(fresh.len(), 37);
+    for (row, _, _) in &fresh {
+        assert_eq!(
+            leaf_hash(&row.leaf).to_vec(),
+            row.leaf_hash,
+            "leaf {}",
+            row.idx
+        );
+    }
+    let refilled = scan_all(&c, true).await;
+    assert_eq!(refilled.len(), fresh.len());
+    for ((a, a_stored, a_heads), (b, b_stored, b_heads)) in fresh.iter().zip(&refilled) {
+        let n = a.idx;
+        assert_eq!(
+            (
+                a.idx,
+                &a.leaf,
+                &a.leaf_hash,
+                a.item_id,
+                a.item_seq,
+                &a.event,
+                a.ts
+            ),
+            (
+                b.idx,
+                &b.leaf,
+                &b.leaf_hash,
+                b.item_id,
+                b.item_seq,
+                &b.event,
+                b.ts
+            ),
+            "leaf {n}"
+        );
+        assert_eq!(a_stored, b_stored, "stored hashes of leaf {n}");
+        assert_eq!(a_heads, b_heads, "head rows closed at leaf {n}");
+    }
+}
+
 async fn concurrent_writers_serialise(env: Env) {
     let c = Arc::new(open(&env).await);
     let mut tasks = Vec::new();
@@ -394,7 +487,9 @@ async fn concurrent_writers_serialise(env: Env) {
         seen
     });
     assert_eq!(
-        c.scan_log(40, 7, batches).await.unwrap(),
+        c.scan_log(40, 7, batches, std::sync::mpsc::channel().1)
+            .await
+            .unwrap(),
         ScanRest::default()
     );
     assert_eq!(reader.await.unwrap(), (0..40).collect::<Vec<i64>>());
@@ -404,7 +499,10 @@ async fn concurrent_writers_serialise(env: Env) {
     let heads = heads_by_scan(&c).await;
     let (batches, mut arriving) = tokio::sync::mpsc::channel::<Vec<ScannedLeaf>>(1);
     let drain = tokio::spawn(async move { while arriving.recv().await.is_some() {} });
-    let rest = c.scan_log(30, 7, batches).await.unwrap();
+    let rest = c
+        .scan_log(30, 7, batches, std::sync::mpsc::channel().1)
+        .await
+        .unwrap();
     drain.await.unwrap();
     assert_eq!(rest.stray_hash, None);
     let mut later: Vec<Uuid> = rest.later_heads.iter().map(|h| h.item_id).collect();
@@ -2202,6 +2300,7 @@ on_both_backends!(
     log_appends_many_in_one_transaction,
     audit_is_atomic_with_the_change,
     concurrent_writers_serialise,
+    scanned_batches_handed_back_are_filled_afresh,
     log_tables_refuse_edits,
     upgrade_turns_dock_writes_into_labels,
     cases_number_exhibits_by_schedule,

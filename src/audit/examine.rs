@@ -70,9 +70,35 @@ pub(super) fn in_order(
 /// A record's place in its item's chain, as the record states it.
 pub(super) struct Link {
     pub seq: u64,
-    /// The previous record's hash, decoded (an undecodable one never matches).
-    pub prev: Option<Vec<u8>>,
+    pub prev: Prev,
     pub prev_index: Option<u64>,
+}
+
+/// The previous record's hash as a record states it.
+#[derive(PartialEq)]
+pub(super) enum Prev {
+    None,
+    Hash([u8; 32]),
+    /// Not base64 of 32 bytes: it matches no record.
+    Unreadable,
+}
+
+impl Prev {
+    fn decode(stated: Option<&str>) -> Prev {
+        let Some(text) = stated else {
+            return Prev::None;
+        };
+        // Room for one byte more, so that a longer value is seen as such, not cut short.
+        let mut bytes = [0u8; 33];
+        match B64.decode_slice(text, &mut bytes) {
+            Ok(32) => {
+                let mut hash = [0u8; 32];
+                hash.copy_from_slice(&bytes[..32]);
+                Prev::Hash(hash)
+            }
+            _ => Prev::Unreadable,
+        }
+    }
 }
 
 /// What one leaf says on its own, found without looking at any other leaf.
@@ -121,7 +147,7 @@ pub(super) fn examine(origin: &str, n: u64, leaf: &LeafRow) -> Examined {
     }
     let link = Link {
         seq: record.item.seq,
-        prev: record.item.prev.map(|p| B64.decode(p).unwrap_or_default()),
+        prev: Prev::decode(record.item.prev.as_deref()),
         prev_index: record.item.prev_index,
     };
     Examined {

@@ -23,7 +23,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::checkpoint::verify_checkpoint_by;
-use super::examine::{self, Examined};
+use super::examine::{self, Examined, Prev};
 use super::merkle::Frontier;
 use crate::catalogue::{Catalogue, ItemHead, LeafRow, ScannedLeaf};
 use crate::domain::Step;
@@ -178,16 +178,19 @@ pub async fn verify(
     };
     walk.check_roots();
     let (batches, arriving) = tokio::sync::mpsc::channel::<Vec<ScannedLeaf>>(2);
+    let (spend, spent) = std::sync::mpsc::channel();
     let origin = origin.to_owned();
     let walker = tokio::task::spawn_blocking(move || {
         examine::in_order(&origin, arriving, |batch, examined| {
             let n = batch.len() as u64;
-            walk.take(batch, examined);
+            walk.take(&batch, examined);
+            // Back to the reader to be filled again (it may have finished: nothing to do then).
+            let _ = spend.send(batch);
             progress(Step::Checked(n));
         });
         walk
     });
-    let scanned = catalogue.scan_log(size, BATCH, batches).await;
+    let scanned = catalogue.scan_log(size, BATCH, batches, spent).await;
     let mut walk = walker
         .await
         .map_err(|e| Error::audit(format!("checking the audit log stopped: {e}")))?;
@@ -295,9 +298,9 @@ struct Walk {
 }
 
 impl Walk {
-    fn take(&mut self, batch: Vec<ScannedLeaf>, examined: Vec<Examined>) {
-        for (leaf, seen) in batch.into_iter().zip(examined) {
-            self.step(&leaf.row, leaf.stored, seen);
+    fn take(&mut self, batch: &[ScannedLeaf], examined: Vec<Examined>) {
+        for (leaf, seen) in batch.iter().zip(examined) {
+            self.step(&leaf.row, &leaf.stored, seen);
             for head in &leaf.closing {
                 self.close(head);
             }
@@ -329,7 +332,7 @@ impl Walk {
         }
     }
 
-    fn step(&mut self, leaf: &LeafRow, stored: Vec<(u64, Option<[u8; 32]>)>, seen: Examined) {
+    fn step(&mut self, leaf: &LeafRow, stored: &[(u64, Option<[u8; 32]>)], seen: Examined) {
         let n = self.frontier.size();
         let mut bad = |m: String| {
             self.problems
@@ -352,10 +355,10 @@ impl Walk {
         if let Some(link) = seen.link {
             let id = seen.item;
             let link_ok = match self.chains.get(&id) {
-                None => link.seq == 1 && link.prev.is_none() && link.prev_index.is_none(),
+                None => link.seq == 1 && link.prev == Prev::None && link.prev_index.is_none(),
                 Some(head) => {
                     link.seq == head.seq + 1
-                        && link.prev.as_deref() == Some(head.hash.as_slice())
+                        && link.prev == Prev::Hash(head.hash)
                         && link.prev_index == Some(head.index)
                 }
             };

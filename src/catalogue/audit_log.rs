@@ -22,7 +22,7 @@ pub struct LogState {
     pub root: Vec<u8>,
 }
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, Default, FromRow)]
 pub struct LeafRow {
     pub idx: i64,
     pub leaf: Vec<u8>,
@@ -35,12 +35,77 @@ pub struct LeafRow {
 
 /// One leaf as `scan_log` reads it: the row, the stored hashes in its slot, and the chain head
 /// rows that name it (or an earlier position) as their item's last record.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ScannedLeaf {
     pub row: LeafRow,
     /// By index; none where the stored value is not a hash at all (not 32 bytes).
     pub stored: Vec<(u64, Option<[u8; 32]>)>,
     pub closing: Vec<ItemHead>,
+}
+
+/// Batches the receiver of `scan_log` has finished with, handed back to be filled again. A
+/// leaf's row, hashes and head rows are then written into the buffers of one read before
+/// instead of allocated on the reading thread and freed on the checking one: glibc's allocator
+/// makes such frees dear (a fifth of a verifier's CPU went on allocating and freeing them).
+pub type SpentBatches = std::sync::mpsc::Receiver<Vec<ScannedLeaf>>;
+
+/// A batch being filled: a spent batch's entries are written over, buffers kept, before new
+/// ones are added.
+pub(super) struct Filling {
+    leaves: Vec<ScannedLeaf>,
+    len: usize,
+    batch: usize,
+    spent: SpentBatches,
+}
+
+impl Filling {
+    pub(super) fn new(batch: usize, spent: SpentBatches) -> Self {
+        let mut filling = Filling {
+            leaves: Vec::new(),
+            len: 0,
+            batch,
+            spent,
+        };
+        filling.leaves = filling.next_batch();
+        filling
+    }
+
+    /// A spent batch if one has come back, else a new one.
+    fn next_batch(&self) -> Vec<ScannedLeaf> {
+        self.spent
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(self.batch))
+    }
+
+    /// The next leaf's entry, its hashes and head rows cleared; its row is for the caller to
+    /// write in full.
+    pub(super) fn slot(&mut self) -> &mut ScannedLeaf {
+        if self.len == self.leaves.len() {
+            self.leaves.push(ScannedLeaf::default());
+        }
+        let slot = &mut self.leaves[self.len];
+        self.len += 1;
+        slot.stored.clear();
+        slot.closing.clear();
+        slot
+    }
+
+    pub(super) fn is_full(&self) -> bool {
+        self.len == self.batch
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The leaves filled so far, as a batch; filling goes on in another.
+    pub(super) fn take(&mut self) -> Vec<ScannedLeaf> {
+        let next = self.next_batch();
+        let mut done = std::mem::replace(&mut self.leaves, next);
+        done.truncate(self.len);
+        self.len = 0;
+        done
+    }
 }
 
 /// What `scan_log` found after the last leaf it was asked for.
@@ -98,6 +163,31 @@ pub struct AppendedLeaf {
 }
 
 pub(super) const LEAF_COLUMNS: &str = "idx, leaf, leaf_hash, item_id, item_seq, event, ts";
+
+/// Writes a leaf's row (columns by position, as `LEAF_COLUMNS` lists them) into `into`,
+/// keeping its buffers.
+fn fill_leaf<'r, R>(row: &'r R, into: &mut LeafRow) -> sqlx::Result<()>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'r [u8]: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Uuid: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    into.idx = row.try_get(0)?;
+    into.leaf.clear();
+    into.leaf.extend_from_slice(row.try_get(1)?);
+    into.leaf_hash.clear();
+    into.leaf_hash.extend_from_slice(row.try_get(2)?);
+    into.item_id = row.try_get(3)?;
+    into.item_seq = row.try_get(4)?;
+    into.event.clear();
+    into.event.push_str(row.try_get(5)?);
+    into.ts = row.try_get(6)?;
+    Ok(())
+}
 
 fn to_hash(row: StoredHashRow) -> Result<(u64, Hash)> {
     let hash: [u8; 32] = row.hash.try_into().map_err(|_| {
@@ -348,22 +438,24 @@ impl Catalogue {
     /// (`stored_hash_index(0, n)` up to that of n + 1) and the chain head rows whose
     /// `last_index` is its position: read in that order, so a verifier can close each item's
     /// chain where it ends instead of holding every item's until the end. Memory stays flat
-    /// whatever the size of the log; batches let the receiver check one while the next is read.
-    /// Bounding by `size` keeps the scan on one consistent prefix while other writers append.
-    /// Stops early if the receiver is gone. A SQLite catalogue on disk is read on a connection
-    /// of its own (`sqlite_log`); the rest through the pool.
+    /// whatever the size of the log; batches let the receiver check one while the next is read,
+    /// and come back through `spent` to be filled again. Bounding by `size` keeps the scan on
+    /// one consistent prefix while other writers append. Stops early if the receiver is gone. A
+    /// SQLite catalogue on disk is read on a connection of its own (`sqlite_log`); the rest
+    /// through the pool.
     pub async fn scan_log(
         &self,
         size: u64,
         batch: usize,
         out: tokio::sync::mpsc::Sender<Vec<ScannedLeaf>>,
+        spent: SpentBatches,
     ) -> Result<ScanRest> {
         if let Catalogue::Sqlite(p, _) = self
             && let Some(path) = super::on_disk(p.connect_options().get_filename())
         {
             let path = path.to_owned();
             return tokio::task::spawn_blocking(move || {
-                super::sqlite_log::scan(&path, size, batch, &out)
+                super::sqlite_log::scan(&path, size, Filling::new(batch, spent), &out)
             })
             .await
             .map_err(|e| Error::new(Code::Catalogue, format!("reading the audit log: {e}")))?;
@@ -380,56 +472,44 @@ impl Catalogue {
         let mut seen = 0u64;
         // The leaves come as one statement's rows, gathered into batches while the batch before
         // is given its stored hashes and head rows: the database goes on sending meanwhile.
-        let (gathered, leaf_batches) = tokio::sync::mpsc::channel::<Vec<LeafRow>>(2);
+        let (gathered, leaf_batches) = tokio::sync::mpsc::channel::<Vec<ScannedLeaf>>(2);
         let gathering = async move {
             let sql = format!("SELECT {LEAF_COLUMNS} FROM tlog_leaf WHERE idx < $1 ORDER BY idx");
-            let mut rows = on_pool!(self, p => {
-                sqlx::query_as::<_, LeafRow>(sql.as_str()).bind(size as i64).fetch(p)
-            });
-            let mut pending = Vec::with_capacity(batch);
-            while let Some(row) = rows.try_next().await.map_err(read_err)? {
-                pending.push(row);
-                if pending.len() == batch
-                    && gathered
-                        .send(std::mem::replace(&mut pending, Vec::with_capacity(batch)))
-                        .await
-                        .is_err()
-                {
-                    return Ok(());
+            let mut filling = Filling::new(batch, spent);
+            on_pool!(self, p => {
+                let mut rows = sqlx::query(sql.as_str()).bind(size as i64).fetch(p);
+                while let Some(row) = rows.try_next().await.map_err(read_err)? {
+                    fill_leaf(&row, &mut filling.slot().row).map_err(read_err)?;
+                    if filling.is_full() && gathered.send(filling.take()).await.is_err() {
+                        return Ok(());
+                    }
                 }
-            }
-            if !pending.is_empty() {
-                let _ = gathered.send(pending).await;
+            });
+            if !filling.is_empty() {
+                let _ = gathered.send(filling.take()).await;
             }
             Ok::<(), Error>(())
         };
         let checking = async {
             // Owned here, so that a check that stops early also stops the gathering.
             let mut leaf_batches = leaf_batches;
-            while let Some(rows) = leaf_batches.recv().await {
+            while let Some(mut leaves) = leaf_batches.recv().await {
                 let first = seen;
-                let mut pending = Vec::with_capacity(rows.len());
-                for row in rows {
+                for leaf in &mut leaves {
                     let position = seen as i64;
                     seen += 1;
-                    let mut closing = Vec::new();
                     while let Some(head) = next_head.take() {
                         if head.last_index <= position {
-                            closing.push(head);
+                            leaf.closing.push(head);
                             next_head = heads.try_next().await.map_err(read_err)?;
                         } else {
                             next_head = Some(head);
                             break;
                         }
                     }
-                    pending.push(ScannedLeaf {
-                        row,
-                        stored: Vec::new(),
-                        closing,
-                    });
                 }
-                self.stored_slots(first, &mut pending).await?;
-                if out.send(pending).await.is_err() {
+                self.stored_slots(first, &mut leaves).await?;
+                if out.send(leaves).await.is_err() {
                     return Ok(false);
                 }
             }

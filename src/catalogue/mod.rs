@@ -38,7 +38,8 @@ mod sqlite_log;
 mod uploads;
 
 pub use audit_log::{
-    AppendedLeaf, ItemHead, LeafQuery, LeafRow, LogState, ScanRest, ScannedLeaf, StoredCheckpoint,
+    AppendedLeaf, ItemHead, LeafQuery, LeafRow, LogState, ScanRest, ScannedLeaf, SpentBatches,
+    StoredCheckpoint,
 };
 pub use cases::disclosure::MaterialRow;
 pub use cases::{CaseLink, CaseRow, ExhibitRow, NewExhibit};

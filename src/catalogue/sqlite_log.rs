@@ -21,7 +21,7 @@ use rusqlite::types::{FromSqlResult, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row, Rows, TransactionBehavior};
 use uuid::Uuid;
 
-use super::audit_log::{ItemHead, LEAF_COLUMNS, LeafRow, ScanRest, ScannedLeaf};
+use super::audit_log::{Filling, ItemHead, LEAF_COLUMNS, LeafRow, ScanRest, ScannedLeaf};
 use crate::error::{Code, Error, Result};
 
 /// As long as the catalogue's own connections wait for a writer.
@@ -32,7 +32,7 @@ const BUSY: Duration = Duration::from_secs(30);
 pub(super) fn scan(
     path: &Path,
     size: u64,
-    batch: usize,
+    mut filling: Filling,
     out: &tokio::sync::mpsc::Sender<Vec<ScannedLeaf>>,
 ) -> Result<ScanRest> {
     let sql_err = |e: rusqlite::Error| {
@@ -73,34 +73,23 @@ pub(super) fn scan(
     )?;
 
     let mut seen = 0u64;
-    let mut pending = Vec::with_capacity(batch);
     while let Some(row) = leaves.next().map_err(|e| step_error("leaves", e))? {
-        let row = leaf(row)?;
+        let slot = filling.slot();
+        fill_leaf(row, &mut slot.row)?;
         let position = seen;
         seen += 1;
-        let mut closing = Vec::new();
         while let Some(head) = heads.next_if(|h| h.last_index <= position as i64)? {
-            closing.push(head);
+            slot.closing.push(head);
         }
         let slot_end = tlog_tiles::stored_hash_index(0, position + 1);
-        let mut stored = Vec::new();
         while let Some(hash) = hashes.next_if(|(sidx, _)| *sidx < slot_end)? {
-            stored.push(hash);
+            slot.stored.push(hash);
         }
-        pending.push(ScannedLeaf {
-            row,
-            stored,
-            closing,
-        });
-        if pending.len() == batch
-            && out
-                .blocking_send(std::mem::replace(&mut pending, Vec::with_capacity(batch)))
-                .is_err()
-        {
+        if filling.is_full() && out.blocking_send(filling.take()).is_err() {
             return Ok(ScanRest::default());
         }
     }
-    if !pending.is_empty() && out.blocking_send(pending).is_err() {
+    if !filling.is_empty() && out.blocking_send(filling.take()).is_err() {
         return Ok(ScanRest::default());
     }
     let mut later_heads = Vec::new();
@@ -176,18 +165,23 @@ fn tree_hash(row: &Row<'_>) -> Result<(u64, Option<[u8; 32]>)> {
     Ok((sidx as u64, hash))
 }
 
-fn leaf(row: &Row<'_>) -> Result<LeafRow> {
+/// Writes a leaf's row into `into`, keeping its buffers.
+fn fill_leaf(row: &Row<'_>, into: &mut LeafRow) -> Result<()> {
     let idx = typed(row, 0, ValueRef::as_i64).map_err(|e| damaged("a leaf", e))?;
-    let columns = || -> std::result::Result<LeafRow, String> {
-        Ok(LeafRow {
-            idx,
-            leaf: typed(row, 1, ValueRef::as_blob)?.to_vec(),
-            leaf_hash: typed(row, 2, ValueRef::as_blob)?.to_vec(),
-            item_id: uuid(row, 3)?,
-            item_seq: typed(row, 4, ValueRef::as_i64)?,
-            event: typed(row, 5, ValueRef::as_str)?.to_owned(),
-            ts: time(row, 6)?,
-        })
+    let mut columns = || -> std::result::Result<(), String> {
+        into.idx = idx;
+        into.leaf.clear();
+        into.leaf
+            .extend_from_slice(typed(row, 1, ValueRef::as_blob)?);
+        into.leaf_hash.clear();
+        into.leaf_hash
+            .extend_from_slice(typed(row, 2, ValueRef::as_blob)?);
+        into.item_id = uuid(row, 3)?;
+        into.item_seq = typed(row, 4, ValueRef::as_i64)?;
+        into.event.clear();
+        into.event.push_str(typed(row, 5, ValueRef::as_str)?);
+        into.ts = time(row, 6)?;
+        Ok(())
     };
     columns().map_err(|e| damaged(&format!("the leaf at index {idx}"), e))
 }
