@@ -91,11 +91,9 @@ impl Prev {
         // Room for one byte more, so that a longer value is seen as such, not cut short.
         let mut bytes = [0u8; 33];
         match B64.decode_slice(text, &mut bytes) {
-            Ok(32) => {
-                let mut hash = [0u8; 32];
-                hash.copy_from_slice(&bytes[..32]);
-                Prev::Hash(hash)
-            }
+            Ok(32) => bytes
+                .first_chunk()
+                .map_or(Prev::Unreadable, |h| Prev::Hash(*h)),
             _ => Prev::Unreadable,
         }
     }
@@ -155,5 +153,28 @@ pub(super) fn examine(origin: &str, n: u64, leaf: &LeafRow) -> Examined {
         item: record.item.id,
         link: Some(link),
         problems,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only base64 of exactly 32 bytes is a hash: one byte short or over never matches a record
+    /// (a decoder cut short at the buffer's end would take the first 32 of a longer value).
+    #[test]
+    fn only_base64_of_32_bytes_is_a_previous_hash() {
+        let hash = [7u8; 32];
+        assert!(Prev::decode(None) == Prev::None);
+        assert!(Prev::decode(Some(&B64.encode(hash))) == Prev::Hash(hash));
+        for other in [
+            B64.encode([7u8; 31]),
+            B64.encode([7u8; 33]),
+            B64.encode([7u8; 64]),
+            String::new(),
+            "not base64!".into(),
+        ] {
+            assert!(Prev::decode(Some(&other)) == Prev::Unreadable, "{other:?}");
+        }
     }
 }
