@@ -19,9 +19,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use common::{Peak, measure, median};
+use common::{Peak, measure, median, settle};
 
 const EXHIBITS: usize = 8;
 const CLIP_SECS: u32 = 27;
@@ -45,12 +44,6 @@ fn ffmpeg(args: &[&str]) {
     c.args(["-hide_banner", "-loglevel", "error", "-y"])
         .args(args);
     run(&mut c);
-}
-
-fn settle() {
-    assert!(Command::new("sync").status().unwrap().success());
-    let _ = std::fs::write("/proc/sys/vm/drop_caches", "3\n");
-    std::thread::sleep(Duration::from_secs(2));
 }
 
 #[rustfmt::skip] // one ffmpeg option per pair reads better than one per line

@@ -15,17 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Peak, make_input, measure, median};
-
-/// Starts each measurement from the same state: nothing dirty waiting to be written back (the
-/// previous run's flush would otherwise be charged to the next), and, where permitted (root),
-/// an empty page cache so both sides read the input from disk.
-fn settle() {
-    assert!(Command::new("sync").status().unwrap().success());
-    let _ = std::fs::write("/proc/sys/vm/drop_caches", "3\n");
-    // The disk may still be discarding the previous run's deleted blocks.
-    std::thread::sleep(Duration::from_secs(3));
-}
+use common::{Peak, admin_sql, fresh_database, make_input, measure, median, settle};
 
 fn main() {
     // `cargo bench` passes --bench; test runners listing or running targets in test mode do not.
@@ -128,28 +118,6 @@ fn make_tree(root: &Path, files: u64) {
         std::fs::write(dir.join(format!("clip-{i:06}.mp4")), body).unwrap();
     }
     assert!(Command::new("sync").status().unwrap().success());
-}
-
-/// Runs statements on the PostgreSQL server; None when it does not answer.
-fn admin_sql(admin: &str, sql: &str) -> Option<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?;
-    rt.block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::PgConnection::connect(admin).await.ok()?;
-        sqlx::raw_sql(sql).execute(&mut c).await.ok()?;
-        Some(())
-    })
-}
-
-/// A fresh PostgreSQL database for one run; None when no server answers.
-fn fresh_database(admin: &str, name: &str) -> Option<String> {
-    admin_sql(admin, &format!("DROP DATABASE IF EXISTS {name}"))?;
-    admin_sql(admin, &format!("CREATE DATABASE {name}"))?;
-    let server = admin.rsplit_once('/')?.0;
-    Some(format!("{server}/{name}"))
 }
 
 /// `bwv ingest DIR` of many small files on each catalogue beside `cp -r DIR DEST && sync`.

@@ -97,3 +97,36 @@ pub fn make_input(path: &Path, bytes: u64, seed: u64) -> String {
     f.into_inner().unwrap().sync_all().unwrap();
     hex::encode(sha2::Digest::finalize(hasher))
 }
+
+/// Starts each measurement from the same state: nothing dirty waiting to be written back (the
+/// previous run's flush would otherwise be charged to the next), and, where permitted (root),
+/// an empty page cache so every side reads its input from disk.
+pub fn settle() {
+    assert!(Command::new("sync").status().unwrap().success());
+    let _ = std::fs::write("/proc/sys/vm/drop_caches", "3\n");
+    // The disk may still be discarding the previous run's deleted blocks.
+    std::thread::sleep(Duration::from_secs(3));
+}
+
+/// Runs statements on the PostgreSQL server; None when it does not answer.
+pub fn admin_sql(admin: &str, sql: &str) -> Option<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(admin).await.ok()?;
+        sqlx::raw_sql(sql).execute(&mut c).await.ok()?;
+        Some(())
+    })
+}
+
+/// A fresh PostgreSQL database named `name` on the server `admin` reaches; None when no server
+/// answers.
+pub fn fresh_database(admin: &str, name: &str) -> Option<String> {
+    admin_sql(admin, &format!("DROP DATABASE IF EXISTS {name}"))?;
+    admin_sql(admin, &format!("CREATE DATABASE {name}"))?;
+    let server = admin.rsplit_once('/')?.0;
+    Some(format!("{server}/{name}"))
+}

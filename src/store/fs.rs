@@ -594,8 +594,15 @@ impl FsStore {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(e).context(|| format!("opening {}", path.display())),
             };
-            let mut chunker = Chunker::new(file, CHUNK, false);
-            let mut buf = Vec::with_capacity(CHUNK);
+            // Most stored objects are far smaller than a chunk (thumbnails, posters, short
+            // clips): a whole chunk zeroed for each would cost more than reading it.
+            let len = file
+                .metadata()
+                .context(|| format!("reading the size of {}", path.display()))?
+                .len();
+            let chunk = usize::try_from(len).map_or(CHUNK, |len| len.clamp(1, CHUNK));
+            let mut chunker = Chunker::new(file, chunk, false);
+            let mut buf = Vec::with_capacity(chunk);
             while chunker
                 .next_chunk(&mut buf)
                 .context(|| format!("reading {}", path.display()))?

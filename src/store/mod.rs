@@ -323,7 +323,7 @@ impl Store {
         }
     }
 
-    /// Every object the store holds, by hash.
+    /// Every object the store holds, by hash, in hash order.
     pub async fn list(&self) -> Result<Vec<Sha256Digest>> {
         match self {
             Store::Fs(s) => s.list().await,

@@ -7,7 +7,6 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
 use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
@@ -644,20 +643,21 @@ impl Catalogue {
         Ok(total.unwrap_or(0).max(0) as u64)
     }
 
-    /// Visits every catalogued object (for `bwv fsck`), streaming.
-    pub async fn for_each_object(
-        &self,
-        mut visit: impl AsyncFnMut(ObjectRow) -> Result<()>,
-    ) -> Result<()> {
+    /// Up to `limit` catalogued objects after `after` in hash order (for `bwv fsck`). A page
+    /// at a time, each its own short query, so a check of a large store holds no read
+    /// transaction open for hours (SQLite could not checkpoint its WAL, PostgreSQL's vacuum
+    /// could not clear behind it).
+    pub async fn objects_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<ObjectRow>> {
+        let after = after.unwrap_or("");
         on_pool!(self, p => {
-            let mut rows = sqlx::query_as::<_, ObjectRow>(
-                "SELECT sha256, size, purged_at FROM objects ORDER BY sha256",
+            sqlx::query_as::<_, ObjectRow>(
+                "SELECT sha256, size, purged_at FROM objects WHERE sha256 > $1 ORDER BY sha256 LIMIT $2",
             )
-            .fetch(p);
-            while let Some(row) = rows.try_next().await.context(|| "reading objects".into())? {
-                visit(row).await?;
-            }
-            Ok(())
+            .bind(after)
+            .bind(limit as i64)
+            .fetch_all(p)
+            .await
         })
+        .context(|| format!("reading catalogued objects after {after:?}"))
     }
 }
