@@ -177,17 +177,9 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let sizes: Vec<u64> = std::env::var("BWV_BENCH_RECORDS")
-        .unwrap_or_else(|_| "100000 1000000".into())
-        .split_whitespace()
-        .map(|s| s.parse().expect("BWV_BENCH_RECORDS: numbers of records"))
-        .collect();
-    let runs: usize = std::env::var("BWV_BENCH_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
-    let admin = std::env::var("BWV_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let sizes = common::sizes("BWV_BENCH_RECORDS", "100000 1000000", "records");
+    let runs = common::runs(3);
+    let admin = common::admin_url();
     let keep = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bwv-bench-audit");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     println!(

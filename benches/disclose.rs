@@ -78,13 +78,8 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let base = std::env::var("BWV_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
-    let runs: usize = std::env::var("BWV_BENCH_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let base = common::scratch_dir();
+    let runs = common::runs(3);
     let work = tempfile::Builder::new()
         .prefix("bwv-bench-disclose-")
         .tempdir_in(&base)

@@ -63,24 +63,14 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let base = std::env::var("BWV_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
-    let sizes: Vec<u64> = std::env::var("BWV_BENCH_OBJECTS")
-        .unwrap_or_else(|_| "20000 100000".into())
-        .split_whitespace()
-        .map(|s| s.parse().expect("BWV_BENCH_OBJECTS: numbers of objects"))
-        .collect();
+    let base = common::scratch_dir();
+    let sizes = common::sizes("BWV_BENCH_OBJECTS", "20000 100000", "objects");
     assert!(
         sizes.windows(2).all(|w| w[0] < w[1]),
         "BWV_BENCH_OBJECTS: ascending sizes"
     );
-    let runs: usize = std::env::var("BWV_BENCH_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
-    let admin = std::env::var("BWV_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let runs = common::runs(3);
+    let admin = common::admin_url();
     let work = tempfile::Builder::new()
         .prefix("bwv-bench-fsck-")
         .tempdir_in(&base)

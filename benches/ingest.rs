@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -22,18 +22,9 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let base = std::env::var("BWV_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
-    let sizes: Vec<u64> = std::env::var("BWV_BENCH_SIZES")
-        .unwrap_or_else(|_| "1 4".into())
-        .split_whitespace()
-        .map(|s| s.parse().expect("BWV_BENCH_SIZES: GiB numbers"))
-        .collect();
-    let runs: usize = std::env::var("BWV_BENCH_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+    let base = common::scratch_dir();
+    let sizes = common::sizes("BWV_BENCH_SIZES", "1 4", "GiB");
+    let runs = common::runs(5);
     let work = tempfile::Builder::new()
         .prefix("bwv-bench-")
         .tempdir_in(&base)
@@ -123,8 +114,7 @@ fn make_tree(root: &Path, files: u64) {
 /// `bwv ingest DIR` of many small files on each catalogue beside `cp -r DIR DEST && sync`.
 fn bulk(work: &Path, files: u64, runs: usize) {
     let bwv = env!("CARGO_BIN_EXE_bwv");
-    let admin = std::env::var("BWV_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = common::admin_url();
     let tree = work.join("archive");
     make_tree(&tree, files);
     let mut cp = Vec::new();

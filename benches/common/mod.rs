@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each benchmark uses part of it
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -129,4 +129,37 @@ pub fn fresh_database(admin: &str, name: &str) -> Option<String> {
     admin_sql(admin, &format!("CREATE DATABASE {name}"))?;
     let server = admin.rsplit_once('/')?.0;
     Some(format!("{server}/{name}"))
+}
+
+/// The disk a bench works on: BWV_BENCH_DIR, or the target's scratch directory.
+pub fn scratch_dir() -> PathBuf {
+    std::env::var("BWV_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_TARGET_TMPDIR")))
+}
+
+/// Runs a measurement: BWV_BENCH_RUNS, or `default`.
+pub fn runs(default: usize) -> usize {
+    std::env::var("BWV_BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The PostgreSQL server to make bench databases on: BWV_BENCH_DATABASE_URL, or the local one.
+pub fn admin_url() -> String {
+    std::env::var("BWV_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The sizes a bench measures: the numbers in `var` (what they count is `what`), or `default`.
+pub fn sizes(var: &str, default: &str, what: &str) -> Vec<u64> {
+    std::env::var(var)
+        .unwrap_or_else(|_| default.into())
+        .split_whitespace()
+        .map(|s| {
+            s.parse()
+                .unwrap_or_else(|_| panic!("{var}: {s:?} is not a number of {what}"))
+        })
+        .collect()
 }
