@@ -133,6 +133,27 @@ fn head_rows_and_tree_hashes_of_another_type_are_not_taken() {
     );
 }
 
+// On PostgreSQL the verifier reads the leaves as a binary COPY and decodes their columns
+// itself: a time it cannot hold (`infinity`, which a timestamptz column takes) is
+// refused naming the column, not read as some other time, and the check stops rather than pass.
+#[test]
+fn a_leaf_time_of_infinity_is_refused_naming_its_column() {
+    let env = Env::postgres();
+    setup(&env);
+    tamper(
+        &env,
+        "",
+        "UPDATE tlog_leaf SET ts = 'infinity' WHERE idx = 2;",
+    );
+    let out = env.run(&["audit", "verify"]);
+    assert!(!out.status.success());
+    let said = common::stderr(&out);
+    assert!(
+        said.contains("row 3, column ts") && said.contains("not a time"),
+        "{said}"
+    );
+}
+
 on_both_backends!(a_deleted_record_is_named, |env: Env| {
     setup(&env);
     tamper(

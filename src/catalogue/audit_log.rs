@@ -6,10 +6,13 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use sqlx::{FromRow, PgConnection, SqliteConnection};
+use futures_util::stream::BoxStream;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{FromRow, PgConnection, Row, SqliteConnection};
 use tlog_tiles::Hash;
 use uuid::Uuid;
 
+use super::pg_copy::{self, CopyRows};
 use super::{Catalogue, on_pool};
 use crate::audit::merkle::Prefetched;
 use crate::audit::record::Record;
@@ -162,20 +165,24 @@ pub struct AppendedLeaf {
     pub record: Record,
 }
 
-pub(super) const LEAF_COLUMNS: &str = "idx, leaf, leaf_hash, item_id, item_seq, event, ts";
+/// A leaf's columns, in the order every reader of whole leaves selects them.
+pub(super) const LEAF_FIELDS: [&str; 7] = [
+    "idx",
+    "leaf",
+    "leaf_hash",
+    "item_id",
+    "item_seq",
+    "event",
+    "ts",
+];
 
-/// Writes a leaf's row (columns by position, as `LEAF_COLUMNS` lists them) into `into`,
+pub(super) fn leaf_columns() -> String {
+    LEAF_FIELDS.join(", ")
+}
+
+/// Writes a leaf's row (columns by position, as `LEAF_FIELDS` lists them) into `into`,
 /// keeping its buffers.
-fn fill_leaf<'r, R>(row: &'r R, into: &mut LeafRow) -> sqlx::Result<()>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    &'r [u8]: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Uuid: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
+fn fill_leaf(row: &SqliteRow, into: &mut LeafRow) -> sqlx::Result<()> {
     into.idx = row.try_get(0)?;
     into.leaf.clear();
     into.leaf.extend_from_slice(row.try_get(1)?);
@@ -187,6 +194,42 @@ where
     into.event.push_str(row.try_get(5)?);
     into.ts = row.try_get(6)?;
     Ok(())
+}
+
+/// `fill_leaf` for a row as a binary COPY sends it; a field that is not of its column's type
+/// is given back as the column's position and what is wrong.
+fn fill_copied_leaf(
+    fields: [&[u8]; 7],
+    into: &mut LeafRow,
+) -> std::result::Result<(), (usize, &'static str)> {
+    let [idx, leaf, leaf_hash, item_id, item_seq, event, ts] = fields;
+    into.idx = pg_copy::int8(idx).ok_or((0, "not a bigint"))?;
+    into.leaf.clear();
+    into.leaf.extend_from_slice(leaf);
+    into.leaf_hash.clear();
+    into.leaf_hash.extend_from_slice(leaf_hash);
+    into.item_id = pg_copy::uuid(item_id).ok_or((3, "not a uuid"))?;
+    into.item_seq = pg_copy::int8(item_seq).ok_or((4, "not a bigint"))?;
+    into.event.clear();
+    into.event
+        .push_str(pg_copy::text(event).ok_or((5, "not UTF-8 text"))?);
+    into.ts = pg_copy::timestamptz(ts).ok_or((6, "not a time bwv can read"))?;
+    Ok(())
+}
+
+/// A chain head row's columns, in the order the verifier selects them.
+const HEAD_FIELDS: [&str; 5] = ["item_id", "kind", "event_count", "last_index", "last_hash"];
+
+/// A chain head row as a binary COPY sends it (columns as `HEAD_FIELDS` lists them).
+fn copied_head(fields: [&[u8]; 5]) -> std::result::Result<ItemHead, (usize, &'static str)> {
+    let [item_id, kind, event_count, last_index, last_hash] = fields;
+    Ok(ItemHead {
+        item_id: pg_copy::uuid(item_id).ok_or((0, "not a uuid"))?,
+        kind: pg_copy::text(kind).ok_or((1, "not UTF-8 text"))?.to_owned(),
+        event_count: pg_copy::int8(event_count).ok_or((2, "not a bigint"))?,
+        last_index: pg_copy::int8(last_index).ok_or((3, "not a bigint"))?,
+        last_hash: last_hash.to_vec(),
+    })
 }
 
 fn to_hash(row: StoredHashRow) -> Result<(u64, Hash)> {
@@ -395,7 +438,8 @@ impl Catalogue {
     pub async fn item_leaves(&self, item_id: Uuid) -> Result<Vec<LeafRow>> {
         on_pool!(self, p => {
             sqlx::query_as(&format!(
-                "SELECT {LEAF_COLUMNS} FROM tlog_leaf WHERE item_id = $1 ORDER BY item_seq"
+                "SELECT {} FROM tlog_leaf WHERE item_id = $1 ORDER BY item_seq",
+                leaf_columns()
             ))
             .bind(item_id)
             .fetch_all(p)
@@ -412,11 +456,12 @@ impl Catalogue {
             Catalogue::Postgres(..) => "(convert_from(leaf, 'UTF8')::jsonb -> 'actor' ->> 'id')",
         };
         let sql = format!(
-            "SELECT {LEAF_COLUMNS} FROM tlog_leaf \
+            "SELECT {} FROM tlog_leaf \
              WHERE ($1 IS NULL OR {actor_of_leaf} = $1) AND ($2 IS NULL OR event = $2) \
              AND ($3 IS NULL OR ts >= $3) AND ($4 IS NULL OR ts < $4) \
              AND ($5 IS NULL OR idx < $5) AND ($6 IS NULL OR item_id = $6) \
-             ORDER BY idx DESC LIMIT $7"
+             ORDER BY idx DESC LIMIT $7",
+            leaf_columns()
         );
         on_pool!(self, p => {
             sqlx::query_as(&sql)
@@ -461,30 +506,75 @@ impl Catalogue {
             .map_err(|e| Error::new(Code::Catalogue, format!("reading the audit log: {e}")))?;
         }
         let read_err = |e| Error::with_source(Code::Catalogue, "reading the audit log", e);
-        let mut heads = on_pool!(self, p => {
-            sqlx::query_as::<_, ItemHead>(
-                "SELECT item_id, kind, event_count, last_index, last_hash FROM audit_items \
-                 ORDER BY last_index, item_id",
-            )
-            .fetch(p)
-        });
-        let mut next_head = heads.try_next().await.map_err(read_err)?;
+        let heads_in_order = "FROM audit_items ORDER BY last_index, item_id";
+        let heads_sql = format!("SELECT {} {heads_in_order}", HEAD_FIELDS.join(", "));
+        let mut heads_conn;
+        let mut heads: BoxStream<'_, Result<ItemHead>> = match self {
+            Catalogue::Postgres(p, _) => {
+                heads_conn = p.acquire().await.map_err(read_err)?;
+                heads_conn.close_on_drop();
+                let rows = CopyRows::start(
+                    &mut heads_conn,
+                    "chain head rows",
+                    HEAD_FIELDS,
+                    heads_in_order,
+                )
+                .await?;
+                Box::pin(futures_util::stream::try_unfold(
+                    rows,
+                    |mut rows| async move {
+                        let Some(fields) = rows.next().await? else {
+                            return Ok(None);
+                        };
+                        let head = copied_head(fields);
+                        let head = head.map_err(|(column, why)| rows.bad_field(column, why))?;
+                        Ok(Some((head, rows)))
+                    },
+                ))
+            }
+            Catalogue::Sqlite(p, _) => Box::pin(
+                sqlx::query_as::<_, ItemHead>(&heads_sql)
+                    .fetch(p)
+                    .map_err(read_err),
+            ),
+        };
+        let mut next_head = None;
         let mut seen = 0u64;
         // The leaves come as one statement's rows, gathered into batches while the batch before
         // is given its stored hashes and head rows: the database goes on sending meanwhile.
         let (gathered, leaf_batches) = tokio::sync::mpsc::channel::<Vec<ScannedLeaf>>(2);
         let gathering = async move {
-            let sql = format!("SELECT {LEAF_COLUMNS} FROM tlog_leaf WHERE idx < $1 ORDER BY idx");
             let mut filling = Filling::new(batch, spent);
-            on_pool!(self, p => {
-                let mut rows = sqlx::query(sql.as_str()).bind(size as i64).fetch(p);
-                while let Some(row) = rows.try_next().await.map_err(read_err)? {
-                    fill_leaf(&row, &mut filling.slot().row).map_err(read_err)?;
-                    if filling.is_full() && gathered.send(filling.take()).await.is_err() {
-                        return Ok(());
+            match self {
+                Catalogue::Postgres(p, _) => {
+                    let mut conn = p.acquire().await.map_err(read_err)?;
+                    conn.close_on_drop();
+                    let rest = format!("FROM tlog_leaf WHERE idx < {size} ORDER BY idx");
+                    let mut rows =
+                        CopyRows::start(&mut conn, "the audit log", LEAF_FIELDS, &rest).await?;
+                    while let Some(fields) = rows.next().await? {
+                        let filled = fill_copied_leaf(fields, &mut filling.slot().row);
+                        filled.map_err(|(column, why)| rows.bad_field(column, why))?;
+                        if filling.is_full() && gathered.send(filling.take()).await.is_err() {
+                            return Ok(());
+                        }
                     }
                 }
-            });
+                // A catalogue in memory: one on disk was read above.
+                Catalogue::Sqlite(p, _) => {
+                    let sql = format!(
+                        "SELECT {} FROM tlog_leaf WHERE idx < $1 ORDER BY idx",
+                        leaf_columns()
+                    );
+                    let mut rows = sqlx::query(sql.as_str()).bind(size as i64).fetch(p);
+                    while let Some(row) = rows.try_next().await.map_err(read_err)? {
+                        fill_leaf(&row, &mut filling.slot().row).map_err(read_err)?;
+                        if filling.is_full() && gathered.send(filling.take()).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
             if !filling.is_empty() {
                 let _ = gathered.send(filling.take()).await;
             }
@@ -493,19 +583,17 @@ impl Catalogue {
         let checking = async {
             // Owned here, so that a check that stops early also stops the gathering.
             let mut leaf_batches = leaf_batches;
+            // The database sorts the head rows before sending the first: meanwhile the leaves
+            // are on their way.
+            next_head = heads.try_next().await?;
             while let Some(mut leaves) = leaf_batches.recv().await {
                 let first = seen;
                 for leaf in &mut leaves {
                     let position = seen as i64;
                     seen += 1;
-                    while let Some(head) = next_head.take() {
-                        if head.last_index <= position {
-                            leaf.closing.push(head);
-                            next_head = heads.try_next().await.map_err(read_err)?;
-                        } else {
-                            next_head = Some(head);
-                            break;
-                        }
+                    while let Some(head) = next_head.take_if(|h| h.last_index <= position) {
+                        leaf.closing.push(head);
+                        next_head = heads.try_next().await?;
                     }
                 }
                 self.stored_slots(first, &mut leaves).await?;
@@ -521,7 +609,7 @@ impl Catalogue {
         }
         gathered?;
         let mut later_heads = Vec::from_iter(next_head);
-        while let Some(head) = heads.try_next().await.map_err(read_err)? {
+        while let Some(head) = heads.try_next().await? {
             later_heads.push(head);
         }
         // Hashes appended since `size` was read are beyond this check, not strays.

@@ -30,6 +30,7 @@ mod consultations;
 mod exclusive;
 mod jobs;
 mod people;
+mod pg_copy;
 mod recordings;
 mod registry;
 mod retention;

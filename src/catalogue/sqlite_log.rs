@@ -21,7 +21,7 @@ use rusqlite::types::{FromSqlResult, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row, Rows, TransactionBehavior};
 use uuid::Uuid;
 
-use super::audit_log::{Filling, ItemHead, LEAF_COLUMNS, LeafRow, ScanRest, ScannedLeaf};
+use super::audit_log::{Filling, ItemHead, LeafRow, ScanRest, ScannedLeaf, leaf_columns};
 use crate::error::{Code, Error, Result};
 
 /// As long as the catalogue's own connections wait for a writer.
@@ -57,7 +57,8 @@ pub(super) fn scan(
     let mut heads = Ahead::new(heads.query([]).map_err(sql_err)?, head, "chain heads")?;
     let mut leaves = tx
         .prepare(&format!(
-            "SELECT {LEAF_COLUMNS} FROM tlog_leaf WHERE idx < ?1 ORDER BY idx"
+            "SELECT {} FROM tlog_leaf WHERE idx < ?1 ORDER BY idx",
+            leaf_columns()
         ))
         .map_err(sql_err)?;
     let mut leaves = leaves.query([size as i64]).map_err(sql_err)?;

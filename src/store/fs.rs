@@ -57,6 +57,11 @@ enum CopyError {
     Io(io::Error),
 }
 
+/// How much of the stored copy is mapped at a time to be hashed. A mapping's pages count in the
+/// process's resident set until it is unmapped; a megabyte keeps that small while still
+/// faulting in a mapping's pages at once.
+const MAP: usize = 1 << 20;
+
 /// For a file input: the kernel copies it into the temp object (`copy_file_range`, as `cp` does,
 /// with no trip through user memory), and a second thread hashes each copied range by mapping
 /// the temp object. The hash is therefore of the bytes that were stored, read back from the page
@@ -70,17 +75,23 @@ fn copy_and_hash(source: &File, dest: &File, progress: &Progress) -> Result<Dige
             let page = page_size();
             let mut hashes = Hashes::new(false);
             for (offset, len) in ranges {
-                let start = offset - offset % page;
-                // SAFETY: the temp object is private to this writer (created here, exclusively
-                // locked), so nothing truncates or rewrites it while it is mapped.
-                let map = unsafe {
-                    memmap2::MmapOptions::new()
-                        .populate() // one fault-in per range instead of one per page
-                        .offset(start)
-                        .len((offset - start) as usize + len)
-                        .map(dest)?
-                };
-                hashes.update(&map[(offset - start) as usize..]);
+                let end = offset + len as u64;
+                let mut at = offset;
+                while at < end {
+                    let n = ((end - at) as usize).min(MAP);
+                    let start = at - at % page;
+                    // SAFETY: the temp object is private to this writer (created here,
+                    // exclusively locked), so nothing truncates or rewrites it while mapped.
+                    let map = unsafe {
+                        memmap2::MmapOptions::new()
+                            .populate() // one fault-in per mapping instead of one per page
+                            .offset(start)
+                            .len((at - start) as usize + n)
+                            .map(dest)?
+                    };
+                    hashes.update(&map[(at - start) as usize..]);
+                    at += n as u64;
+                }
             }
             Ok(hashes.finish())
         });
