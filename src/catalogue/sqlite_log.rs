@@ -21,7 +21,9 @@ use rusqlite::types::{FromSqlResult, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row, Rows, TransactionBehavior};
 use uuid::Uuid;
 
-use super::audit_log::{Filling, ItemHead, LeafRow, ScanRest, ScannedLeaf, leaf_columns};
+use super::audit_log::{
+    Filling, ItemHead, LeafRow, STRAY_HASH, ScanRest, ScannedLeaf, leaf_columns,
+};
 use crate::error::{Code, Error, Result};
 
 /// As long as the catalogue's own connections wait for a writer.
@@ -100,7 +102,7 @@ pub(super) fn scan(
     // Hashes appended since `size` was read are beyond this check, not strays.
     let stray_hash = tx
         .query_row(
-            "SELECT min(sidx) FROM tlog_hash WHERE sidx < 0 OR (sidx >= ?1 AND sidx < ?2)",
+            STRAY_HASH,
             [
                 tlog_tiles::stored_hash_index(0, seen) as i64,
                 tlog_tiles::stored_hash_index(0, size) as i64,
