@@ -113,7 +113,8 @@ impl Filling {
 
 /// The first stored hash at a negative index or in `$1..$2`: one index look-up a range. (Asked
 /// as one condition with OR, both databases walked the whole index for it, a third of a second
-/// at a million records, with the rest of the check done.)
+/// at a million records, with the rest of the check done.) `$1` comes before `$2` in the text:
+/// SQLite numbers such parameters in the order they first appear, and rusqlite binds by number.
 pub(super) const STRAY_HASH: &str = "SELECT min(sidx) FROM ( \
        SELECT min(sidx) AS sidx FROM tlog_hash WHERE sidx < 0 \
        UNION ALL SELECT min(sidx) FROM tlog_hash WHERE sidx >= $1 AND sidx < $2) AS ends";
@@ -183,6 +184,8 @@ pub(super) const LEAF_FIELDS: [&str; 7] = [
     "ts",
 ];
 
+/// `LEAF_FIELDS` as a select list (the COPY reader needs the names one by one, to name a column
+/// it cannot read).
 pub(super) fn leaf_columns() -> String {
     LEAF_FIELDS.join(", ")
 }
@@ -493,8 +496,9 @@ impl Catalogue {
     /// whatever the size of the log; batches let the receiver check one while the next is read,
     /// and come back through `spent` to be filled again. Bounding by `size` keeps the scan on
     /// one consistent prefix while other writers append. Stops early if the receiver is gone. A
-    /// SQLite catalogue on disk is read on a connection of its own (`sqlite_log`); the rest
-    /// through the pool.
+    /// SQLite catalogue on disk is read on a connection of its own (`sqlite_log`); PostgreSQL's
+    /// leaves and head rows each as a binary COPY (`pg_copy`) on a pool connection that is then
+    /// closed, not handed back; the stored hashes, and a catalogue in memory, through the pool.
     pub async fn scan_log(
         &self,
         size: u64,
@@ -514,36 +518,41 @@ impl Catalogue {
         }
         let read_err = |e| Error::with_source(Code::Catalogue, "reading the audit log", e);
         let heads_in_order = "FROM audit_items ORDER BY last_index, item_id";
-        let heads_sql = format!("SELECT {} {heads_in_order}", HEAD_FIELDS.join(", "));
+        let heads_sql;
         let mut heads_conn;
         let mut heads: BoxStream<'_, Result<ItemHead>> = match self {
             Catalogue::Postgres(p, _) => {
                 heads_conn = p.acquire().await.map_err(read_err)?;
                 heads_conn.close_on_drop();
-                let rows = CopyRows::start(
-                    &mut heads_conn,
-                    "chain head rows",
-                    HEAD_FIELDS,
-                    heads_in_order,
-                )
-                .await?;
-                Box::pin(futures_util::stream::try_unfold(
-                    rows,
-                    |mut rows| async move {
-                        let Some(fields) = rows.next().await? else {
-                            return Ok(None);
-                        };
-                        let head = copied_head(fields);
-                        let head = head.map_err(|(column, why)| rows.bad_field(column, why))?;
-                        Ok(Some((head, rows)))
-                    },
-                ))
+                let conn = &mut *heads_conn;
+                // Started when the check first asks for a head row: PostgreSQL sorts them all
+                // before it answers the COPY at all, and the leaves' COPY is started meanwhile.
+                let started = async move {
+                    let rows =
+                        CopyRows::start(conn, "chain head rows", HEAD_FIELDS, heads_in_order)
+                            .await?;
+                    Ok::<_, Error>(futures_util::stream::try_unfold(
+                        rows,
+                        |mut rows| async move {
+                            let Some(fields) = rows.next().await? else {
+                                return Ok(None);
+                            };
+                            let head = copied_head(fields);
+                            let head = head.map_err(|(column, why)| rows.bad_field(column, why))?;
+                            Ok(Some((head, rows)))
+                        },
+                    ))
+                };
+                Box::pin(futures_util::stream::once(started).try_flatten())
             }
-            Catalogue::Sqlite(p, _) => Box::pin(
-                sqlx::query_as::<_, ItemHead>(&heads_sql)
-                    .fetch(p)
-                    .map_err(read_err),
-            ),
+            Catalogue::Sqlite(p, _) => {
+                heads_sql = format!("SELECT {} {heads_in_order}", HEAD_FIELDS.join(", "));
+                Box::pin(
+                    sqlx::query_as::<_, ItemHead>(&heads_sql)
+                        .fetch(p)
+                        .map_err(read_err),
+                )
+            }
         };
         let mut next_head = None;
         let mut seen = 0u64;
@@ -590,8 +599,8 @@ impl Catalogue {
         let checking = async {
             // Owned here, so that a check that stops early also stops the gathering.
             let mut leaf_batches = leaf_batches;
-            // The database sorts the head rows before sending the first: meanwhile the leaves
-            // are on their way.
+            // The database sorts the head rows before sending the first: the leaves are on
+            // their way meanwhile.
             next_head = heads.try_next().await?;
             while let Some(mut leaves) = leaf_batches.recv().await {
                 let first = seen;

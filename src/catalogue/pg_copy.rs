@@ -37,6 +37,7 @@ pub(super) struct CopyRows<'c, const N: usize> {
     buf: Vec<u8>,
     used: usize,
     header_read: bool,
+    ended: bool,
     rows: u64,
 }
 
@@ -78,13 +79,18 @@ impl<'c, const N: usize> CopyRows<'c, N> {
             buf: Vec::new(),
             used: 0,
             header_read: false,
+            ended: false,
             rows: 0,
         })
     }
 
-    /// The next row's fields, or `None` after the last. A NULL is refused, naming its column:
-    /// the columns read this way are all `NOT NULL`.
+    /// The next row's fields, or `None` after the last, once the server has ended the copy
+    /// cleanly. A NULL is refused, naming its column: the columns read this way are all
+    /// `NOT NULL`.
     pub(super) async fn next(&mut self) -> Result<Option<[&[u8]; N]>> {
+        if self.ended {
+            return Ok(None);
+        }
         // What was handed out last time is done with; the rest (usually nothing) moves up.
         self.buf.drain(..self.used);
         self.used = 0;
@@ -96,8 +102,11 @@ impl<'c, const N: usize> CopyRows<'c, N> {
                     continue;
                 }
             } else {
-                match next_row::<N>(&self.buf).map_err(|m| self.damaged(m))? {
-                    Next::End => return Ok(None),
+                match next_row(&self.buf, &self.columns).map_err(|m| self.damaged(m))? {
+                    Next::End => {
+                        self.end().await?;
+                        return Ok(None);
+                    }
                     Next::Row { len, fields } => {
                         self.used = len;
                         self.rows += 1;
@@ -114,8 +123,31 @@ impl<'c, const N: usize> CopyRows<'c, N> {
                     })?;
                     self.buf.extend_from_slice(&chunk);
                 }
-                None => return Err(self.damaged("the server ended the copy mid-row".into())),
+                None if self.header_read => {
+                    return Err(self.damaged("the server ended the copy mid-row".into()));
+                }
+                None => {
+                    return Err(self.damaged("the server ended the copy before its header".into()));
+                }
             }
+        }
+    }
+
+    /// After the trailer: nothing more may come, and the server must say the copy is done (a
+    /// failure after the last row would otherwise go unseen).
+    async fn end(&mut self) -> Result<()> {
+        self.ended = true;
+        if self.buf.len() != 2 {
+            return Err(self.damaged("data follows the trailer".into()));
+        }
+        match self.stream.next().await {
+            None => Ok(()),
+            Some(Err(e)) => Err(Error::with_source(
+                Code::Catalogue,
+                format!("reading {}", self.what),
+                e,
+            )),
+            Some(Ok(_)) => Err(self.damaged("data follows the trailer".into())),
         }
     }
 
@@ -156,13 +188,24 @@ fn header_len(bytes: &[u8]) -> std::result::Result<Option<usize>, String> {
     if !bytes.starts_with(SIGNATURE) {
         return Err("the copy does not start with the binary signature".into());
     }
+    // The high half of the flags is what a reader must understand or refuse (bit 16: each row
+    // carries an OID first, which would shift every field).
+    let flags = be_i32(bytes, SIGNATURE.len()).unwrap_or(0);
+    if flags as u32 & 0xffff_0000 != 0 {
+        return Err(format!(
+            "the copy has flags {flags:#x} this reader does not know"
+        ));
+    }
     let extension = be_i32(bytes, SIGNATURE.len() + 4).unwrap_or(0);
     let len = usize::try_from(extension)
         .map_err(|_| format!("the copy header's extension length is {extension}"))?;
     Ok((bytes.len() >= fixed + len).then_some(fixed + len))
 }
 
-fn next_row<const N: usize>(bytes: &[u8]) -> std::result::Result<Next<N>, String> {
+fn next_row<const N: usize>(
+    bytes: &[u8],
+    columns: &[&str; N],
+) -> std::result::Result<Next<N>, String> {
     let Some(count) = be_i16(bytes, 0) else {
         return Ok(Next::Partial);
     };
@@ -174,12 +217,12 @@ fn next_row<const N: usize>(bytes: &[u8]) -> std::result::Result<Next<N>, String
     }
     let mut at = 2;
     let mut fields: [Range<usize>; N] = std::array::from_fn(|_| 0..0);
-    for (column, field) in fields.iter_mut().enumerate() {
+    for (field, column) in fields.iter_mut().zip(columns) {
         let Some(len) = be_i32(bytes, at) else {
             return Ok(Next::Partial);
         };
         let len = usize::try_from(len)
-            .map_err(|_| format!("the next row has a NULL or length {len} in field {column}"))?;
+            .map_err(|_| format!("the next row has a NULL or length {len} in column {column}"))?;
         at += 4;
         if bytes.len() < at + len {
             return Ok(Next::Partial);
@@ -215,6 +258,8 @@ pub(super) fn timestamptz(field: &[u8]) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
 
+    const THREE: [&str; 3] = ["a", "b", "c"];
+
     fn row(fields: &[Option<&[u8]>]) -> Vec<u8> {
         let mut out = (fields.len() as i16).to_be_bytes().to_vec();
         for field in fields {
@@ -235,12 +280,12 @@ mod tests {
         let whole = row(&[Some(b"abc"), Some(b""), Some(&[1, 2])]);
         for cut in 0..whole.len() {
             assert_eq!(
-                next_row::<3>(&whole[..cut]),
+                next_row(&whole[..cut], &THREE),
                 Ok(Next::Partial),
                 "cut at {cut}"
             );
         }
-        let Ok(Next::Row { len, fields }) = next_row::<3>(&whole) else {
+        let Ok(Next::Row { len, fields }) = next_row(&whole, &THREE) else {
             panic!("a whole row was not read");
         };
         assert_eq!(len, whole.len());
@@ -248,14 +293,15 @@ mod tests {
             fields.map(|f| whole[f].to_vec()),
             [b"abc".to_vec(), vec![], vec![1, 2]]
         );
-        assert_eq!(next_row::<3>(&(-1i16).to_be_bytes()), Ok(Next::End));
+        assert_eq!(next_row(&(-1i16).to_be_bytes(), &THREE), Ok(Next::End));
     }
 
     #[test]
     fn nulls_and_wrong_field_counts_are_refused() {
-        assert!(next_row::<2>(&row(&[Some(b"a"), None])).is_err());
-        assert!(next_row::<2>(&row(&[Some(b"a")])).is_err());
-        assert!(next_row::<2>(&row(&[Some(b"a"), Some(b"b"), Some(b"c")])).is_err());
+        let null = next_row(&row(&[Some(b"a"), None]), &["x", "y"]);
+        assert!(null.is_err_and(|e| e.contains("column y")));
+        assert!(next_row(&row(&[Some(b"a")]), &["x", "y"]).is_err());
+        assert!(next_row(&row(&[Some(b"a"), Some(b"b"), Some(b"c")]), &["x", "y"]).is_err());
     }
 
     #[test]
@@ -267,6 +313,10 @@ mod tests {
         assert_eq!(header_len(&header[..header.len() - 1]), Ok(None));
         assert_eq!(header_len(&header), Ok(Some(header.len())));
         assert!(header_len(b"PGCOPY\n\xff\r\n\x01\0\0\0\0\0\0\0\0").is_err());
+        let mut with_oids = SIGNATURE.to_vec();
+        with_oids.extend((1i32 << 16).to_be_bytes());
+        with_oids.extend(0i32.to_be_bytes());
+        assert!(header_len(&with_oids).is_err());
     }
 
     #[test]
