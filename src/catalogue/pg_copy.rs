@@ -71,7 +71,7 @@ impl<'c, const N: usize> CopyRows<'c, N> {
         let stream = conn
             .copy_out_raw(&copy)
             .await
-            .map_err(|e| Error::with_source(Code::Catalogue, format!("reading {what}"), e))?;
+            .map_err(|e| read_error(what, e))?;
         Ok(CopyRows {
             what,
             columns,
@@ -118,9 +118,7 @@ impl<'c, const N: usize> CopyRows<'c, N> {
             }
             match self.stream.next().await {
                 Some(chunk) => {
-                    let chunk = chunk.map_err(|e| {
-                        Error::with_source(Code::Catalogue, format!("reading {}", self.what), e)
-                    })?;
+                    let chunk = chunk.map_err(|e| read_error(self.what, e))?;
                     self.buf.extend_from_slice(&chunk);
                 }
                 None if self.header_read => {
@@ -142,11 +140,7 @@ impl<'c, const N: usize> CopyRows<'c, N> {
         }
         match self.stream.next().await {
             None => Ok(()),
-            Some(Err(e)) => Err(Error::with_source(
-                Code::Catalogue,
-                format!("reading {}", self.what),
-                e,
-            )),
+            Some(Err(e)) => Err(read_error(self.what, e)),
             Some(Ok(_)) => Err(self.damaged("data follows the trailer".into())),
         }
     }
@@ -169,6 +163,11 @@ impl<'c, const N: usize> CopyRows<'c, N> {
             format!("reading {}: after {} rows, {message}", self.what, self.rows),
         )
     }
+}
+
+/// The server or the connection failed (as opposed to bytes that are not a binary COPY).
+fn read_error(what: &str, e: sqlx::Error) -> Error {
+    Error::with_source(Code::Catalogue, format!("reading {what}"), e)
 }
 
 fn be_i16(bytes: &[u8], at: usize) -> Option<i16> {

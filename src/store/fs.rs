@@ -74,24 +74,25 @@ fn copy_and_hash(source: &File, dest: &File, progress: &Progress) -> Result<Dige
         let hasher = scope.spawn(move || -> io::Result<Digests> {
             let page = page_size();
             let mut hashes = Hashes::new(false);
-            for (offset, len) in ranges {
+            // Each copied range is hashed a mapping of at most `MAP` at a time.
+            let pieces = ranges.into_iter().flat_map(|(offset, len)| {
                 let end = offset + len as u64;
-                let mut at = offset;
-                while at < end {
-                    let n = ((end - at) as usize).min(MAP);
-                    let start = at - at % page;
-                    // SAFETY: the temp object is private to this writer (created here,
-                    // exclusively locked), so nothing truncates or rewrites it while mapped.
-                    let map = unsafe {
-                        memmap2::MmapOptions::new()
-                            .populate() // one fault-in per mapping instead of one per page
-                            .offset(start)
-                            .len((at - start) as usize + n)
-                            .map(dest)?
-                    };
-                    hashes.update(&map[(at - start) as usize..]);
-                    at += n as u64;
-                }
+                (offset..end)
+                    .step_by(MAP)
+                    .map(move |at| (at, ((end - at) as usize).min(MAP)))
+            });
+            for (at, len) in pieces {
+                let start = at - at % page;
+                // SAFETY: the temp object is private to this writer (created here, exclusively
+                // locked), so nothing truncates or rewrites it while it is mapped.
+                let map = unsafe {
+                    memmap2::MmapOptions::new()
+                        .populate() // one fault-in per mapping instead of one per page
+                        .offset(start)
+                        .len((at - start) as usize + len)
+                        .map(dest)?
+                };
+                hashes.update(&map[(at - start) as usize..]);
             }
             Ok(hashes.finish())
         });
