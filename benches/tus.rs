@@ -337,10 +337,41 @@ fn settle(input: &Path) {
     );
 }
 
-/// One server's figures for one client: median time, and the highest peaks over the runs.
+/// CPU time (user and system) a running process has used, from /proc/PID/stat.
+fn process_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields[11..13]
+        .iter()
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Duration::from_secs_f64(ticks as f64 / per_second)
+}
+
+/// CPU time used by every child process this bench has waited for: the clients.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage writes only into the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let secs = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// One server's figures for one client: median times, and the highest peaks over the runs.
 #[derive(Default)]
 struct Figures {
     times: Vec<Duration>,
+    /// The client's own CPU time: no server, however fast, answers before the client has sent.
+    client_cpu: Vec<Duration>,
+    server_cpu: Vec<Duration>,
     peak_anon: f64,
     peak_rss: f64,
 }
@@ -348,18 +379,22 @@ struct Figures {
 impl Figures {
     fn record(&mut self, pid: u32, work: impl FnOnce()) {
         reset_peak(pid);
+        let (client, server) = (children_cpu(), process_cpu(pid));
         let t = Instant::now();
         let ((), anon) = peak_anon_during(pid, work);
         self.times.push(t.elapsed());
+        self.client_cpu.push(children_cpu().saturating_sub(client));
+        self.server_cpu
+            .push(process_cpu(pid).saturating_sub(server));
         self.peak_anon = self.peak_anon.max(anon);
         self.peak_rss = self.peak_rss.max(peak_rss_mib(pid));
     }
+}
 
-    fn median(&self) -> Duration {
-        let mut t = self.times.clone();
-        t.sort();
-        t[t.len() / 2]
-    }
+fn median(times: &[Duration]) -> Duration {
+    let mut t = times.to_vec();
+    t.sort();
+    t[t.len() / 2]
 }
 
 fn main() {
@@ -389,8 +424,16 @@ fn main() {
          (anon: heap and buffers, sampled every 5 ms; RSS: with mapped files)"
     );
     println!(
-        "{:<14} {:<12} {:>8} {:>7} {:>10} {:>10} {:>7}",
-        "client", "server", "time", "MiB/s", "peak anon", "peak RSS", "ratio"
+        "{:<14} {:<12} {:>8} {:>7} {:>10} {:>10} {:>10} {:>10} {:>7}",
+        "client",
+        "server",
+        "time",
+        "MiB/s",
+        "client CPU",
+        "server CPU",
+        "peak anon",
+        "peak RSS",
+        "ratio"
     );
     for client in [Client::Curl, Client::TusJs, Client::Tuspy] {
         let (mut bwv, mut peer) = (Figures::default(), Figures::default());
@@ -414,17 +457,20 @@ fn main() {
             // Runs after the first send the same bytes: bwv records a duplicate sighting,
             // after doing all the same work (receive, hash, fsync, adopt, catalogue, audit).
         }
-        let ratio = peer.median().as_secs_f64() / bwv.median().as_secs_f64();
+        let ratio = median(&peer.times).as_secs_f64() / median(&bwv.times).as_secs_f64();
         for (server, f, ratio) in [
             ("@tus/server", &peer, String::new()),
             ("bwv", &bwv, format!("{ratio:.2}x")),
         ] {
+            let time = median(&f.times);
             println!(
-                "{:<14} {:<12} {:>7.2}s {:>7.0} {:>6.1} MiB {:>6.1} MiB {:>7}",
+                "{:<14} {:<12} {:>7.2}s {:>7.0} {:>9.2}s {:>9.2}s {:>6.1} MiB {:>6.1} MiB {:>7}",
                 client.name(),
                 server,
-                f.median().as_secs_f64(),
-                rate(f.median()),
+                time.as_secs_f64(),
+                rate(time),
+                median(&f.client_cpu).as_secs_f64(),
+                median(&f.server_cpu).as_secs_f64(),
                 f.peak_anon,
                 f.peak_rss,
                 ratio
@@ -433,7 +479,9 @@ fn main() {
     }
     println!(
         "ratio: bwv throughput / @tus/server throughput, same client (target >= 1.5x; anon RSS \
-         target < 100 MiB). bwv hashes every byte and fsyncs before it answers; @tus/server does neither"
+         target < 100 MiB). bwv hashes every byte and fsyncs before it answers; @tus/server does neither.\n\
+         CPU: user and system time, medians; a client's own CPU time bounds how soon any server can finish \
+         (the two share this machine's cores)"
     );
     std::fs::remove_file(&input).unwrap();
 

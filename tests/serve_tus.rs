@@ -146,6 +146,59 @@ on_both_backends!(an_upload_resumes_after_kill_9, |env: Env| {
     env.ok(&["audit", "verify"]);
 });
 
+on_both_backends!(
+    acknowledged_bytes_changed_between_patches_send_the_upload_back,
+    |env: Env| {
+        let (server, dock) = setup(&env);
+        let bytes = common::noise(8 << 20, 4);
+        let file = env.write("long.mp4", &bytes);
+        let f = file.to_str().unwrap();
+        let part = tus(
+            &server,
+            &dock,
+            "partial",
+            &["--file", f, "--chunk", "2097152", "--stop-at", "4194304"],
+        );
+        let url = part["url"].as_str().unwrap().to_owned();
+        // Something other than bwv flips one acknowledged byte of the staging file.
+        let id = url.rsplit('/').next().unwrap();
+        let staged = env.data_dir().join("uploads").join(format!("{id}.upload"));
+        let mut held = std::fs::read(&staged).unwrap();
+        held[1_000_000] ^= 1;
+        std::fs::write(&staged, &held).unwrap();
+
+        let next = tus(
+            &server,
+            &dock,
+            "patch-next",
+            &["--file", f, "--upload-url", &url, "--chunk", "2097152"],
+        );
+        assert_eq!(next["from"], 4 << 20);
+        assert_eq!(next["status"], 460, "{next}");
+        assert_eq!(next["error"], "checksum-mismatch");
+        assert_eq!(next["offset_after"], 0, "none of the staged bytes is kept");
+        let done = tus(
+            &server,
+            &dock,
+            "resume",
+            &["--file", f, "--upload-url", &url, "--chunk", "2097152"],
+        );
+        assert_eq!(done["resumed_from"], 0);
+        let rec = recorded(&env, done["recording_id"].as_str().unwrap());
+        assert_eq!(
+            rec["recording"]["clips"][0]["sha256"],
+            common::sha256_hex(&bytes),
+            "what is stored is what the dock sent"
+        );
+        assert_eq!(
+            env.count("SELECT COUNT(*) FROM tlog_leaf WHERE event = 'upload_restarted'"),
+            1
+        );
+        env.ok(&["fsck"]);
+        env.ok(&["audit", "verify"]);
+    }
+);
+
 on_both_backends!(wrong_checksums_store_nothing, |env: Env| {
     let (server, dock) = setup(&env);
     let out = tus(&server, &dock, "bad-checksum", &[]);

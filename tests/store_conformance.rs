@@ -7,7 +7,7 @@ use std::io::{Cursor, Read};
 
 use bwv::config::LockMode;
 use bwv::error::Code;
-use bwv::store::{FsStore, Input, PutOptions, S3Settings, S3Store, Store};
+use bwv::store::{FileStamp, FsStore, Input, PutOptions, S3Settings, S3Store, Store};
 use chrono::{Duration, Utc};
 
 fn data(len: usize, seed: u8) -> Vec<u8> {
@@ -136,24 +136,37 @@ async fn conformance(store: &Store) {
     assert_eq!(store.list().await.unwrap().len(), 4);
 
     // A staged upload is adopted only when its bytes are exactly those hashed as they arrived:
-    // a file something else wrote to afterwards stores nothing.
+    // a file something else wrote to afterwards stores nothing, whether its writer's stamp was
+    // taken before that write or not at all.
     let received = data(2 * 1024 * 1024, 5);
     let stated: bwv::domain::Sha256Digest = common::sha256_hex(&received).parse().unwrap();
     let staging = tempfile::tempdir().unwrap();
     let path = staging.path().join("upload");
-    let staged = |path: &std::path::Path| Input::Staged {
+    let staged = |path: &std::path::Path, stamp| Input::Staged {
         path: path.to_owned(),
         sha256: stated,
         size: received.len() as u64,
+        stamp,
     };
+    let stamp_of = |path: &std::path::Path| FileStamp::of(&std::fs::File::open(path).unwrap()).ok();
     let mut changed = received.clone();
     changed[1234] ^= 1;
     std::fs::write(&path, &changed).unwrap();
-    let err = store.put(staged(&path), &opts).await.unwrap_err();
+    let err = store.put(staged(&path, None), &opts).await.unwrap_err();
+    assert_eq!(err.code(), Code::ChecksumMismatch, "{err}");
+    std::fs::write(&path, &received).unwrap();
+    let stamp = stamp_of(&path);
+    // Beyond a clock tick, so that kernels before 6.13 see the change as well.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&path, &changed).unwrap();
+    let err = store.put(staged(&path, stamp), &opts).await.unwrap_err();
     assert_eq!(err.code(), Code::ChecksumMismatch, "{err}");
     assert_eq!(store.list().await.unwrap().len(), 4, "nothing stored");
     std::fs::write(&path, &received).unwrap();
-    let adopted = store.put(staged(&path), &opts).await.expect("adopt");
+    let adopted = store
+        .put(staged(&path, stamp_of(&path)), &opts)
+        .await
+        .expect("adopt");
     assert_eq!((adopted.sha256, adopted.created), (stated, true));
     assert_eq!(store.list().await.unwrap().len(), 5);
 

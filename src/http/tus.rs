@@ -18,7 +18,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use sha2::{Digest, Sha256};
+use futures_util::future::OptionFuture;
+use sha2::Digest;
 use uuid::Uuid;
 
 use super::AppState;
@@ -39,26 +40,26 @@ const BATCH_BYTES: usize = 1 << 20;
 const CHECKPOINT_BYTES: u64 = 64 << 20;
 
 /// The running hash of each upload between PATCHes on this node. Another node may have moved
-/// an upload on since: a hash is used only when its offset is the upload's offset, and the
-/// acknowledged bytes before that offset never change.
+/// an upload on since: a hash is used only when its offset is the upload's offset and the
+/// staging file is as this node left it (`door::resume`).
 #[derive(Default)]
 pub struct TusState {
-    hashes: Mutex<HashMap<Uuid, (u64, Sha256)>>,
+    hashes: Mutex<HashMap<Uuid, door::Running>>,
 }
 
 impl TusState {
-    fn take_hash(&self, id: Uuid) -> Option<(u64, Sha256)> {
+    fn take_hash(&self, id: Uuid) -> Option<door::Running> {
         self.hashes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id)
     }
 
-    fn keep_hash(&self, id: Uuid, offset: u64, hasher: Sha256) {
+    fn keep_hash(&self, id: Uuid, running: door::Running) {
         self.hashes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id, (offset, hasher));
+            .insert(id, running);
     }
 }
 
@@ -391,10 +392,10 @@ async fn write_held(
     state.check_space(remaining)?;
     let started = Instant::now();
 
-    let (new_offset, hasher, ended) =
-        append(state, dock, lease, &u, taken_over, body, checksum).await?;
+    let (done, ended) = append(state, dock, lease, &u, taken_over, body, checksum).await?;
+    let new_offset = done.offset;
     let mut resp = if new_offset == u.length as u64 {
-        let sha256 = Sha256Digest(hasher.finalize().into());
+        let sha256 = Sha256Digest(done.hasher.finalize().into());
         let outcome = door::finish(
             &state.app.context(),
             &state.staging_dir,
@@ -402,6 +403,7 @@ async fn write_held(
             &u,
             lease,
             sha256,
+            done.stamp,
         )
         .await?;
         record_upload("tus", u.length as u64, started.elapsed().as_secs_f64());
@@ -457,10 +459,11 @@ async fn revoked_now(state: &AppState, dock: &Dock) -> bool {
 }
 
 /// Streams the body into the staging file. Returns the durable offset reached, the running hash
-/// there, and how the body ended. A dock revoked meanwhile is stopped at the next checkpoint.
-/// The lease is renewed as the body arrives; once it cannot be, nothing more is written and the
-/// request ends (the dock resumes, on whichever node, from the offset saved last). The whole
-/// upload's offset is saved only as it completes (see `end_upload`).
+/// and the file's stamp there, and how the body ended. A dock revoked meanwhile is stopped at the
+/// next checkpoint. The lease is renewed as the body arrives; once it cannot be, nothing more is
+/// written and the request ends (the dock resumes, on whichever node, from the offset saved
+/// last). Checkpoints are saved as their fsync answers, while the body goes on arriving. The
+/// whole upload's offset is saved only as it completes (see `end_upload`).
 async fn append(
     state: &AppState,
     dock: &Dock,
@@ -469,14 +472,18 @@ async fn append(
     taken_over: bool,
     body: Body,
     checksum: Option<[u8; 32]>,
-) -> Result<(u64, Sha256, Ended)> {
-    let path = door::staging_path(&state.staging_dir, u.id);
+) -> Result<(door::Appended, Ended)> {
     let start = u.upload_offset as u64;
     let cached = state.tus.take_hash(u.id);
-    let (file, hasher) =
-        tokio::task::spawn_blocking(move || door::resume(&path, start, cached, taken_over))
-            .await
-            .map_err(|e| Error::new(Code::Io, format!("staging task failed: {e}")))??;
+    let (file, hasher) = door::reopen(
+        &state.app.context(),
+        &state.staging_dir,
+        u,
+        lease,
+        cached,
+        taken_over,
+    )
+    .await?;
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     let hash_body = checksum.is_some();
     let lost_error = || {
@@ -505,6 +512,8 @@ async fn append(
         tokio::time::Instant::now() + lease.renew_every(),
         lease.renew_every(),
     );
+    // The checkpoint being made durable, if any: the body goes on arriving meanwhile.
+    let mut saving: Option<tokio::sync::oneshot::Receiver<std::io::Result<u64>>> = None;
     loop {
         let frame = tokio::select! {
             biased;
@@ -515,6 +524,22 @@ async fn append(
                     Held::Lost => { lost = true; break }
                     Held::Revoked => { revoked = true; break }
                 }
+            }
+            Some(saved) = OptionFuture::from(saving.as_mut()), if saving.is_some() => {
+                saving = None;
+                // A failed sync is reported by the writer's last one.
+                if let Ok(Ok(durable)) = saved
+                    && durable < u.length as u64
+                    && !state
+                        .app
+                        .catalogue
+                        .advance_upload(u.id, &lease.owner, durable, expiry(state))
+                        .await?
+                {
+                    lost = true;
+                    break;
+                }
+                continue;
             }
             frame = stream.next() => frame,
         };
@@ -549,20 +574,11 @@ async fn append(
         {
             break; // the writer failed; its error is reported below
         }
-        if checksum.is_none() && since_save >= CHECKPOINT_BYTES {
+        if checksum.is_none() && since_save >= CHECKPOINT_BYTES && saving.is_none() {
             since_save = 0;
             let (reply, answer) = tokio::sync::oneshot::channel();
-            if tx.send(door::Append::Sync(reply)).await.is_ok()
-                && let Ok(Ok(durable)) = answer.await
-                && durable < u.length as u64
-                && !state
-                    .app
-                    .catalogue
-                    .advance_upload(u.id, &lease.owner, durable, expiry(state))
-                    .await?
-            {
-                lost = true;
-                break;
+            if tx.send(door::Append::Sync(reply)).await.is_ok() {
+                saving = Some(answer);
             }
         }
     }
@@ -618,9 +634,16 @@ async fn append(
         {
             return Err(lost_error());
         }
-        state.tus.keep_hash(u.id, done.offset, done.hasher.clone());
+        if let Some(stamp) = done.stamp {
+            let running = door::Running {
+                offset: done.offset,
+                hasher: done.hasher.clone(),
+                stamp,
+            };
+            state.tus.keep_hash(u.id, running);
+        }
     }
-    Ok((done.offset, done.hasher, ended))
+    Ok((done, ended))
 }
 
 /// Whether a request may go on writing: its lease renewed, its dock not revoked.

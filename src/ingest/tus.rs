@@ -3,15 +3,18 @@
 //!
 //! A staging file holds the bytes received so far. The catalogue's `upload_offset` is the
 //! acknowledged, fsync'd end of it; anything past it after a crash was never acknowledged and is
-//! cut off when the upload resumes. The SHA-256 of the recording is computed as bytes arrive; the
-//! running state lives in memory and is rebuilt from the staging file after a restart.
+//! cut off when the upload resumes. Each write is read back and compared with the bytes that
+//! arrived, and the SHA-256 of the recording is computed from those as they arrive; the running
+//! state lives in memory, with the file's stamp (`FileStamp`) when its last writer was done, and
+//! is rebuilt from the staging file after a restart or whenever the stamp no longer matches.
 //!
 //! Several nodes share the staging directory and the catalogue. A request writes to an upload
 //! only under its lease in the catalogue, so one PATCH at a time writes to an upload across every
 //! node, and the lease holder's name fences the offset and the completion. A node that dies holds
 //! the lease until it runs out; the next holder then writes to a fresh copy of the acknowledged
 //! bytes, so nothing the dead (or merely stalled) node still had in flight can reach the bytes
-//! that are adopted. They are hashed once more as the store adopts them all the same.
+//! that are adopted. The store hashes them once more as it adopts them unless the file still has
+//! the stamp its last writer took.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -37,7 +40,7 @@ use crate::catalogue::{Catalogue, Claimed, Dock, Ending, UploadRow};
 use crate::context::Context;
 use crate::domain::{Sha256Digest, Source, TimeSource, UploadState};
 use crate::error::{Code, Error, Result, ResultExt};
-use crate::store::{Input, Progress};
+use crate::store::{FileStamp, Input, Progress};
 
 /// `Upload-Metadata` larger than this is refused: it is a header, and docks send a few fields.
 pub const MAX_METADATA_BYTES: usize = 4096;
@@ -335,14 +338,23 @@ pub fn dock_actor(dock: &Dock) -> Actor {
     Actor::service(format!("dock:{}", dock.name))
 }
 
+/// Where an upload's last writer on this node left it: the running hash up to `offset`, valid
+/// while the staging file keeps `stamp`.
+pub struct Running {
+    pub offset: u64,
+    pub hasher: Sha256,
+    pub stamp: FileStamp,
+}
+
 /// Opens the staging file at the acknowledged offset, dropping bytes past it (received before a
-/// crash but never acknowledged), and rebuilds the running hash when it is not at hand. An
-/// upload `taken_over` from a holder that never let go is first copied to a new file: the old
-/// holder's open file then no longer leads anywhere that is kept.
+/// crash but never acknowledged), and rebuilds the running hash unless `running` is at that
+/// offset and the file is as its writer left it. An upload `taken_over` from a holder that never
+/// let go is first copied to a new file: the old holder's open file then no longer leads
+/// anywhere that is kept.
 pub fn resume(
     path: &Path,
     offset: u64,
-    hash: Option<(u64, Sha256)>,
+    running: Option<Running>,
     taken_over: bool,
 ) -> Result<(File, Sha256)> {
     if taken_over {
@@ -353,10 +365,8 @@ pub fn resume(
         .write(true)
         .open(path)
         .context(|| format!("opening staging file {}", path.display()))?;
-    let len = file
-        .metadata()
-        .context(|| format!("reading {}", path.display()))?
-        .len();
+    let stamp = FileStamp::of(&file).context(|| format!("reading {}", path.display()))?;
+    let len = stamp.size();
     if len < offset {
         return Err(Error::new(
             Code::Io,
@@ -370,27 +380,47 @@ pub fn resume(
         file.set_len(offset)
             .context(|| format!("trimming {}", path.display()))?;
     }
-    let hasher = match hash {
-        Some((at, h)) if at == offset => h,
-        _ => {
-            let mut h = Sha256::new();
-            let mut buf = vec![0u8; 256 * 1024];
-            let mut left = offset;
-            file.seek(SeekFrom::Start(0))
-                .context(|| format!("reading {}", path.display()))?;
-            while left > 0 {
-                let want = buf.len().min(left as usize);
-                file.read_exact(&mut buf[..want])
-                    .context(|| format!("reading {}", path.display()))?;
-                h.update(&buf[..want]);
-                left -= want as u64;
+    let hasher = match running {
+        Some(r) if r.offset == offset && r.stamp == stamp => r.hasher,
+        running => {
+            let rebuilt = hash_prefix(&mut file, offset, path)?;
+            // Another node's writer, or the trimming above, also changes the stamp; the bytes
+            // acknowledged before `offset` must not have changed all the same.
+            if let Some(r) = running.filter(|r| r.offset == offset)
+                && r.hasher.finalize() != rebuilt.clone().finalize()
+            {
+                return Err(Error::new(
+                    Code::ChecksumMismatch,
+                    format!(
+                        "staging file {} no longer holds the {offset} bytes acknowledged: \
+                         something else wrote to it",
+                        path.display()
+                    ),
+                ));
             }
-            h
+            rebuilt
         }
     };
     file.seek(SeekFrom::Start(offset))
         .context(|| format!("seeking {}", path.display()))?;
     Ok((file, hasher))
+}
+
+/// The running hash of the first `len` bytes of a staging file.
+fn hash_prefix(file: &mut File, len: u64, path: &Path) -> Result<Sha256> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut left = len;
+    file.seek(SeekFrom::Start(0))
+        .context(|| format!("reading {}", path.display()))?;
+    while left > 0 {
+        let want = buf.len().min(left as usize);
+        file.read_exact(&mut buf[..want])
+            .context(|| format!("reading {}", path.display()))?;
+        h.update(&buf[..want]);
+        left -= want as u64;
+    }
+    Ok(h)
 }
 
 /// Copies the first `offset` bytes of a staging file to a new file that takes its name.
@@ -430,6 +460,33 @@ fn replace_staging_file(path: &Path, offset: u64) -> Result<()> {
     })
 }
 
+/// Opens an upload's staging file for the next PATCH (`resume`). Acknowledged bytes found changed
+/// since this node's writer left them cannot be trusted: the upload goes back to offset 0 and
+/// the dock sends it again, as when the store finds them changed (`finish`).
+pub async fn reopen(
+    ctx: &Context<'_>,
+    staging_dir: &Path,
+    upload: &UploadRow,
+    lease: &Lease,
+    running: Option<Running>,
+    taken_over: bool,
+) -> Result<(File, Sha256)> {
+    let path = staging_path(staging_dir, upload.id);
+    let offset = upload.upload_offset as u64;
+    let opened = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || resume(&path, offset, running, taken_over))
+            .await
+            .map_err(|e| Error::new(Code::Io, format!("staging task failed: {e}")))?
+    };
+    if let Err(e) = &opened
+        && e.code() == Code::ChecksumMismatch
+    {
+        restart(ctx, &path, upload, lease, &e.to_string()).await?;
+    }
+    opened
+}
+
 /// Work for the thread that appends a PATCH body to the staging file.
 pub enum Append {
     /// Received buffers, batched so one `writev` covers many small network reads.
@@ -444,15 +501,18 @@ pub struct Appended {
     pub hasher: Sha256,
     /// SHA-256 of just this request's body, when an `Upload-Checksum` asked for it.
     pub body_sha256: Option<[u8; 32]>,
+    /// The file's stamp once everything written was read back, compared and made durable.
+    pub stamp: Option<FileStamp>,
     pub error: Option<std::io::Error>,
 }
 
-/// Appends everything sent on `rx` to `file` (positioned at `offset`) while a second thread
-/// hashes the same buffers (shared, not copied), so hashing never holds up the disk. Always
-/// fsyncs before it returns, so `offset` in the result is durable unless `error` is set.
-/// Nothing is written once `lease` may have run out.
+/// Appends everything sent on `rx` to `file` (positioned at `offset`), reading each write back
+/// to compare it with what arrived, while a second thread hashes the same buffers (shared, not
+/// copied) and a third makes checkpoints durable, so neither hashing nor fsync holds up the
+/// disk. Always fsyncs before it returns, so `offset` in the result is durable unless `error`
+/// is set. Nothing is written once `lease` may have run out.
 pub fn append(
-    mut file: File,
+    file: File,
     mut offset: u64,
     hasher: Sha256,
     hash_body: bool,
@@ -462,6 +522,8 @@ pub fn append(
     // Batches, not single buffers, so the queue is bounded in bytes (a few MiB), whatever
     // size the network reads come in.
     let (to_hasher, batches) = std::sync::mpsc::sync_channel::<Vec<Bytes>>(4);
+    let (to_syncer, syncs) = std::sync::mpsc::channel::<(u64, SyncReply)>();
+    let file = &file;
     std::thread::scope(|scope| {
         let hashing = scope.spawn(move || {
             let mut hasher = hasher;
@@ -474,7 +536,15 @@ pub fn append(
             }
             (hasher, body.map(|b| b.finalize().into()))
         });
+        // fdatasync makes durable at least everything written before it was called, so the
+        // writer goes on while a checkpoint is synced.
+        let syncing = scope.spawn(move || {
+            for (at, reply) in syncs {
+                let _ = reply.send(file.sync_data().map(|()| at));
+            }
+        });
         let mut error: Option<std::io::Error> = None;
+        let mut back = Vec::new();
         while let Some(msg) = rx.blocking_recv() {
             match msg {
                 Append::Data(batch) => {
@@ -486,44 +556,54 @@ pub fn append(
                         error = Some(std::io::Error::other(LEASE_LOST));
                         continue;
                     }
-                    match write_all_vectored(&mut file, &batch) {
+                    let written = write_all_vectored(file, &batch)
+                        .and_then(|()| read_back(file, offset, &batch, &mut back));
+                    match written {
                         Ok(()) => {
-                            crate::store::write_behind(&file, offset, len);
+                            crate::store::write_behind(file, offset, len);
                             offset += len;
                             let _ = to_hasher.send(batch);
                         }
                         Err(e) => error = Some(e),
                     }
                 }
-                Append::Sync(reply) => {
-                    let result = match &error {
-                        Some(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
-                        None => file.sync_data().map(|()| offset),
-                    };
-                    let _ = reply.send(result);
-                }
+                Append::Sync(reply) => match &error {
+                    Some(e) => {
+                        let _ = reply.send(Err(std::io::Error::new(e.kind(), e.to_string())));
+                    }
+                    None => {
+                        let _ = to_syncer.send((offset, reply));
+                    }
+                },
             }
         }
+        drop(to_syncer);
+        let _ = syncing.join();
         if error.is_none()
             && let Err(e) = file.sync_data()
         {
             error = Some(e);
         }
+        let stamp = error.is_none().then(|| FileStamp::of(file).ok()).flatten();
         drop(to_hasher);
         let (hasher, body_sha256) = hashing.join().unwrap_or_else(|_| (Sha256::new(), None));
         Appended {
             offset,
             hasher,
             body_sha256,
+            stamp,
             error,
         }
     })
 }
 
+/// How the syncing thread answers a checkpoint: the durable length.
+type SyncReply = tokio::sync::oneshot::Sender<std::io::Result<u64>>;
+
 /// Why an append stopped writing when its lease may have run out.
 pub const LEASE_LOST: &str = "the upload's lease ran out: another request may hold it now";
 
-fn write_all_vectored(file: &mut File, batch: &[Bytes]) -> std::io::Result<()> {
+fn write_all_vectored(mut file: &File, batch: &[Bytes]) -> std::io::Result<()> {
     let mut slices: Vec<std::io::IoSlice<'_>> =
         batch.iter().map(|b| std::io::IoSlice::new(b)).collect();
     let mut rest = &mut slices[..];
@@ -538,6 +618,33 @@ fn write_all_vectored(file: &mut File, batch: &[Bytes]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Reads back the batch just written at `at` and compares it with what arrived: the hash is of
+/// what arrived, and this is what makes it the hash of what the file holds. From the page cache,
+/// a fraction of the cost of hashing the file again; `back` is reused, at most `READ_BACK` long.
+fn read_back(file: &File, at: u64, batch: &[Bytes], back: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut pos = at;
+    for piece in batch.iter().flat_map(|chunk| chunk.chunks(READ_BACK)) {
+        back.resize(piece.len(), 0);
+        file.read_exact_at(back, pos)?;
+        if back.as_slice() != piece {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the staging file does not hold the {} bytes just written at offset \
+                     {pos}: something else writes to it",
+                    piece.len()
+                ),
+            ));
+        }
+        pos += piece.len() as u64;
+    }
+    Ok(())
+}
+
+/// Read back in pieces this size: twenty uploads at once hold twenty of them.
+const READ_BACK: usize = 256 * 1024;
+
 /// A finished upload becomes a recording through the shared ingest path: the staging file is
 /// adopted by the store, and the upload is marked completed in the same transaction.
 pub async fn finish(
@@ -547,6 +654,7 @@ pub async fn finish(
     upload: &UploadRow,
     lease: &Lease,
     sha256: Sha256Digest,
+    stamp: Option<FileStamp>,
 ) -> Result<IngestOutcome> {
     let d = declared(&upload.metadata.0)?;
     let path = staging_path(staging_dir, upload.id);
@@ -589,6 +697,7 @@ pub async fn finish(
         path: path.clone(),
         sha256,
         size: upload.length as u64,
+        stamp,
     };
     let outcome = ctx.ingest(&req, input, Progress::default()).await;
     match &outcome {
@@ -779,6 +888,35 @@ fn staged_name(name: &str) -> Option<(Uuid, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reading_back_names_the_offset_where_the_file_differs() {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(dir.path().join("staged"))
+            .unwrap();
+        let batch = [Bytes::from_static(b"first "), Bytes::from_static(b"second")];
+        file.write_all_at(b"header", 0).unwrap();
+        file.write_all_at(b"first second", 6).unwrap();
+        let mut back = Vec::new();
+        read_back(&file, 6, &batch, &mut back).expect("the file holds what was written");
+        file.write_all_at(b"X", 14).unwrap();
+        let err = read_back(&file, 6, &batch, &mut back).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("6 bytes just written at offset 12"),
+            "{err}"
+        );
+        file.set_len(10).unwrap();
+        assert_eq!(
+            read_back(&file, 6, &batch, &mut back).unwrap_err().kind(),
+            std::io::ErrorKind::UnexpectedEof
+        );
+    }
 
     #[test]
     fn only_the_names_the_door_makes_are_staging_files() {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::chunker::{Chunker, Digests, Hashes};
 use super::writeback::write_behind;
-use super::{Input, Progress, PutOptions, PutOutcome};
+use super::{FileStamp, Input, Progress, PutOptions, PutOutcome};
 use crate::domain::Sha256Digest;
 use crate::error::{Code, Error, Result, ResultExt};
 
@@ -227,6 +227,34 @@ fn hash_file(file: &File) -> io::Result<Digests> {
     Ok(hashes.finish())
 }
 
+/// Hashes a staged upload again while it is made durable; an error unless it holds exactly the
+/// `size` bytes hashing to `sha256` that were received.
+fn rehash_staged(path: &Path, file: &File, sha256: &Sha256Digest, size: u64) -> Result<()> {
+    let (synced, rehashed) = std::thread::scope(|scope| {
+        let syncing = scope.spawn(|| file.sync_all());
+        let rehashed = hash_file(file);
+        let synced = syncing
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("sync thread panicked")));
+        (synced, rehashed)
+    });
+    synced.context(|| format!("syncing staged upload {}", path.display()))?;
+    let found = rehashed.context(|| format!("re-reading staged upload {}", path.display()))?;
+    if found.sha256 != *sha256 || found.size != size {
+        return Err(Error::new(
+            Code::ChecksumMismatch,
+            format!(
+                "staged upload {} holds {} bytes hashing to {}, not the {size} bytes hashing to \
+                 {sha256} that were received: it was written to by something else",
+                path.display(),
+                found.size,
+                found.sha256
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `path` still leads to the open `file` (not removed, not replaced).
 fn still_named(path: &Path, file: &File) -> Result<bool> {
     use std::os::unix::fs::MetadataExt;
@@ -325,8 +353,14 @@ impl FsStore {
     }
 
     fn put_blocking(&self, input: Input, opts: &PutOptions) -> Result<PutOutcome> {
-        if let Input::Staged { path, sha256, size } = input {
-            return self.adopt(&path, sha256, size, opts);
+        if let Input::Staged {
+            path,
+            sha256,
+            size,
+            stamp,
+        } = input
+        {
+            return self.adopt(&path, sha256, size, stamp, opts);
         }
         let written = self.write(input, opts)?;
         written
@@ -462,24 +496,24 @@ impl FsStore {
     }
 
     /// Takes over a staged upload whose bytes were hashed as they arrived: made durable and
-    /// read-only, then linked into place, so a large upload is never copied again. The file is
-    /// hashed once more first (while it is made durable): the catalogue must never name bytes
-    /// that are not exactly those, whatever else wrote to the file. On another filesystem it is
-    /// copied instead, and the copy's hash must agree.
+    /// read-only, then linked into place, so a large upload is never copied again. The catalogue
+    /// must never name bytes that are not exactly those, whatever else wrote to the file: unless
+    /// the file still has the stamp the door took when it had read back every byte it wrote
+    /// (`FileStamp`), it is hashed once more (while it is made durable). On another filesystem it
+    /// is copied instead, and the copy's hash must agree.
     fn adopt(
         &self,
         path: &Path,
         sha256: Sha256Digest,
         size: u64,
+        stamp: Option<FileStamp>,
         opts: &PutOptions,
     ) -> Result<PutOutcome> {
         opts.check(&sha256, size, None)?;
         let file =
             File::open(path).context(|| format!("opening staged upload {}", path.display()))?;
-        let len = file
-            .metadata()
-            .context(|| format!("reading {}", path.display()))?
-            .len();
+        let now = FileStamp::of(&file).context(|| format!("reading {}", path.display()))?;
+        let len = now.size();
         if len != size {
             return Err(Error::new(
                 Code::Store,
@@ -489,27 +523,11 @@ impl FsStore {
                 ),
             ));
         }
-        let (synced, rehashed) = std::thread::scope(|scope| {
-            let syncing = scope.spawn(|| file.sync_all());
-            let rehashed = hash_file(&file);
-            let synced = syncing
-                .join()
-                .unwrap_or_else(|_| Err(io::Error::other("sync thread panicked")));
-            (synced, rehashed)
-        });
-        synced.context(|| format!("syncing staged upload {}", path.display()))?;
-        let found = rehashed.context(|| format!("re-reading staged upload {}", path.display()))?;
-        if found.sha256 != sha256 || found.size != size {
-            return Err(Error::new(
-                Code::ChecksumMismatch,
-                format!(
-                    "staged upload {} holds {} bytes hashing to {}, not the {size} bytes hashing \
-                     to {sha256} that were received: it was written to by something else",
-                    path.display(),
-                    found.size,
-                    found.sha256
-                ),
-            ));
+        if stamp == Some(now) {
+            file.sync_all()
+                .context(|| format!("syncing staged upload {}", path.display()))?;
+        } else {
+            rehash_staged(path, &file, &sha256, size)?;
         }
         let created = match self.link(path, &sha256) {
             Ok(created) => created,

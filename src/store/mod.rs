@@ -17,12 +17,14 @@ use crate::error::{Code, Error, Result, ResultExt};
 mod chunker;
 pub mod fs;
 pub mod s3;
+mod stamp;
 mod writeback;
 
 pub(crate) use writeback::write_behind;
 
 pub use fs::FsStore;
 pub use s3::{S3Settings, S3Store};
+pub use stamp::FileStamp;
 
 /// What a `put` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +47,9 @@ pub enum Input {
         path: PathBuf,
         sha256: Sha256Digest,
         size: u64,
+        /// The file's stamp when the door had read back every byte it wrote; the store hashes
+        /// the file again unless it still matches.
+        stamp: Option<FileStamp>,
     },
 }
 

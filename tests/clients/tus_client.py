@@ -272,6 +272,19 @@ def create_many(args):
     return {"statuses": sorted(statuses)}
 
 
+def patch_next(args):
+    """One raw PATCH of the next --chunk bytes of --file from the offset the server reports;
+    reports its status and error code, and the offset afterwards."""
+    offset = int(head(args, args.upload_url).headers["Upload-Offset"])
+    with open(args.file, "rb") as f:
+        f.seek(offset)
+        body = f.read(args.chunk)
+    r = patch_raw(args, args.upload_url, offset, body)
+    return {"status": r.status_code, "from": offset,
+            "error": r.json().get("error", {}).get("code") if r.status_code >= 400 else None,
+            "offset_after": int(head(args, args.upload_url).headers["Upload-Offset"])}
+
+
 def status(args):
     r = head(args, args.upload_url)
     return {"status": r.status_code, "offset": r.headers.get("Upload-Offset")}
@@ -393,6 +406,7 @@ def main():
         "create-only": create_only, "status": status, "slow-patch": slow_patch,
         "slow-whole": slow_whole, "abandoned": abandoned, "create-len": create_len,
         "create-many": create_many, "race-nodes": race_nodes, "move-on": move_on,
+        "patch-next": patch_next,
     }
     print(json.dumps(scenarios[args.scenario](args)))
 
