@@ -527,17 +527,20 @@ async fn append(
             }
             Some(saved) = OptionFuture::from(saving.as_mut()), if saving.is_some() => {
                 saving = None;
-                // A failed sync is reported by the writer's last one.
-                if let Ok(Ok(durable)) = saved
-                    && durable < u.length as u64
-                    && !state
-                        .app
-                        .catalogue
-                        .advance_upload(u.id, &lease.owner, durable, expiry(state))
-                        .await?
-                {
-                    lost = true;
-                    break;
+                match saved {
+                    Ok(Ok(durable))
+                        if durable < u.length as u64
+                            && !state
+                                .app
+                                .catalogue
+                                .advance_upload(u.id, &lease.owner, durable, expiry(state))
+                                .await? =>
+                    {
+                        lost = true;
+                        break;
+                    }
+                    Ok(Err(_)) => break, // the writer keeps the failure and ends with it (below)
+                    _ => {}
                 }
                 continue;
             }
@@ -593,15 +596,9 @@ async fn append(
         return Err(lost_error());
     }
     if let Some(e) = done.error {
-        return Err(Error::with_source(
-            if e.kind() == std::io::ErrorKind::StorageFull {
-                Code::StorageFull
-            } else {
-                Code::Io
-            },
-            format!("writing upload {}", u.id),
-            e,
-        ));
+        return Err(
+            door::append_failed(&state.app.context(), &state.staging_dir, u, lease, e).await,
+        );
     }
     if revoked {
         return Err(crate::ingest::revoked(dock));

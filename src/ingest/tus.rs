@@ -487,6 +487,31 @@ pub async fn reopen(
     opened
 }
 
+/// What an append's failure means for its upload. A staging file found holding other bytes than
+/// those just written to it (`read_back`) cannot be trusted anywhere: the upload goes back to
+/// offset 0, as in `reopen`.
+pub async fn append_failed(
+    ctx: &Context<'_>,
+    staging_dir: &Path,
+    upload: &UploadRow,
+    lease: &Lease,
+    e: std::io::Error,
+) -> Error {
+    let context = format!("writing upload {}", upload.id);
+    match e.kind() {
+        std::io::ErrorKind::StorageFull => Error::with_source(Code::StorageFull, context, e),
+        std::io::ErrorKind::InvalidData => {
+            let e = Error::with_source(Code::ChecksumMismatch, context, e);
+            let path = staging_path(staging_dir, upload.id);
+            match restart(ctx, &path, upload, lease, &e.to_string()).await {
+                Ok(()) => e,
+                Err(failed) => failed,
+            }
+        }
+        _ => Error::with_source(Code::Io, context, e),
+    }
+}
+
 /// Work for the thread that appends a PATCH body to the staging file.
 pub enum Append {
     /// Received buffers, batched so one `writev` covers many small network reads.
@@ -524,6 +549,7 @@ pub fn append(
     let (to_hasher, batches) = std::sync::mpsc::sync_channel::<Vec<Bytes>>(4);
     let (to_syncer, syncs) = std::sync::mpsc::channel::<(u64, SyncReply)>();
     let file = &file;
+    let sync_failed = std::sync::Mutex::new(None::<std::io::Error>);
     std::thread::scope(|scope| {
         let hashing = scope.spawn(move || {
             let mut hasher = hasher;
@@ -537,15 +563,26 @@ pub fn append(
             (hasher, body.map(|b| b.finalize().into()))
         });
         // fdatasync makes durable at least everything written before it was called, so the
-        // writer goes on while a checkpoint is synced.
-        let syncing = scope.spawn(move || {
+        // writer goes on while a checkpoint is synced. A failure is kept for the writer too:
+        // the kernel reports a failed writeback to one fsync only, so its own last one could
+        // succeed over bytes that never reached the disk.
+        let take_sync_failure = || sync_failed.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let syncing = scope.spawn(|| {
             for (at, reply) in syncs {
-                let _ = reply.send(file.sync_data().map(|()| at));
+                let synced = file.sync_data().map(|()| at);
+                if let Err(e) = &synced {
+                    *sync_failed.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(std::io::Error::new(e.kind(), e.to_string()));
+                }
+                let _ = reply.send(synced);
             }
         });
         let mut error: Option<std::io::Error> = None;
         let mut back = Vec::new();
         while let Some(msg) = rx.blocking_recv() {
+            if error.is_none() {
+                error = take_sync_failure();
+            }
             match msg {
                 Append::Data(batch) => {
                     if error.is_some() {
@@ -557,10 +594,10 @@ pub fn append(
                         continue;
                     }
                     let written = write_all_vectored(file, &batch)
-                        .and_then(|()| read_back(file, offset, &batch, &mut back));
+                        .and_then(|()| read_back(file, offset, &batch, &mut back))
+                        .and_then(|()| crate::store::write_behind(file, offset, len));
                     match written {
                         Ok(()) => {
-                            crate::store::write_behind(file, offset, len);
                             offset += len;
                             let _ = to_hasher.send(batch);
                         }
@@ -579,14 +616,30 @@ pub fn append(
         }
         drop(to_syncer);
         let _ = syncing.join();
+        if error.is_none() {
+            error = take_sync_failure();
+        }
         if error.is_none()
             && let Err(e) = file.sync_data()
         {
             error = Some(e);
         }
-        let stamp = error.is_none().then(|| FileStamp::of(file).ok()).flatten();
         drop(to_hasher);
-        let (hasher, body_sha256) = hashing.join().unwrap_or_else(|_| (Sha256::new(), None));
+        let (hasher, body_sha256) = match hashing.join() {
+            Ok(hashed) => hashed,
+            Err(_) => {
+                error.get_or_insert_with(|| std::io::Error::other("the hashing thread failed"));
+                (Sha256::new(), None)
+            }
+        };
+        let stamp = match error {
+            Some(_) => None,
+            None => FileStamp::of(file)
+                .inspect_err(|e| {
+                    tracing::warn!(error = %e, "cannot stamp a staging file; it will be hashed again");
+                })
+                .ok(),
+        };
         Appended {
             offset,
             hasher,
@@ -621,6 +674,7 @@ fn write_all_vectored(mut file: &File, batch: &[Bytes]) -> std::io::Result<()> {
 /// Reads back the batch just written at `at` and compares it with what arrived: the hash is of
 /// what arrived, and this is what makes it the hash of what the file holds. From the page cache,
 /// a fraction of the cost of hashing the file again; `back` is reused, at most `READ_BACK` long.
+/// Other bytes there are an `InvalidData` error, which nothing else in an append gives.
 fn read_back(file: &File, at: u64, batch: &[Bytes], back: &mut Vec<u8>) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
     let mut pos = at;
@@ -890,7 +944,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reading_back_names_the_offset_where_the_file_differs() {
+    fn checkpoints_answer_with_what_was_written_before_them_as_writing_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("staged");
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        let lease = Lease {
+            upload: Uuid::nil(),
+            owner: "test".into(),
+            length: Duration::from_secs(60),
+            started: Instant::now(),
+            safe_until: AtomicU64::new(60_000),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let piece = Bytes::from(vec![7u8; 1 << 20]);
+        std::thread::scope(|scope| {
+            let appending = scope.spawn(|| append(file, 0, Sha256::new(), false, &lease, rx));
+            let mut answers = Vec::new();
+            // 40 MiB: past the write-behind window, a checkpoint every 10 MiB.
+            for i in 1..=40 {
+                tx.blocking_send(Append::Data(vec![piece.clone()])).unwrap();
+                if i % 10 == 0 {
+                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    tx.blocking_send(Append::Sync(reply)).unwrap();
+                    answers.push(answer);
+                }
+            }
+            drop(tx);
+            let done = appending.join().unwrap();
+            assert!(done.error.is_none(), "{:?}", done.error);
+            assert_eq!(done.offset, 40 << 20);
+            let durable: Vec<u64> = answers
+                .into_iter()
+                .map(|a| a.blocking_recv().unwrap().unwrap())
+                .collect();
+            assert_eq!(durable, [10 << 20, 20 << 20, 30 << 20, 40 << 20]);
+            assert_eq!(
+                done.hasher.finalize(),
+                Sha256::digest(vec![7u8; 40 << 20]),
+                "every byte hashed once, in order"
+            );
+            let now = FileStamp::of(&File::open(&path).unwrap()).unwrap();
+            assert_eq!(done.stamp, Some(now));
+        });
+    }
+
+    #[test]
+    fn reading_back_names_the_piece_that_differs() {
         use std::os::unix::fs::FileExt;
         let dir = tempfile::tempdir().unwrap();
         let file = File::options()

@@ -126,7 +126,9 @@ fn copy_and_hash(source: &File, dest: &File, progress: &Progress) -> Result<Dige
                 break Ok(());
             }
             let n = n as usize;
-            write_behind(dest, offset, n as u64);
+            if let Err(e) = write_behind(dest, offset, n as u64) {
+                break Err(CopyError::Io(e));
+            }
             if copied.send((offset, n)).is_err() {
                 break Ok(()); // the hasher failed; its error is reported below
             }
@@ -176,7 +178,7 @@ fn stream_and_hash(
             let mut offset = 0u64;
             for buf in chunks {
                 out.write_all(&buf)?;
-                write_behind(file, offset, buf.len() as u64);
+                write_behind(file, offset, buf.len() as u64)?;
                 offset += buf.len() as u64;
                 let _ = recycle.send(buf);
             }

@@ -17,6 +17,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 
+/// What a file's metadata says about its contents: equal stamps, no write in between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileStamp {
     dev: u64,
@@ -27,6 +28,7 @@ pub struct FileStamp {
 }
 
 impl FileStamp {
+    /// The stamp of an open file now (one `fstat`).
     pub fn of(file: &File) -> io::Result<Self> {
         let m = file.metadata()?;
         Ok(Self {
