@@ -43,6 +43,36 @@ fn recorded(env: &Env, id: &str) -> Value {
         .remove(0)
 }
 
+/// `mib` MiB of footage (noise from `seed`) in a file, and an upload of it that tuspy stopped
+/// once `sent` MiB had gone, in chunks of `chunk` MiB: the bytes, the file, the upload's URL.
+fn sent_in_part(
+    env: &Env,
+    server: &Server,
+    dock: &Dock,
+    (mib, seed): (usize, u32),
+    chunk: usize,
+    sent: usize,
+) -> (Vec<u8>, std::path::PathBuf, String) {
+    let bytes = common::noise(mib << 20, seed);
+    let file = env.write("long.mp4", &bytes);
+    let part = tus(
+        server,
+        dock,
+        "partial",
+        &[
+            "--file",
+            file.to_str().unwrap(),
+            "--chunk",
+            &(chunk << 20).to_string(),
+            "--stop-at",
+            &(sent << 20).to_string(),
+        ],
+    );
+    assert_eq!(part["offset"], sent << 20, "{part}");
+    let url = part["url"].as_str().unwrap().to_owned();
+    (bytes, file, url)
+}
+
 on_both_backends!(an_upload_becomes_a_recording, |env: Env| {
     let (server, dock) = setup(&env);
     let bytes = common::noise(9 << 20, 1);
@@ -83,17 +113,8 @@ on_both_backends!(an_upload_becomes_a_recording, |env: Env| {
 
 on_both_backends!(an_interrupted_upload_resumes, |env: Env| {
     let (server, dock) = setup(&env);
-    let bytes = common::noise(10 << 20, 2);
-    let file = env.write("long.mp4", &bytes);
-    let f = file.to_str().unwrap();
-    let part = tus(
-        &server,
-        &dock,
-        "partial",
-        &["--file", f, "--chunk", "2097152", "--stop-at", "4194304"],
-    );
-    assert_eq!(part["offset"], 4 << 20);
-    let url = part["url"].as_str().unwrap();
+    let (bytes, file, url) = sent_in_part(&env, &server, &dock, (10, 2), 2, 4);
+    let (f, url) = (file.to_str().unwrap(), url.as_str());
     let done = tus(
         &server,
         &dock,
@@ -110,16 +131,8 @@ on_both_backends!(an_interrupted_upload_resumes, |env: Env| {
 
 on_both_backends!(an_upload_resumes_after_kill_9, |env: Env| {
     let (mut server, dock) = setup(&env);
-    let bytes = common::noise(12 << 20, 3);
-    let file = env.write("long.mp4", &bytes);
+    let (bytes, file, url) = sent_in_part(&env, &server, &dock, (12, 3), 3, 6);
     let f = file.to_str().unwrap();
-    let part = tus(
-        &server,
-        &dock,
-        "partial",
-        &["--file", f, "--chunk", "3145728", "--stop-at", "6291456"],
-    );
-    let url = part["url"].as_str().unwrap().to_owned();
     let port = server.port;
     server.kill9();
     env.ok(&["fsck"]);
@@ -150,16 +163,8 @@ on_both_backends!(
     acknowledged_bytes_changed_between_patches_send_the_upload_back,
     |env: Env| {
         let (server, dock) = setup(&env);
-        let bytes = common::noise(8 << 20, 4);
-        let file = env.write("long.mp4", &bytes);
+        let (bytes, file, url) = sent_in_part(&env, &server, &dock, (8, 4), 2, 4);
         let f = file.to_str().unwrap();
-        let part = tus(
-            &server,
-            &dock,
-            "partial",
-            &["--file", f, "--chunk", "2097152", "--stop-at", "4194304"],
-        );
-        let url = part["url"].as_str().unwrap().to_owned();
         // Something other than bwv flips one acknowledged byte of the staging file.
         let id = url.rsplit('/').next().unwrap();
         let staged = env.data_dir().join("uploads").join(format!("{id}.upload"));
