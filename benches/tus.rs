@@ -1,7 +1,8 @@
 //! A 1 GiB tus upload over loopback through bwv's tus door against @tus/server with its file
 //! store (Node, from npm, in benches/tus-peer), on the same machine in the same run, with each
 //! of the clients docks use: curl (one streaming PATCH), tus-js-client and tuspy (64 MiB chunks,
-//! one PATCH each). Prints throughput, the ratio and each server's peak memory; then 20
+//! one PATCH each). Prints throughput, the ratio, each server's peak memory and the CPU time
+//! the client and the server used (on two cores shared by both, that bounds the time); then 20
 //! parallel 100 MiB uploads to bwv with curl from twenty docks, checking every hash (one dock's
 //! twenty would run into its own limits on open uploads and uploads in progress, and be refused
 //! with 429 and 503 as they should be).
