@@ -307,6 +307,26 @@ fn bad_requests_are_refused() {
     );
 }
 
+/// A long PATCH saves its offset every 64 MiB while its body is still arriving, so a node
+/// killed part way loses at most that much.
+#[test]
+fn a_long_patch_saves_its_offset_as_it_goes() {
+    let env = Env::sqlite();
+    let (server, dock) = setup(&env);
+    let out = tus(&server, &dock, "long-patch", &[]);
+    assert_eq!(out["status"], 204, "{out}");
+    let saved = out["saved_mid_patch"]
+        .as_u64()
+        .expect("an offset seen mid-PATCH");
+    assert!(
+        (64 << 20..=66 << 20).contains(&saved),
+        "saved at {saved}, not at the 64 MiB checkpoint"
+    );
+    let rec = recorded(&env, out["recording_id"].as_str().unwrap());
+    assert_eq!(rec["recording"]["clips"][0]["sha256"], out["sha256"]);
+    env.ok(&["fsck"]);
+}
+
 #[test]
 fn a_revoked_dock_is_refused_at_once() {
     let env = Env::sqlite();

@@ -285,6 +285,30 @@ def patch_next(args):
             "offset_after": int(head(args, args.upload_url).headers["Upload-Offset"])}
 
 
+def long_patch(args):
+    """One PATCH carrying a whole upload of 72 MiB that, past 66 MiB, waits until HEAD shows the
+    offset the server saved while the PATCH is still running, then sends the rest."""
+    size, first = 72 << 20, 66 << 20
+    data = os.urandom(size)
+    url = create_raw(args, size).headers["Location"]
+    seen = {}
+
+    def body():
+        for at in range(0, first, 1 << 20):
+            yield data[at:at + (1 << 20)]
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            seen["offset"] = int(head(args, url).headers["Upload-Offset"])
+            if seen["offset"] > 0:
+                break
+            time.sleep(0.1)
+        yield data[first:]
+
+    r = patch_raw(args, url, 0, body())
+    return {"status": r.status_code, "saved_mid_patch": seen.get("offset"),
+            "recording_id": r.headers.get("Bwv-Recording-Id"), "sha256": hashlib.sha256(data).hexdigest()}
+
+
 def status(args):
     r = head(args, args.upload_url)
     return {"status": r.status_code, "offset": r.headers.get("Upload-Offset")}
@@ -406,7 +430,7 @@ def main():
         "create-only": create_only, "status": status, "slow-patch": slow_patch,
         "slow-whole": slow_whole, "abandoned": abandoned, "create-len": create_len,
         "create-many": create_many, "race-nodes": race_nodes, "move-on": move_on,
-        "patch-next": patch_next,
+        "patch-next": patch_next, "long-patch": long_patch,
     }
     print(json.dumps(scenarios[args.scenario](args)))
 
