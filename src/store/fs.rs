@@ -257,6 +257,32 @@ fn rehash_staged(path: &Path, file: &File, sha256: &Sha256Digest, size: u64) -> 
     Ok(())
 }
 
+/// Hard-links the open `file` to `dest` by its descriptor (`/proc/self/fd`, the unprivileged
+/// way: `AT_EMPTY_PATH` needs `CAP_DAC_READ_SEARCH`). `std::fs::hard_link` would not follow the
+/// descriptor's link. A file that has lost its last name (another renamed over it) cannot be
+/// linked again: `NotFound`, never the file that took its name.
+fn link_open_file(file: &File, dest: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
+    let to = CString::new(dest.as_os_str().as_bytes())?;
+    // SAFETY: two valid NUL-terminated paths, only read by the call.
+    let linked = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if linked != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Whether `path` still leads to the open `file` (not removed, not replaced).
 fn still_named(path: &Path, file: &File) -> Result<bool> {
     use std::os::unix::fs::MetadataExt;
@@ -369,7 +395,7 @@ impl FsStore {
             .file
             .sync_all()
             .context(|| format!("syncing temp object {}", written.tmp.display()))?;
-        self.publish(&written.tmp, written.digests)
+        self.publish(&written.file, written.digests)
     }
 
     /// Writes and hashes `input` into a locked temp file and checks it against `opts`; nothing
@@ -440,7 +466,7 @@ impl FsStore {
                 .map(|w| {
                     let sha256 = w.digests.sha256;
                     let created = store
-                        .link_unsynced(&w.tmp, &sha256)
+                        .link_unsynced(&w.file, &sha256)
                         .context(|| format!("publishing object {sha256}"))?;
                     Ok(PutOutcome {
                         sha256,
@@ -531,7 +557,7 @@ impl FsStore {
         } else {
             rehash_staged(path, &file, &sha256, size)?;
         }
-        let created = match self.link(path, &sha256) {
+        let created = match self.link(&file, &sha256) {
             Ok(created) => created,
             Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
                 let copied = self.put_blocking(Input::File(file), opts)?;
@@ -546,7 +572,14 @@ impl FsStore {
                 }
                 return Ok(copied);
             }
-            Err(e) => return Err(e).context(|| format!("publishing object {sha256}")),
+            Err(e) => {
+                return Err(e).context(|| {
+                    format!(
+                        "publishing staged upload {} as object {sha256}",
+                        path.display()
+                    )
+                });
+            }
         };
         Ok(PutOutcome {
             sha256,
@@ -562,7 +595,7 @@ impl FsStore {
     /// second writer can find them made, link its object in and answer before the first has
     /// synced them, and a crash then would take its acknowledged object with them. Syncing a
     /// directory with nothing unsynced costs next to nothing.
-    fn link(&self, from: &Path, sha256: &Sha256Digest) -> io::Result<bool> {
+    fn link(&self, from: &File, sha256: &Sha256Digest) -> io::Result<bool> {
         let dest = self.object_path(sha256);
         let parent = dest.parent().expect("object paths have a parent");
         let created = self.link_unsynced(from, sha256)?;
@@ -573,13 +606,15 @@ impl FsStore {
         Ok(created)
     }
 
-    /// `link` without the directory syncs, for a batch that syncs the filesystem once.
-    fn link_unsynced(&self, from: &Path, sha256: &Sha256Digest) -> io::Result<bool> {
-        std::fs::set_permissions(from, std::fs::Permissions::from_mode(0o444))?;
+    /// `link` without the directory syncs, for a batch that syncs the filesystem once. Through
+    /// the open file, not its name: the object is then the very file that was hashed or checked,
+    /// even if something has since renamed another file over the name it had.
+    fn link_unsynced(&self, from: &File, sha256: &Sha256Digest) -> io::Result<bool> {
+        from.set_permissions(std::fs::Permissions::from_mode(0o444))?;
         let dest = self.object_path(sha256);
         let parent = dest.parent().expect("object paths have a parent");
         std::fs::create_dir_all(parent)?;
-        match std::fs::hard_link(from, &dest) {
+        match link_open_file(from, &dest) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(e),
@@ -587,10 +622,10 @@ impl FsStore {
     }
 
     /// Links the finished temp file into place under its hash, unless those bytes are there.
-    fn publish(&self, tmp: &Path, digests: Digests) -> Result<PutOutcome> {
+    fn publish(&self, file: &File, digests: Digests) -> Result<PutOutcome> {
         let sha256 = digests.sha256;
         let created = self
-            .link(tmp, &sha256)
+            .link(file, &sha256)
             .context(|| format!("publishing object {sha256}"))?;
         Ok(PutOutcome {
             sha256,
@@ -702,4 +737,37 @@ pub fn free_space_at(path: &Path) -> Result<u64> {
             .context(|| format!("checking free space on {}", path.display()));
     }
     Ok(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file renamed over the checked file's name is never what gets linked: the checked file
+    /// is linked while it has another name, and the link fails once it has none.
+    #[test]
+    fn a_link_leads_to_the_file_that_was_open_never_to_what_its_name_now_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        std::fs::write(at("staged"), b"the bytes that were checked").unwrap();
+        let checked = File::open(at("staged")).unwrap();
+        std::fs::hard_link(at("staged"), at("second name")).unwrap();
+        std::fs::write(at("other"), b"bytes put in their place").unwrap();
+        std::fs::rename(at("other"), at("staged")).unwrap();
+
+        link_open_file(&checked, &at("object")).unwrap();
+        assert_eq!(
+            std::fs::read(at("object")).unwrap(),
+            b"the bytes that were checked"
+        );
+        let again = link_open_file(&checked, &at("object")).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
+
+        for name in ["object", "second name"] {
+            std::fs::remove_file(at(name)).unwrap();
+        }
+        let unnamed = link_open_file(&checked, &at("object")).unwrap_err();
+        assert_eq!(unnamed.kind(), io::ErrorKind::NotFound);
+        assert!(!at("object").exists());
+    }
 }
