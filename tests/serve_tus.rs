@@ -159,12 +159,32 @@ on_both_backends!(an_upload_resumes_after_kill_9, |env: Env| {
     env.ok(&["audit", "verify"]);
 });
 
+// Acknowledged bytes are checked against the hash the node kept of them, even after a PATCH that
+// failed part way: found changed, the upload goes back to 0 and the dock sends it again.
 on_both_backends!(
     acknowledged_bytes_changed_between_patches_send_the_upload_back,
     |env: Env| {
         let (server, dock) = setup(&env);
         let (bytes, file, url) = sent_in_part(&env, &server, &dock, (8, 4), 2, 4);
         let f = file.to_str().unwrap();
+        // A PATCH that fails after writing past the offset (its Upload-Checksum is wrong) must
+        // not lose the check on the bytes acknowledged before it.
+        let failed = tus(
+            &server,
+            &dock,
+            "patch-next",
+            &[
+                "--file",
+                f,
+                "--upload-url",
+                &url,
+                "--chunk",
+                "2097152",
+                "--wrong-checksum",
+            ],
+        );
+        assert_eq!(failed["status"], 460, "{failed}");
+        assert_eq!(failed["offset_after"], 4 << 20);
         // Something other than bwv flips one acknowledged byte of the staging file.
         let id = url.rsplit('/').next().unwrap();
         let staged = env.data_dir().join("uploads").join(format!("{id}.upload"));

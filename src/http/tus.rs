@@ -29,6 +29,7 @@ use super::health::record_upload;
 use crate::catalogue::{Dock, Ending, UploadRow};
 use crate::domain::{Sha256Digest, Source, UploadState};
 use crate::error::{Code, Error, Result};
+use crate::ingest::buffered::Budget;
 use crate::ingest::tus as door;
 
 const VERSION: &str = "1.0.0";
@@ -38,13 +39,27 @@ const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
 const BATCH_BYTES: usize = 1 << 20;
 /// Within one long PATCH, the offset is saved this often, so a kill loses at most this much.
 const CHECKPOINT_BYTES: u64 = 64 << 20;
+/// What every upload on this node may hold received but not yet written and hashed
+/// (`buffered::Budget`): one upload fills about 14 MiB of it, keeping the disk busy; twenty
+/// share it.
+const BUFFERED_BYTES: usize = 32 << 20;
 
 /// The running hash of each upload between PATCHes on this node. Another node may have moved
 /// an upload on since: a hash is used only when its offset is the upload's offset and the
-/// staging file is as this node left it (`door::resume`).
-#[derive(Default)]
+/// staging file is as this node left it (`door::resume`). And what the node's uploads hold in
+/// memory on the way to the disk, all together.
 pub struct TusState {
     hashes: Mutex<HashMap<Uuid, door::Running>>,
+    budget: Budget,
+}
+
+impl Default for TusState {
+    fn default() -> Self {
+        TusState {
+            hashes: Mutex::default(),
+            budget: Budget::new(BUFFERED_BYTES),
+        }
+    }
 }
 
 impl TusState {
@@ -473,7 +488,6 @@ async fn append(
     body: Body,
     checksum: Option<[u8; 32]>,
 ) -> Result<(door::Appended, Ended)> {
-    let start = u.upload_offset as u64;
     let cached = state.tus.take_hash(u.id);
     let (file, hasher) = door::reopen(
         &state.app.context(),
@@ -484,6 +498,32 @@ async fn append(
         taken_over,
     )
     .await?;
+    let at_start = hasher.clone();
+    let appended = write_body(state, dock, lease, u, (file, hasher), body, checksum).await;
+    if appended.is_err() {
+        // The bytes acknowledged before this PATCH must still be those hashed: the next resume
+        // on this node checks them against this hash. No stamp: the file has moved on since.
+        let running = door::Running {
+            offset: u.upload_offset as u64,
+            hasher: at_start,
+            stamp: None,
+        };
+        state.tus.keep_hash(u.id, running);
+    }
+    appended
+}
+
+/// `append` once the staging file is open at the upload's offset with its running hash there.
+async fn write_body(
+    state: &AppState,
+    dock: &Dock,
+    lease: &Arc<door::Lease>,
+    u: &UploadRow,
+    (file, hasher): (std::fs::File, sha2::Sha256),
+    body: Body,
+    checksum: Option<[u8; 32]>,
+) -> Result<(door::Appended, Ended)> {
+    let start = u.upload_offset as u64;
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     let hash_body = checksum.is_some();
     let lost_error = || {
@@ -570,11 +610,8 @@ async fn append(
             continue;
         }
         batch_len = 0;
-        if tx
-            .send(door::Append::Data(std::mem::take(&mut batch)))
-            .await
-            .is_err()
-        {
+        let held = state.tus.budget.hold(std::mem::take(&mut batch)).await;
+        if tx.send(door::Append::Data(held)).await.is_err() {
             break; // the writer failed; its error is reported below
         }
         if checksum.is_none() && since_save >= CHECKPOINT_BYTES && saving.is_none() {
@@ -586,7 +623,8 @@ async fn append(
         }
     }
     if !batch.is_empty() && !lost {
-        let _ = tx.send(door::Append::Data(batch)).await;
+        let held = state.tus.budget.hold(batch).await;
+        let _ = tx.send(door::Append::Data(held)).await;
     }
     drop(tx);
     let done = writer
@@ -631,14 +669,12 @@ async fn append(
         {
             return Err(lost_error());
         }
-        if let Some(stamp) = done.stamp {
-            let running = door::Running {
-                offset: done.offset,
-                hasher: done.hasher.clone(),
-                stamp,
-            };
-            state.tus.keep_hash(u.id, running);
-        }
+        let running = door::Running {
+            offset: done.offset,
+            hasher: done.hasher.clone(),
+            stamp: done.stamp,
+        };
+        state.tus.keep_hash(u.id, running);
     }
     Ok((done, ended))
 }

@@ -22,6 +22,7 @@ use crate::recording::{self, Arrival, Begin, ClipArrived, Complete, WholeArrival
 use crate::store::{Batched, Input, Progress, PutOptions, PutOutcome};
 
 pub mod axis;
+pub mod buffered;
 pub mod files;
 pub mod tus;
 pub mod watch;

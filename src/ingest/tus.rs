@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::buffered::Batch;
 use super::{IngestOutcome, IngestRequest, check_identifier};
 use crate::audit::record::{Actor, EventDraft};
 use crate::catalogue::{Catalogue, Claimed, Dock, Ending, UploadRow};
@@ -339,11 +340,13 @@ pub fn dock_actor(dock: &Dock) -> Actor {
 }
 
 /// Where an upload's last writer on this node left it: the running hash up to `offset`, valid
-/// while the staging file keeps `stamp`.
+/// while the staging file keeps `stamp`. Without a stamp (a PATCH failed after writing past
+/// `offset`, or the stamp could not be taken) the hash is still known right: the next resume
+/// rebuilds it from the file and compares.
 pub struct Running {
     pub offset: u64,
     pub hasher: Sha256,
-    pub stamp: FileStamp,
+    pub stamp: Option<FileStamp>,
 }
 
 /// Opens the staging file at the acknowledged offset, dropping bytes past it (received before a
@@ -381,7 +384,7 @@ pub fn resume(
             .context(|| format!("trimming {}", path.display()))?;
     }
     let hasher = match running {
-        Some(r) if r.offset == offset && r.stamp == stamp => r.hasher,
+        Some(r) if r.offset == offset && r.stamp == Some(stamp) => r.hasher,
         running => {
             let rebuilt = hash_prefix(&mut file, offset, path)?;
             // Another node's writer, or the trimming above, also changes the stamp; the bytes
@@ -482,7 +485,9 @@ pub async fn reopen(
     if let Err(e) = &opened
         && e.code() == Code::ChecksumMismatch
     {
-        restart(ctx, &path, upload, lease, &e.to_string()).await?;
+        restart(ctx, &path, upload, lease, &e.to_string())
+            .await
+            .map_err(|failed| failed.context(format_args!("sending back to 0 after {e}")))?;
     }
     opened
 }
@@ -505,7 +510,7 @@ pub async fn append_failed(
             let path = staging_path(staging_dir, upload.id);
             match restart(ctx, &path, upload, lease, &e.to_string()).await {
                 Ok(()) => e,
-                Err(failed) => failed,
+                Err(failed) => failed.context(format_args!("sending back to 0 after {e}")),
             }
         }
         _ => Error::with_source(Code::Io, context, e),
@@ -515,7 +520,7 @@ pub async fn append_failed(
 /// Work for the thread that appends a PATCH body to the staging file.
 pub enum Append {
     /// Received buffers, batched so one `writev` covers many small network reads.
-    Data(Vec<Bytes>),
+    Data(Batch),
     /// fsync now and answer with the durable length.
     Sync(tokio::sync::oneshot::Sender<std::io::Result<u64>>),
 }
@@ -546,7 +551,7 @@ pub fn append(
 ) -> Appended {
     // Batches, not single buffers, so the queue is bounded in bytes (a few MiB), whatever
     // size the network reads come in.
-    let (to_hasher, batches) = std::sync::mpsc::sync_channel::<Vec<Bytes>>(4);
+    let (to_hasher, batches) = std::sync::mpsc::sync_channel::<Batch>(4);
     let (to_syncer, syncs) = std::sync::mpsc::channel::<(u64, SyncReply)>();
     let file = &file;
     let sync_failed = std::sync::Mutex::new(None::<std::io::Error>);
@@ -554,10 +559,12 @@ pub fn append(
         let hashing = scope.spawn(move || {
             let mut hasher = hasher;
             let mut body = hash_body.then(Sha256::new);
-            for chunk in batches.iter().flatten() {
-                hasher.update(&chunk);
-                if let Some(body) = &mut body {
-                    body.update(&chunk);
+            for batch in batches.iter() {
+                for chunk in &batch.chunks {
+                    hasher.update(chunk);
+                    if let Some(body) = &mut body {
+                        body.update(chunk);
+                    }
                 }
             }
             (hasher, body.map(|b| b.finalize().into()))
@@ -588,13 +595,13 @@ pub fn append(
                     if error.is_some() {
                         continue;
                     }
-                    let len: u64 = batch.iter().map(|b| b.len() as u64).sum();
+                    let len = batch.bytes();
                     if !lease.alive() {
                         error = Some(std::io::Error::other(LEASE_LOST));
                         continue;
                     }
-                    let written = write_all_vectored(file, &batch)
-                        .and_then(|()| read_back(file, offset, &batch, &mut back))
+                    let written = write_all_vectored(file, &batch.chunks)
+                        .and_then(|()| read_back(file, offset, &batch.chunks, &mut back))
                         .and_then(|()| crate::store::write_behind(file, offset, len));
                     match written {
                         Ok(()) => {
@@ -962,12 +969,17 @@ mod tests {
         };
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         let piece = Bytes::from(vec![7u8; 1 << 20]);
+        let budget = crate::ingest::buffered::Budget::new(16 << 20);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         std::thread::scope(|scope| {
             let appending = scope.spawn(|| append(file, 0, Sha256::new(), false, &lease, rx));
             let mut answers = Vec::new();
             // 40 MiB: past the write-behind window, a checkpoint every 10 MiB.
             for i in 1..=40 {
-                tx.blocking_send(Append::Data(vec![piece.clone()])).unwrap();
+                let batch = runtime.block_on(budget.hold(vec![piece.clone()]));
+                tx.blocking_send(Append::Data(batch)).unwrap();
                 if i % 10 == 0 {
                     let (reply, answer) = tokio::sync::oneshot::channel();
                     tx.blocking_send(Append::Sync(reply)).unwrap();

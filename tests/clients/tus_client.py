@@ -273,13 +273,18 @@ def create_many(args):
 
 
 def patch_next(args):
-    """One raw PATCH of the next --chunk bytes of --file from the offset the server reports;
-    reports its status and error code, and the offset afterwards."""
+    """One raw PATCH of the next --chunk bytes of --file from the offset the server reports,
+    with an Upload-Checksum they do not match if --wrong-checksum; reports its status and error
+    code, and the offset afterwards."""
     offset = int(head(args, args.upload_url).headers["Upload-Offset"])
     with open(args.file, "rb") as f:
         f.seek(offset)
         body = f.read(args.chunk)
-    r = patch_raw(args, args.upload_url, offset, body)
+    extra = None
+    if args.wrong_checksum:
+        wrong = base64.b64encode(hashlib.sha256(b"not this body").digest()).decode()
+        extra = {"Upload-Checksum": f"sha256 {wrong}"}
+    r = patch_raw(args, args.upload_url, offset, body, extra)
     return {"status": r.status_code, "from": offset,
             "error": r.json().get("error", {}).get("code") if r.status_code >= 400 else None,
             "offset_after": int(head(args, args.upload_url).headers["Upload-Offset"])}
@@ -420,6 +425,7 @@ def main():
     p.add_argument("--chunk", type=int, default=4 << 20)
     p.add_argument("--stop-at", type=int)
     p.add_argument("--upload-url")
+    p.add_argument("--wrong-checksum", action="store_true")
     p.add_argument("--meta", action="append")
     p.add_argument("--length", type=int, default=100)
     p.add_argument("--count", type=int, default=12)
