@@ -525,7 +525,10 @@ fn main() {
         peak_rss_mib(s.bwv.id())
     );
     let _ = s.peer.kill();
-    let _ = s.bwv.kill();
     let _ = s.peer.wait();
+    // SIGTERM, as a service manager stops it: bwv then stops its media worker and waits for it,
+    // so the worker does not save its checkpoint into a data directory already removed.
+    // SAFETY: signalling our own child, which has not been reaped.
+    unsafe { libc::kill(s.bwv.id() as i32, libc::SIGTERM) };
     let _ = s.bwv.wait();
 }
