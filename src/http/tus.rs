@@ -49,7 +49,7 @@ const BUFFERED_BYTES: usize = 32 << 20;
 /// staging file is as this node left it (`door::resume`). And what the node's uploads hold in
 /// memory on the way to the disk, all together.
 pub struct TusState {
-    hashes: Mutex<HashMap<Uuid, door::Running>>,
+    hashes: Mutex<HashMap<Uuid, (Instant, door::Running)>>,
     budget: Budget,
 }
 
@@ -68,13 +68,16 @@ impl TusState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id)
+            .map(|(_, running)| running)
     }
 
-    fn keep_hash(&self, id: Uuid, running: door::Running) {
-        self.hashes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, running);
+    /// Keeps `running` for the upload's next PATCH here, and forgets those kept longer ago than
+    /// `expiry`: their uploads were abandoned (each PATCH pushes an upload's expiry that far
+    /// ahead) or went on elsewhere, and a node runs for years.
+    fn keep_hash(&self, id: Uuid, running: door::Running, expiry: Duration) {
+        let mut hashes = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
+        hashes.retain(|_, (kept, _)| kept.elapsed() < expiry);
+        hashes.insert(id, (Instant::now(), running));
     }
 }
 
@@ -155,6 +158,11 @@ async fn capabilities(State(state): State<AppState>) -> Response {
 
 fn expiry(state: &AppState) -> DateTime<Utc> {
     crate::domain::now() + chrono::Duration::seconds(state.app.config.tus.expiry_secs as i64)
+}
+
+/// How long an upload nobody sends to lasts.
+fn expiry_after(state: &AppState) -> Duration {
+    Duration::from_secs(state.app.config.tus.expiry_secs)
 }
 
 async fn create(
@@ -508,7 +516,7 @@ async fn append(
             hasher: at_start,
             stamp: None,
         };
-        state.tus.keep_hash(u.id, running);
+        state.tus.keep_hash(u.id, running, expiry_after(state));
     }
     appended
 }
@@ -674,7 +682,7 @@ async fn write_body(
             hasher: done.hasher.clone(),
             stamp: done.stamp,
         };
-        state.tus.keep_hash(u.id, running);
+        state.tus.keep_hash(u.id, running, expiry_after(state));
     }
     Ok((done, ended))
 }
