@@ -69,12 +69,18 @@ impl<R: Read> Chunker<R> {
     }
 
     /// Fills `buf` with up to one chunk, hashing it. Returns false, with `buf` empty, at the end.
-    /// A buffer handed back at full length is reused without being zeroed again.
+    /// A buffer handed back at full length is reused without being zeroed again, and a new one is
+    /// zeroed only as far as the input goes: S3's chunks are parts of 8 MiB or more, and zeroing
+    /// a whole part for each of a thousand small files cost more than storing them (37 ms of CPU
+    /// a file in a debug build). The part is reserved whole, which touches no memory.
     pub fn next_chunk(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
-        buf.resize(self.chunk, 0);
+        buf.reserve(self.chunk.saturating_sub(buf.len()));
         let mut filled = 0;
         while filled < self.chunk {
             let end = (filled + READ_SIZE).min(self.chunk);
+            if buf.len() < end {
+                buf.resize(end, 0);
+            }
             match self.reader.read(&mut buf[filled..end]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
