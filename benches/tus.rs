@@ -530,5 +530,10 @@ fn main() {
     // so the worker does not save its checkpoint into a data directory already removed.
     // SAFETY: signalling our own child, which has not been reaped.
     unsafe { libc::kill(s.bwv.id() as i32, libc::SIGTERM) };
+    let stopping = Instant::now();
+    while matches!(s.bwv.try_wait(), Ok(None)) && stopping.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = s.bwv.kill();
     let _ = s.bwv.wait();
 }

@@ -29,7 +29,7 @@ use super::health::record_upload;
 use crate::catalogue::{Dock, Ending, UploadRow};
 use crate::domain::{Sha256Digest, Source, UploadState};
 use crate::error::{Code, Error, Result};
-use crate::ingest::buffered::Budget;
+use crate::ingest::buffered::{Batch, Budget};
 use crate::ingest::tus as door;
 
 const VERSION: &str = "1.0.0";
@@ -71,13 +71,47 @@ impl TusState {
             .map(|(_, running)| running)
     }
 
-    /// Keeps `running` for the upload's next PATCH here, and forgets those kept longer ago than
-    /// `expiry`: their uploads were abandoned (each PATCH pushes an upload's expiry that far
-    /// ahead) or went on elsewhere, and a node runs for years.
+    /// Keeps `running` for the upload's next PATCH here.
     fn keep_hash(&self, id: Uuid, running: door::Running, expiry: Duration) {
+        self.kept(expiry).insert(id, (Instant::now(), running));
+    }
+
+    /// Puts back the hash a PATCH started from, unless a later request has kept a newer one.
+    fn put_back_hash(&self, id: Uuid, running: door::Running, expiry: Duration) {
+        self.kept(expiry)
+            .entry(id)
+            .or_insert_with(|| (Instant::now(), running));
+    }
+
+    /// The hashes kept, less those kept longer ago than `expiry`: their uploads were abandoned
+    /// (each PATCH pushes an upload's expiry that far ahead) or went on elsewhere, and a node
+    /// runs for years.
+    fn kept(
+        &self,
+        expiry: Duration,
+    ) -> std::sync::MutexGuard<'_, HashMap<Uuid, (Instant, door::Running)>> {
         let mut hashes = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
         hashes.retain(|_, (kept, _)| kept.elapsed() < expiry);
-        hashes.insert(id, (Instant::now(), running));
+        hashes
+    }
+}
+
+/// The hash a PATCH started from, put back on this node however the PATCH ends short of keeping
+/// a newer one: with an error, or dropped unfinished (an HTTP/2 client resetting its stream,
+/// shutdown's grace running out). The next PATCH then checks the bytes acknowledged before
+/// against it, rather than trust whatever the file holds by then.
+struct PutBack<'a> {
+    tus: &'a TusState,
+    id: Uuid,
+    expiry: Duration,
+    running: Option<door::Running>,
+}
+
+impl Drop for PutBack<'_> {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            self.tus.put_back_hash(self.id, running, self.expiry);
+        }
     }
 }
 
@@ -497,7 +531,13 @@ async fn append(
     checksum: Option<[u8; 32]>,
 ) -> Result<(door::Appended, Ended)> {
     let cached = state.tus.take_hash(u.id);
-    let (file, hasher) = door::reopen(
+    let mut put_back = PutBack {
+        tus: &state.tus,
+        id: u.id,
+        expiry: expiry_after(state),
+        running: cached.as_ref().map(door::Running::unstamped),
+    };
+    let opened = door::reopen(
         &state.app.context(),
         &state.staging_dir,
         u,
@@ -505,18 +545,27 @@ async fn append(
         cached,
         taken_over,
     )
-    .await?;
-    let at_start = hasher.clone();
+    .await;
+    let (file, hasher) = match opened {
+        Ok(opened) => opened,
+        Err(e) => {
+            if e.code() == Code::ChecksumMismatch {
+                put_back.running = None; // the upload went back to 0
+            }
+            return Err(e);
+        }
+    };
+    // From here the file moves on past the offset, so the hash goes back without a stamp. (A
+    // checkpoint that saves a later offset before the PATCH fails leaves it unused: the next
+    // PATCH starts there, and rebuilds the hash without a comparison.)
+    put_back.running = Some(door::Running {
+        offset: u.upload_offset as u64,
+        hasher: hasher.clone(),
+        stamp: None,
+    });
     let appended = write_body(state, dock, lease, u, (file, hasher), body, checksum).await;
-    if appended.is_err() {
-        // The bytes acknowledged before this PATCH must still be those hashed: the next resume
-        // on this node checks them against this hash. No stamp: the file has moved on since.
-        let running = door::Running {
-            offset: u.upload_offset as u64,
-            hasher: at_start,
-            stamp: None,
-        };
-        state.tus.keep_hash(u.id, running, expiry_after(state));
+    if appended.is_ok() {
+        put_back.running = None; // `write_body` kept the hash it ended with
     }
     appended
 }
@@ -562,6 +611,9 @@ async fn write_body(
     );
     // The checkpoint being made durable, if any: the body goes on arriving meanwhile.
     let mut saving: Option<tokio::sync::oneshot::Receiver<std::io::Result<u64>>> = None;
+    // A full batch waiting for its share of the node's budget: the body is not read meanwhile,
+    // but the lease is still renewed, checkpoints saved and shutdown heeded.
+    let mut waiting = None;
     loop {
         let frame = tokio::select! {
             biased;
@@ -592,7 +644,23 @@ async fn write_body(
                 }
                 continue;
             }
-            frame = stream.next() => frame,
+            Some(share) = OptionFuture::from(waiting.as_mut()), if waiting.is_some() => {
+                waiting = None;
+                let held = Batch::new(std::mem::take(&mut batch), share);
+                batch_len = 0;
+                if tx.send(door::Append::Data(held)).await.is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+                if checksum.is_none() && since_save >= CHECKPOINT_BYTES && saving.is_none() {
+                    since_save = 0;
+                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    if tx.send(door::Append::Sync(reply)).await.is_ok() {
+                        saving = Some(answer);
+                    }
+                }
+                continue;
+            }
+            frame = stream.next(), if waiting.is_none() => frame,
         };
         let bytes = match frame {
             None => break,
@@ -614,25 +682,15 @@ async fn write_body(
         since_save += bytes.len() as u64;
         batch_len += bytes.len();
         batch.push(bytes);
-        if batch_len < BATCH_BYTES {
-            continue;
-        }
-        batch_len = 0;
-        let held = state.tus.budget.hold(std::mem::take(&mut batch)).await;
-        if tx.send(door::Append::Data(held)).await.is_err() {
-            break; // the writer failed; its error is reported below
-        }
-        if checksum.is_none() && since_save >= CHECKPOINT_BYTES && saving.is_none() {
-            since_save = 0;
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            if tx.send(door::Append::Sync(reply)).await.is_ok() {
-                saving = Some(answer);
-            }
+        if batch_len >= BATCH_BYTES {
+            waiting = Some(Box::pin(state.tus.budget.share(batch_len)));
         }
     }
+    // A wait left in the budget's queue would stand before the one below, never to be served.
+    drop(waiting);
     if !batch.is_empty() && !lost {
-        let held = state.tus.budget.hold(batch).await;
-        let _ = tx.send(door::Append::Data(held)).await;
+        let share = state.tus.budget.share(batch_len).await;
+        let _ = tx.send(door::Append::Data(Batch::new(batch, share))).await;
     }
     drop(tx);
     let done = writer

@@ -308,6 +308,15 @@ fn fsync_dir(dir: &Path) -> io::Result<()> {
 
 impl FsStore {
     pub fn open(root: &Path) -> Result<FsStore> {
+        // Objects are linked through their descriptors (`link_open_file`): without /proc every
+        // put would fail, with an error that reads as if a file had been replaced.
+        if !Path::new("/proc/self/fd").is_dir() {
+            return Err(Error::new(
+                Code::Config,
+                "the filesystem store needs /proc (it links each object through /proc/self/fd): \
+                 mount /proc where bwv runs",
+            ));
+        }
         for dir in [root.join("objects"), root.join("tmp")] {
             std::fs::create_dir_all(&dir)
                 .context(|| format!("creating store directory {}", dir.display()))?;
