@@ -326,11 +326,14 @@ fn start(work: &Path) -> Servers {
     }
 }
 
-/// Each upload starts from the same state: nothing dirty waiting to be written back, time for
-/// the disk to finish discarding, and the client's file in the page cache (a dock sends from
-/// its own storage, not ours), so the servers' own work is what differs.
+/// Each upload starts from the same state: nothing dirty waiting to be written back, the page
+/// cache emptied where the bench may (as root), time for the disk to finish discarding, and the
+/// client's file in the page cache (a dock sends from its own storage, not ours), so the
+/// servers' own work is what differs. Runs straight after a build, with the cache full of its
+/// output, cost bwv twice the CPU it needs otherwise (docs/operations.md, tus).
 fn settle(input: &Path) {
     let _ = Command::new("sync").status();
+    let _ = std::fs::write("/proc/sys/vm/drop_caches", "3");
     std::thread::sleep(Duration::from_secs(3));
     let _ = std::io::copy(
         &mut std::fs::File::open(input).unwrap(),
