@@ -243,6 +243,10 @@ pub struct TusConfig {
     /// A PATCH holds its upload under a lease this long, renewed as it writes: a node that
     /// dies mid-upload keeps the dock waiting (423) no longer than this.
     pub lease_secs: u64,
+    /// Bytes received but not yet written and hashed, for every upload on the node together
+    /// (`ingest::buffered`): memory then follows this, not the number of docks sending. One
+    /// upload keeps about 14 MiB of it busy.
+    pub buffered_mib: u64,
 }
 
 /// Where the retention policy is (none: the built-in UK defaults, deploy/retention-policy.toml),
@@ -427,6 +431,7 @@ impl Default for TusConfig {
             max_open_uploads_per_dock: 16,
             max_unsent_gib_per_dock: 256,
             lease_secs: 20,
+            buffered_mib: 32,
         }
     }
 }
@@ -612,6 +617,9 @@ impl Config {
         }
         if self.store.backend == StoreBackend::S3 && self.store.s3.bucket.is_empty() {
             return bad("store.backend is s3 but store.s3.bucket is not set".into());
+        }
+        if self.tus.buffered_mib == 0 {
+            return bad("tus.buffered_mib must be at least 1".into());
         }
         if self.store.s3.part_size_mib < 5 {
             return bad("store.s3.part_size_mib must be at least 5 (an S3 rule)".into());

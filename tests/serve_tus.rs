@@ -253,16 +253,33 @@ fn racing_patches_are_refused_not_interleaved() {
 }
 
 on_both_backends!(twenty_docks_upload_at_once, |env: Env| {
+    docks_upload_at_once(&env, 20, 1 << 20, 512 << 10);
+});
+
+// Received bytes wait for their share of a node-wide budget before they are queued for the disk.
+// With a budget of one batch, six docks sending 4 MiB PATCHes at once must take turns for every
+// MiB; each upload still ends whole and right.
+#[test]
+fn uploads_take_turns_for_a_small_budget() {
+    let mut env = Env::sqlite();
+    env.extra_env
+        .push(("BWV_TUS__BUFFERED_MIB".into(), "1".into()));
+    docks_upload_at_once(&env, 6, 6 << 20, 4 << 20);
+}
+
+/// `docks` docks, each uploading its own file of about `size` bytes at once with tuspy in
+/// `chunk`-byte PATCHes: every upload becomes its recording with the right hash.
+fn docks_upload_at_once(env: &Env, docks: u32, size: usize, chunk: usize) {
     env.ok(&["officer-add", "4471"]);
     env.ok(&["device-add", "CAM-1"]);
-    let mut docks = Vec::new();
+    let mut creds = Vec::new();
     let mut files = Vec::new();
     let mut hashes = Vec::new();
-    for i in 0..20u32 {
+    for i in 0..docks {
         let name = format!("dock-{i:02}");
         let secret = env.add_dock(&name);
-        docks.push(format!("{name}:{secret}"));
-        let bytes = common::noise((1 << 20) + i as usize * 4099, 100 + i);
+        creds.push(format!("{name}:{secret}"));
+        let bytes = common::noise(size + i as usize * 4099, 100 + i);
         hashes.push(common::sha256_hex(&bytes));
         files.push(
             env.write(&format!("clips/{i}.mp4",), &bytes)
@@ -271,6 +288,7 @@ on_both_backends!(twenty_docks_upload_at_once, |env: Env| {
         );
     }
     let server = env.serve();
+    let chunk = chunk.to_string();
     let mut args = vec![
         "many",
         "--url",
@@ -280,23 +298,26 @@ on_both_backends!(twenty_docks_upload_at_once, |env: Env| {
         "--secret",
         "x",
         "--chunk",
-        "524288",
+        chunk.as_str(),
         "--files",
     ];
     args.extend(files.iter().map(String::as_str));
     args.push("--docks");
-    args.extend(docks.iter().map(String::as_str));
+    args.extend(creds.iter().map(String::as_str));
     let out = client("tus_client.py", &args);
     assert_eq!(out["errors"], serde_json::json!([]), "{out}");
     for (i, r) in out["results"].as_array().unwrap().iter().enumerate() {
         assert_eq!(r["sha256"], hashes[i]);
-        let rec = recorded(&env, r["recording_id"].as_str().unwrap());
+        let rec = recorded(env, r["recording_id"].as_str().unwrap());
         assert_eq!(rec["recording"]["clips"][0]["sha256"], hashes[i]);
     }
-    assert_eq!(env.count("SELECT COUNT(*) FROM recordings"), 20);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM recordings"),
+        i64::from(docks)
+    );
     env.ok(&["fsck"]);
     env.ok(&["audit", "verify"]);
-});
+}
 
 #[test]
 fn bad_requests_are_refused() {

@@ -80,6 +80,7 @@ impl Shared {
             app.config.server.auth_failures_per_source,
             app.config.server.auth_failures_per_dock,
         );
+        let tus = tus::TusState::new(app.config.tus.buffered_mib);
         Shared {
             app,
             public_url,
@@ -89,7 +90,7 @@ impl Shared {
             throttle,
             sign_ins: auth::SignIns::default(),
             shutdown: CancellationToken::new(),
-            tus: tus::TusState::default(),
+            tus,
             metrics,
             identity,
             tasks: api::tasks::Tasks::default(),

@@ -39,10 +39,6 @@ const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
 const BATCH_BYTES: usize = 1 << 20;
 /// Within one long PATCH, the offset is saved this often, so a kill loses at most this much.
 const CHECKPOINT_BYTES: u64 = 64 << 20;
-/// What every upload on this node may hold received but not yet written and hashed
-/// (`buffered::Budget`): one upload fills about 14 MiB of it, keeping the disk busy; twenty
-/// share it.
-const BUFFERED_BYTES: usize = 32 << 20;
 
 /// The running hash of each upload between PATCHes on this node. Another node may have moved
 /// an upload on since: a hash is used only when its offset is the upload's offset and the
@@ -53,16 +49,17 @@ pub struct TusState {
     budget: Budget,
 }
 
-impl Default for TusState {
-    fn default() -> Self {
+impl TusState {
+    /// `buffered_mib`: `tus.buffered_mib`, what every upload on the node may hold received but
+    /// not yet written and hashed (`buffered::Budget`).
+    pub fn new(buffered_mib: u64) -> Self {
+        let bytes = usize::try_from(buffered_mib << 20).unwrap_or(usize::MAX);
         TusState {
             hashes: Mutex::default(),
-            budget: Budget::new(BUFFERED_BYTES),
+            budget: Budget::new(bytes),
         }
     }
-}
 
-impl TusState {
     fn take_hash(&self, id: Uuid) -> Option<door::Running> {
         self.hashes
             .lock()
