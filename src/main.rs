@@ -8,16 +8,24 @@ use clap::Parser;
 /// so after the first, buffers of several MiB (an Argon2 check's 19 MiB, chunk buffers) come
 /// from a thread's arena and stay there when freed: a burst of sign-ins across threads kept
 /// hundreds of MiB. A fixed threshold hands them back to the system as soon as they are freed.
+///
+/// Fixing it also pins the trim threshold at its 128 KiB default, which hands back the top of
+/// an arena whenever that much is free there. Every tus PATCH frees all the buffers it received
+/// when it ends (up to the node's budget for received bytes, `tus.buffered_mib`, 32 MiB by
+/// default), so the next PATCH faulted them in again, each page zeroed by the kernel: about
+/// 430 MiB of page faults for a GiB uploaded in 64 MiB PATCHes, a tenth of bwv's CPU for it
+/// (docs/operations.md, tus). An arena now keeps up to the default budget free at its top.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn return_large_allocations() {
+fn tune_allocator() {
     // SAFETY: mallopt only changes allocator settings; it runs before any other thread starts.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 32 << 20);
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn return_large_allocations() {}
+fn tune_allocator() {}
 
 /// A command whose output goes to a pipe that closes (`bwv recordings list | head`) ends
 /// quietly, as Unix tools do, instead of failing to print. The servers keep ignoring the signal:
@@ -32,7 +40,7 @@ fn quiet_on_closed_pipe(command: &Command) {
 }
 
 fn main() -> ExitCode {
-    return_large_allocations();
+    tune_allocator();
     let cli = bwv::cli::Cli::parse();
     quiet_on_closed_pipe(&cli.command);
     let json = cli.json;
