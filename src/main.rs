@@ -14,18 +14,21 @@ use clap::Parser;
 /// when it ends (up to the node's budget for received bytes, `tus.buffered_mib`, 32 MiB by
 /// default), so the next PATCH faulted them in again, each page zeroed by the kernel: about
 /// 430 MiB of page faults for a GiB uploaded in 64 MiB PATCHes, a tenth of bwv's CPU for it
-/// (docs/operations.md, tus). An arena now keeps up to the default budget free at its top.
+/// (docs/operations.md, tus). A server's arenas now keep up to the default budget free at their
+/// top; the other commands have no such pattern and keep the default.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn tune_allocator() {
+fn tune_allocator(command: &Command) {
     // SAFETY: mallopt only changes allocator settings; it runs before any other thread starts.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 32 << 20);
+        if matches!(command, Command::Serve { .. }) {
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 32 << 20);
+        }
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn tune_allocator() {}
+fn tune_allocator(_command: &Command) {}
 
 /// A command whose output goes to a pipe that closes (`bwv recordings list | head`) ends
 /// quietly, as Unix tools do, instead of failing to print. The servers keep ignoring the signal:
@@ -40,8 +43,8 @@ fn quiet_on_closed_pipe(command: &Command) {
 }
 
 fn main() -> ExitCode {
-    tune_allocator();
     let cli = bwv::cli::Cli::parse();
+    tune_allocator(&cli.command);
     quiet_on_closed_pipe(&cli.command);
     let json = cli.json;
     tracing_subscriber::fmt()
