@@ -10,7 +10,9 @@
 //! client, anonymous RSS under 100 MiB.
 //!
 //! `cargo bench --bench tus` (BWV_BENCH_TUS_MIB sets the single upload's size in MiB,
-//! BWV_BENCH_PARALLEL the number of parallel uploads; BWV_BENCH_RUNS repetitions).
+//! BWV_BENCH_PARALLEL the number of parallel uploads; BWV_BENCH_RUNS repetitions). Every upload
+//! is new footage and bwv keeps each one, so the defaults need about 11 GiB free under the
+//! target directory; with less, bwv refuses uploads for want of room and the bench stops.
 
 mod common;
 

@@ -422,6 +422,10 @@ impl Default for WorkerConfig {
     }
 }
 
+/// The node's default budget for received tus bytes, in MiB. `bwv serve` also lets each
+/// allocator arena keep this much free (see `tune_allocator` in main.rs).
+pub const DEFAULT_TUS_BUFFERED_MIB: u64 = 32;
+
 impl Default for TusConfig {
     fn default() -> Self {
         TusConfig {
@@ -431,7 +435,7 @@ impl Default for TusConfig {
             max_open_uploads_per_dock: 16,
             max_unsent_gib_per_dock: 256,
             lease_secs: 20,
-            buffered_mib: 32,
+            buffered_mib: DEFAULT_TUS_BUFFERED_MIB,
         }
     }
 }

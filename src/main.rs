@@ -9,20 +9,23 @@ use clap::Parser;
 /// from a thread's arena and stay there when freed: a burst of sign-ins across threads kept
 /// hundreds of MiB. A fixed threshold hands them back to the system as soon as they are freed.
 ///
-/// Fixing it also pins the trim threshold at its 128 KiB default, which hands back the top of
-/// an arena whenever that much is free there. Every tus PATCH frees all the buffers it received
-/// when it ends (up to the node's budget for received bytes, `tus.buffered_mib`, 32 MiB by
-/// default), so the next PATCH faulted them in again, each page zeroed by the kernel: about
-/// 430 MiB of page faults for a GiB uploaded in 64 MiB PATCHes, a tenth of bwv's CPU for it
-/// (docs/operations.md, tus). A server's arenas now keep up to the default budget free at their
-/// top; the other commands have no such pattern and keep the default.
+/// A fixed mmap threshold also pins the trim threshold at its 128 KiB default, and a server
+/// must not run with that: each tus PATCH frees every buffer it received when it ends (up to
+/// the node's budget for received bytes), and with the arena's top handed back, the next PATCH
+/// has every page faulted in and zeroed by the kernel anew, about 430 MiB of page faults and a
+/// tenth of the server's CPU for a GiB sent in 64 MiB PATCHes (docs/operations.md, tus). So a
+/// server's arenas keep up to the default budget free at their top (each arena: up to eight a
+/// core). The other commands have no such pattern and keep glibc's default.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn tune_allocator(command: &Command) {
     // SAFETY: mallopt only changes allocator settings; it runs before any other thread starts.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
         if matches!(command, Command::Serve { .. }) {
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 32 << 20);
+            libc::mallopt(
+                libc::M_TRIM_THRESHOLD,
+                (bwv::config::DEFAULT_TUS_BUFFERED_MIB << 20) as libc::c_int,
+            );
         }
     }
 }
