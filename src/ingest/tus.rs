@@ -775,7 +775,9 @@ pub async fn finish(
     match &outcome {
         Ok(_) => {
             // Stored, or a duplicate of a stored object: the staging name is no longer needed.
-            if let Err(e) = remove_staging_file(&path).await
+            // Through tokio: unlinking the last name of a GiB (a duplicate) frees every extent
+            // before it returns, a fifth of a second that no runtime thread may block for.
+            if let Err(e) = tokio::fs::remove_file(&path).await
                 && e.kind() != std::io::ErrorKind::NotFound
             {
                 tracing::warn!(path = %path.display(), error = %e, "could not remove staging file");
@@ -826,18 +828,15 @@ async fn restart(
     })?;
     tx.append_audit(ctx.audit.origin(), event).await?;
     tx.commit().await?;
-    // Emptying a GiB frees its extents as unlinking it would: off the runtime's threads.
-    let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let file = OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .context(|| format!("opening staging file {}", path.display()))?;
-        file.set_len(0)
-            .context(|| format!("emptying staging file {}", path.display()))
-    })
-    .await
-    .map_err(|e| Error::new(Code::Io, format!("staging task failed: {e}")))?
+    // Through tokio: emptying a GiB frees its extents as unlinking it would.
+    let file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .await
+        .context(|| format!("opening staging file {}", path.display()))?;
+    file.set_len(0)
+        .await
+        .context(|| format!("emptying staging file {}", path.display()))
 }
 
 /// Ends an unfinished upload (terminated by the dock, expired, rejected): row, audit, file.
@@ -864,24 +863,13 @@ pub async fn end(
     tx.commit().await?;
     if ended {
         let path = staging_path(staging_dir, upload.id);
-        if let Err(e) = remove_staging_file(&path).await
+        if let Err(e) = tokio::fs::remove_file(&path).await
             && e.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(path = %path.display(), error = %e, "could not remove staging file");
         }
     }
     Ok(ended)
-}
-
-/// Removes a staging file on a blocking thread, not the async runtime's: when it is the last
-/// name of its bytes (a duplicate of a stored object, an upload ended unfinished, a stray), the
-/// filesystem frees every extent before `unlink` returns, a fifth of a second for a GiB, and
-/// every other request on that runtime thread would wait as long.
-async fn remove_staging_file(path: &Path) -> std::io::Result<()> {
-    let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || std::fs::remove_file(path))
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
 }
 
 /// Removes unfinished uploads whose time ran out; each removal is audited.
@@ -951,7 +939,7 @@ pub async fn remove_strays(catalogue: &Catalogue, staging_dir: &Path) -> Result<
             continue;
         }
         let path = entry.path();
-        match remove_staging_file(&path).await {
+        match tokio::fs::remove_file(&path).await {
             Ok(()) => {
                 tracing::warn!(path = %path.display(), "removed a staging file no unfinished upload owns");
                 removed += 1;
