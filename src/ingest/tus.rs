@@ -613,7 +613,14 @@ pub fn append(
                     }
                     let written = write_all_vectored(file, &batch.chunks)
                         .and_then(|()| read_back(file, offset, &batch.chunks, &mut back))
-                        .and_then(|()| crate::store::write_behind(file, offset, len));
+                        .and_then(|()| {
+                            crate::store::write_behind(
+                                file,
+                                offset,
+                                len,
+                                crate::store::STAGING_WINDOW,
+                            )
+                        });
                     match written {
                         Ok(()) => {
                             offset += len;

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use uuid::Uuid;
 
 use super::chunker::{Chunker, Digests, Hashes};
-use super::writeback::write_behind;
+use super::writeback::{OBJECT_WINDOW, write_behind};
 use super::{FileStamp, Input, Progress, PutOptions, PutOutcome};
 use crate::domain::Sha256Digest;
 use crate::error::{Code, Error, Result, ResultExt};
@@ -126,7 +126,7 @@ fn copy_and_hash(source: &File, dest: &File, progress: &Progress) -> Result<Dige
                 break Ok(());
             }
             let n = n as usize;
-            if let Err(e) = write_behind(dest, offset, n as u64) {
+            if let Err(e) = write_behind(dest, offset, n as u64, OBJECT_WINDOW) {
                 break Err(CopyError::Io(e));
             }
             if copied.send((offset, n)).is_err() {
@@ -178,7 +178,7 @@ fn stream_and_hash(
             let mut offset = 0u64;
             for buf in chunks {
                 out.write_all(&buf)?;
-                write_behind(file, offset, buf.len() as u64)?;
+                write_behind(file, offset, buf.len() as u64, OBJECT_WINDOW)?;
                 offset += buf.len() as u64;
                 let _ = recycle.send(buf);
             }

@@ -20,7 +20,7 @@ pub mod s3;
 mod stamp;
 mod writeback;
 
-pub(crate) use writeback::write_behind;
+pub(crate) use writeback::{STAGING_WINDOW, write_behind};
 
 pub use fs::FsStore;
 pub use s3::{S3Settings, S3Store};

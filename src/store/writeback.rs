@@ -3,22 +3,30 @@
 
 use std::fs::File;
 
-/// Write-behind window: every time the written data crosses a window boundary, the kernel is
-/// asked to start writing that window to disk, and to finish the one before it. The disk then
-/// works while later chunks are still being hashed, dirty memory stays bounded (two windows)
-/// however large the footage, and the fsync that makes the object durable has little left.
-const WRITE_BEHIND: u64 = 32 << 20;
+/// The window for a stored object, acknowledged once, at its end: large, so the disk is given
+/// long runs to write while later chunks are still being read and hashed.
+pub const OBJECT_WINDOW: u64 = 32 << 20;
 
+/// The window for a tus staging file, acknowledged at the end of every PATCH: each answer waits
+/// for up to two windows still to reach the disk. With the object's 32 MiB that final fsync took
+/// 12.6 ms a PATCH on average (tus-js-client's 64 MiB PATCHes, the ninth VM), with 4 MiB 1.9 ms.
+pub const STAGING_WINDOW: u64 = 4 << 20;
+
+/// Every time the written data crosses a `window` boundary, the kernel is asked to start
+/// writing that window to disk, and to finish the one before it. The disk then works while
+/// later chunks are still arriving or being hashed, dirty memory stays bounded (two windows)
+/// however large the footage, and the fsync that makes the file durable has little left.
+///
 /// An error from either request is returned, not left for the final fsync: waiting on a range
 /// (`SYNC_FILE_RANGE_WAIT_AFTER`) reports a failed writeback once, to this call, and the fsync
 /// after it would then succeed.
-pub fn write_behind(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
+pub fn write_behind(file: &File, offset: u64, len: u64, window: u64) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let end = offset + len;
-    if end / WRITE_BEHIND == offset / WRITE_BEHIND {
+    if end / window == offset / window {
         return Ok(());
     }
-    let boundary = end / WRITE_BEHIND * WRITE_BEHIND;
+    let boundary = end / window * window;
     let range = |start: u64, flags: libc::c_uint| {
         // SAFETY: a valid open descriptor and a range inside the file; the call only schedules
         // or waits for I/O.
@@ -26,7 +34,7 @@ pub fn write_behind(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
             libc::sync_file_range(
                 file.as_raw_fd(),
                 start as libc::off64_t,
-                WRITE_BEHIND as libc::off64_t,
+                window as libc::off64_t,
                 flags,
             )
         };
@@ -36,10 +44,10 @@ pub fn write_behind(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
             Err(std::io::Error::last_os_error())
         }
     };
-    range(boundary - WRITE_BEHIND, libc::SYNC_FILE_RANGE_WRITE)?;
-    if boundary >= 2 * WRITE_BEHIND {
+    range(boundary - window, libc::SYNC_FILE_RANGE_WRITE)?;
+    if boundary >= 2 * window {
         range(
-            boundary - 2 * WRITE_BEHIND,
+            boundary - 2 * window,
             libc::SYNC_FILE_RANGE_WAIT_BEFORE
                 | libc::SYNC_FILE_RANGE_WRITE
                 | libc::SYNC_FILE_RANGE_WAIT_AFTER,
