@@ -517,6 +517,50 @@ async fn concurrent_writers_serialise(env: Env) {
     assert_eq!(later, want);
 }
 
+/// Verifiers that read slowly (many at once, or one over a long log) leave the catalogue's
+/// connections to everyone else: with twelve scans stalled mid-log, each holding its streams,
+/// every scan has still begun and the catalogue still answers at once. (Scans that took their
+/// streams from PostgreSQL's pool of 16 held it all: the later scans, and any upload, waited
+/// out the pool's 30 s timeout.)
+async fn stalled_scans_leave_the_pool_to_others(env: Env) {
+    const SCANS: usize = 12;
+    let c = Arc::new(open(&env).await);
+    let mut tx = c.begin().await.unwrap();
+    for _ in 0..8 {
+        tx.append_audit(ORIGIN, event("view", Uuid::now_v7(), None))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut scans = Vec::new();
+    let mut readers = Vec::new();
+    for _ in 0..SCANS {
+        // Room for one batch of one leaf: the scan sends it, reads on, and waits to send the
+        // next, its streams open.
+        let (batches, arriving) = tokio::sync::mpsc::channel::<Vec<ScannedLeaf>>(1);
+        let c = c.clone();
+        scans.push(tokio::spawn(async move {
+            c.scan_log(8, 1, batches, std::sync::mpsc::channel().1)
+                .await
+        }));
+        readers.push(arriving);
+    }
+    for (n, arriving) in readers.iter_mut().enumerate() {
+        let first = tokio::time::timeout(std::time::Duration::from_secs(10), arriving.recv()).await;
+        let first = first.unwrap_or_else(|_| panic!("scan {n} had not begun after 10 s"));
+        assert_eq!(first.expect("a first batch")[0].row.idx, 0);
+    }
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(5), c.log_state()).await;
+    let state = answered.expect("the catalogue answered while the scans stalled");
+    assert_eq!(state.unwrap().size, 8);
+    // Readers gone: each scan stops where it is, without error.
+    drop(readers);
+    for scan in scans {
+        assert_eq!(scan.await.unwrap().unwrap(), ScanRest::default());
+    }
+    assert_eq!(c.log_state().await.unwrap().size, 8);
+}
+
 async fn log_tables_refuse_edits(env: Env) {
     let c = open(&env).await;
     let mut tx = c.begin().await.unwrap();
@@ -2300,6 +2344,7 @@ on_both_backends!(
     log_appends_many_in_one_transaction,
     audit_is_atomic_with_the_change,
     concurrent_writers_serialise,
+    stalled_scans_leave_the_pool_to_others,
     scanned_batches_handed_back_are_filled_afresh,
     log_tables_refuse_edits,
     upgrade_turns_dock_writes_into_labels,

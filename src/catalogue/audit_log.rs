@@ -286,6 +286,18 @@ pub(super) enum Round<T> {
     Need(Vec<u64>),
 }
 
+/// A PostgreSQL connection for one of a scan's COPY streams, opened beside the pool rather than
+/// taken from it. A scan holds two for as long as it reads (minutes on a large log), and a COPY
+/// stopped early leaves its connection mid-reply, unfit to hand back: taken from the pool, a
+/// few verifies at once held every connection, and uploads, the web UI and the verifies' own
+/// stored-hash reads each waited out the pool's timeout.
+async fn scan_connection(pool: &sqlx::PgPool) -> Result<PgConnection> {
+    use sqlx::Connection;
+    PgConnection::connect_with(&pool.connect_options())
+        .await
+        .map_err(|e| Error::with_source(Code::Catalogue, "connecting to read the audit log", e))
+}
+
 pub(super) fn attempt<T>(
     reader: &Prefetched,
     compute: &impl Fn(&Prefetched) -> std::result::Result<T, tlog_tiles::Error>,
@@ -497,8 +509,8 @@ impl Catalogue {
     /// and come back through `spent` to be filled again. Bounding by `size` keeps the scan on
     /// one consistent prefix while other writers append. Stops early if the receiver is gone. A
     /// SQLite catalogue on disk is read on a connection of its own (`sqlite_log`); PostgreSQL's
-    /// leaves and head rows each as a binary COPY (`pg_copy`) on a pool connection that is then
-    /// closed, not handed back; the stored hashes, and a catalogue in memory, through the pool.
+    /// leaves and head rows each as a binary COPY (`pg_copy`) on a connection of its own
+    /// (`scan_connection`); the stored hashes, and a catalogue in memory, through the pool.
     pub async fn scan_log(
         &self,
         size: u64,
@@ -522,9 +534,8 @@ impl Catalogue {
         let mut heads_conn;
         let mut heads: BoxStream<'_, Result<ItemHead>> = match self {
             Catalogue::Postgres(p, _) => {
-                heads_conn = p.acquire().await.map_err(read_err)?;
-                heads_conn.close_on_drop();
-                let conn = &mut *heads_conn;
+                heads_conn = scan_connection(p).await?;
+                let conn = &mut heads_conn;
                 // Started when the check first asks for a head row: PostgreSQL sorts them all
                 // before it answers the COPY at all, and the leaves' COPY is started meanwhile.
                 let started = async move {
@@ -563,8 +574,7 @@ impl Catalogue {
             let mut filling = Filling::new(batch, spent);
             match self {
                 Catalogue::Postgres(p, _) => {
-                    let mut conn = p.acquire().await.map_err(read_err)?;
-                    conn.close_on_drop();
+                    let mut conn = scan_connection(p).await?;
                     let rest = format!("FROM tlog_leaf WHERE idx < {size} ORDER BY idx");
                     let mut rows =
                         CopyRows::start(&mut conn, "the audit log", LEAF_FIELDS, &rest).await?;

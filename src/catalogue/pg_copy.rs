@@ -27,8 +27,8 @@ const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 /// The rows of one binary COPY, `N` named columns each, read as the server sends them.
 ///
 /// A COPY stopped before its end leaves its connection in the middle of a reply, which sqlx
-/// does not clear before the connection's next use: give it a pool connection marked
-/// `close_on_drop`.
+/// does not clear before the connection's next use: give it a connection no pool takes back
+/// (`audit_log::scan_connection`).
 pub(super) struct CopyRows<'c, const N: usize> {
     what: &'static str,
     columns: [&'static str; N],
