@@ -518,10 +518,10 @@ async fn concurrent_writers_serialise(env: Env) {
 }
 
 /// Verifiers that read slowly (many at once, or one over a long log) leave the catalogue's
-/// connections to everyone else: with twelve scans stalled mid-log, each holding its streams,
-/// every scan has still begun and the catalogue still answers at once. (Scans that took their
-/// streams from PostgreSQL's pool of 16 held it all: the later scans, and any upload, waited
-/// out the pool's 30 s timeout.)
+/// connections to everyone else. Twelve scans are asked for and those let in stall mid-log,
+/// each holding its streams: scans begin, the catalogue still answers at once, and once the
+/// readers go every scan ends, those that waited their turn too. (Scans that took their streams
+/// from PostgreSQL's pool of 16 held it all, and the catalogue waited out the pool's 30 s.)
 async fn stalled_scans_leave_the_pool_to_others(env: Env) {
     const SCANS: usize = 12;
     let c = Arc::new(open(&env).await);
@@ -545,18 +545,28 @@ async fn stalled_scans_leave_the_pool_to_others(env: Env) {
         }));
         readers.push(arriving);
     }
-    for (n, arriving) in readers.iter_mut().enumerate() {
-        let first = tokio::time::timeout(std::time::Duration::from_secs(10), arriving.recv()).await;
-        let first = first.unwrap_or_else(|_| panic!("scan {n} had not begun after 10 s"));
-        assert_eq!(first.expect("a first batch")[0].row.idx, 0);
-    }
+    let begun = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let first: Vec<Vec<ScannedLeaf>> = readers
+                .iter_mut()
+                .filter_map(|r| r.try_recv().ok())
+                .collect();
+            if let Some(batch) = first.first() {
+                return batch[0].row.idx;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    assert_eq!(begun.await.expect("a scan began within 10 s"), 0);
     let answered = tokio::time::timeout(std::time::Duration::from_secs(5), c.log_state()).await;
     let state = answered.expect("the catalogue answered while the scans stalled");
     assert_eq!(state.unwrap().size, 8);
-    // Readers gone: each scan stops where it is, without error.
+    // Readers gone: each scan stops where it is, or as soon as its turn comes, without error.
     drop(readers);
     for scan in scans {
-        assert_eq!(scan.await.unwrap().unwrap(), ScanRest::default());
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(10), scan).await;
+        let rest = ended.expect("every scan ended within 10 s of its reader going");
+        assert_eq!(rest.unwrap().unwrap(), ScanRest::default());
     }
     assert_eq!(c.log_state().await.unwrap().size, 8);
 }

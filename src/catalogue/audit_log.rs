@@ -291,12 +291,31 @@ pub(super) enum Round<T> {
 /// stopped early leaves its connection mid-reply, unfit to hand back: taken from the pool, a
 /// few verifies at once held every connection, and uploads, the web UI and the verifies' own
 /// stored-hash reads each waited out the pool's timeout.
+/// Unlike the pool, a direct connection has no time limit of its own.
 async fn scan_connection(pool: &sqlx::PgPool) -> Result<PgConnection> {
     use sqlx::Connection;
-    PgConnection::connect_with(&pool.connect_options())
+    let options = pool.connect_options();
+    tokio::time::timeout(SCAN_CONNECT_WITHIN, PgConnection::connect_with(&options))
         .await
+        .map_err(|_| {
+            Error::new(
+                Code::Catalogue,
+                format!(
+                    "connecting to read the audit log: PostgreSQL did not answer within {} s",
+                    SCAN_CONNECT_WITHIN.as_secs()
+                ),
+            )
+        })?
         .map_err(|e| Error::with_source(Code::Catalogue, "connecting to read the audit log", e))
 }
+
+const SCAN_CONNECT_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Scans of the log at once in one process; others wait their turn. Each uses every core and
+/// some 60 MiB, so more at once finish no sooner, and on PostgreSQL each holds two of the
+/// server's connections outside any pool: auditors pressing Verify on every node could
+/// otherwise use up the server's connections and starve the pools after all.
+static SCANS_AT_ONCE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 pub(super) fn attempt<T>(
     reader: &Prefetched,
@@ -507,7 +526,8 @@ impl Catalogue {
     /// chain where it ends instead of holding every item's until the end. Memory stays flat
     /// whatever the size of the log; batches let the receiver check one while the next is read,
     /// and come back through `spent` to be filled again. Bounding by `size` keeps the scan on
-    /// one consistent prefix while other writers append. Stops early if the receiver is gone. A
+    /// one consistent prefix while other writers append. Stops early if the receiver is gone;
+    /// waits while two others run (`SCANS_AT_ONCE`). A
     /// SQLite catalogue on disk is read on a connection of its own (`sqlite_log`); PostgreSQL's
     /// leaves and head rows each as a binary COPY (`pg_copy`) on a connection of its own
     /// (`scan_connection`); the stored hashes, and a catalogue in memory, through the pool.
@@ -518,6 +538,10 @@ impl Catalogue {
         out: tokio::sync::mpsc::Sender<Vec<ScannedLeaf>>,
         spent: SpentBatches,
     ) -> Result<ScanRest> {
+        let _turn = SCANS_AT_ONCE
+            .acquire()
+            .await
+            .map_err(|_| Error::new(Code::Catalogue, "reading the audit log: no turn to be had"))?;
         if let Catalogue::Sqlite(p, _) = self
             && let Some(path) = super::on_disk(p.connect_options().get_filename())
         {
