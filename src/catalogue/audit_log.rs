@@ -286,12 +286,15 @@ pub(super) enum Round<T> {
     Need(Vec<u64>),
 }
 
+/// As long as bwv waits for PostgreSQL to answer a new connection when it starts.
+const SCAN_CONNECT_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A PostgreSQL connection for one of a scan's COPY streams, opened beside the pool rather than
 /// taken from it. A scan holds two for as long as it reads (minutes on a large log), and a COPY
 /// stopped early leaves its connection mid-reply, unfit to hand back: taken from the pool, a
 /// few verifies at once held every connection, and uploads, the web UI and the verifies' own
-/// stored-hash reads each waited out the pool's timeout.
-/// Unlike the pool, a direct connection has no time limit of its own.
+/// stored-hash reads each waited out the pool's timeout. A direct connection has no time limit
+/// of its own, so it is given the pool's kind of bound here.
 async fn scan_connection(pool: &sqlx::PgPool) -> Result<PgConnection> {
     use sqlx::Connection;
     let options = pool.connect_options();
@@ -308,8 +311,6 @@ async fn scan_connection(pool: &sqlx::PgPool) -> Result<PgConnection> {
         })?
         .map_err(|e| Error::with_source(Code::Catalogue, "connecting to read the audit log", e))
 }
-
-const SCAN_CONNECT_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Scans of the log at once in one process; others wait their turn. Each uses every core and
 /// some 60 MiB, so more at once finish no sooner, and on PostgreSQL each holds two of the
@@ -527,10 +528,10 @@ impl Catalogue {
     /// whatever the size of the log; batches let the receiver check one while the next is read,
     /// and come back through `spent` to be filled again. Bounding by `size` keeps the scan on
     /// one consistent prefix while other writers append. Stops early if the receiver is gone;
-    /// waits while two others run (`SCANS_AT_ONCE`). A
-    /// SQLite catalogue on disk is read on a connection of its own (`sqlite_log`); PostgreSQL's
-    /// leaves and head rows each as a binary COPY (`pg_copy`) on a connection of its own
-    /// (`scan_connection`); the stored hashes, and a catalogue in memory, through the pool.
+    /// waits while two others run (`SCANS_AT_ONCE`). A SQLite catalogue on disk is read on a
+    /// connection of its own (`sqlite_log`); PostgreSQL's leaves and head rows each as a binary
+    /// COPY (`pg_copy`) on a connection of its own (`scan_connection`); the stored hashes, and a
+    /// catalogue in memory, through the pool.
     pub async fn scan_log(
         &self,
         size: u64,
