@@ -99,7 +99,7 @@ async fn generate(dir: &Path, url: &str, total: u64) {
     if have == total {
         eprintln!("{url}: using the {total} records made earlier");
         app.finish().await.expect("close");
-        settle(url).await;
+        vacuum(url).await;
         return;
     }
     assert_eq!(have, 0, "{url}: a partial log of {have} records; delete it");
@@ -128,7 +128,7 @@ async fn generate(dir: &Path, url: &str, total: u64) {
         total as f64 / started.elapsed().as_secs_f64()
     );
     app.finish().await.expect("close");
-    settle(url).await;
+    vacuum(url).await;
 }
 
 /// Brings a PostgreSQL log to the state a force's is in when it is checked: vacuumed, as
@@ -136,7 +136,7 @@ async fn generate(dir: &Path, url: &str, total: u64) {
 /// have no hint bits or visibility map yet, so the first reads write every page again, while
 /// autovacuum works through them on the same cores: on one VM the first bench run after making
 /// the log read 188,693 records a second, the next 255,007.
-async fn settle(url: &str) {
+async fn vacuum(url: &str) {
     if url.starts_with("postgres") {
         let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
         sqlx::raw_sql("VACUUM (ANALYZE)")

@@ -286,30 +286,30 @@ pub(super) enum Round<T> {
     Need(Vec<u64>),
 }
 
-/// As long as bwv waits for PostgreSQL to answer a new connection when it starts.
-const SCAN_CONNECT_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// A PostgreSQL connection for one of a scan's COPY streams, opened beside the pool rather than
 /// taken from it. A scan holds two for as long as it reads (minutes on a large log), and a COPY
 /// stopped early leaves its connection mid-reply, unfit to hand back: taken from the pool, a
 /// few verifies at once held every connection, and uploads, the web UI and the verifies' own
 /// stored-hash reads each waited out the pool's timeout. A direct connection has no time limit
-/// of its own, so it is given the pool's kind of bound here.
+/// of its own: it gets the one the catalogue's own first connection gets.
 async fn scan_connection(pool: &sqlx::PgPool) -> Result<PgConnection> {
     use sqlx::Connection;
     let options = pool.connect_options();
-    tokio::time::timeout(SCAN_CONNECT_WITHIN, PgConnection::connect_with(&options))
-        .await
-        .map_err(|_| {
-            Error::new(
-                Code::Catalogue,
-                format!(
-                    "connecting to read the audit log: PostgreSQL did not answer within {} s",
-                    SCAN_CONNECT_WITHIN.as_secs()
-                ),
-            )
-        })?
-        .map_err(|e| Error::with_source(Code::Catalogue, "connecting to read the audit log", e))
+    tokio::time::timeout(
+        super::PG_CONNECT_WITHIN,
+        PgConnection::connect_with(&options),
+    )
+    .await
+    .map_err(|_| {
+        Error::new(
+            Code::Catalogue,
+            format!(
+                "connecting to read the audit log: PostgreSQL did not answer within {} s",
+                super::PG_CONNECT_WITHIN.as_secs()
+            ),
+        )
+    })?
+    .map_err(|e| Error::with_source(Code::Catalogue, "connecting to read the audit log", e))
 }
 
 /// Scans of the log at once in one process; others wait their turn. Each uses every core and

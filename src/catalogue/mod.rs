@@ -145,6 +145,9 @@ const SETTING_UP: Duration = Duration::from_secs(120);
 /// are always there for reads, so a writer that reads (or a health check) is never starved by
 /// writers queueing on the audit log's lock.
 const PG_CONNECTIONS: u32 = 16;
+/// How long bwv waits for PostgreSQL to answer a connection it opens itself, outside the pool
+/// (whose acquire has its own 30 s).
+const PG_CONNECT_WITHIN: Duration = Duration::from_secs(10);
 const PG_WRITERS: usize = 8;
 /// Statements slower than this are logged, at debug level: for whoever tunes the database, not
 /// noise in a user's terminal.
@@ -249,16 +252,18 @@ impl Catalogue {
                 })?
                 .log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
             // One direct connection first: a pool only reports "timed out", this says why.
-            let probe =
-                tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&opts))
-                    .await
-                    .map_err(|_| {
-                        Error::new(
-                            Code::Catalogue,
-                            format!("PostgreSQL catalogue {shown} did not answer within 10 s"),
-                        )
-                    })?
-                    .context(|| format!("connecting to PostgreSQL catalogue {shown}"))?;
+            let probe = tokio::time::timeout(PG_CONNECT_WITHIN, PgConnection::connect_with(&opts))
+                .await
+                .map_err(|_| {
+                    Error::new(
+                        Code::Catalogue,
+                        format!(
+                            "PostgreSQL catalogue {shown} did not answer within {} s",
+                            PG_CONNECT_WITHIN.as_secs()
+                        ),
+                    )
+                })?
+                .context(|| format!("connecting to PostgreSQL catalogue {shown}"))?;
             probe
                 .close()
                 .await
