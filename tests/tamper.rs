@@ -154,6 +154,32 @@ fn a_leaf_time_of_infinity_is_refused_naming_its_column() {
     );
 }
 
+// On PostgreSQL a batch's stored hashes are read joined end to end. Hashes of the wrong length
+// whose bytes still join up to the right ones (the first 31 bytes of one, its last byte moved to
+// the front of the next) are named all the same, not read through the join as the true hashes.
+#[test]
+fn tree_hashes_split_across_their_rows_are_named() {
+    let env = Env::postgres();
+    setup(&env);
+    tamper(
+        &env,
+        "",
+        "ALTER TABLE tlog_hash DROP CONSTRAINT tlog_hash_hash_check; \
+         UPDATE tlog_hash SET hash = CASE sidx WHEN 0 THEN substring(hash from 1 for 31) \
+           ELSE (SELECT substring(h.hash from 32) FROM tlog_hash h WHERE h.sidx = 0) || hash END \
+         WHERE sidx IN (0, 1);",
+    );
+    let text = verify_fails(&env);
+    assert!(
+        first_problem(&text).contains("record 0: the stored tree hashes for it are wrong"),
+        "{text}"
+    );
+    assert!(
+        text.contains("record 1: the stored tree hashes for it are wrong"),
+        "{text}"
+    );
+}
+
 on_both_backends!(a_deleted_record_is_named, |env: Env| {
     setup(&env);
     tamper(
